@@ -1,0 +1,35 @@
+"""fyno_pandas: push pandas DataFrames to Fyno user properties, every cell accounted for.
+
+``import fyno_pandas`` registers the ``df.fyno`` accessor::
+
+    import fyno_pandas
+    result = users.fyno.push(id_col="user_id")
+"""
+
+from . import accessor as _accessor  # noqa: F401  (registers df.fyno)
+from .config import FynoConfig
+from .errors import (
+    FynoAPIError,
+    FynoAuthError,
+    FynoConfigError,
+    FynoConnectionError,
+    FynoInputError,
+    FynoLedgerError,
+    FynoPandasError,
+    PushInterrupted,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "FynoAPIError",
+    "FynoAuthError",
+    "FynoConfig",
+    "FynoConfigError",
+    "FynoConnectionError",
+    "FynoInputError",
+    "FynoLedgerError",
+    "FynoPandasError",
+    "PushInterrupted",
+    "__version__",
+]
