@@ -1,4 +1,4 @@
-"""``df.fyno``: the DataFrame accessor. It stores the frame and delegates to `fyno_pandas.workflow`."""
+"""``df.fyno``: the DataFrame accessor; it keeps the frame and delegates to `workflow`."""
 
 from __future__ import annotations
 

@@ -96,7 +96,9 @@ class FynoConfig:
         wsid = wsid if wsid is not None else env.get("FYNO_WSID") or None
         api_key = api_key if api_key is not None else env.get("FYNO_API_KEY") or None
         version = version if version is not None else env.get("FYNO_VERSION") or "live"
-        endpoint = endpoint if endpoint is not None else env.get("FYNO_ENDPOINT") or DEFAULT_ENDPOINT
+        endpoint = (
+            endpoint if endpoint is not None else env.get("FYNO_ENDPOINT") or DEFAULT_ENDPOINT
+        )
         if version not in VERSIONS:
             raise FynoConfigError(f"version must be 'live' or 'test', not {version!r}")
         if wsid is not None and (not isinstance(wsid, str) or not wsid.strip() or "/" in wsid):

@@ -88,9 +88,11 @@ class FynoLedgerError(FynoPandasError):
     """The ledger database cannot be opened or written."""
 
 
-class PushInterrupted(FynoPandasError):
+class PushInterrupted(FynoPandasError):  # noqa: N818 (reads as an event, like KeyboardInterrupt)
     """A push was interrupted (Ctrl-C); ``result`` holds the rows' outcomes so far."""
 
     def __init__(self, result: Any) -> None:
-        super().__init__("push interrupted; the partial result is on .result (unsent rows 'pending')")
+        super().__init__(
+            "push interrupted; the partial result is on .result (unsent rows 'pending')"
+        )
         self.result = result
