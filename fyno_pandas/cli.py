@@ -1,0 +1,148 @@
+"""The command line: ``python -m fyno_pandas push FILE --id-col COL`` and ``quickstart``.
+
+Exit status: 0 when every row was sent (or skipped by the plan, or unchanged), 1 when any row
+failed or stayed pending, 2 for bad input or configuration (nothing sent). The API key is read
+from ``FYNO_API_KEY`` only, never from a flag, so it stays out of shell history and process lists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import FynoInputError, FynoPandasError
+
+__all__ = ["main"]
+
+log = logging.getLogger("fyno_pandas")
+
+EXIT_OK, EXIT_ROWS_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+READERS = {
+    ".csv": pd.read_csv,
+    ".parquet": pd.read_parquet,
+    ".pq": pd.read_parquet,
+    ".jsonl": lambda path, **kw: pd.read_json(path, lines=True, **kw),
+    ".ndjson": lambda path, **kw: pd.read_json(path, lines=True, **kw),
+}
+
+
+def read_table(path: Path, parse_dates: Sequence[str] = ()) -> pd.DataFrame:
+    """Read a CSV, Parquet or JSON-lines file, by its suffix."""
+    reader = READERS.get(path.suffix.lower())
+    if reader is None:
+        raise FynoInputError(f"{path}: unknown file type; use one of {', '.join(sorted(READERS))}")
+    if not path.is_file():
+        raise FynoInputError(f"{path}: no such file")
+    try:
+        frame = reader(path)
+    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise FynoInputError(f"{path}: cannot be read as {path.suffix} ({exc})") from None
+    for column in parse_dates:
+        if column not in frame.columns:
+            raise FynoInputError(f"--parse-dates: {path} has no column {column!r}")
+        try:
+            frame[column] = pd.to_datetime(frame[column], format="ISO8601")
+        except (ValueError, TypeError) as exc:
+            raise FynoInputError(
+                f"--parse-dates: column {column!r} is not ISO 8601 ({exc})"
+            ) from None
+    return frame
+
+
+def write_table(frame: pd.DataFrame, path: Path) -> None:
+    """Write the result as CSV, or Parquet for a ``.parquet`` path."""
+    if path.suffix.lower() in (".parquet", ".pq"):
+        frame.to_parquet(path)
+    else:
+        frame.to_csv(path)
+
+
+def _split(text: str | None) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()] if text else []
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m fyno_pandas", description=__doc__.split("\n")[0]
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("quickstart", help="push a sample table to an embedded emulator")
+    push = commands.add_parser("push", help="push a CSV, Parquet or JSON-lines file")
+    push.add_argument("file", type=Path)
+    push.add_argument("--id-col", required=True, help="the column holding each user's distinct_id")
+    push.add_argument("--columns", help="comma-separated properties to send (default: all)")
+    push.add_argument("--parse-dates", help="comma-separated ISO-8601 columns to send as dates")
+    push.add_argument("--output", type=Path, help="result file (.csv or .parquet)")
+    push.add_argument("--dry-run", action="store_true", help="plan and preview, send nothing")
+    push.add_argument("--wsid", help="workspace id (default $FYNO_WSID)")
+    push.add_argument("--version", choices=("live", "test"), help="default $FYNO_VERSION or live")
+    push.add_argument("--endpoint", help="API base URL (default $FYNO_ENDPOINT or Fyno's)")
+    push.add_argument("--batch-size", type=int, help="rows per properties/batch request")
+    push.add_argument("--concurrency", type=int, default=16)
+    push.add_argument("--max-rps", type=float, help="cap on requests per second")
+    push.add_argument("--nulls", choices=("skip", "unset", "error"), default="skip")
+    push.add_argument("--long-strings", choices=("report", "truncate", "error"), default="report")
+    push.add_argument("--naive-tz", default="UTC", help="zone for naive datetimes (default UTC)")
+    push.add_argument("--ledger", help="ledger file (default $FYNO_PANDAS_HOME/ledger.sqlite)")
+    push.add_argument("--no-ledger", action="store_true", help="do not remember what was sent")
+    push.add_argument("--all", action="store_true", help="resend values the ledger says are stored")
+    push.add_argument("--no-progress", action="store_true")
+    return parser
+
+
+def _push(args: argparse.Namespace) -> int:
+    from .preview import render_text
+    from .workflow import plan, push_plan
+
+    frame = read_table(args.file, _split(args.parse_dates))
+    ledger: str | bool | None = False if args.no_ledger else args.ledger
+    the_plan = plan(
+        frame,
+        args.id_col,
+        columns=_split(args.columns) or None,
+        nulls=args.nulls,
+        long_strings=args.long_strings,
+        naive_tz=args.naive_tz,
+        wsid=args.wsid,
+        version=args.version,
+        endpoint=args.endpoint,
+        ledger=ledger,
+    )
+    print(render_text(the_plan))
+    result = push_plan(
+        the_plan,
+        dry_run=args.dry_run,
+        batch_size=args.batch_size,
+        concurrency=args.concurrency,
+        max_rps=args.max_rps,
+        progress=not args.no_progress,
+        only_changed=not args.all,
+    )
+    output = args.output or args.file.with_name(f"{args.file.stem}.result.csv")
+    write_table(result, output)
+    counts = result["status"].value_counts()
+    print(", ".join(f"{status}: {count}" for status, count in counts.items()))
+    print(f"result written to {output}")
+    return EXIT_ROWS_FAILED if counts.get("failed", 0) or counts.get("pending", 0) else EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    args = _parser().parse_args(argv)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command == "quickstart":
+            from .quickstart import run
+
+            run()
+            return EXIT_OK
+        return _push(args)
+    except FynoPandasError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
