@@ -1,0 +1,617 @@
+"""The push plan: every cell of a DataFrame accounted for before anything is sent.
+
+`build_plan` turns a frame into a `PushPlan`: one distinct id per row, one Fyno type per
+property, the JSON text of every value that will be set, and a table of every cell or row that
+is not sent as is. Pure: no network, no files.
+
+Policy (where Fyno's documentation is silent, these are our choices)
+--------------------------------------------------------------------
+- Ids become strings: ints and integral floats without ``.0`` (``7.0`` -> ``"7"``), other values
+  by ``str``. A missing or blank id skips the row (``missing_id``). When ids repeat, the *last*
+  row wins, as Fyno would store it; the earlier rows are skipped (``duplicate_id``), so the
+  outcome does not depend on the order in which concurrent requests arrive.
+- The id column is sent as a property only when ``columns=`` lists it.
+- Property names are ``str(column)``; an empty or ``$``-prefixed name, or two columns with the
+  same name, raise `FynoInputError` (``rule="invalid_property_name"`` / ``"duplicate_property"``).
+- A type known for a property (``schema=`` wins over ``known_types=``, which come from the
+  ledger) is the planned type; values of another type are ``type_mismatch`` and dropped, except
+  that ISO-date strings fit a date property and dates fit a string property (sent as ISO text,
+  which Fyno stores as text: ``date_as_string``).
+- Without a known type a column's type comes from its dtype (`fyno_pandas.types`); object
+  columns take the majority type of their values. A string column whose every value is a
+  documented ISO date is planned as ``date`` (the type Fyno gives it).
+- Missing values (None, NaN, NaT, pd.NA) are counted in ``plan.columns.missing``, never listed as
+  issues; ``nulls`` says whether they are skipped, unset or an error.
+- Integers beyond ±2**53 are sent with every digit and warned per cell (``unsafe_integer``):
+  JSON allows them, but a JavaScript reader may round them.
+- Datetimes go out in UTC with milliseconds (``2020-10-01T18:30:00.000Z``); finer precision is
+  cut and reported once per column (``datetime_truncated``).
+- List elements: strings of at most 255 characters, finite numbers and dates; anything else
+  (``None``, booleans, nested lists, dicts) drops the whole value (``invalid_list``).
+  ``long_strings`` applies to scalar strings only.
+
+Issue rules (``plan.issues.rule``) and their actions
+----------------------------------------------------
+=================== ============ ===========================================================
+rule                action       meaning
+=================== ============ ===========================================================
+string_too_long     dropped      over 255 characters (``long_strings="report"``)
+string_too_long     coerced      cut to 255 characters (``long_strings="truncate"``)
+not_finite          dropped      ±inf, or a non-finite Decimal
+naive_datetime      coerced      naive datetimes read in ``naive_tz`` (once per column)
+datetime_truncated  coerced      sub-millisecond precision cut (once per column)
+date_out_of_range   dropped      a year outside 0001-9999
+nonexistent_time    dropped      a naive time that does not exist or is ambiguous in naive_tz
+type_mismatch       dropped      not the property's type; Fyno would accept and not store it
+date_as_string      coerced      dates sent as ISO text to a string property (once per column)
+date_like_string    warned       strings that look like ISO dates (once per column, counted)
+numeric_string      warned       numbers written as text (once per column, counted)
+unsafe_integer      warned       an integer beyond ±2**53
+unsupported_type    dropped      timedelta, time, period, interval, complex, bytes, dict, ...
+invalid_list        dropped      a list Fyno cannot hold
+category            coerced      a category column typed by its categories (once per column)
+missing_id          row_skipped  the id is missing or blank
+duplicate_id        row_skipped  a later row has the same id
+empty_row           row_skipped  nothing left to set or unset
+=================== ============ ===========================================================
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from itertools import chain
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .coerce import Coerced, coerce_series, encode_string
+from .errors import FynoInputError
+from .types import FYNO_TYPES
+
+__all__ = ["ISSUE_COLUMNS", "LONG_STRINGS", "NULLS", "PushPlan", "build_plan"]
+
+NULLS = ("skip", "unset", "error")
+LONG_STRINGS = ("report", "truncate", "error")
+ISSUE_COLUMNS = ["row", "column", "value", "rule", "action", "message"]
+COLUMN_COLUMNS = [
+    "column",
+    "dtype",
+    "fyno_type",
+    "values",
+    "missing",
+    "coerced",
+    "dropped",
+    "example_before",
+    "example_after",
+    "note",
+]
+_COLUMN_DTYPES = dict.fromkeys(("values", "missing", "coerced", "dropped"), np.int64)
+_REPR_MAX = 60
+
+
+def short_repr(value: Any) -> str:
+    """``repr(value)`` cut to 60 characters, for issue and column tables."""
+    if isinstance(value, (np.number, np.bool_)):
+        value = value.item()  # numpy 2 reprs scalars as np.float64(1.5)
+    text = repr(value)
+    return text if len(text) <= _REPR_MAX else text[: _REPR_MAX - 1] + "…"
+
+
+def _id_text(value: Any) -> str | None:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        if not np.isfinite(value):
+            return None
+        return str(int(value)) if float(value).is_integer() else repr(float(value))
+    text = str(value)
+    return text if text.strip() else None
+
+
+def id_strings(ids: pd.Series) -> np.ndarray:
+    """The distinct ids as strings (object ndarray), None where missing or blank."""
+    if isinstance(ids.dtype, pd.CategoricalDtype):
+        table = id_strings(pd.Series(ids.cat.categories))
+        return np.concatenate([table, np.array([None], dtype=object)])[ids.cat.codes.to_numpy()]
+    missing = ids.isna().to_numpy(dtype=bool)
+    out = np.full(len(ids), None, dtype=object)
+    present = np.flatnonzero(~missing)
+    if ids.dtype.kind in "iu" and not missing.any():
+        out[:] = np.fromiter(map(str, ids.to_numpy().tolist()), dtype=object, count=len(ids))
+    else:
+        values = ids.to_numpy(dtype=object)[present]
+        out[present] = np.fromiter(map(_id_text, values), dtype=object, count=len(present))
+    return out
+
+
+def _check_options(nulls: str, long_strings: str, naive_tz: Any) -> str:
+    if nulls not in NULLS:
+        raise FynoInputError(
+            f"nulls={nulls!r} is not one of {NULLS}", column=None, rule="invalid_option"
+        )
+    if long_strings not in LONG_STRINGS:
+        raise FynoInputError(
+            f"long_strings={long_strings!r} is not one of {LONG_STRINGS}", rule="invalid_option"
+        )
+    try:
+        pd.Timestamp("2000-01-01").tz_localize(naive_tz)
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:
+        raise FynoInputError(
+            f"naive_tz={naive_tz!r} is not a time zone", rule="invalid_option"
+        ) from exc
+    return str(naive_tz)
+
+
+def _check_types(types: Any, what: str) -> dict[str, str]:
+    if types is None:
+        return {}
+    if not hasattr(types, "items"):
+        raise FynoInputError(f"{what} must be a mapping {{property: type}}", rule="invalid_schema")
+    out = {}
+    for prop, fyno_type in types.items():
+        if fyno_type not in FYNO_TYPES:
+            raise FynoInputError(
+                f"{what}[{prop!r}] = {fyno_type!r} is not one of {FYNO_TYPES}",
+                column=prop,
+                rule="invalid_schema",
+            )
+        out[str(prop)] = fyno_type
+    return out
+
+
+def _select(df: pd.DataFrame, id_col: Any, columns: Any) -> list[Any]:
+    """The column labels to send, checked: they exist, once each, with valid names."""
+    labels = list(df.columns)
+    if id_col not in labels:
+        raise FynoInputError(
+            f"id_col {id_col!r} is not a column of the frame", column=id_col, rule="unknown_id_col"
+        )
+    if labels.count(id_col) > 1:
+        raise FynoInputError(
+            f"id_col {id_col!r} names more than one column",
+            column=id_col,
+            rule="duplicate_property",
+        )
+    if columns is None:
+        chosen = [c for c in labels if not (c == id_col and type(c) is type(id_col))]
+    else:
+        chosen = [columns] if isinstance(columns, (str, int)) else list(columns)
+        for label in chosen:
+            if label not in labels:
+                raise FynoInputError(
+                    f"column {label!r} is not in the frame", column=label, rule="unknown_column"
+                )
+    seen: dict[str, Any] = {}
+    for label in chosen:
+        name = str(label)
+        if not name.strip() or name.startswith("$"):
+            raise FynoInputError(
+                f"column {label!r}: property names must be non-empty and not start with '$'",
+                column=label,
+                rule="invalid_property_name",
+            )
+        if name in seen or labels.count(label) > 1:
+            raise FynoInputError(
+                f"column {label!r}: another column is also sent as property {name!r}",
+                column=label,
+                rule="duplicate_property",
+            )
+        seen[name] = label
+    return chosen
+
+
+class _IssueRows:
+    """Collects issue rows as arrays, then sorts them into ``plan.issues``."""
+
+    def __init__(self, index: pd.Index) -> None:
+        self.index = index
+        self.chunks: list[tuple[np.ndarray, int, Any, list[str], str, str, str]] = []
+
+    def add(
+        self,
+        pos: np.ndarray,
+        order: int,
+        column: Any,
+        values: list[str],
+        rule: str,
+        action: str,
+        message: str,
+    ) -> None:
+        self.chunks.append((pos, order, column, values, rule, action, message))
+
+    def frame(self) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
+        if not self.chunks:
+            empty = pd.DataFrame({c: pd.Series([], dtype=object) for c in ISSUE_COLUMNS})
+            none = np.array([], dtype=np.int64)
+            return empty, none, np.array([], dtype=object), np.array([], dtype=object)
+        pos = np.concatenate([c[0] for c in self.chunks]).astype(np.int64)
+        sizes = [len(c[0]) for c in self.chunks]
+        order = np.repeat([c[1] for c in self.chunks], sizes)
+        column = np.repeat(np.array([c[2] for c in self.chunks], dtype=object), sizes)
+        action = np.repeat(np.array([c[5] for c in self.chunks], dtype=object), sizes)
+        sort = np.lexsort((order, pos))  # rows in order; column-wide (pos -1) first
+        rows = np.full(len(pos), None, dtype=object)
+        cell = pos >= 0
+        rows[cell] = self.index[pos[cell]].to_numpy(dtype=object)
+        data = {
+            "row": rows,
+            "column": column,
+            "value": np.fromiter(chain.from_iterable(c[3] for c in self.chunks), object),
+            "rule": np.repeat([c[4] for c in self.chunks], sizes),
+            "action": action,
+            "message": np.repeat([c[6] for c in self.chunks], sizes),
+        }
+        # object columns keep None (pandas 3 would infer "str" and turn None into NaN)
+        frame = pd.DataFrame({k: pd.Series(v[sort], dtype=object) for k, v in data.items()})
+        return frame, pos[sort], column[sort], action[sort]
+
+
+def _cell_issues(issues: _IssueRows, s: pd.Series, order: int, name: str, c: Coerced) -> None:
+    for issue in c.issues:
+        if issue.column_wide:
+            count = str(len(issue.positions))
+            first = [short_repr(s.iloc[int(issue.positions[0])])]
+            message = issue.message.replace("{count}", count)
+            issues.add(np.array([-1]), order, name, first, issue.rule, issue.action, message)
+        else:
+            values = [short_repr(v) for v in s.iloc[issue.positions]]
+            issues.add(
+                issue.positions, order, name, values, issue.rule, issue.action, issue.message
+            )
+
+
+def _column_row(name: str, s: pd.Series, c: Coerced, present: np.ndarray) -> dict[str, Any]:
+    def cells(action: str) -> int:
+        chunks = [i.positions for i in c.issues if i.action == action]
+        return len(np.unique(np.concatenate(chunks))) if chunks else 0
+
+    sent = np.flatnonzero(present)
+    given = np.flatnonzero(~c.missing)
+    first = sent[0] if len(sent) else (given[0] if len(given) else None)
+    return {
+        "column": name,
+        "dtype": str(s.dtype),
+        "fyno_type": c.fyno_type,
+        "values": len(sent),
+        "missing": int(c.missing.sum()),
+        "coerced": cells("coerced"),
+        "dropped": cells("dropped"),
+        "example_before": None if first is None else short_repr(s.iloc[int(first)]),
+        "example_after": None if first is None else c.fragments[first],
+        "note": c.note,
+    }
+
+
+def build_plan(
+    df: pd.DataFrame,
+    id_col: Any,
+    *,
+    columns: Any = None,
+    schema: Any = None,
+    naive_tz: Any = "UTC",
+    nulls: str = "skip",
+    long_strings: str = "report",
+    known_types: Any = None,
+    config: Any = None,
+) -> PushPlan:
+    """Plan a push of ``df``: ids, types, JSON fragments and every issue, without sending.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The rows to push; never modified.
+    id_col : hashable
+        The column holding each row's distinct id.
+    columns : list, optional
+        The columns to send (default: all but ``id_col``), in this order.
+    schema : mapping, optional
+        ``{property: fyno_type}`` fixed in the workspace; wins over ``known_types``.
+    naive_tz : str
+        Time zone naive datetimes are read in.
+    nulls : {"skip", "unset", "error"}
+        Missing values are left out, cleared through Fyno's unset operation, or raise.
+    long_strings : {"report", "truncate", "error"}
+        Strings over 255 characters are left out and reported, cut to 255, or raise.
+    known_types : mapping, optional
+        ``{property: fyno_type}`` remembered by the ledger.
+    config : FynoConfig, optional
+        Only labels the plan (``summary()["destination"]``).
+
+    Returns
+    -------
+    PushPlan
+
+    Raises
+    ------
+    FynoInputError
+        For an unknown ``id_col`` or column, an invalid property name or option, and in the
+        ``"error"`` modes of ``nulls`` and ``long_strings``; ``.column``, ``.row`` and ``.rule``
+        say where.
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise FynoInputError("build_plan needs a pandas DataFrame", rule="invalid_option")
+    tz = _check_options(nulls, long_strings, naive_tz)
+    known = _check_types(known_types, "known_types")
+    known.update(_check_types(schema, "schema"))
+    chosen = _select(df, id_col, columns)
+    n = len(df)
+    issues = _IssueRows(df.index)
+    ids = id_strings(df[id_col])
+    has_id = np.fromiter((i is not None for i in ids), dtype=bool, count=n)
+    dup = np.zeros(n, dtype=bool)
+    dup[has_id] = pd.Series(ids[has_id], dtype=object).duplicated(keep="last").to_numpy()
+    ok = has_id & ~dup
+    id_values = df[id_col]
+    for mask, rule, message in (
+        (~has_id, "missing_id", "the id is missing or blank; row skipped"),
+        (dup, "duplicate_id", "a later row has the same id and wins; row skipped"),
+    ):
+        where = np.flatnonzero(mask)
+        if len(where):
+            values = [short_repr(v) for v in id_values.iloc[where]]
+            issues.add(where, -1, str(id_col), values, rule, "row_skipped", message)
+    plan = PushPlan.__new__(PushPlan)
+    plan.properties, plan.fyno_types, plan.fragments, plan.unsets = [], {}, {}, {}
+    plan._ambiguous, plan._set = {}, {}
+    rows = []
+    for order, label in enumerate(chosen):
+        name = str(label)
+        s = df[label]
+        c = coerce_series(s, known_type=known.get(name), naive_tz=tz, long_strings=long_strings)
+        if nulls == "error" and c.missing.any():
+            row = df.index[int(np.argmax(c.missing))]
+            raise FynoInputError(
+                f"column {label!r}, row {row!r}: missing value (nulls='error')",
+                column=label,
+                row=row,
+                rule="null_value",
+            )
+        present = ~pd.isna(c.fragments)
+        plan.properties.append(name)
+        if c.fyno_type is not None:
+            plan.fyno_types[name] = c.fyno_type
+        plan.fragments[name] = c.fragments
+        plan.unsets[name] = (c.missing & ok) if nulls == "unset" else np.zeros(n, dtype=bool)
+        plan._set[name] = present
+        plan._ambiguous[name] = c.ambiguous
+        _cell_issues(issues, s, order, name, c)
+        rows.append(_column_row(name, s, c, present))
+    plan.index = df.index
+    plan.id_col = id_col
+    plan.config = config
+    plan.known_types = known
+    plan.options = {
+        "columns": list(chosen),
+        "schema": _check_types(schema, "schema"),
+        "naive_tz": tz,
+        "nulls": nulls,
+        "long_strings": long_strings,
+    }
+    plan.distinct_ids = ids
+    anything = np.zeros(n, dtype=bool)
+    for name in plan.properties:
+        anything |= plan._set[name] | plan.unsets[name]
+    empty = np.flatnonzero(ok & ~anything)
+    if len(empty):
+        values = [short_repr(v) for v in id_values.iloc[empty]]
+        message = "no value left to set or unset; row skipped"
+        issues.add(empty, -1, None, values, "empty_row", "row_skipped", message)
+    plan.skip_reasons = np.full(n, None, dtype=object)
+    plan.skip_reasons[ok & ~anything] = "empty_row"
+    plan.skip_reasons[dup] = "duplicate_id"
+    plan.skip_reasons[~has_id] = "missing_id"
+    plan._ok = ok
+    plan.sendable = ok & anything
+    plan.unchanged = np.zeros(n, dtype=bool)
+    plan.issues, plan._issue_pos, plan._issue_column, plan._issue_action = issues.frame()
+    plan.columns = pd.DataFrame(
+        {
+            c: pd.Series([r[c] for r in rows], dtype=_COLUMN_DTYPES.get(c, object))
+            for c in COLUMN_COLUMNS
+        }
+    )
+    plan._keys = {p: encode_string(p) + ":" for p in plan.properties}
+    return plan
+
+
+class PushPlan:
+    """What a push will send, row by row; built by `build_plan`, read by sender and preview.
+
+    Attributes
+    ----------
+    index : pandas.Index
+        The input frame's index (labels, order and duplicates kept).
+    distinct_ids, sendable, skip_reasons, unchanged : numpy.ndarray
+        Per row: the id (None when missing), whether it will be sent, why not, and whether
+        `restrict` left it with nothing to send.
+    properties : list of str
+    fyno_types : dict
+        ``{property: type}`` for the properties that have one.
+    fragments, unsets : dict
+        ``{property: ndarray}``: each row's value as JSON text (None if not set), and the rows
+        whose property is cleared (``nulls="unset"``).
+    columns, issues : pandas.DataFrame
+        One row per property; one row per cell or row not sent as is.
+    """
+
+    index: pd.Index
+    id_col: Any
+    options: dict[str, Any]
+    config: Any
+    known_types: dict[str, str]
+    distinct_ids: np.ndarray
+    sendable: np.ndarray
+    skip_reasons: np.ndarray
+    unchanged: np.ndarray
+    properties: list[str]
+    fyno_types: dict[str, str]
+    fragments: dict[str, np.ndarray]
+    unsets: dict[str, np.ndarray]
+    columns: pd.DataFrame
+    issues: pd.DataFrame
+
+    def __len__(self) -> int:
+        return int(self.sendable.sum())
+
+    def __repr__(self) -> str:
+        s = self.summary()
+        return (
+            f"<PushPlan: {s['rows_to_send']} of {s['rows']} rows to send, "
+            f"{s['properties']} properties, {s['values_dropped']} values dropped, "
+            f"{s['warnings']} warnings>"
+        )
+
+    def summary(self) -> dict[str, Any]:
+        """Counts for a preview: rows, rows_to_send, rows_skipped, values, drops, warnings."""
+        sent = self.sendable
+        cell = self._issue_pos >= 0
+        return {
+            "rows": len(self.index),
+            "rows_to_send": int(sent.sum()),
+            "rows_skipped": int(sum(r is not None for r in self.skip_reasons)),
+            "properties": len(self.properties),
+            "values": int(sum(int((self._set[p] & sent).sum()) for p in self.properties)),
+            "values_dropped": int((cell & (self._issue_action == "dropped")).sum()),
+            "values_coerced": int(self.columns["coerced"].sum()),
+            "warnings": int((self._issue_action == "warned").sum()),
+            "destination": getattr(self.config, "label", None),
+        }
+
+    def dropped_by_row(self) -> np.ndarray:
+        """Per row, the sorted names of properties whose value was left out."""
+        out = np.empty(len(self.index), dtype=object)
+        out[:] = [[] for _ in range(len(out))]
+        hit = (self._issue_pos >= 0) & (self._issue_action == "dropped")
+        for pos, column in zip(self._issue_pos[hit], self._issue_column[hit], strict=True):
+            if column not in out[pos]:
+                out[pos].append(column)
+        for names in out[np.flatnonzero(np.isin(np.arange(len(out)), self._issue_pos[hit]))]:
+            names.sort()
+        return out
+
+    def _set_text(self, pos: int, properties: Any = None) -> str:
+        names = self.properties if properties is None else properties
+        parts = [
+            self._keys[p] + self.fragments[p][pos]
+            for p in names
+            if self.fragments[p][pos] is not None
+        ]
+        return ",".join(parts)
+
+    def set_body(self, pos: int, properties: Any = None) -> bytes:
+        """The ``properties/set`` body of row position ``pos`` (only ``properties`` if given)."""
+        text = self._set_text(pos, properties)
+        head = '{"distinct_id":' + encode_string(self.distinct_ids[pos])
+        return (head + ',"$set":{' + text + "}}").encode()
+
+    def set_bodies(self, positions: Any = None) -> list[bytes]:
+        """`set_body` of many rows at once (default: every sendable row), built column-wise."""
+        if positions is None:
+            positions = np.flatnonzero(self.sendable)
+        positions = np.asarray(positions, dtype=np.intp)
+        ids = self.distinct_ids[positions]
+        body = np.fromiter(map(encode_string, ids), dtype=object, count=len(ids))
+        body = '{"distinct_id":' + body + ',"$set":{'
+        sep = np.full(len(positions), "", dtype=object)
+        for p in self.properties:
+            frags = self.fragments[p][positions]
+            mask = self._set[p][positions]
+            if mask.all():
+                body = body + sep + self._keys[p] + frags
+                sep[:] = ","
+            elif mask.any():
+                body[mask] = body[mask] + sep[mask] + self._keys[p] + frags[mask]
+                sep[mask] = ","
+        body = body + "}}"
+        return list(map(str.encode, body))
+
+    def unset_body(self, pos: int) -> bytes | None:
+        """The ``properties/unset`` body of row ``pos``, or None when nothing is cleared."""
+        names = [p for p in self.properties if self.unsets[p][pos]]
+        if not names:
+            return None
+        head = '{"distinct_id":' + encode_string(self.distinct_ids[pos])
+        return (head + ',"$unset":[' + ",".join(map(encode_string, names)) + "]}").encode()
+
+    def batch_item(self, pos: int) -> str:
+        """One item of a ``properties/batch`` body: ``{"distinct_id", "action": {...}}``."""
+        action = []
+        text = self._set_text(pos)
+        if text or not any(self.unsets[p][pos] for p in self.properties):
+            action.append('"$set":{' + text + "}")
+        names = [encode_string(p) for p in self.properties if self.unsets[p][pos]]
+        if names:
+            action.append('"$unset":[' + ",".join(names) + "]")
+        head = '{"distinct_id":' + encode_string(self.distinct_ids[pos])
+        return head + ',"action":{' + ",".join(action) + "}}"
+
+    def seed_values(self, properties: Any) -> dict[str, int]:
+        """For each property, a sendable row whose value fixes the planned type unambiguously.
+
+        Fyno types a new property by its first stored value, so the sender writes these first;
+        an ISO-date string in a string column would make a Date property and is never chosen.
+        """
+        out = {}
+        for p in properties:
+            ok = self._set[p] & self.sendable & ~self._ambiguous[p]
+            if p in self.fyno_types and ok.any():
+                out[p] = int(np.argmax(ok))
+        return out
+
+    def value_hashes(self, prop: str) -> np.ndarray:
+        """uint64 hash of each row's fragment for ``prop`` (stable across processes); 0 if unset."""
+        out = np.zeros(len(self.index), dtype=np.uint64)
+        mask = self._set[prop]
+        if mask.any():
+            out[mask] = pd.util.hash_array(self.fragments[prop][mask])
+        return out
+
+    def restrict(self, keep: dict[str, np.ndarray]) -> PushPlan:
+        """A copy that sends only the kept cells; rows left with nothing become ``unchanged``."""
+        plan = copy.copy(self)
+        plan.fragments, plan.unsets, plan._set = (
+            dict(self.fragments),
+            dict(self.unsets),
+            dict(self._set),
+        )
+        for p, mask in keep.items():
+            mask = np.asarray(mask, dtype=bool)
+            plan.fragments[p] = np.where(mask, self.fragments[p], None)
+            plan.unsets[p] = self.unsets[p] & mask
+            plan._set[p] = self._set[p] & mask
+        anything = np.zeros(len(self.index), dtype=bool)
+        for p in plan.properties:
+            anything |= plan._set[p] | plan.unsets[p]
+        plan.sendable = self.sendable & anything
+        plan.unchanged = self.unchanged | (self.sendable & ~anything)
+        return plan
+
+    def payloads(self) -> list[dict[str, Any]]:
+        """The request bodies as dicts, in row order: each row's set body, then its unset body."""
+        out = []
+        for pos in np.flatnonzero(self.sendable).tolist():
+            if any(self._set[p][pos] for p in self.properties):
+                out.append(json.loads(self.set_body(pos)))
+            unset = self.unset_body(pos)
+            if unset is not None:
+                out.append(json.loads(unset))
+        return out
+
+    def to_frame(self) -> pd.DataFrame:
+        """The rows to send as a DataFrame: distinct_id, then each property's value (or None)."""
+        rows = np.flatnonzero(self.sendable)
+        data: dict[str, Any] = {"distinct_id": self.distinct_ids[rows]}
+        for p in self.properties:
+            frags = self.fragments[p][rows]
+            data[p] = np.array(
+                [None if f is None else json.loads(f) for f in frags] or [], dtype=object
+            )
+        if self.options["nulls"] == "unset":
+            data["$unset"] = [[p for p in self.properties if self.unsets[p][r]] for r in rows]
+        return pd.DataFrame(data, index=self.index[rows])

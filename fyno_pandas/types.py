@@ -1,0 +1,193 @@
+"""Which Fyno type a pandas, numpy or Arrow dtype becomes: one table, and the lookup into it.
+
+Fyno knows five value types (`FYNO_TYPES`). `DTYPE_TABLE` maps every dtype family a DataFrame
+column can have to one of them, to ``"unsupported"`` (every value is left out and reported as
+``unsupported_type``) or to ``"inspect values"`` (object columns, categories, sparse and Arrow
+dictionary columns: the values decide). The README's table is generated from it by
+`dtype_table_markdown`, so documentation and code cannot drift apart.
+
+This module is pure: it imports pandas and numpy, and pyarrow only when a column is Arrow-backed.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "DTYPE_TABLE",
+    "FYNO_TYPES",
+    "INSPECT",
+    "UNSUPPORTED",
+    "DtypeRule",
+    "dtype_key",
+    "dtype_table_markdown",
+    "fyno_type_of",
+]
+
+FYNO_TYPES = ("string", "number", "boolean", "date", "list")
+UNSUPPORTED = "unsupported"
+INSPECT = "inspect values"
+
+
+class DtypeRule(NamedTuple):
+    """One row of `DTYPE_TABLE`: the Fyno type (or marker), example dtypes and how values go."""
+
+    fyno_type: str
+    examples: str
+    note: str
+
+
+DTYPE_TABLE: dict[str, DtypeRule] = {
+    "bool": DtypeRule("boolean", "bool", "`true`/`false`"),
+    "boolean": DtypeRule("boolean", "boolean", "`<NA>` is missing"),
+    "int": DtypeRule(
+        "number", "int8 … int64, uint8 … uint64", "beyond ±2**53 sent exactly and warned"
+    ),
+    "Int": DtypeRule("number", "Int8 … Int64, UInt8 … UInt64", "`<NA>` is missing"),
+    "float": DtypeRule(
+        "number", "float16, float32, float64", "NaN is missing; ±inf dropped (`not_finite`)"
+    ),
+    "Float": DtypeRule("number", "Float32, Float64", "`<NA>`/NaN missing; ±inf dropped"),
+    "complex": DtypeRule(UNSUPPORTED, "complex64, complex128", "no Fyno type"),
+    "datetime64": DtypeRule(
+        "date",
+        "datetime64[s], [ms], [us], [ns]",
+        "naive: localized with `naive_tz`, reported once per column; sent as UTC `…000Z`",
+    ),
+    "datetime64tz": DtypeRule("date", "datetime64[ns, tz]", "converted to UTC, `…000Z`"),
+    "timedelta64": DtypeRule(UNSUPPORTED, "timedelta64[ns]", "no Fyno type"),
+    "period": DtypeRule(UNSUPPORTED, "period[D]", "no Fyno type"),
+    "interval": DtypeRule(UNSUPPORTED, "interval[int64]", "no Fyno type"),
+    "string": DtypeRule(
+        "string",
+        "str, string[python], string[pyarrow]",
+        "over 255 characters per `long_strings`; ISO-date and numeric text warned",
+    ),
+    "object": DtypeRule(
+        INSPECT,
+        "object",
+        "each value classified; the majority type wins, the rest is `type_mismatch`",
+    ),
+    "category": DtypeRule(INSPECT, "category", "typed by its categories, reported once"),
+    "sparse": DtypeRule(INSPECT, "Sparse[…]", "densified, then typed by its subtype"),
+    "bytes": DtypeRule(UNSUPPORTED, "bytes_ (S), void (V)", "no Fyno type"),
+    "arrow_int": DtypeRule("number", "int8 … uint64[pyarrow]", "as int"),
+    "arrow_float": DtypeRule("number", "float[pyarrow], double[pyarrow]", "as float"),
+    "arrow_decimal": DtypeRule(
+        "number", "decimal128(p, s)[pyarrow]", "every digit kept (`str(Decimal)`)"
+    ),
+    "arrow_string": DtypeRule("string", "string[pyarrow], large_string[pyarrow]", "as string"),
+    "arrow_bool": DtypeRule("boolean", "bool[pyarrow]", "as boolean"),
+    "arrow_timestamp": DtypeRule(
+        "date", "timestamp[unit][pyarrow]", "naive: localized with `naive_tz`, reported"
+    ),
+    "arrow_timestamptz": DtypeRule("date", "timestamp[unit, tz][pyarrow]", "to UTC, `…000Z`"),
+    "arrow_date": DtypeRule("date", "date32[pyarrow], date64[pyarrow]", "`YYYY-MM-DD`"),
+    "arrow_list": DtypeRule("list", "list<…>[pyarrow]", "per element, as object lists"),
+    "arrow_dictionary": DtypeRule(INSPECT, "dictionary<…>[pyarrow]", "typed by its values"),
+    "arrow_null": DtypeRule(INSPECT, "null[pyarrow]", "every value missing"),
+    "arrow_unsupported": DtypeRule(
+        UNSUPPORTED,
+        "duration, time32/64, binary, struct, map, interval[pyarrow]",
+        "no Fyno type",
+    ),
+    "extension": DtypeRule(INSPECT, "other extension dtypes", "values inspected as objects"),
+}
+
+_NUMPY_KINDS = {
+    "b": "bool",
+    "i": "int",
+    "u": "int",
+    "f": "float",
+    "c": "complex",
+    "M": "datetime64",
+    "m": "timedelta64",
+    "O": "object",
+    "S": "bytes",
+    "V": "bytes",
+    "U": "string",
+}
+
+
+def _arrow_key(pa_type: Any) -> str:
+    import pyarrow as pa
+
+    t = pa.types
+    if t.is_boolean(pa_type):
+        return "arrow_bool"
+    if t.is_integer(pa_type):
+        return "arrow_int"
+    if t.is_floating(pa_type):
+        return "arrow_float"
+    if t.is_decimal(pa_type):
+        return "arrow_decimal"
+    is_view = getattr(t, "is_string_view", None)  # pyarrow >= 16 only
+    if t.is_string(pa_type) or t.is_large_string(pa_type) or (is_view and is_view(pa_type)):
+        return "arrow_string"
+    if t.is_timestamp(pa_type):
+        return "arrow_timestamptz" if pa_type.tz else "arrow_timestamp"
+    if t.is_date(pa_type):
+        return "arrow_date"
+    if t.is_list(pa_type) or t.is_large_list(pa_type) or t.is_fixed_size_list(pa_type):
+        return "arrow_list"
+    if t.is_dictionary(pa_type):
+        return "arrow_dictionary"
+    if t.is_null(pa_type):
+        return "arrow_null"
+    return "arrow_unsupported"
+
+
+def dtype_key(dtype: Any) -> str:
+    """Return the `DTYPE_TABLE` key for a pandas, numpy or Arrow dtype.
+
+    Parameters
+    ----------
+    dtype : numpy.dtype or pandas ExtensionDtype
+        A column's dtype.
+
+    Returns
+    -------
+    str
+        A key of `DTYPE_TABLE`.
+    """
+    if isinstance(dtype, pd.CategoricalDtype):
+        return "category"
+    if isinstance(dtype, pd.SparseDtype):
+        return "sparse"
+    if isinstance(dtype, pd.ArrowDtype):
+        return _arrow_key(dtype.pyarrow_dtype)
+    if isinstance(dtype, pd.StringDtype):
+        return "string"
+    if isinstance(dtype, pd.BooleanDtype):
+        return "boolean"
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        return "datetime64tz"
+    if isinstance(dtype, pd.PeriodDtype):
+        return "period"
+    if isinstance(dtype, pd.IntervalDtype):
+        return "interval"
+    if isinstance(dtype, np.dtype):
+        return _NUMPY_KINDS.get(dtype.kind, "object")
+    # pandas' masked numeric dtypes (Int64, UInt8, Float64, ...) share numpy's kind letters.
+    kind = getattr(dtype, "kind", "O")
+    if kind in "iu":
+        return "Int"
+    if kind == "f":
+        return "Float"
+    return "extension"
+
+
+def fyno_type_of(dtype: Any) -> str:
+    """Return the Fyno type for ``dtype``, or ``"unsupported"`` / ``"inspect values"``."""
+    return DTYPE_TABLE[dtype_key(dtype)].fyno_type
+
+
+def dtype_table_markdown() -> str:
+    """Render `DTYPE_TABLE` as a Markdown table (the README's dtype table is this output)."""
+    lines = ["| dtype | Fyno type | how values go |", "|---|---|---|"]
+    for rule in DTYPE_TABLE.values():
+        lines.append(f"| {rule.examples} | {rule.fyno_type} | {rule.note} |")
+    return "\n".join(lines) + "\n"
