@@ -41,6 +41,7 @@ ISO_DATE = (
 )
 _ISO_LENGTHS = np.array([10, 20, 24, 25, 29])
 NUMERIC_TEXT = r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*"
+_BLOCK = 65_536
 _BOOL_TEXT = np.array(["false", "true"], dtype=object)
 _YEAR_1 = np.datetime64("0001-01-01", "ms")
 _YEAR_10000 = np.datetime64("10000-01-01", "ms")
@@ -178,8 +179,11 @@ def _encode_datetimes(utc: np.ndarray) -> _Part:
     nat = np.isnat(ms)
     out = nat | (ms < _YEAR_1) | (ms >= _YEAR_10000)
     frags = np.empty(len(ms), dtype=object)
-    text = np.datetime_as_string(ms[~out], unit="ms").astype(object)
-    frags[~out] = '"' + text + 'Z"'
+    keep = np.flatnonzero(~out)
+    for start in range(0, len(keep), _BLOCK):  # blocks bound the fixed-width text buffers
+        rows = keep[start : start + _BLOCK]
+        text = np.datetime_as_string(ms[rows], unit="ms").astype(object)
+        frags[rows] = '"' + text + 'Z"'
     issues = [
         ("nonexistent_time", "dropped", nat, "local time does not exist or is ambiguous"),
         ("date_out_of_range", "dropped", out & ~nat, "year outside 0001-9999; left out"),
@@ -234,6 +238,11 @@ def _element_text(e: Any, naive_tz: str) -> str | None:
 def _list_text(value: Any, naive_tz: str) -> str | None:
     if isinstance(value, np.ndarray) and value.ndim != 1:
         return None
+    kinds = set(map(type, value))
+    if kinds <= {str}:  # the common case, kept to C-level loops
+        if value is not None and len(value) and max(map(len, value)) > MAX_STRING:
+            return None
+        return "[" + ",".join(map(encode_string, value)) + "]"
     parts = []
     for e in value:
         text = _element_text(e, naive_tz)
@@ -245,7 +254,7 @@ def _list_text(value: Any, naive_tz: str) -> str | None:
 
 def _encode_lists(values: np.ndarray, naive_tz: str) -> _Part:
     frags = _objects((_list_text(v, naive_tz) for v in values), len(values))
-    bad = np.fromiter((f is None for f in frags), dtype=bool, count=len(frags))
+    bad = pd.isna(frags)
     msg = "a list must be flat and hold only strings (<=255), numbers or dates; left out"
     return _Part("list", np.arange(0), frags, [("invalid_list", "dropped", bad, msg)])
 
@@ -313,7 +322,11 @@ def _classify(value: Any) -> int:
 
 
 def _object_parts(values: np.ndarray, naive_tz: str, long_strings: str) -> list[_Part]:
-    classes = np.fromiter(map(_classify, values), dtype=np.int8, count=len(values))
+    kinds = set(map(type, values))
+    if len(kinds) == 1:  # one Python type: classify it once
+        classes = np.full(len(values), _classify(values[0]), dtype=np.int8)
+    else:
+        classes = np.fromiter(map(_classify, values), dtype=np.int8, count=len(values))
     parts = []
     for cls in np.unique(classes).tolist():
         where = np.flatnonzero(classes == cls)
@@ -417,7 +430,7 @@ def _target(parts: list[_Part], known_type: str | None) -> str | None:
 
 def _fit(part: _Part, target: str | None, inferred: bool) -> np.ndarray | None:
     """Fit a part to the target type; return its ambiguous mask (strings only)."""
-    sent = np.fromiter((f is not None for f in part.frags), bool, len(part.frags))
+    sent = ~pd.isna(part.frags)
     if part.fyno_type is None or part.fyno_type == target:
         if part.fyno_type != "string":
             return None

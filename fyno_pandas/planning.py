@@ -511,25 +511,23 @@ class PushPlan:
         return (head + ',"$set":{' + text + "}}").encode()
 
     def set_bodies(self, positions: Any = None) -> list[bytes]:
-        """`set_body` of many rows at once (default: every sendable row), built column-wise."""
+        """`set_body` of many rows (default: every sendable row), joined column by column."""
         if positions is None:
             positions = np.flatnonzero(self.sendable)
         positions = np.asarray(positions, dtype=np.intp)
-        ids = self.distinct_ids[positions]
-        body = np.fromiter(map(encode_string, ids), dtype=object, count=len(ids))
-        body = '{"distinct_id":' + body + ',"$set":{'
-        sep = np.full(len(positions), "", dtype=object)
+        keyed = []
         for p in self.properties:
-            frags = self.fragments[p][positions]
             mask = self._set[p][positions]
-            if mask.all():
-                body = body + sep + self._keys[p] + frags
-                sep[:] = ","
-            elif mask.any():
-                body[mask] = body[mask] + sep[mask] + self._keys[p] + frags[mask]
-                sep[mask] = ","
-        body = body + "}}"
-        return list(map(str.encode, body))
+            if mask.any():
+                column = np.full(len(positions), None, dtype=object)
+                column[mask] = self._keys[p] + self.fragments[p][positions[mask]]
+                keyed.append(column)
+        ids = map(encode_string, self.distinct_ids[positions])
+        rows = zip(*keyed, strict=True) if keyed else [()] * len(positions)
+        return [
+            ('{"distinct_id":' + i + ',"$set":{' + ",".join(filter(None, row)) + "}}").encode()
+            for i, row in zip(ids, rows, strict=True)
+        ]
 
     def unset_body(self, pos: int) -> bytes | None:
         """The ``properties/unset`` body of row ``pos``, or None when nothing is cleared."""
