@@ -488,7 +488,7 @@ def coerce_series(
         return _coerce_category(s, known_type, naive_tz, long_strings)
     s, key = _native(s, key)
     n = len(s)
-    missing = s.isna().to_numpy(dtype=bool)
+    missing = s.isna().to_numpy(dtype=bool, copy=True)
     if key in ("Float", "arrow_float"):  # a masked float can hold NaN next to <NA>
         missing |= np.isnan(s.to_numpy(dtype=np.float64, na_value=np.nan))
     pos = np.flatnonzero(~missing)
