@@ -604,12 +604,13 @@ class PushPlan:
     def to_frame(self) -> pd.DataFrame:
         """The rows to send as a DataFrame: distinct_id, then each property's value (or None)."""
         rows = np.flatnonzero(self.sendable)
-        data: dict[str, Any] = {"distinct_id": self.distinct_ids[rows]}
+        index = self.index[rows]
+        # object Series keep None (pandas 3 would infer "str" and turn None into NaN)
+        data = {"distinct_id": pd.Series(self.distinct_ids[rows], index=index, dtype=object)}
         for p in self.properties:
-            frags = self.fragments[p][rows]
-            data[p] = np.array(
-                [None if f is None else json.loads(f) for f in frags] or [], dtype=object
-            )
+            values = [None if f is None else json.loads(f) for f in self.fragments[p][rows]]
+            data[p] = pd.Series(values, index=index, dtype=object)
         if self.options["nulls"] == "unset":
-            data["$unset"] = [[p for p in self.properties if self.unsets[p][r]] for r in rows]
-        return pd.DataFrame(data, index=self.index[rows])
+            unset = [[p for p in self.properties if self.unsets[p][r]] for r in rows]
+            data["$unset"] = pd.Series(unset, index=index, dtype=object)
+        return pd.DataFrame(data, index=index)
