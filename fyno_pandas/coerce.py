@@ -1,11 +1,8 @@
 """Per-column coercion: a Series becomes JSON text fragments of one Fyno type, plus its issues.
 
-`coerce_series` is vectorized per column: ints through ``str`` over ``tolist()``, floats through
-``float.__repr__`` (finite values only), booleans by indexing a two-string table, datetimes through
-``numpy.datetime_as_string`` on UTC ``datetime64[ms]`` and strings through json's C
-``encode_basestring_ascii`` over the column's distinct values. Object columns are classified
-value by value (a type lookup over the object array); the majority Fyno type wins. Only list
-values are encoded one Python call per value, because each element needs its own check.
+`coerce_series` picks the column's values by dtype (`fyno_pandas.types`), hands them to the
+vectorized encoders of `fyno_pandas.encode`, settles the column's Fyno type (a known type, else
+the dtype's, else the majority of an object column's values) and drops what does not fit it.
 
 Every present value ends as exactly one of: a fragment (possibly coerced, then reported), or a
 dropped cell reported with a rule. Missing values (None, NaN, NaT, pd.NA) get no fragment and
@@ -15,36 +12,32 @@ no issue; the plan counts them and applies its ``nulls`` policy. Rules are liste
 
 from __future__ import annotations
 
-import datetime as dt
-import json.encoder
-import numbers
 from dataclasses import dataclass, field
-from decimal import Decimal
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from .encode import (
+    BOOL_TEXT,
+    MAX_STRING,
+    TYPE_ORDER,
+    Part,
+    encode_datetimes,
+    encode_days,
+    encode_decimals,
+    encode_floats,
+    encode_ints,
+    encode_lists,
+    encode_string,
+    encode_strings,
+    localize,
+    object_parts,
+    unsupported,
+)
 from .errors import FynoInputError
 from .types import UNSUPPORTED, dtype_key, fyno_type_of
 
-__all__ = ["MAX_STRING", "SAFE_INTEGER", "Coerced", "Issue", "coerce_series", "encode_string"]
-
-MAX_STRING = 255
-SAFE_INTEGER = 2**53  # beyond it a JavaScript number (and so, probably, Fyno) loses digits
-# json.dumps' own C escaper; ASCII output so lone surrogates cannot break UTF-8 encoding later.
-encode_string = json.encoder.c_encode_basestring_ascii or json.encoder.py_encode_basestring_ascii
-# The documented ISO-8601 forms: YYYY-MM-DD, or YYYY-MM-DDTHH:MM:SS[.fff](Z|+HH:MM|-HH:MM).
-ISO_DATE = (
-    r"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])"
-    r"(?:T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{3})?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d))?"
-)
-_ISO_LENGTHS = np.array([10, 20, 24, 25, 29])
-NUMERIC_TEXT = r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*"
-_BLOCK = 65_536
-_BOOL_TEXT = np.array(["false", "true"], dtype=object)
-_YEAR_1 = np.datetime64("0001-01-01", "ms")
-_YEAR_10000 = np.datetime64("10000-01-01", "ms")
+__all__ = ["Coerced", "Issue", "coerce_series", "encode_string"]
 
 
 @dataclass
@@ -86,318 +79,42 @@ class Coerced:
     note: str = ""
 
 
-@dataclass
-class _Part:
-    """Encoded values of one class: local masks index ``positions``."""
-
-    fyno_type: str | None
-    positions: np.ndarray
-    frags: np.ndarray
-    issues: list[tuple[str, str, np.ndarray, str]] = field(default_factory=list)
-    iso: np.ndarray | None = None  # strings only: the value is a documented ISO date
-    numeric: np.ndarray | None = None  # strings only: the value is a number written as text
-
-
-def _objects(values: Any, count: int) -> np.ndarray:
-    return np.fromiter(values, dtype=object, count=count)
-
-
-def _iso_mask(values: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Bool mask of strings in a documented ISO-8601 form with a real calendar date."""
-    mask = np.zeros(len(values), dtype=bool)
-    cand = np.flatnonzero(np.isin(lengths, _ISO_LENGTHS))
-    if len(cand):
-        sub = pd.Series(values[cand], dtype=object)
-        hit = sub.str.fullmatch(ISO_DATE).to_numpy(dtype=bool, copy=True)
-        days = pd.to_datetime(sub[hit].str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
-        hit[hit] = days.notna().to_numpy()
-        mask[cand] = hit
-    return mask
-
-
-def _encode_strings(values: np.ndarray, long_strings: str) -> _Part:
-    """Encode str values; distinct values are checked and escaped once each."""
-    codes, uniques = pd.factorize(values)
-    uniques = np.asarray(uniques, dtype=object)
-    lengths = np.fromiter(map(len, uniques), dtype=np.int64, count=len(uniques))
-    too_long = lengths > MAX_STRING
-    issues = []
-    if too_long.any():
-        if long_strings == "truncate":
-            uniques[too_long] = [v[:MAX_STRING] for v in uniques[too_long]]
-            lengths = np.minimum(lengths, MAX_STRING)
-            msg = f"string over {MAX_STRING} characters; cut to {MAX_STRING}"
-            issues.append(("string_too_long", "coerced", too_long[codes], msg))
-        else:
-            msg = f"string over {MAX_STRING} characters; Fyno would not store it, left out"
-            issues.append(("string_too_long", "dropped", too_long[codes], msg))
-    frags = _objects(map(encode_string, uniques), len(uniques))
-    if long_strings != "truncate":
-        frags[too_long] = None
-    numeric = pd.Series(uniques, dtype=object).str.fullmatch(NUMERIC_TEXT).to_numpy(dtype=bool)
-    iso = _iso_mask(uniques, lengths)
-    part = _Part("string", np.arange(0), frags[codes], issues, iso[codes], numeric[codes])
-    return part
-
-
-def _encode_ints(values: np.ndarray) -> _Part:
-    frags = _objects(map(str, values.tolist()), len(values))
-    if values.dtype.kind == "u":
-        unsafe = values > SAFE_INTEGER
-    elif values.dtype.kind == "i":
-        unsafe = np.abs(values.astype(np.float64)) > SAFE_INTEGER
-    else:  # Python ints of any size from object columns
-        unsafe = np.fromiter((abs(v) > SAFE_INTEGER for v in values.tolist()), bool, len(values))
-    msg = "integer beyond ±2**53, sent exactly; a JavaScript reader may round it"
-    return _Part("number", np.arange(0), frags, [("unsafe_integer", "warned", unsafe, msg)])
-
-
-def _encode_floats(values: np.ndarray) -> _Part:
-    finite = np.isfinite(values)
-    frags = np.empty(len(values), dtype=object)
-    if values.dtype.itemsize < 8:
-        # numpy prints the shortest text of the narrow float (0.1, not 0.10000000149011612).
-        frags[finite] = values[finite].astype(str).astype(object)
-    else:
-        kept = values[finite].astype(np.float64, copy=False).tolist()
-        frags[finite] = _objects(map(float.__repr__, kept), len(kept))
-    msg = "infinity is not valid JSON nor a Fyno number; left out"
-    return _Part("number", np.arange(0), frags, [("not_finite", "dropped", ~finite, msg)])
-
-
-def _encode_decimals(values: np.ndarray) -> _Part:
-    finite = np.fromiter((d.is_finite() for d in values), dtype=bool, count=len(values))
-    frags = np.full(len(values), None, dtype=object)
-    frags[finite] = _objects(map(str, values[finite]), int(finite.sum()))
-    msg = "Decimal NaN/Infinity is not valid JSON nor a Fyno number; left out"
-    return _Part("number", np.arange(0), frags, [("not_finite", "dropped", ~finite, msg)])
-
-
-def _encode_datetimes(utc: np.ndarray) -> _Part:
-    """Encode naive-UTC datetime64 values (NaT where localizing failed) as ``...000Z``."""
-    ms = utc.astype("datetime64[ms]")
-    nat = np.isnat(ms)
-    out = nat | (ms < _YEAR_1) | (ms >= _YEAR_10000)
-    frags = np.empty(len(ms), dtype=object)
-    keep = np.flatnonzero(~out)
-    for start in range(0, len(keep), _BLOCK):  # blocks bound the fixed-width text buffers
-        rows = keep[start : start + _BLOCK]
-        text = np.datetime_as_string(ms[rows], unit="ms").astype(object)
-        frags[rows] = '"' + text + 'Z"'
-    issues = [
-        ("nonexistent_time", "dropped", nat, "local time does not exist or is ambiguous"),
-        ("date_out_of_range", "dropped", out & ~nat, "year outside 0001-9999; left out"),
-    ]
-    cut = ~out & (ms != utc)
-    if cut.any():
-        msg = "sub-millisecond precision cut (Fyno dates carry milliseconds)"
-        issues.append(("datetime_truncated", "coerced", cut, msg))
-    return _Part("date", np.arange(0), frags, issues)
-
-
-def _encode_days(days: np.ndarray) -> _Part:
-    days = days.astype("datetime64[D]")
-    out = (days < _YEAR_1) | (days >= _YEAR_10000)
-    frags = np.empty(len(days), dtype=object)
-    frags[~out] = '"' + np.datetime_as_string(days[~out], unit="D").astype(object) + '"'
-    msg = "year outside 0001-9999; left out"
-    return _Part("date", np.arange(0), frags, [("date_out_of_range", "dropped", out, msg)])
-
-
-def _localize(values: np.ndarray, naive_tz: str) -> np.ndarray:
-    """Naive wall times in ``naive_tz`` -> naive UTC datetime64; NaT where no such instant."""
-    if naive_tz == "UTC":
-        return values
-    idx = pd.DatetimeIndex(values).tz_localize(naive_tz, ambiguous="NaT", nonexistent="NaT")
-    return idx.tz_convert(None).to_numpy()
-
-
-def _element_text(e: Any, naive_tz: str) -> str | None:
-    """JSON text of one list element, or None when Fyno lists cannot hold it."""
-    t = type(e)
-    if t is str or (isinstance(e, str) and t is not np.str_):
-        return encode_string(e) if len(e) <= MAX_STRING else None
-    if t is bool or isinstance(e, (bool, np.bool_)):
-        return None
-    if isinstance(e, (numbers.Integral, np.integer)):
-        return str(int(e))
-    if isinstance(e, (float, np.floating)):
-        return float.__repr__(float(e)) if np.isfinite(e) else None
-    if isinstance(e, Decimal):
-        return str(e) if e.is_finite() else None
-    if isinstance(e, (dt.datetime, np.datetime64)):
-        part = _encode_dates_objects(np.array([e], dtype=object), naive_tz)
-        return part.frags[0]
-    if isinstance(e, dt.date):
-        return '"' + e.isoformat() + '"'
-    if isinstance(e, np.str_):
-        return encode_string(str(e)) if len(e) <= MAX_STRING else None
-    return None
-
-
-def _list_text(value: Any, naive_tz: str) -> str | None:
-    if isinstance(value, np.ndarray) and value.ndim != 1:
-        return None
-    kinds = set(map(type, value))
-    if kinds <= {str}:  # the common case, kept to C-level loops
-        if value is not None and len(value) and max(map(len, value)) > MAX_STRING:
-            return None
-        return "[" + ",".join(map(encode_string, value)) + "]"
-    parts = []
-    for e in value:
-        text = _element_text(e, naive_tz)
-        if text is None:
-            return None
-        parts.append(text)
-    return "[" + ",".join(parts) + "]"
-
-
-def _encode_lists(values: np.ndarray, naive_tz: str) -> _Part:
-    frags = _objects((_list_text(v, naive_tz) for v in values), len(values))
-    bad = pd.isna(frags)
-    msg = "a list must be flat and hold only strings (<=255), numbers or dates; left out"
-    return _Part("list", np.arange(0), frags, [("invalid_list", "dropped", bad, msg)])
-
-
-def _encode_dates_objects(values: np.ndarray, naive_tz: str) -> _Part:
-    """Python/pandas datetimes and numpy datetime64 scalars, naive or aware."""
-    aware = np.fromiter((getattr(v, "tzinfo", None) is not None for v in values), bool)
-    utc = np.empty(len(values), dtype="datetime64[us]")
-    if aware.any():
-        as_utc = (v.astimezone(dt.timezone.utc).replace(tzinfo=None) for v in values[aware])
-        utc[aware] = np.array(list(as_utc), dtype="datetime64[us]")
-    if (~aware).any():
-        naive = np.array([np.datetime64(v, "us") for v in values[~aware]], dtype="datetime64[us]")
-        utc[~aware] = _localize(naive, naive_tz)
-    part = _encode_datetimes(utc)
-    if (~aware).any():
-        msg = f"naive datetimes read as {naive_tz} wall time and sent in UTC"
-        part.issues.append(("naive_datetime", "coerced", ~aware, msg))
-    return part
-
-
-# Object values are classified by exact type first (a dict hit), subclasses second.
-_STR, _INT, _FLOAT, _DEC, _BOOL, _DATETIME, _DATE, _LIST, _OTHER = range(9)
-_CLASS_BY_TYPE: dict[type, int] = {
-    str: _STR,
-    int: _INT,
-    float: _FLOAT,
-    bool: _BOOL,
-    Decimal: _DEC,
-    dt.datetime: _DATETIME,
-    pd.Timestamp: _DATETIME,
-    dt.date: _DATE,
-    list: _LIST,
-    tuple: _LIST,
-    np.ndarray: _LIST,
-}
-_CLASS_TYPE = {_STR: "string", _INT: "number", _FLOAT: "number", _DEC: "number"}
-_CLASS_TYPE.update({_BOOL: "boolean", _DATETIME: "date", _DATE: "date", _LIST: "list"})
-_TYPE_ORDER = ("string", "number", "boolean", "date", "list")  # breaks ties in the majority
-
-
-def _classify_type(t: type) -> int:
-    checks = [
-        ((bool, np.bool_), _BOOL),
-        ((numbers.Integral, np.integer), _INT),
-        ((float, np.floating), _FLOAT),
-        (Decimal, _DEC),
-        (str, _STR),
-        ((dt.datetime, np.datetime64), _DATETIME),
-        (dt.date, _DATE),
-        ((list, tuple, np.ndarray), _LIST),
-    ]
-    for kinds, cls in checks:
-        if issubclass(t, kinds):
-            return cls
-    return _OTHER
-
-
-def _classify(value: Any) -> int:
-    t = type(value)
-    cls = _CLASS_BY_TYPE.get(t)
-    if cls is None:
-        cls = _CLASS_BY_TYPE.setdefault(t, _classify_type(t))
-    return cls
-
-
-def _object_parts(values: np.ndarray, naive_tz: str, long_strings: str) -> list[_Part]:
-    kinds = set(map(type, values))
-    if len(kinds) == 1:  # one Python type: classify it once
-        classes = np.full(len(values), _classify(values[0]), dtype=np.int8)
-    else:
-        classes = np.fromiter(map(_classify, values), dtype=np.int8, count=len(values))
-    parts = []
-    for cls in np.unique(classes).tolist():
-        where = np.flatnonzero(classes == cls)
-        sub = values[where]
-        if cls == _STR:
-            part = _encode_strings(sub.astype(str).astype(object), long_strings)
-        elif cls == _INT:
-            part = _encode_ints(np.array([int(v) for v in sub], dtype=object))
-        elif cls == _FLOAT:
-            part = _encode_floats(sub.astype(np.float64))
-        elif cls == _DEC:
-            part = _encode_decimals(sub)
-        elif cls == _BOOL:
-            part = _Part("boolean", where, _BOOL_TEXT[sub.astype(bool).astype(np.intp)])
-        elif cls == _DATETIME:
-            part = _encode_dates_objects(sub, naive_tz)
-        elif cls == _DATE:
-            part = _encode_days(np.array(list(sub), dtype="datetime64[D]"))
-        elif cls == _LIST:
-            part = _encode_lists(sub, naive_tz)
-        else:
-            part = _unsupported(len(sub))
-        part.positions = where
-        parts.append(part)
-    return parts
-
-
-def _unsupported(count: int) -> _Part:
-    msg = "Fyno has no type for this value; left out"
-    frags = np.full(count, None, dtype=object)
-    return _Part(
-        None, np.arange(0), frags, [("unsupported_type", "dropped", np.ones(count, bool), msg)]
-    )
-
-
 # Rules about a whole column: reported once, with "{count}" filled in by the plan.
 COLUMN_WIDE = {"naive_datetime", "datetime_truncated", "date_like_string", "numeric_string"}
 COLUMN_WIDE |= {"date_as_string", "category"}
 
 
-def _typed_part(s: pd.Series, key: str, pos: np.ndarray, naive_tz: str, ls: str) -> _Part:
+def _typed_part(s: pd.Series, key: str, pos: np.ndarray, naive_tz: str, ls: str) -> Part:
     """Encode the present values (``pos``) of a column whose dtype fixes the class."""
     if key == "bool":
-        return _Part("boolean", pos, _BOOL_TEXT[s.to_numpy()[pos].astype(np.intp)])
+        return Part("boolean", pos, BOOL_TEXT[s.to_numpy()[pos].astype(np.intp)])
     if key in ("boolean", "arrow_bool"):
         values = s.to_numpy(dtype=bool, na_value=False)[pos]
-        return _Part("boolean", pos, _BOOL_TEXT[values.astype(np.intp)])
+        return Part("boolean", pos, BOOL_TEXT[values.astype(np.intp)])
     if key == "int":
-        return _encode_ints(s.to_numpy()[pos])
+        return encode_ints(s.to_numpy()[pos])
     if key in ("Int", "arrow_int"):
-        return _encode_ints(s.to_numpy(dtype=s.dtype.numpy_dtype, na_value=0)[pos])
+        return encode_ints(s.to_numpy(dtype=s.dtype.numpy_dtype, na_value=0)[pos])
     if key == "float":
-        return _encode_floats(s.to_numpy()[pos])
+        return encode_floats(s.to_numpy()[pos])
     if key in ("Float", "arrow_float"):
-        return _encode_floats(s.to_numpy(dtype=s.dtype.numpy_dtype, na_value=np.nan)[pos])
+        return encode_floats(s.to_numpy(dtype=s.dtype.numpy_dtype, na_value=np.nan)[pos])
     if key == "arrow_decimal":
-        return _encode_decimals(s.to_numpy(dtype=object)[pos])
+        return encode_decimals(s.to_numpy(dtype=object)[pos])
     if key == "datetime64":
-        part = _encode_datetimes(_localize(s.to_numpy()[pos], naive_tz))
+        part = encode_datetimes(localize(s.to_numpy()[pos], naive_tz))
         msg = f"{{count}} naive datetimes read as {naive_tz} wall time and sent in UTC"
         part.issues.append(("naive_datetime", "coerced", np.ones(len(pos), bool), msg))
         return part
     if key == "datetime64tz":
-        return _encode_datetimes(s.dt.tz_convert(None).to_numpy()[pos])
+        return encode_datetimes(s.dt.tz_convert(None).to_numpy()[pos])
     if key == "arrow_date":
-        return _encode_days(s.astype("datetime64[s]").to_numpy()[pos])
+        return encode_days(s.astype("datetime64[s]").to_numpy()[pos])
     if key in ("string", "arrow_string"):
-        return _encode_strings(s.to_numpy(dtype=object)[pos], ls)
+        return encode_strings(s.to_numpy(dtype=object)[pos], ls)
     if key == "arrow_list":
-        return _encode_lists(s.to_numpy(dtype=object)[pos], naive_tz)
-    return _unsupported(len(pos))
+        return encode_lists(s.to_numpy(dtype=object)[pos], naive_tz)
+    return unsupported(len(pos))
 
 
 def _native(s: pd.Series, key: str) -> tuple[pd.Series, str]:
@@ -415,20 +132,20 @@ def _native(s: pd.Series, key: str) -> tuple[pd.Series, str]:
     return s, key
 
 
-def _target(parts: list[_Part], known_type: str | None) -> str | None:
+def _target(parts: list[Part], known_type: str | None) -> str | None:
     if known_type is not None:
         return known_type
-    counts = dict.fromkeys(_TYPE_ORDER, 0)
+    counts = dict.fromkeys(TYPE_ORDER, 0)
     for part in parts:
         if part.fyno_type == "string" and part.iso is not None and part.iso.all():
             counts["date"] += len(part.frags)  # Fyno would make a Date of any first value
         elif part.fyno_type is not None:
             counts[part.fyno_type] += len(part.frags)
     best = max(counts.values())
-    return next((t for t in _TYPE_ORDER if counts[t] == best), None) if best else None
+    return next((t for t in TYPE_ORDER if counts[t] == best), None) if best else None
 
 
-def _fit(part: _Part, target: str | None, inferred: bool) -> np.ndarray | None:
+def _fit(part: Part, target: str | None, inferred: bool) -> np.ndarray | None:
     """Fit a part to the target type; return its ambiguous mask (strings only)."""
     sent = ~pd.isna(part.frags)
     if part.fyno_type is None or part.fyno_type == target:
@@ -494,10 +211,10 @@ def coerce_series(
     pos = np.flatnonzero(~missing)
     ls = "report" if long_strings == "error" else long_strings
     if fyno_type_of(s.dtype) == UNSUPPORTED or key == "bytes":
-        parts = [_unsupported(len(pos))]
+        parts = [unsupported(len(pos))]
         parts[0].positions = np.arange(len(pos))
     elif key in ("object", "arrow_null"):
-        parts = _object_parts(s.to_numpy(dtype=object)[pos], naive_tz, ls)
+        parts = object_parts(s.to_numpy(dtype=object)[pos], naive_tz, ls)
     else:
         parts = [_typed_part(s, key, pos, naive_tz, ls)]
         parts[0].positions = np.arange(len(pos))
@@ -539,7 +256,7 @@ def _raise_long(s: pd.Series, issues: list[Issue]) -> None:
             )
 
 
-def _note(parts: list[_Part], target: str | None, known_type: str | None) -> str:
+def _note(parts: list[Part], target: str | None, known_type: str | None) -> str:
     if known_type is not None:
         return f"type {known_type} known in Fyno"
     if len(parts) > 1:

@@ -1,0 +1,335 @@
+"""Value encoders: values of one Python/numpy class become JSON text fragments.
+
+Each encoder takes the present values of one class (a numpy array) and returns a `Part`: the
+JSON text of every value (None where the value is left out) and the masks of what it found
+(too long, not finite, ...). Work is vectorized per array: ints through ``str`` over
+``tolist()``, floats through ``float.__repr__`` (finite values only), booleans by indexing a
+two-string table, datetimes through ``numpy.datetime_as_string`` on UTC ``datetime64[ms]``, and
+strings through json's C ``encode_basestring_ascii`` over the distinct values only. Lists are
+the one per-value path, because each element needs its own check. `object_parts` splits an
+object column by value class (one ``type`` lookup per value).
+
+Used by `fyno_pandas.coerce`; pure.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json.encoder
+import numbers
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "BOOL_TEXT",
+    "ISO_DATE",
+    "MAX_STRING",
+    "SAFE_INTEGER",
+    "TYPE_ORDER",
+    "Part",
+    "encode_datetimes",
+    "encode_days",
+    "encode_decimals",
+    "encode_floats",
+    "encode_ints",
+    "encode_lists",
+    "encode_string",
+    "encode_strings",
+    "localize",
+    "object_parts",
+    "unsupported",
+]
+
+MAX_STRING = 255
+SAFE_INTEGER = 2**53  # beyond it a JavaScript number (and so, probably, Fyno) loses digits
+# json.dumps' own C escaper; ASCII output so lone surrogates cannot break UTF-8 encoding later.
+encode_string = json.encoder.c_encode_basestring_ascii or json.encoder.py_encode_basestring_ascii
+# The documented ISO-8601 forms: YYYY-MM-DD, or YYYY-MM-DDTHH:MM:SS[.fff](Z|+HH:MM|-HH:MM).
+ISO_DATE = (
+    r"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])"
+    r"(?:T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{3})?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d))?"
+)
+_ISO_LENGTHS = np.array([10, 20, 24, 25, 29])
+NUMERIC_TEXT = r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*"
+_BLOCK = 65_536
+BOOL_TEXT = np.array(["false", "true"], dtype=object)
+_YEAR_1 = np.datetime64("0001-01-01", "ms")
+_YEAR_10000 = np.datetime64("10000-01-01", "ms")
+
+
+@dataclass
+class Part:
+    """Encoded values of one class: local masks index ``positions``."""
+
+    fyno_type: str | None
+    positions: np.ndarray
+    frags: np.ndarray
+    issues: list[tuple[str, str, np.ndarray, str]] = field(default_factory=list)
+    iso: np.ndarray | None = None  # strings only: the value is a documented ISO date
+    numeric: np.ndarray | None = None  # strings only: the value is a number written as text
+
+
+def _objects(values: Any, count: int) -> np.ndarray:
+    return np.fromiter(values, dtype=object, count=count)
+
+
+def _iso_mask(values: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Bool mask of strings in a documented ISO-8601 form with a real calendar date."""
+    mask = np.zeros(len(values), dtype=bool)
+    cand = np.flatnonzero(np.isin(lengths, _ISO_LENGTHS))
+    if len(cand):
+        sub = pd.Series(values[cand], dtype=object)
+        hit = sub.str.fullmatch(ISO_DATE).to_numpy(dtype=bool, copy=True)
+        days = pd.to_datetime(sub[hit].str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
+        hit[hit] = days.notna().to_numpy()
+        mask[cand] = hit
+    return mask
+
+
+def encode_strings(values: np.ndarray, long_strings: str) -> Part:
+    """Encode str values; distinct values are checked and escaped once each."""
+    codes, uniques = pd.factorize(values)
+    uniques = np.asarray(uniques, dtype=object)
+    lengths = np.fromiter(map(len, uniques), dtype=np.int64, count=len(uniques))
+    too_long = lengths > MAX_STRING
+    issues = []
+    if too_long.any():
+        if long_strings == "truncate":
+            uniques[too_long] = [v[:MAX_STRING] for v in uniques[too_long]]
+            lengths = np.minimum(lengths, MAX_STRING)
+            msg = f"string over {MAX_STRING} characters; cut to {MAX_STRING}"
+            issues.append(("string_too_long", "coerced", too_long[codes], msg))
+        else:
+            msg = f"string over {MAX_STRING} characters; Fyno would not store it, left out"
+            issues.append(("string_too_long", "dropped", too_long[codes], msg))
+    frags = _objects(map(encode_string, uniques), len(uniques))
+    if long_strings != "truncate":
+        frags[too_long] = None
+    numeric = pd.Series(uniques, dtype=object).str.fullmatch(NUMERIC_TEXT).to_numpy(dtype=bool)
+    iso = _iso_mask(uniques, lengths)
+    part = Part("string", np.arange(0), frags[codes], issues, iso[codes], numeric[codes])
+    return part
+
+
+def encode_ints(values: np.ndarray) -> Part:
+    frags = _objects(map(str, values.tolist()), len(values))
+    if values.dtype.kind == "u":
+        unsafe = values > SAFE_INTEGER
+    elif values.dtype.kind == "i":
+        unsafe = np.abs(values.astype(np.float64)) > SAFE_INTEGER
+    else:  # Python ints of any size from object columns
+        unsafe = np.fromiter((abs(v) > SAFE_INTEGER for v in values.tolist()), bool, len(values))
+    msg = "integer beyond ±2**53, sent exactly; a JavaScript reader may round it"
+    return Part("number", np.arange(0), frags, [("unsafe_integer", "warned", unsafe, msg)])
+
+
+def encode_floats(values: np.ndarray) -> Part:
+    finite = np.isfinite(values)
+    frags = np.empty(len(values), dtype=object)
+    if values.dtype.itemsize < 8:
+        # numpy prints the shortest text of the narrow float (0.1, not 0.10000000149011612).
+        frags[finite] = values[finite].astype(str).astype(object)
+    else:
+        kept = values[finite].astype(np.float64, copy=False).tolist()
+        frags[finite] = _objects(map(float.__repr__, kept), len(kept))
+    msg = "infinity is not valid JSON nor a Fyno number; left out"
+    return Part("number", np.arange(0), frags, [("not_finite", "dropped", ~finite, msg)])
+
+
+def encode_decimals(values: np.ndarray) -> Part:
+    finite = np.fromiter((d.is_finite() for d in values), dtype=bool, count=len(values))
+    frags = np.full(len(values), None, dtype=object)
+    frags[finite] = _objects(map(str, values[finite]), int(finite.sum()))
+    msg = "Decimal NaN/Infinity is not valid JSON nor a Fyno number; left out"
+    return Part("number", np.arange(0), frags, [("not_finite", "dropped", ~finite, msg)])
+
+
+def encode_datetimes(utc: np.ndarray) -> Part:
+    """Encode naive-UTC datetime64 values (NaT where localizing failed) as ``...000Z``."""
+    ms = utc.astype("datetime64[ms]")
+    nat = np.isnat(ms)
+    out = nat | (ms < _YEAR_1) | (ms >= _YEAR_10000)
+    frags = np.empty(len(ms), dtype=object)
+    keep = np.flatnonzero(~out)
+    for start in range(0, len(keep), _BLOCK):  # blocks bound the fixed-width text buffers
+        rows = keep[start : start + _BLOCK]
+        text = np.datetime_as_string(ms[rows], unit="ms").astype(object)
+        frags[rows] = '"' + text + 'Z"'
+    issues = [
+        ("nonexistent_time", "dropped", nat, "local time does not exist or is ambiguous"),
+        ("date_out_of_range", "dropped", out & ~nat, "year outside 0001-9999; left out"),
+    ]
+    cut = ~out & (ms != utc)
+    if cut.any():
+        msg = "sub-millisecond precision cut (Fyno dates carry milliseconds)"
+        issues.append(("datetime_truncated", "coerced", cut, msg))
+    return Part("date", np.arange(0), frags, issues)
+
+
+def encode_days(days: np.ndarray) -> Part:
+    days = days.astype("datetime64[D]")
+    out = (days < _YEAR_1) | (days >= _YEAR_10000)
+    frags = np.empty(len(days), dtype=object)
+    frags[~out] = '"' + np.datetime_as_string(days[~out], unit="D").astype(object) + '"'
+    msg = "year outside 0001-9999; left out"
+    return Part("date", np.arange(0), frags, [("date_out_of_range", "dropped", out, msg)])
+
+
+def localize(values: np.ndarray, naive_tz: str) -> np.ndarray:
+    """Naive wall times in ``naive_tz`` -> naive UTC datetime64; NaT where no such instant."""
+    if naive_tz == "UTC":
+        return values
+    idx = pd.DatetimeIndex(values).tz_localize(naive_tz, ambiguous="NaT", nonexistent="NaT")
+    return idx.tz_convert(None).to_numpy()
+
+
+def _element_text(e: Any, naive_tz: str) -> str | None:
+    """JSON text of one list element, or None when Fyno lists cannot hold it."""
+    t = type(e)
+    if t is str or (isinstance(e, str) and t is not np.str_):
+        return encode_string(e) if len(e) <= MAX_STRING else None
+    if t is bool or isinstance(e, (bool, np.bool_)):
+        return None
+    if isinstance(e, (numbers.Integral, np.integer)):
+        return str(int(e))
+    if isinstance(e, (float, np.floating)):
+        return float.__repr__(float(e)) if np.isfinite(e) else None
+    if isinstance(e, Decimal):
+        return str(e) if e.is_finite() else None
+    if isinstance(e, (dt.datetime, np.datetime64)):
+        part = _encode_dates_objects(np.array([e], dtype=object), naive_tz)
+        return part.frags[0]
+    if isinstance(e, dt.date):
+        return '"' + e.isoformat() + '"'
+    if isinstance(e, np.str_):
+        return encode_string(str(e)) if len(e) <= MAX_STRING else None
+    return None
+
+
+def _list_text(value: Any, naive_tz: str) -> str | None:
+    if isinstance(value, np.ndarray) and value.ndim != 1:
+        return None
+    kinds = set(map(type, value))
+    if kinds <= {str}:  # the common case, kept to C-level loops
+        if value is not None and len(value) and max(map(len, value)) > MAX_STRING:
+            return None
+        return "[" + ",".join(map(encode_string, value)) + "]"
+    parts = []
+    for e in value:
+        text = _element_text(e, naive_tz)
+        if text is None:
+            return None
+        parts.append(text)
+    return "[" + ",".join(parts) + "]"
+
+
+def encode_lists(values: np.ndarray, naive_tz: str) -> Part:
+    frags = _objects((_list_text(v, naive_tz) for v in values), len(values))
+    bad = pd.isna(frags)
+    msg = "a list must be flat and hold only strings (<=255), numbers or dates; left out"
+    return Part("list", np.arange(0), frags, [("invalid_list", "dropped", bad, msg)])
+
+
+def _encode_dates_objects(values: np.ndarray, naive_tz: str) -> Part:
+    """Python/pandas datetimes and numpy datetime64 scalars, naive or aware."""
+    aware = np.fromiter((getattr(v, "tzinfo", None) is not None for v in values), bool)
+    utc = np.empty(len(values), dtype="datetime64[us]")
+    if aware.any():
+        as_utc = (v.astimezone(dt.timezone.utc).replace(tzinfo=None) for v in values[aware])
+        utc[aware] = np.array(list(as_utc), dtype="datetime64[us]")
+    if (~aware).any():
+        naive = np.array([np.datetime64(v, "us") for v in values[~aware]], dtype="datetime64[us]")
+        utc[~aware] = localize(naive, naive_tz)
+    part = encode_datetimes(utc)
+    if (~aware).any():
+        msg = f"naive datetimes read as {naive_tz} wall time and sent in UTC"
+        part.issues.append(("naive_datetime", "coerced", ~aware, msg))
+    return part
+
+
+# Object values are classified by exact type first (a dict hit), subclasses second.
+_STR, _INT, _FLOAT, _DEC, _BOOL, _DATETIME, _DATE, _LIST, _OTHER = range(9)
+_CLASS_BY_TYPE: dict[type, int] = {
+    str: _STR,
+    int: _INT,
+    float: _FLOAT,
+    bool: _BOOL,
+    Decimal: _DEC,
+    dt.datetime: _DATETIME,
+    pd.Timestamp: _DATETIME,
+    dt.date: _DATE,
+    list: _LIST,
+    tuple: _LIST,
+    np.ndarray: _LIST,
+}
+TYPE_ORDER = ("string", "number", "boolean", "date", "list")  # breaks ties in the majority
+
+
+def _classify_type(t: type) -> int:
+    checks = [
+        ((bool, np.bool_), _BOOL),
+        ((numbers.Integral, np.integer), _INT),
+        ((float, np.floating), _FLOAT),
+        (Decimal, _DEC),
+        (str, _STR),
+        ((dt.datetime, np.datetime64), _DATETIME),
+        (dt.date, _DATE),
+        ((list, tuple, np.ndarray), _LIST),
+    ]
+    for kinds, cls in checks:
+        if issubclass(t, kinds):
+            return cls
+    return _OTHER
+
+
+def _classify(value: Any) -> int:
+    t = type(value)
+    cls = _CLASS_BY_TYPE.get(t)
+    if cls is None:
+        cls = _CLASS_BY_TYPE.setdefault(t, _classify_type(t))
+    return cls
+
+
+def object_parts(values: np.ndarray, naive_tz: str, long_strings: str) -> list[Part]:
+    kinds = set(map(type, values))
+    if len(kinds) == 1:  # one Python type: classify it once
+        classes = np.full(len(values), _classify(values[0]), dtype=np.int8)
+    else:
+        classes = np.fromiter(map(_classify, values), dtype=np.int8, count=len(values))
+    parts = []
+    for cls in np.unique(classes).tolist():
+        where = np.flatnonzero(classes == cls)
+        sub = values[where]
+        if cls == _STR:
+            part = encode_strings(sub.astype(str).astype(object), long_strings)
+        elif cls == _INT:
+            part = encode_ints(np.array([int(v) for v in sub], dtype=object))
+        elif cls == _FLOAT:
+            part = encode_floats(sub.astype(np.float64))
+        elif cls == _DEC:
+            part = encode_decimals(sub)
+        elif cls == _BOOL:
+            part = Part("boolean", where, BOOL_TEXT[sub.astype(bool).astype(np.intp)])
+        elif cls == _DATETIME:
+            part = _encode_dates_objects(sub, naive_tz)
+        elif cls == _DATE:
+            part = encode_days(np.array(list(sub), dtype="datetime64[D]"))
+        elif cls == _LIST:
+            part = encode_lists(sub, naive_tz)
+        else:
+            part = unsupported(len(sub))
+        part.positions = where
+        parts.append(part)
+    return parts
+
+
+def unsupported(count: int) -> Part:
+    msg = "Fyno has no type for this value; left out"
+    frags = np.full(count, None, dtype=object)
+    return Part(
+        None, np.arange(0), frags, [("unsupported_type", "dropped", np.ones(count, bool), msg)]
+    )

@@ -1,0 +1,216 @@
+"""`PushPlan`: what a push will send, row by row, with the bodies built from pre-encoded text.
+
+Built by `fyno_pandas.planning.build_plan` (which documents the policy and the issue rules);
+read by the sender, the ledger and the preview. Every property value is held as JSON text
+(``fragments``), every property name as a pre-encoded ``"name":`` key, so a request body is a
+join of strings, never a ``json.dumps`` of Python objects. Pure.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .encode import encode_string
+
+__all__ = ["PushPlan"]
+
+
+class PushPlan:
+    """What a push will send, row by row; built by `build_plan`, read by sender and preview.
+
+    Attributes
+    ----------
+    index : pandas.Index
+        The input frame's index (labels, order and duplicates kept).
+    distinct_ids, sendable, skip_reasons, unchanged : numpy.ndarray
+        Per row: the id (None when missing), whether it will be sent, why not, and whether
+        `restrict` left it with nothing to send.
+    properties : list of str
+    fyno_types : dict
+        ``{property: type}`` for the properties that have one.
+    fragments, unsets : dict
+        ``{property: ndarray}``: each row's value as JSON text (None if not set), and the rows
+        whose property is cleared (``nulls="unset"``).
+    columns, issues : pandas.DataFrame
+        One row per property; one row per cell or row not sent as is.
+    """
+
+    index: pd.Index
+    id_col: Any
+    options: dict[str, Any]
+    config: Any
+    known_types: dict[str, str]
+    distinct_ids: np.ndarray
+    sendable: np.ndarray
+    skip_reasons: np.ndarray
+    unchanged: np.ndarray
+    properties: list[str]
+    fyno_types: dict[str, str]
+    fragments: dict[str, np.ndarray]
+    unsets: dict[str, np.ndarray]
+    columns: pd.DataFrame
+    issues: pd.DataFrame
+
+    def __len__(self) -> int:
+        return int(self.sendable.sum())
+
+    def __repr__(self) -> str:
+        s = self.summary()
+        return (
+            f"<PushPlan: {s['rows_to_send']} of {s['rows']} rows to send, "
+            f"{s['properties']} properties, {s['values_dropped']} values dropped, "
+            f"{s['warnings']} warnings>"
+        )
+
+    def summary(self) -> dict[str, Any]:
+        """Counts for a preview: rows, rows_to_send, rows_skipped, values, drops, warnings."""
+        sent = self.sendable
+        cell = self._issue_pos >= 0
+        return {
+            "rows": len(self.index),
+            "rows_to_send": int(sent.sum()),
+            "rows_skipped": int(sum(r is not None for r in self.skip_reasons)),
+            "properties": len(self.properties),
+            "values": int(sum(int((self._set[p] & sent).sum()) for p in self.properties)),
+            "values_dropped": int((cell & (self._issue_action == "dropped")).sum()),
+            "values_coerced": int(self.columns["coerced"].sum()),
+            "warnings": int((self._issue_action == "warned").sum()),
+            "destination": getattr(self.config, "label", None),
+        }
+
+    def dropped_by_row(self) -> np.ndarray:
+        """Per row, the sorted names of properties whose value was left out."""
+        out = np.empty(len(self.index), dtype=object)
+        out[:] = [[] for _ in range(len(out))]
+        hit = (self._issue_pos >= 0) & (self._issue_action == "dropped")
+        for pos, column in zip(self._issue_pos[hit], self._issue_column[hit], strict=True):
+            if column not in out[pos]:
+                out[pos].append(column)
+        for names in out[np.flatnonzero(np.isin(np.arange(len(out)), self._issue_pos[hit]))]:
+            names.sort()
+        return out
+
+    def _set_text(self, pos: int, properties: Any = None) -> str:
+        names = self.properties if properties is None else properties
+        parts = [
+            self._keys[p] + self.fragments[p][pos]
+            for p in names
+            if self.fragments[p][pos] is not None
+        ]
+        return ",".join(parts)
+
+    def set_body(self, pos: int, properties: Any = None) -> bytes:
+        """The ``properties/set`` body of row position ``pos`` (only ``properties`` if given)."""
+        text = self._set_text(pos, properties)
+        head = '{"distinct_id":' + encode_string(self.distinct_ids[pos])
+        return (head + ',"$set":{' + text + "}}").encode()
+
+    def set_bodies(self, positions: Any = None) -> list[bytes]:
+        """`set_body` of many rows (default: every sendable row), joined column by column."""
+        if positions is None:
+            positions = np.flatnonzero(self.sendable)
+        positions = np.asarray(positions, dtype=np.intp)
+        keyed = []
+        for p in self.properties:
+            mask = self._set[p][positions]
+            if mask.any():
+                column = np.full(len(positions), None, dtype=object)
+                column[mask] = self._keys[p] + self.fragments[p][positions[mask]]
+                keyed.append(column)
+        ids = map(encode_string, self.distinct_ids[positions])
+        rows = zip(*keyed, strict=True) if keyed else [()] * len(positions)
+        return [
+            ('{"distinct_id":' + i + ',"$set":{' + ",".join(filter(None, row)) + "}}").encode()
+            for i, row in zip(ids, rows, strict=True)
+        ]
+
+    def unset_body(self, pos: int) -> bytes | None:
+        """The ``properties/unset`` body of row ``pos``, or None when nothing is cleared."""
+        names = [p for p in self.properties if self.unsets[p][pos]]
+        if not names:
+            return None
+        head = '{"distinct_id":' + encode_string(self.distinct_ids[pos])
+        return (head + ',"$unset":[' + ",".join(map(encode_string, names)) + "]}").encode()
+
+    def batch_item(self, pos: int) -> str:
+        """One item of a ``properties/batch`` body: ``{"distinct_id", "action": {...}}``."""
+        action = []
+        text = self._set_text(pos)
+        if text or not any(self.unsets[p][pos] for p in self.properties):
+            action.append('"$set":{' + text + "}")
+        names = [encode_string(p) for p in self.properties if self.unsets[p][pos]]
+        if names:
+            action.append('"$unset":[' + ",".join(names) + "]")
+        head = '{"distinct_id":' + encode_string(self.distinct_ids[pos])
+        return head + ',"action":{' + ",".join(action) + "}}"
+
+    def seed_values(self, properties: Any) -> dict[str, int]:
+        """For each property, a sendable row whose value fixes the planned type unambiguously.
+
+        Fyno types a new property by its first stored value, so the sender writes these first;
+        an ISO-date string in a string column would make a Date property and is never chosen.
+        """
+        out = {}
+        for p in properties:
+            ok = self._set[p] & self.sendable & ~self._ambiguous[p]
+            if p in self.fyno_types and ok.any():
+                out[p] = int(np.argmax(ok))
+        return out
+
+    def value_hashes(self, prop: str) -> np.ndarray:
+        """uint64 hash of each row's fragment for ``prop`` (stable across processes); 0 if unset."""
+        out = np.zeros(len(self.index), dtype=np.uint64)
+        mask = self._set[prop]
+        if mask.any():
+            out[mask] = pd.util.hash_array(self.fragments[prop][mask])
+        return out
+
+    def restrict(self, keep: dict[str, np.ndarray]) -> PushPlan:
+        """A copy that sends only the kept cells; rows left with nothing become ``unchanged``."""
+        plan = copy.copy(self)
+        plan.fragments, plan.unsets, plan._set = (
+            dict(self.fragments),
+            dict(self.unsets),
+            dict(self._set),
+        )
+        for p, mask in keep.items():
+            mask = np.asarray(mask, dtype=bool)
+            plan.fragments[p] = np.where(mask, self.fragments[p], None)
+            plan.unsets[p] = self.unsets[p] & mask
+            plan._set[p] = self._set[p] & mask
+        anything = np.zeros(len(self.index), dtype=bool)
+        for p in plan.properties:
+            anything |= plan._set[p] | plan.unsets[p]
+        plan.sendable = self.sendable & anything
+        plan.unchanged = self.unchanged | (self.sendable & ~anything)
+        return plan
+
+    def payloads(self) -> list[dict[str, Any]]:
+        """The request bodies as dicts, in row order: each row's set body, then its unset body."""
+        out = []
+        for pos in np.flatnonzero(self.sendable).tolist():
+            if any(self._set[p][pos] for p in self.properties):
+                out.append(json.loads(self.set_body(pos)))
+            unset = self.unset_body(pos)
+            if unset is not None:
+                out.append(json.loads(unset))
+        return out
+
+    def to_frame(self) -> pd.DataFrame:
+        """The rows to send as a DataFrame: distinct_id, then each property's value (or None)."""
+        rows = np.flatnonzero(self.sendable)
+        index = self.index[rows]
+        # object Series keep None (pandas 3 would infer "str" and turn None into NaN)
+        data = {"distinct_id": pd.Series(self.distinct_ids[rows], index=index, dtype=object)}
+        for p in self.properties:
+            values = [None if f is None else json.loads(f) for f in self.fragments[p][rows]]
+            data[p] = pd.Series(values, index=index, dtype=object)
+        if self.options["nulls"] == "unset":
+            unset = [[p for p in self.properties if self.unsets[p][r]] for r in rows]
+            data["$unset"] = pd.Series(unset, index=index, dtype=object)
+        return pd.DataFrame(data, index=index)
