@@ -165,7 +165,7 @@ def encode_datetimes(utc: np.ndarray) -> Part:
     ]
     cut = ~out & (ms != utc)
     if cut.any():
-        msg = "sub-millisecond precision cut (Fyno dates carry milliseconds)"
+        msg = "{count} datetimes lose sub-millisecond precision (Fyno dates carry milliseconds)"
         issues.append(("datetime_truncated", "coerced", cut, msg))
     return Part("date", np.arange(0), frags, issues)
 
@@ -189,10 +189,9 @@ def localize(values: np.ndarray, naive_tz: str) -> np.ndarray:
 
 def _element_text(e: Any, naive_tz: str) -> str | None:
     """JSON text of one list element, or None when Fyno lists cannot hold it."""
-    t = type(e)
-    if t is str or (isinstance(e, str) and t is not np.str_):
+    if isinstance(e, str):
         return encode_string(e) if len(e) <= MAX_STRING else None
-    if t is bool or isinstance(e, (bool, np.bool_)):
+    if isinstance(e, (bool, np.bool_)):
         return None
     if isinstance(e, (numbers.Integral, np.integer)):
         return str(int(e))
@@ -201,21 +200,18 @@ def _element_text(e: Any, naive_tz: str) -> str | None:
     if isinstance(e, Decimal):
         return str(e) if e.is_finite() else None
     if isinstance(e, (dt.datetime, np.datetime64)):
-        part = _encode_dates_objects(np.array([e], dtype=object), naive_tz)
-        return part.frags[0]
+        return _encode_dates_objects(np.array([e], dtype=object), naive_tz).frags[0]
     if isinstance(e, dt.date):
         return '"' + e.isoformat() + '"'
-    if isinstance(e, np.str_):
-        return encode_string(str(e)) if len(e) <= MAX_STRING else None
     return None
 
 
-def _list_text(value: Any, naive_tz: str) -> str | None:
+def _list_text(value: Any, naive_tz: str, row: int, naive_rows: set[int]) -> str | None:
     if isinstance(value, np.ndarray) and value.ndim != 1:
         return None
     kinds = set(map(type, value))
     if kinds <= {str}:  # the common case, kept to C-level loops
-        if value is not None and len(value) and max(map(len, value)) > MAX_STRING:
+        if len(value) and max(map(len, value)) > MAX_STRING:
             return None
         return "[" + ",".join(map(encode_string, value)) + "]"
     parts = []
@@ -223,15 +219,25 @@ def _list_text(value: Any, naive_tz: str) -> str | None:
         text = _element_text(e, naive_tz)
         if text is None:
             return None
+        if isinstance(e, (dt.datetime, np.datetime64)) and getattr(e, "tzinfo", None) is None:
+            naive_rows.add(row)
         parts.append(text)
     return "[" + ",".join(parts) + "]"
 
 
 def encode_lists(values: np.ndarray, naive_tz: str) -> Part:
-    frags = _objects((_list_text(v, naive_tz) for v in values), len(values))
-    bad = pd.isna(frags)
+    """Lists, tuples and 1-D arrays: flat, of strings (<= 255), finite numbers and dates."""
+    naive_rows: set[int] = set()
+    texts = (_list_text(v, naive_tz, i, naive_rows) for i, v in enumerate(values))
+    frags = _objects(texts, len(values))
     msg = "a list must be flat and hold only strings (<=255), numbers or dates; left out"
-    return Part("list", np.arange(0), frags, [("invalid_list", "dropped", bad, msg)])
+    issues = [("invalid_list", "dropped", pd.isna(frags), msg)]
+    if naive_rows:
+        naive = np.zeros(len(values), dtype=bool)
+        naive[list(naive_rows)] = True
+        msg = f"{{count}} lists hold naive datetimes, read as {naive_tz} wall time"
+        issues.append(("naive_datetime", "coerced", naive & ~pd.isna(frags), msg))
+    return Part("list", np.arange(0), frags, issues)
 
 
 def _encode_dates_objects(values: np.ndarray, naive_tz: str) -> Part:
@@ -246,7 +252,7 @@ def _encode_dates_objects(values: np.ndarray, naive_tz: str) -> Part:
         utc[~aware] = localize(naive, naive_tz)
     part = encode_datetimes(utc)
     if (~aware).any():
-        msg = f"naive datetimes read as {naive_tz} wall time and sent in UTC"
+        msg = f"{{count}} naive datetimes read as {naive_tz} wall time and sent in UTC"
         part.issues.append(("naive_datetime", "coerced", ~aware, msg))
     return part
 
@@ -305,7 +311,7 @@ def object_parts(values: np.ndarray, naive_tz: str, long_strings: str) -> list[P
         where = np.flatnonzero(classes == cls)
         sub = values[where]
         if cls == _STR:
-            part = encode_strings(sub.astype(str).astype(object), long_strings)
+            part = encode_strings(sub, long_strings)
         elif cls == _INT:
             part = encode_ints(np.array([int(v) for v in sub], dtype=object))
         elif cls == _FLOAT:

@@ -130,7 +130,7 @@ def id_strings(ids: pd.Series) -> np.ndarray:
     return out
 
 
-def _check_options(nulls: str, long_strings: str, naive_tz: Any) -> str:
+def _check_options(nulls: str, long_strings: str, naive_tz: Any) -> Any:
     if nulls not in NULLS:
         raise FynoInputError(
             f"nulls={nulls!r} is not one of {NULLS}", column=None, rule="invalid_option"
@@ -140,12 +140,12 @@ def _check_options(nulls: str, long_strings: str, naive_tz: Any) -> str:
             f"long_strings={long_strings!r} is not one of {LONG_STRINGS}", rule="invalid_option"
         )
     try:
-        pd.Timestamp("2000-01-01").tz_localize(naive_tz)
+        pd.Timestamp("2000-01-01").tz_localize(naive_tz).tz_convert("UTC")
     except (KeyError, ValueError, TypeError, AttributeError) as exc:
         raise FynoInputError(
             f"naive_tz={naive_tz!r} is not a time zone", rule="invalid_option"
         ) from exc
-    return str(naive_tz)
+    return naive_tz
 
 
 def _check_types(types: Any, what: str) -> dict[str, str]:
@@ -179,7 +179,7 @@ def _select(df: pd.DataFrame, id_col: Any, columns: Any) -> list[Any]:
             rule="duplicate_property",
         )
     if columns is None:
-        chosen = [c for c in labels if not (c == id_col and type(c) is type(id_col))]
+        chosen = [c for c in labels if c != id_col]
     else:
         chosen = [columns] if isinstance(columns, (str, int)) else list(columns)
         for label in chosen:
@@ -389,7 +389,7 @@ def build_plan(
     plan.options = {
         "columns": list(chosen),
         "schema": _check_types(schema, "schema"),
-        "naive_tz": tz,
+        "naive_tz": str(tz),
         "nulls": nulls,
         "long_strings": long_strings,
     }

@@ -85,14 +85,13 @@ class PushPlan:
 
     def dropped_by_row(self) -> np.ndarray:
         """Per row, the sorted names of properties whose value was left out."""
-        out = np.empty(len(self.index), dtype=object)
-        out[:] = [[] for _ in range(len(out))]
         hit = (self._issue_pos >= 0) & (self._issue_action == "dropped")
-        for pos, column in zip(self._issue_pos[hit], self._issue_column[hit], strict=True):
-            if column not in out[pos]:
-                out[pos].append(column)
-        for names in out[np.flatnonzero(np.isin(np.arange(len(out)), self._issue_pos[hit]))]:
-            names.sort()
+        names: dict[int, set[str]] = {}
+        for pos, column in zip(self._issue_pos[hit].tolist(), self._issue_column[hit], strict=True):
+            names.setdefault(pos, set()).add(column)
+        out = np.empty(len(self.index), dtype=object)
+        for pos in range(len(out)):  # item by item: numpy would read a list of lists as 2-D
+            out[pos] = sorted(names.get(pos, ()))
         return out
 
     def _set_text(self, pos: int, properties: Any = None) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import numpy as np
@@ -71,6 +72,7 @@ def test_id_column_is_sent_only_when_asked() -> None:
         ({"id_col": "user_id", "nulls": "drop"}, "invalid_option", None),
         ({"id_col": "user_id", "long_strings": "cut"}, "invalid_option", None),
         ({"id_col": "user_id", "naive_tz": "Mars/Olympus"}, "invalid_option", None),
+        ({"id_col": "user_id", "naive_tz": None}, "invalid_option", None),
         ({"id_col": "user_id", "schema": {"ltv": "integer"}}, "invalid_schema", "ltv"),
     ],
 )
@@ -260,6 +262,12 @@ def test_caller_frame_is_not_modified() -> None:
     build_plan(df, "user_id", long_strings="truncate", nulls="unset")
     pd.testing.assert_frame_equal(df, before)
     assert df.attrs == {"note": "mine"}
+
+
+def test_naive_tz_accepts_tzinfo_objects() -> None:
+    df = pd.DataFrame({"id": [1], "t": pd.to_datetime(["2020-01-01 12:00"])})
+    plan = build_plan(df, "id", naive_tz=dt.timezone(dt.timedelta(hours=2)))
+    assert json.loads(plan.set_body(0))["$set"]["t"] == "2020-01-01T10:00:00.000Z"
 
 
 def test_options_are_normalised() -> None:

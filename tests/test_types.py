@@ -17,6 +17,7 @@ from fyno_pandas.types import (
 )
 
 pa = pytest.importorskip("pyarrow", reason="pyarrow is needed for the Arrow dtypes")
+PANDAS_STR = isinstance(pd.Series([], dtype="str").dtype, pd.StringDtype)
 
 CASES = [
     ("bool", "bool", "boolean"),
@@ -34,7 +35,8 @@ CASES = [
     ("period[D]", "period", UNSUPPORTED),
     ("interval[int64, right]", "interval", UNSUPPORTED),
     ("object", "object", INSPECT),
-    ("str", "string", "string"),
+    # pandas 3's default "str" dtype; on pandas 2 "str" still means object
+    ("str", "string", "string") if PANDAS_STR else ("str", "object", INSPECT),
     ("string", "string", "string"),
     ("string[pyarrow]", "string", "string"),
     (pd.StringDtype("python"), "string", "string"),
