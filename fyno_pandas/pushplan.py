@@ -59,13 +59,21 @@ class PushPlan:
     def __len__(self) -> int:
         return int(self.sendable.sum())
 
+    # Display lives in fyno_pandas.preview; imported on first display so planning stays pure.
     def __repr__(self) -> str:
-        s = self.summary()
-        return (
-            f"<PushPlan: {s['rows_to_send']} of {s['rows']} rows to send, "
-            f"{s['properties']} properties, {s['values_dropped']} values dropped, "
-            f"{s['warnings']} warnings>"
-        )
+        from .preview import render_text
+
+        return render_text(self)
+
+    def _repr_html_(self) -> str:
+        from .preview import render_html
+
+        return render_html(self)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        from .preview import mimebundle
+
+        return mimebundle(self)
 
     def summary(self) -> dict[str, Any]:
         """Counts for a preview: rows, rows_to_send, rows_skipped, values, drops, warnings."""
