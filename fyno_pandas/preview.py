@@ -1,0 +1,369 @@
+"""The preview of a push: what will be sent, what will not, and why, as text and static HTML.
+
+Pure render functions over a `PushPlan`'s aggregates (``plan.columns``, ``plan.issues``,
+``plan.summary()``): grouped counts and the first rows of each group, never a loop over the
+frame's rows, so a preview of a million rows costs a fraction of planning them. No ids and no
+timestamps, so notebook outputs stay stable for nbval.
+
+- `render_text` is ``repr(plan)``: what a terminal, nbval and GitHub show.
+- `render_html` is ``plan._repr_html_()``: the same tables for front-ends without widgets
+  (nbconvert, VS Code without widgets); everything is HTML-escaped.
+- `mimebundle` is ``plan._repr_mimebundle_()``: the ipywidgets view (`fyno_pandas.widget`,
+  imported only here and only inside a Jupyter kernel) plus the static forms, so each front-end
+  picks the richest it can show and nothing is shown twice.
+- `show_preview` is what ``push(preview=True)`` calls before sending.
+"""
+
+from __future__ import annotations
+
+import html
+import sys
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "affected_rows",
+    "column_table",
+    "header_html",
+    "in_kernel",
+    "mimebundle",
+    "render_html",
+    "render_text",
+    "rule_table",
+    "show_preview",
+    "table_html",
+]
+
+FIRST_ROWS = 5  # rows named per rule in the summary; the widget's drill-down pages the rest
+_CELL_MAX = 48
+# Severity order of issue actions, and how a property row with each looks. Colour is never the
+# only signal: every status also carries an icon and a word.
+_ACTIONS = ("row_skipped", "dropped", "coerced", "warned")
+_STATUS = {
+    "dropped": ("⚠", "rgba(214, 39, 40, 0.14)", "#b42318"),
+    "coerced": ("✎", "rgba(245, 158, 11, 0.16)", "#9a6700"),
+    "warned": ("ℹ", "rgba(245, 158, 11, 0.10)", "#9a6700"),
+    "ok": ("✓", "transparent", "#1a7f37"),
+}
+_TABLE = "border-collapse:collapse;font-size:12px;margin:4px 0 8px 0"
+_TH = "text-align:left;padding:3px 8px;border-bottom:2px solid rgba(128,128,128,0.5)"
+_TD = "text-align:left;padding:3px 8px;border-bottom:1px solid rgba(128,128,128,0.25)"
+_NUM = _TD.replace("text-align:left", "text-align:right") + ";font-variant-numeric:tabular-nums"
+_CODE = "font-family:var(--jp-code-font-family,monospace);font-size:11px"
+
+
+def _cut(text: Any, limit: int = _CELL_MAX) -> str:
+    text = "" if text is None else str(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _esc(text: Any, limit: int = _CELL_MAX) -> str:
+    return html.escape(_cut(text, limit), quote=True)
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count:,} {word}" + ("" if count == 1 else "s")
+
+
+def column_table(plan: Any) -> pd.DataFrame:
+    """``plan.columns`` plus ``warnings`` (issues warned per property) and a ``status``.
+
+    ``status`` is the worst of: ``dropped`` (values left out), ``coerced``, ``warned``, ``ok``.
+    """
+    table = plan.columns.copy()
+    issues = plan.issues
+    warned = issues.loc[issues["action"] == "warned", "column"].value_counts()
+    table["warnings"] = table["column"].map(warned).fillna(0).astype(np.int64)
+    status = np.select(
+        [table["dropped"] > 0, table["coerced"] > 0, table["warnings"] > 0],
+        ["dropped", "coerced", "warned"],
+        default="ok",
+    )
+    table["status"] = pd.Series(status, index=table.index, dtype=object)
+    return table
+
+
+def rule_table(plan: Any, first: int = FIRST_ROWS) -> pd.DataFrame:
+    """Issues grouped by rule, action and column: a count, the first rows and a message.
+
+    A column-wide issue (row None) is reported once; its count is in its message, so its
+    ``count`` is 0 and ``rows`` is empty.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns rule, action, column, count, rows (list of row labels), message; ordered by
+        action severity, then rule, then column.
+    """
+    issues = plan.issues
+    cols = ["rule", "action", "column", "count", "rows", "message"]
+    if issues.empty:
+        return pd.DataFrame({c: pd.Series([], dtype=object) for c in cols})
+    keys = ["rule", "action", "column"]
+    # The column of empty_row is None; a sentinel keeps it in the groupby.
+    frame = issues.assign(
+        column=issues["column"].astype(object).where(issues["column"].notna(), "")
+    )
+    cell = frame["row"].notna()
+    grouped = frame.groupby(keys, sort=False, dropna=False)
+    out = grouped["message"].first().rename("message").to_frame()
+    out["count"] = cell.groupby([frame[k] for k in keys], sort=False).sum().astype(np.int64)
+    heads = frame[cell].groupby(keys, sort=False).head(first)
+    rows = heads.groupby(keys, sort=False)["row"].agg(list)
+    out["rows"] = rows.reindex(out.index)
+    out = out.reset_index()
+    out["rows"] = [r if isinstance(r, list) else [] for r in out["rows"]]
+    out["column"] = out["column"].replace("", None)
+    rank = out["action"].map({a: i for i, a in enumerate(_ACTIONS)}).fillna(len(_ACTIONS))
+    out = out.assign(_rank=rank).sort_values(["_rank", "rule", "column"], kind="stable")
+    return out[cols].reset_index(drop=True)
+
+
+def affected_rows(plan: Any, column: str | None = None, rule: str | None = None) -> pd.DataFrame:
+    """The issue rows of one property and/or one rule (row, column, value, rule, action, message).
+
+    The widget's drill-down pages through this frame; it is a boolean-mask selection, so it
+    stays cheap for a million issues.
+    """
+    issues = plan.issues
+    mask = np.ones(len(issues), dtype=bool)
+    if column is not None:
+        mask &= (issues["column"] == column).to_numpy(dtype=bool)
+    if rule is not None:
+        mask &= (issues["rule"] == rule).to_numpy(dtype=bool)
+    return issues[mask]
+
+
+def _skipped(plan: Any) -> list[tuple[str, int]]:
+    issues = plan.issues
+    counts = issues.loc[issues["action"] == "row_skipped", "rule"].value_counts()
+    return sorted((str(rule), int(n)) for rule, n in counts.items())
+
+
+def _destination(plan: Any, summary: dict[str, Any]) -> str:
+    # config.label names endpoint, workspace and version; it never contains the key.
+    return summary.get("destination") or "not configured (FYNO_* environment at send time)"
+
+
+def _row_labels(rows: list[Any], count: int) -> str:
+    text = ", ".join(_cut(repr(r) if isinstance(r, str) else r, 24) for r in rows)
+    return text + (f", … ({count - len(rows):,} more)" if count > len(rows) else "")
+
+
+def _example(before: Any, after: Any) -> str:
+    if before is None:
+        return ""
+    return f"{_cut(before, 24)} -> {_cut(after, 28)}"
+
+
+def _status_text(row: Any) -> str:
+    icon = _STATUS[row["status"]][0]
+    if row["status"] == "ok":
+        return f"{icon} ok"
+    parts = [f"{row['dropped']:,} dropped"] if row["dropped"] else []
+    parts += [f"{row['coerced']:,} coerced"] if row["coerced"] else []
+    parts += [_plural(int(row["warnings"]), "warning")] if row["warnings"] else []
+    return f"{icon} " + ", ".join(parts)
+
+
+def _header_lines(plan: Any) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    s = plan.summary()
+    skipped = _skipped(plan)
+    why = ", ".join(f"{rule} {n:,}" for rule, n in skipped)
+    lines = [
+        ("Rows to send", f"{s['rows_to_send']:,} of {s['rows']:,}"),
+        ("Rows skipped", f"{s['rows_skipped']:,}" + (f" ({why})" if why else "")),
+        ("Properties", f"{s['properties']:,} ({s['values']:,} values to set)"),
+        ("Destination", _destination(plan, s)),
+        (
+            "Values left out",
+            f"{s['values_dropped']:,} (Fyno would accept them and silently not store them)",
+        ),
+        ("Coerced / warnings", f"{s['values_coerced']:,} / {s['warnings']:,}"),
+    ]
+    return s, lines
+
+
+def render_text(plan: Any) -> str:
+    """The preview as plain text: header, one line per property, issues per rule.
+
+    Stable (no ids, no timestamps, fixed ordering), so it is what nbval compares.
+    """
+    _, lines = _header_lines(plan)
+    out = ["Fyno push plan"]
+    out += [f"  {name + ':':<20}{value}" for name, value in lines]
+    table = column_table(plan)
+    if len(table):
+        heads = ["property", "dtype", "fyno type", "values", "missing", "coerced", "dropped"]
+        heads += ["example (before -> after)", "status"]
+        cells = [
+            [
+                _cut(r["column"], 24),
+                _cut(r["dtype"], 16),
+                r["fyno_type"] or "-",
+                f"{r['values']:,}",
+                f"{r['missing']:,}",
+                f"{r['coerced']:,}",
+                f"{r['dropped']:,}",
+                _example(r["example_before"], r["example_after"]),
+                _status_text(r),
+            ]
+            for r in table.to_dict("records")  # one row per property, not per data row
+        ]
+        widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(heads)]
+        right = {3, 4, 5, 6}
+
+        def fmt(row: list[str]) -> str:
+            return "  ".join(
+                v.rjust(w) if i in right else v.ljust(w)
+                for i, (v, w) in enumerate(zip(row, widths, strict=True))
+            )
+
+        out += ["", "  " + fmt(heads)]
+        out += ["  " + fmt(c) for c in cells]
+    rules = rule_table(plan)
+    if len(rules):
+        out += ["", "Issues by rule"]
+        for r in rules.to_dict("records"):
+            where = r["column"] if r["column"] is not None else "(row)"
+            rows = "whole column"
+            if r["count"]:
+                rows = f"{r['count']:,} at rows {_row_labels(r['rows'], r['count'])}"
+            out.append(f"  {r['rule']} ({r['action']}) in {_cut(where, 24)}: {rows}")
+            out.append(f"      {_cut(r['message'], 96)}")
+    return "\n".join(line.rstrip() for line in out)
+
+
+def header_html(plan: Any) -> str:
+    """The header block: counts, destination (never the key) and values left out."""
+    s, lines = _header_lines(plan)
+    dropped = s["values_dropped"]
+    items = []
+    for name, value in lines:
+        style = "padding:1px 12px 1px 0"
+        text = _esc(value, 200)
+        if name == "Values left out" and dropped:
+            text = f'<span style="color:{_STATUS["dropped"][2]};font-weight:600">⚠ {text}</span>'
+        items.append(
+            f'<tr><th style="{style};text-align:left;font-weight:600">{_esc(name)}</th>'
+            f'<td style="{style}">{text}</td></tr>'
+        )
+    return (
+        '<div class="fyno-preview-header">'
+        '<div style="font-weight:700;font-size:14px;margin:2px 0 4px 0">Fyno push plan</div>'
+        f'<table style="{_TABLE};font-size:13px">{"".join(items)}</table></div>'
+    )
+
+
+def table_html(plan: Any) -> str:
+    """One row per property; a row with problems is tinted and says why with an icon and words."""
+    table = column_table(plan)
+    heads = ["property", "dtype", "Fyno type", "values", "missing", "coerced", "dropped"]
+    heads += ["example: before → after", "status"]
+    head = "".join(f'<th style="{_TH}">{_esc(h)}</th>' for h in heads)
+    body = []
+    for r in table.to_dict("records"):  # one row per property
+        _, background, colour = _STATUS[r["status"]]
+        known = " (known)" if r["column"] in plan.known_types else ""
+        example = ""
+        if r["example_before"] is not None:
+            example = (
+                f'<code style="{_CODE}">{_esc(r["example_before"], 32)}</code> → '
+                f'<code style="{_CODE}">{_esc(r["example_after"], 32)}</code>'
+            )
+        nums = "".join(
+            f'<td style="{_NUM}">{int(r[c]):,}</td>'
+            for c in ("values", "missing", "coerced", "dropped")
+        )
+        weight = "font-weight:600;" if r["status"] != "ok" else ""
+        body.append(
+            f'<tr class="fyno-prop fyno-{r["status"]}" style="background:{background}"'
+            f' title="{_esc(r["note"], 200)}">'
+            f'<td style="{_TD};font-weight:600">{_esc(r["column"])}</td>'
+            f'<td style="{_TD}"><code style="{_CODE}">{_esc(r["dtype"])}</code></td>'
+            f'<td style="{_TD}">{_esc((r["fyno_type"] or "—") + known)}</td>{nums}'
+            f'<td style="{_TD}">{example}</td>'
+            f'<td style="{_TD};{weight}color:{colour}">{_esc(_status_text(r), 80)}</td></tr>'
+        )
+    return (
+        f'<table class="fyno-properties" style="{_TABLE}"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table>"
+    )
+
+
+def rules_html(plan: Any) -> str:
+    """Issues summarised per rule with the first few rows (never every row)."""
+    rules = rule_table(plan)
+    if rules.empty:
+        return '<div style="margin:4px 0">✓ No issues: every value is sent as is.</div>'
+    heads = ["rule", "action", "property", "count", "first rows", "message"]
+    head = "".join(f'<th style="{_TH}">{_esc(h)}</th>' for h in heads)
+    body = []
+    for r in rules.to_dict("records"):  # one row per (rule, action, column)
+        rows = _row_labels(r["rows"], r["count"]) if r["count"] else "whole column"
+        count = f"{r['count']:,}" if r["count"] else "—"
+        colour = _STATUS.get(r["action"], _STATUS["dropped"])[2]
+        body.append(
+            f'<tr class="fyno-rule"><td style="{_TD}"><code style="{_CODE}">{_esc(r["rule"])}'
+            f'</code></td><td style="{_TD};color:{colour}">{_esc(r["action"])}</td>'
+            f'<td style="{_TD}">{_esc(r["column"] if r["column"] is not None else "(row)")}</td>'
+            f'<td style="{_NUM}">{count}</td><td style="{_TD}">{_esc(rows, 120)}</td>'
+            f'<td style="{_TD}">{_esc(r["message"], 120)}</td></tr>'
+        )
+    return (
+        '<div style="font-weight:600;margin-top:6px">Issues by rule</div>'
+        f'<table class="fyno-rules" style="{_TABLE}"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table>"
+    )
+
+
+def render_html(plan: Any) -> str:
+    """The whole preview as static HTML (header, property table, issues per rule)."""
+    return (
+        '<div class="fyno-preview" style="font-family:var(--jp-ui-font-family,sans-serif)">'
+        f"{header_html(plan)}{table_html(plan)}{rules_html(plan)}</div>"
+    )
+
+
+def in_kernel() -> bool:
+    """True inside a Jupyter kernel, found without importing IPython (as tqdm.auto does)."""
+    ipython = sys.modules.get("IPython")
+    if ipython is None:
+        return False
+    shell = ipython.get_ipython()
+    return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
+
+
+def mimebundle(plan: Any, buttons: bool = True) -> dict[str, Any]:
+    """Display data for a plan: the widget view inside a kernel, plus text/html and text/plain.
+
+    Front-ends with ipywidgets render the widget; others (nbconvert, VS Code without widgets,
+    GitHub) fall back to the static HTML, a terminal to the text: each shows one of them.
+    """
+    data: dict[str, Any] = {"text/plain": render_text(plan), "text/html": render_html(plan)}
+    if in_kernel():
+        try:
+            from .widget import build_widget
+        except ImportError:  # ipywidgets is a dependency; without it the static forms suffice
+            return data
+        view = build_widget(plan, buttons=buttons)._repr_mimebundle_()
+        data.update({k: v for k, v in view.items() if k != "text/plain"})
+    return data
+
+
+def show_preview(plan: Any) -> None:
+    """Show the preview once, before a push: widget (no buttons), HTML or text.
+
+    In IPython it goes through ``IPython.display`` (the front-end picks widget, HTML or text);
+    elsewhere the text is written to stderr, beside the progress bar, so stdout stays the
+    caller's.
+    """
+    ipython = sys.modules.get("IPython")
+    if ipython is not None and ipython.get_ipython() is not None:
+        from IPython.display import display
+
+        display(mimebundle(plan, buttons=False), raw=True)
+        return
+    print(render_text(plan), file=sys.stderr)
