@@ -1,0 +1,30 @@
+"""The local ledger: what Fyno acknowledged, kept in one SQLite file (standard library only).
+
+Fyno cannot say which type a property has and silently drops values of another type, and an
+interrupted notebook cannot ask what already landed. The ledger remembers, per
+(endpoint, workspace, version):
+
+* each property's Fyno type, fixed by its first acknowledged value (the first writer wins, across
+  threads and processes; later acks never change it), when, and by which push;
+* for each (distinct_id, property) a 64-bit hash of the last value Fyno acknowledged (202) and the
+  request that carried it (``value_hash`` 0 records an acknowledged unset);
+* each push: start, end, counts and plan options. The API key is never stored.
+
+Files: ``store`` (the `Ledger`: schema, migrations, transactions), ``values`` (the per-user value
+rows, written and read in bulk), ``groupcommit`` (`AckWriter`) and ``check`` (`unchanged_mask`,
+pure pandas).
+
+Durability and concurrency: WAL journal, ``synchronous=NORMAL`` (a killed process loses nothing
+committed; a power cut may lose the last commits, never consistency), a busy timeout, and every
+write one ``BEGIN IMMEDIATE`` transaction, so several processes can write at once and a killed
+writer leaves whole transactions only. Within a process one connection per `Ledger` is shared by
+all threads under a lock; `AckWriter` batches the acks of concurrent workers into shared commits.
+"""
+
+from __future__ import annotations
+
+from .check import unchanged_mask
+from .groupcommit import AckWriter
+from .store import FYNO_TYPES, SCHEMA_VERSION, Ledger, default_path
+
+__all__ = ["FYNO_TYPES", "SCHEMA_VERSION", "AckWriter", "Ledger", "default_path", "unchanged_mask"]

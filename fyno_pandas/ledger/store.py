@@ -1,0 +1,364 @@
+"""The ``Ledger``: one SQLite file, its schema and migrations, connections and transactions."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..config import DEFAULT_ENDPOINT
+from ..errors import FynoLedgerError
+from .groupcommit import AckWriter
+from .values import Ack, read_acked, write_acks
+
+__all__ = ["APPLICATION_ID", "FYNO_TYPES", "SCHEMA_VERSION", "Ledger", "default_path"]
+
+APPLICATION_ID = 0x46594E4F  # "FYNO": marks the file as ours (PRAGMA application_id)
+FYNO_TYPES = ("string", "number", "boolean", "date", "list")
+# _MIGRATIONS[i] takes a file from schema version i to i + 1 (PRAGMA user_version).
+_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        "CREATE TABLE scopes (scope_id INTEGER PRIMARY KEY, endpoint TEXT NOT NULL,"
+        " wsid TEXT NOT NULL, version TEXT NOT NULL, UNIQUE (endpoint, wsid, version))",
+        "CREATE TABLE pushes (push_id INTEGER PRIMARY KEY, scope_id INTEGER NOT NULL"
+        " REFERENCES scopes, started_at REAL NOT NULL, ended_at REAL, counts TEXT,"
+        " options TEXT NOT NULL)",
+        "CREATE TABLE properties (prop_id INTEGER PRIMARY KEY, scope_id INTEGER NOT NULL"
+        " REFERENCES scopes, name TEXT NOT NULL, fyno_type TEXT CHECK (fyno_type IN"
+        f" {FYNO_TYPES}), fixed_at REAL, push_id INTEGER REFERENCES pushes,"
+        " UNIQUE (scope_id, name))",
+        # One row per write transaction of acks: ack ids first_ack .. first_ack + acks - 1.
+        "CREATE TABLE ack_groups (first_ack INTEGER PRIMARY KEY, push_id INTEGER NOT NULL"
+        " REFERENCES pushes, acks INTEGER NOT NULL, acked_at REAL NOT NULL)",
+        "CREATE INDEX ack_groups_by_push ON ack_groups (push_id)",
+        "CREATE TABLE acks (ack_id INTEGER PRIMARY KEY, request_id TEXT)",
+        "CREATE TABLE acked_values (scope_id INTEGER NOT NULL REFERENCES scopes,"
+        " distinct_id TEXT NOT NULL, state BLOB NOT NULL, PRIMARY KEY (scope_id, distinct_id))"
+        " WITHOUT ROWID",
+    ),
+)
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+
+def default_path() -> Path:
+    """``$FYNO_PANDAS_HOME/ledger.sqlite``, else ``~/.fyno_pandas/ledger.sqlite``."""
+    home = os.environ.get("FYNO_PANDAS_HOME")
+    return (Path(home).expanduser() if home else Path.home() / ".fyno_pandas") / "ledger.sqlite"
+
+
+def _endpoint(endpoint: str | None) -> str:
+    # Same spelling as FynoConfig.resolve: env fallback, no trailing slash.
+    return (endpoint or os.environ.get("FYNO_ENDPOINT") or DEFAULT_ENDPOINT).strip().rstrip("/")
+
+
+def _json(obj: Any) -> str:
+    return json.dumps(
+        obj, sort_keys=True, default=lambda o: o.item() if hasattr(o, "item") else str(o)
+    )
+
+
+class Ledger:
+    """The SQLite ledger of one file; see the module docstring.
+
+    Parameters
+    ----------
+    path : str or path-like, optional
+        The database file; None means :func:`default_path`. Missing folders are created.
+    timeout : float, default 30
+        Seconds to wait for another process's write lock before failing.
+
+    Raises
+    ------
+    FynoLedgerError
+        When the file is a directory, not a SQLite database, another application's database, or
+        written by a newer fyno_pandas (schema version above ``SCHEMA_VERSION``).
+
+    Notes
+    -----
+    Thread-safe: one connection per ``Ledger`` (per process; it reopens after a fork), used under
+    a lock. Use it as a context manager or call :meth:`close`.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, timeout: float = 30.0):
+        self._path = Path(path).expanduser() if path is not None else default_path()
+        self._timeout = timeout
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+        self._pid = os.getpid()
+        self._conn = self._open()
+
+    @property
+    def path(self) -> Path:
+        """The database file."""
+        return self._path
+
+    def __repr__(self) -> str:
+        return f"Ledger({str(self._path)!r})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A connection cannot cross processes; the path and timeout are enough to reopen.
+        return {"path": self._path, "timeout": self._timeout}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["path"], timeout=state["timeout"])  # type: ignore[misc]
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection; a later call reopens it."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    # -- connection and transactions ---------------------------------------------------------
+
+    @contextmanager
+    def _errors(self, action: str) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise FynoLedgerError(
+                f"cannot {action} the ledger {self._path}: {exc}. Move the file away or pass "
+                "ledger=<another path> (ledger=False turns the ledger off)."
+            ) from exc
+
+    def _open(self) -> sqlite3.Connection:
+        if self._path.is_dir():
+            raise FynoLedgerError(
+                f"the ledger path {self._path} is a directory; pass a file such as "
+                f"{self._path / 'ledger.sqlite'}"
+            )
+        try:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise FynoLedgerError(
+                f"cannot create the folder of the ledger {self._path}: {exc}"
+            ) from exc
+        with self._errors("open"):
+            conn = sqlite3.connect(
+                self._path, timeout=self._timeout, isolation_level=None, check_same_thread=False
+            )
+            try:
+                conn.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
+                if conn.execute("PRAGMA journal_mode = WAL").fetchone()[0] != "wal":
+                    raise FynoLedgerError(f"the ledger {self._path} cannot use WAL journaling")
+                conn.execute("PRAGMA synchronous = NORMAL")
+                self._migrate(conn)
+            except BaseException:
+                conn.close()
+                raise
+        return conn
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        with self._transaction_on(conn):
+            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if app_id != APPLICATION_ID and (
+                version or conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+            ):
+                raise FynoLedgerError(
+                    f"{self._path} is an SQLite database but not a fyno_pandas ledger"
+                )
+            if version > SCHEMA_VERSION:
+                raise FynoLedgerError(
+                    f"the ledger {self._path} has schema version {version}, newer than this "
+                    f"fyno_pandas understands ({SCHEMA_VERSION}); upgrade fyno_pandas"
+                )
+            for statements in _MIGRATIONS[version:]:
+                for statement in statements:
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+
+    @staticmethod
+    @contextmanager
+    def _transaction_on(conn: sqlite3.Connection, mode: str = "IMMEDIATE") -> Iterator[None]:
+        # IMMEDIATE takes the write lock up front, so read-then-write steps (ack ids, states)
+        # cannot interleave with another process; DEFERRED gives readers one snapshot.
+        conn.execute(f"BEGIN {mode}")
+        try:
+            yield
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    @contextmanager
+    def _transaction(self, action: str, mode: str = "IMMEDIATE") -> Iterator[sqlite3.Connection]:
+        with self._lock, self._errors(action):
+            if self._conn is None or self._pid != os.getpid():
+                if self._conn is not None:
+                    self._conn.close()
+                self._pid = os.getpid()
+                self._conn = self._open()
+            with self._transaction_on(self._conn, mode):
+                yield self._conn
+
+    @staticmethod
+    def _scope(
+        conn: sqlite3.Connection, endpoint: str | None, wsid: str, version: str, create: bool
+    ) -> int | None:
+        key = (_endpoint(endpoint), wsid, version)
+        sql = "SELECT scope_id FROM scopes WHERE endpoint = ? AND wsid = ? AND version = ?"
+        row = conn.execute(sql, key).fetchone()
+        if row is None and create:
+            return conn.execute(
+                "INSERT INTO scopes (endpoint, wsid, version) VALUES (?, ?, ?)", key
+            ).lastrowid
+        return None if row is None else row[0]
+
+    # -- pushes and property types -----------------------------------------------------------
+
+    def begin_push(
+        self,
+        endpoint: str | None,
+        wsid: str,
+        version: str,
+        options: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Record the start of a push and return its id (an increasing integer).
+
+        ``options`` (the plan and send options) are stored as JSON; an ``api_key`` entry is
+        left out, so the key never reaches the file.
+        """
+        kept = {k: v for k, v in (options or {}).items() if k != "api_key"}
+        with self._transaction("record a push in") as conn:
+            scope = self._scope(conn, endpoint, wsid, version, create=True)
+            sql = "INSERT INTO pushes (scope_id, started_at, options) VALUES (?, ?, ?)"
+            return conn.execute(sql, (scope, time.time(), _json(kept))).lastrowid
+
+    def end_push(self, push_id: int, counts: Mapping[str, Any]) -> None:
+        """Record the end of a push with its counts (e.g. rows per status)."""
+        with self._transaction("record a push in") as conn:
+            sql = "UPDATE pushes SET ended_at = ?, counts = ? WHERE push_id = ?"
+            if conn.execute(sql, (time.time(), _json(dict(counts)), push_id)).rowcount != 1:
+                raise FynoLedgerError(f"the ledger {self._path} has no push {push_id}")
+
+    def pushes(self, wsid: str | None = None, version: str | None = None) -> pd.DataFrame:
+        """Pushes recorded, oldest first, indexed by ``push_id``.
+
+        Columns: endpoint, wsid, version, started_at, ended_at (NaT while running or after a
+        crash), acks (requests acknowledged), counts and options (dicts).
+        """
+        sql = (
+            "SELECT p.push_id, s.endpoint, s.wsid, s.version, p.started_at, p.ended_at,"
+            " (SELECT COALESCE(SUM(g.acks), 0) FROM ack_groups g WHERE g.push_id = p.push_id),"
+            " p.counts, p.options"
+            " FROM pushes p JOIN scopes s USING (scope_id)"
+            " WHERE (?1 IS NULL OR s.wsid = ?1) AND (?2 IS NULL OR s.version = ?2)"
+            " ORDER BY p.push_id"
+        )
+        with self._transaction("read", "DEFERRED") as conn:
+            rows = conn.execute(sql, (wsid, version)).fetchall()
+        cols = ["push_id", "endpoint", "wsid", "version", "started_at", "ended_at", "acks"]
+        frame = pd.DataFrame([r[:7] for r in rows], columns=cols)
+        for col in ("started_at", "ended_at"):
+            frame[col] = pd.to_datetime(frame[col].astype("float64"), unit="s", utc=True)
+        frame["acks"] = frame["acks"].astype("int64")
+        frame["counts"] = [json.loads(r[7]) if r[7] else {} for r in rows]
+        frame["options"] = [json.loads(r[8]) for r in rows]
+        return frame.set_index("push_id")
+
+    def properties(self, wsid: str, version: str, endpoint: str | None = None) -> pd.DataFrame:
+        """Known properties of a scope: property, fyno_type, fixed_at, push_id.
+
+        ``fyno_type`` is missing for a property only ever unset. ``endpoint`` None means
+        ``$FYNO_ENDPOINT`` or Fyno's default endpoint.
+        """
+        with self._transaction("read", "DEFERRED") as conn:
+            scope = self._scope(conn, endpoint, wsid, version, create=False)
+            sql = (
+                "SELECT name, fyno_type, fixed_at, push_id FROM properties"
+                " WHERE scope_id = ? ORDER BY prop_id"
+            )
+            rows = conn.execute(sql, (scope,)).fetchall()
+        frame = pd.DataFrame(rows, columns=["property", "fyno_type", "fixed_at", "push_id"])
+        frame["fixed_at"] = pd.to_datetime(frame["fixed_at"].astype("float64"), unit="s", utc=True)
+        frame["push_id"] = frame["push_id"].astype("Int64")
+        return frame
+
+    def property_types(
+        self, wsid: str, version: str, endpoint: str | None = None
+    ) -> dict[str, str]:
+        """``{property: fyno type}`` fixed by acknowledged values, in the order they were fixed."""
+        sql = (
+            "SELECT name, fyno_type FROM properties WHERE scope_id = ?"
+            " AND fyno_type IS NOT NULL ORDER BY fixed_at, prop_id"
+        )
+        with self._transaction("read", "DEFERRED") as conn:
+            scope = self._scope(conn, endpoint, wsid, version, create=False)
+            return dict(conn.execute(sql, (scope,)).fetchall())
+
+    # -- acknowledged values -----------------------------------------------------------------
+
+    def record_acks(
+        self, push_id: int, endpoint: str | None, wsid: str, version: str, acks: Iterable[Ack]
+    ) -> list[tuple[str, str]]:
+        """Record acknowledged requests, all in one transaction.
+
+        Parameters
+        ----------
+        acks : iterable of (distinct_id, {property: value_hash}, {property: fyno type}, request_id)
+            One per 202 answer (a batch request gives one per item, sharing its request_id).
+            ``value_hash`` is a uint64 (``PushPlan.value_hashes``); 0 records an unset. A
+            property's first typed ack fixes its type; later ones never change it.
+
+        Returns
+        -------
+        list of (distinct_id, property)
+            Values not recorded because their type differs from the property's fixed type:
+            Fyno accepted them (202) but drops them silently.
+        """
+        items = list(acks)
+        rejected = self._record(push_id, endpoint, wsid, version, items) if items else []
+        return [(a[0], p) for a, props in zip(items, rejected, strict=True) for p in props]
+
+    def _record(
+        self, push_id: int, endpoint: str | None, wsid: str, version: str, acks: list[Ack]
+    ) -> list[list[str]]:
+        items = [(str(d), dict(h), dict(t or {}), r) for d, h, t, r in acks]
+        with self._transaction("record acknowledged values in") as conn:
+            scope = self._scope(conn, endpoint, wsid, version, create=True)
+            return write_acks(conn, push_id, scope, items)  # type: ignore[arg-type]
+
+    def ack_writer(self, push_id: int, endpoint: str | None, wsid: str, version: str) -> AckWriter:
+        """A group-commit writer of acks for one push; see :class:`AckWriter`."""
+        return AckWriter(self, push_id, endpoint, wsid, version)
+
+    def acknowledged_hashes(
+        self,
+        endpoint: str | None,
+        wsid: str,
+        version: str,
+        distinct_ids: Iterable[str | None] | None = None,
+    ) -> pd.DataFrame:
+        """What Fyno acknowledged for these users: one row per (distinct_id, property).
+
+        Columns: distinct_id and property (categorical, to keep millions of rows light),
+        value_hash (uint64; 0 = unset), request_id, acked_at (UTC). ``distinct_ids`` None means
+        every user of the scope; None entries are ignored.
+
+        Few users are looked up by key; many (over 1/8 of the scope) come from one scan of the
+        scope, decoded with numpy (``benchmarks/ledger_check.py`` measures it).
+        """
+        wanted = None
+        if distinct_ids is not None:
+            wanted = np.asarray(distinct_ids, dtype=object)
+            wanted = wanted[~pd.isna(wanted)]
+        with self._transaction("read", "DEFERRED") as conn:
+            return read_acked(conn, self._scope(conn, endpoint, wsid, version, False), wanted)

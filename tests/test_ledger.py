@@ -1,0 +1,498 @@
+"""The SQLite ledger on its own: types, hashes, scopes, pushes, concurrency, crashes, errors."""
+
+from __future__ import annotations
+
+import pickle
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fyno_pandas.errors import FynoLedgerError
+from fyno_pandas.ledger import SCHEMA_VERSION, Ledger, default_path, unchanged_mask
+
+E = "http://127.0.0.1:9/v1"
+SCOPE = (E, "FYTEST", "live")
+U64_MAX = 2**64 - 1
+
+
+@pytest.fixture
+def ledger(tmp_path: Path):
+    with Ledger(tmp_path / "ledger.sqlite") as led:
+        yield led
+
+
+def acked_dict(led: Ledger, *scope: str, ids=None) -> dict[tuple[str, str], tuple[int, str]]:
+    frame = led.acknowledged_hashes(*(scope or SCOPE), ids)
+    return {
+        (d, p): (int(h), r)
+        for d, p, h, r in zip(
+            frame["distinct_id"],
+            frame["property"],
+            frame["value_hash"],
+            frame["request_id"],
+            strict=True,
+        )
+    }
+
+
+def wait_until(condition, what: str, limit: float = 10.0) -> None:
+    deadline = time.monotonic() + limit
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(0.01)
+
+
+# -- location -------------------------------------------------------------------------------
+
+
+def test_default_path_follows_fyno_pandas_home(monkeypatch, tmp_path):
+    monkeypatch.setenv("FYNO_PANDAS_HOME", str(tmp_path / "home"))
+    with Ledger() as led:
+        assert led.path == tmp_path / "home" / "ledger.sqlite"
+        assert led.path.is_file()
+    monkeypatch.delenv("FYNO_PANDAS_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "user"))
+    assert default_path() == tmp_path / "user" / ".fyno_pandas" / "ledger.sqlite"
+
+
+def test_repr_shows_the_path_only(ledger):
+    assert repr(ledger) == f"Ledger({str(ledger.path)!r})"
+
+
+def test_pickle_reopens_the_same_file(ledger):
+    push = ledger.begin_push(*SCOPE, {})
+    ledger.record_acks(push, *SCOPE, [("u1", {"ltv": 1}, {"ltv": "number"}, "r1")])
+    with pickle.loads(pickle.dumps(ledger)) as copy:
+        assert copy.path == ledger.path
+        assert copy.property_types("FYTEST", "live", E) == {"ltv": "number"}
+
+
+# -- property types -------------------------------------------------------------------------
+
+
+def test_first_acknowledged_type_wins_and_never_changes(ledger):
+    first = ledger.begin_push(*SCOPE, {})
+    rejected = ledger.record_acks(
+        first,
+        *SCOPE,
+        [
+            ("u1", {"ltv": 1, "name": 2}, {"ltv": "number", "name": "string"}, "r1"),
+            ("u2", {"ltv": 3}, {"ltv": "string"}, "r2"),  # same transaction, came second
+        ],
+    )
+    assert rejected == [("u2", "ltv")]
+    second = ledger.begin_push(*SCOPE, {})
+    rejected = ledger.record_acks(
+        second, *SCOPE, [("u3", {"ltv": 4, "name": 5}, {"ltv": "boolean", "name": "date"}, "r3")]
+    )
+    # A date travels as an ISO string, which a String property stores.
+    assert rejected == [("u3", "ltv")]
+    assert ledger.property_types("FYTEST", "live", E) == {"ltv": "number", "name": "string"}
+    props = ledger.properties("FYTEST", "live", E).set_index("property")
+    assert props.loc["ltv", "push_id"] == first
+    assert props["fixed_at"].dt.tz is not None
+    acked = acked_dict(ledger)
+    assert ("u2", "ltv") not in acked
+    assert ("u3", "ltv") not in acked
+    assert acked[("u3", "name")] == (5, "r3")
+
+
+def test_an_unset_does_not_fix_a_type_but_is_remembered(ledger):
+    push = ledger.begin_push(*SCOPE, {})
+    ledger.record_acks(push, *SCOPE, [("u1", {"city": 0}, {}, "r1")])
+    assert ledger.property_types("FYTEST", "live", E) == {}
+    assert ledger.properties("FYTEST", "live", E)["fyno_type"].isna().tolist() == [True]
+    assert acked_dict(ledger) == {("u1", "city"): (0, "r1")}
+    ledger.record_acks(push, *SCOPE, [("u2", {"city": 7}, {"city": "string"}, "r2")])
+    assert ledger.property_types("FYTEST", "live", E) == {"city": "string"}
+
+
+def test_property_types_of_an_unknown_scope_are_empty(ledger):
+    assert ledger.property_types("NOPE", "test") == {}
+    assert ledger.pushes().empty
+
+
+# -- values ---------------------------------------------------------------------------------
+
+
+def test_hashes_upsert_per_property(ledger):
+    push = ledger.begin_push(*SCOPE, {})
+    types = {"ltv": "number", "name": "string"}
+    ledger.record_acks(push, *SCOPE, [("u1", {"ltv": 1, "name": U64_MAX}, types, "r1")])
+    ledger.record_acks(push, *SCOPE, [("u1", {"ltv": np.uint64(3)}, types, "r2")])
+    assert acked_dict(ledger) == {("u1", "ltv"): (3, "r2"), ("u1", "name"): (U64_MAX, "r1")}
+    frame = ledger.acknowledged_hashes(*SCOPE, ["u1"])
+    assert list(frame.columns) == [
+        "distinct_id",
+        "property",
+        "value_hash",
+        "request_id",
+        "acked_at",
+    ]
+    assert frame["value_hash"].dtype == np.uint64
+    assert str(frame["acked_at"].dt.tz) == "UTC"
+
+
+def test_later_ack_in_the_same_group_wins(ledger):
+    push = ledger.begin_push(*SCOPE, {})
+    acks = [("u1", {"ltv": 1}, {}, "r1"), ("u1", {"ltv": 2}, {}, None)]
+    ledger.record_acks(push, *SCOPE, acks)
+    assert acked_dict(ledger) == {("u1", "ltv"): (2, None)}
+
+
+def test_scopes_are_separate(ledger):
+    scopes = [
+        SCOPE,
+        (E, "FYOTHER", "live"),
+        (E, "FYTEST", "test"),
+        ("https://x.example/v1", "FYTEST", "live"),
+    ]
+    for n, scope in enumerate(scopes, start=1):
+        push = ledger.begin_push(*scope, {})
+        ledger.record_acks(
+            push, *scope, [("u1", {"ltv": n}, {"ltv": ("number", "string")[n % 2]}, f"r{n}")]
+        )
+    for n, scope in enumerate(scopes, start=1):
+        assert acked_dict(ledger, *scope) == {("u1", "ltv"): (n, f"r{n}")}
+    assert ledger.property_types("FYTEST", "live", E) == {"ltv": "string"}
+    assert ledger.property_types("FYTEST", "test", E) == {"ltv": "string"}
+    assert ledger.property_types("FYOTHER", "live", E) == {"ltv": "number"}
+    # The endpoint is spelled as FynoConfig spells it: no trailing slash.
+    assert acked_dict(ledger, E + "/", "FYTEST", "live") == {("u1", "ltv"): (1, "r1")}
+
+
+def test_endpoint_none_means_the_configured_endpoint(ledger, monkeypatch):
+    monkeypatch.setenv("FYNO_ENDPOINT", E)
+    push = ledger.begin_push(None, "FYTEST", "live", {})
+    ledger.record_acks(push, None, "FYTEST", "live", [("u1", {"ltv": 1}, {"ltv": "number"}, "r")])
+    assert ledger.property_types("FYTEST", "live") == {"ltv": "number"}
+    assert ledger.pushes()["endpoint"].tolist() == [E]
+
+
+@pytest.mark.parametrize("asked", [5, 90, None])
+def test_acknowledged_hashes_returns_exactly_the_users_asked(ledger, asked):
+    push = ledger.begin_push(*SCOPE, {})
+    acks = [(f"u{i}", {"a": i + 1, "b": i + 2}, {}, f"r{i}") for i in range(100)]
+    ledger.record_acks(push, *SCOPE, acks)
+    ids = None if asked is None else [f"u{i}" for i in range(asked)] + [None, "nobody", "u0"]
+    frame = ledger.acknowledged_hashes(*SCOPE, ids)
+    expected = range(100 if asked is None else asked)
+    assert sorted(map(str, frame["distinct_id"])) == sorted([f"u{i}" for i in expected] * 2)
+    assert acked_dict(ledger, ids=ids)[("u3", "b")] == (5, "r3")
+
+
+def test_acknowledged_hashes_of_an_unknown_scope_is_an_empty_frame(ledger):
+    frame = ledger.acknowledged_hashes(E, "NOPE", "live", ["u1"])
+    assert frame.empty
+    assert list(frame.columns) == [
+        "distinct_id",
+        "property",
+        "value_hash",
+        "request_id",
+        "acked_at",
+    ]
+
+
+def test_sparse_ack_ids_are_looked_up_by_key(ledger):
+    # u0's value stays from the first push while many later acks go to other users, so the
+    # acks still referenced are far apart.
+    push = ledger.begin_push(*SCOPE, {})
+    ledger.record_acks(push, *SCOPE, [("u0", {"a": 1}, {}, "first")])
+    for _ in range(3):
+        ledger.record_acks(push, *SCOPE, [(f"u{i}", {"a": 2}, {}, "x") for i in range(1, 50)])
+    ledger.record_acks(push, *SCOPE, [("u1", {"a": 3}, {}, "last")])
+    acked = acked_dict(ledger, ids=["u0", "u1"])
+    assert acked == {("u0", "a"): (1, "first"), ("u1", "a"): (3, "last")}
+
+
+# -- unchanged_mask -------------------------------------------------------------------------
+
+
+def test_unchanged_mask_compares_hashes_per_cell(ledger):
+    push = ledger.begin_push(*SCOPE, {})
+    ledger.record_acks(
+        push,
+        *SCOPE,
+        [("u1", {"ltv": 10, "city": 0}, {"ltv": "number"}, "r1"), ("u2", {"ltv": 20}, {}, "r2")],
+    )
+    ids = np.array(["u1", "u2", "u3", None, "u1"], dtype=object)
+    plan = {
+        "ltv": np.array([10, 21, 10, 10, 10], dtype=np.uint64),
+        "city": np.array([0, 0, 0, 0, 5], dtype=np.uint64),
+        "new": np.array([1, 1, 1, 1, 1], dtype=np.uint64),
+    }
+    acked = ledger.acknowledged_hashes(*SCOPE, ids)
+    mask = unchanged_mask(plan, ids, acked)
+    assert mask["ltv"].tolist() == [True, False, False, False, True]
+    # An acknowledged unset matches a cell the plan does not set; no ack never matches.
+    assert mask["city"].tolist() == [True, False, False, False, False]
+    assert mask["new"].tolist() == [False] * 5
+    plain = acked.astype({"distinct_id": object, "property": object})
+    for prop, values in unchanged_mask(plan, ids, plain).items():
+        np.testing.assert_array_equal(values, mask[prop])
+
+
+def test_unchanged_mask_with_an_empty_ledger():
+    empty = pd.DataFrame(
+        {
+            "distinct_id": pd.Series([], dtype=object),
+            "property": pd.Series([], dtype=object),
+            "value_hash": np.array([], dtype=np.uint64),
+        }
+    )
+    mask = unchanged_mask({"a": np.array([0, 1], dtype=np.uint64)}, ["u1", "u2"], empty)
+    assert mask["a"].tolist() == [False, False]
+
+
+# -- pushes ---------------------------------------------------------------------------------
+
+
+def test_pushes_are_recorded_without_the_api_key(ledger):
+    options = {"id_col": "user_id", "concurrency": np.int64(4), "api_key": "sk-very-secret"}
+    first = ledger.begin_push(*SCOPE, options)
+    ledger.record_acks(first, *SCOPE, [("u1", {"a": 1}, {}, "r1"), ("u2", {"a": 1}, {}, "r2")])
+    ledger.end_push(first, {"sent": np.int64(2), "failed": 0})
+    second = ledger.begin_push(E, "FYTEST", "test", {})
+    assert second > first
+    pushes = ledger.pushes()
+    assert pushes.index.tolist() == [first, second]
+    row = pushes.loc[first]
+    assert row["options"] == {"id_col": "user_id", "concurrency": 4}
+    assert row["counts"] == {"sent": 2, "failed": 0}
+    assert row["acks"] == 2
+    assert row["ended_at"] >= row["started_at"]
+    assert pd.isna(pushes.loc[second, "ended_at"])
+    assert ledger.pushes(version="test").index.tolist() == [second]
+    assert ledger.pushes(wsid="NOPE").empty
+    ledger.close()
+    for file in ledger.path.parent.iterdir():
+        assert b"sk-very-secret" not in file.read_bytes()
+
+
+def test_end_push_of_an_unknown_push_fails(ledger):
+    with pytest.raises(FynoLedgerError, match="no push 42"):
+        ledger.end_push(42, {})
+
+
+# -- threads --------------------------------------------------------------------------------
+
+
+def test_group_commit_from_many_threads(ledger):
+    push = ledger.begin_push(*SCOPE, {})
+    writer = ledger.ack_writer(push, *SCOPE)
+
+    def work(t: int) -> None:
+        for i in range(50):
+            assert writer.ack(f"t{t}-{i}", {"n": i + 1}, {"n": "number"}, f"r{t}-{i}") == []
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert writer.acks == 800
+    assert 1 <= writer.commits <= 800
+    acked = acked_dict(ledger)
+    assert len(acked) == 800
+    assert acked[("t7-9", "n")] == (10, "r7-9")
+    assert ledger.pushes().loc[push, "acks"] == 800
+
+
+def test_callers_waiting_for_a_commit_share_the_next_one(ledger):
+    push = ledger.begin_push(*SCOPE, {})
+    writer = ledger.ack_writer(push, *SCOPE)
+    blocker = sqlite3.connect(ledger.path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # the first caller's commit waits for this lock
+    first = threading.Thread(target=writer.ack, args=("u0", {"a": 1}, {}, "r0"))
+    first.start()
+    wait_until(lambda: writer._busy, "the first caller to start its commit")
+    others = [
+        threading.Thread(target=writer.ack, args=(f"u{i}", {"a": 1}, {}, f"r{i}"))
+        for i in range(1, 8)
+    ]
+    for thread in others:
+        thread.start()
+    wait_until(lambda: len(writer._queue) == 7, "seven callers to queue")
+    blocker.execute("ROLLBACK")
+    blocker.close()
+    for thread in [first, *others]:
+        thread.join()
+    assert (writer.acks, writer.commits) == (8, 2)
+    assert len(acked_dict(ledger)) == 8
+
+
+def test_a_failed_group_commit_raises_in_every_caller(tmp_path):
+    with Ledger(tmp_path / "ledger.sqlite", timeout=0.2) as led:
+        push = led.begin_push(*SCOPE, {})
+        writer = led.ack_writer(push, *SCOPE)
+        blocker = sqlite3.connect(led.path, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")
+        errors: list[BaseException] = []
+
+        def work(i: int) -> None:
+            try:
+                writer.ack(f"u{i}", {"a": 1}, {}, f"r{i}")
+            except FynoLedgerError as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        blocker.execute("ROLLBACK")
+        blocker.close()
+        assert len(errors) == 4
+        assert all(str(led.path) in str(exc) for exc in errors)
+        assert writer.ack("u9", {"a": 1}, {}, "r9") == []  # usable again once the lock is free
+        assert acked_dict(led) == {("u9", "a"): (1, "r9")}
+
+
+# -- processes ------------------------------------------------------------------------------
+
+WRITER = """
+import sys
+from fyno_pandas.ledger import Ledger
+path, name, kind, groups = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+scope = ("http://127.0.0.1:9/v1", "FYTEST", "live")
+with Ledger(path) as led:
+    push = led.begin_push(*scope, {"writer": name})
+    for g in range(groups):
+        acks = [
+            (f"{name}-{g}-{i}", {"shared": g * 100 + i + 1, "own": 1, "more": 2},
+             {"shared": kind, "own": "number"}, f"{name}-r{g}-{i}")
+            for i in range(100)
+        ]
+        led.record_acks(push, *scope, acks)
+        print(g + 1, flush=True)
+    led.end_push(push, {"sent": groups * 100})
+"""
+
+
+def run_writer(path: Path, name: str, kind: str, groups: int) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(path), name, kind, str(groups)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_two_processes_write_at_once(tmp_path):
+    path = tmp_path / "ledger.sqlite"
+    procs = [run_writer(path, "A", "number", 40), run_writer(path, "B", "string", 40)]
+    for proc in procs:
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+    with Ledger(path) as led:
+        conn = sqlite3.connect(path)
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        conn.close()
+        pushes = led.pushes()
+        assert sorted(o["writer"] for o in pushes["options"]) == ["A", "B"]
+        assert pushes["counts"].tolist() == [{"sent": 4000}] * 2
+        assert pushes["acks"].tolist() == [4000, 4000]
+        frame = led.acknowledged_hashes(*SCOPE)
+        users = frame["distinct_id"].astype(str)
+        assert users.nunique() == 8000
+        shared = led.property_types("FYTEST", "live", E)["shared"]
+        winner = "A" if shared == "number" else "B"
+        # The type is fixed by whichever process committed first; the other's values are
+        # rejected (Fyno would drop them), every one of them.
+        has_shared = frame[frame["property"] == "shared"]["distinct_id"].astype(str)
+        assert has_shared.str[0].unique().tolist() == [winner]
+        assert len(has_shared) == 4000
+
+
+def test_a_killed_writer_leaves_whole_transactions(tmp_path):
+    path = tmp_path / "ledger.sqlite"
+    proc = run_writer(path, "K", "number", 100_000)
+    committed = 0
+    while committed < 5:
+        line = proc.stdout.readline()
+        assert line, proc.stderr.read()
+        committed = int(line)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    conn.close()
+    with Ledger(path) as led:
+        frame = led.acknowledged_hashes(*SCOPE)
+        users = frame["distinct_id"].astype(str).nunique()
+        assert users % 100 == 0
+        assert users >= committed * 100
+        assert len(frame) == 3 * users  # every user with all three of its values
+        push = led.pushes().iloc[0]
+        assert pd.isna(push["ended_at"])
+        assert push["acks"] == users
+
+
+# -- unusable files -------------------------------------------------------------------------
+
+
+def test_a_directory_is_refused(tmp_path):
+    with pytest.raises(FynoLedgerError, match="is a directory") as info:
+        Ledger(tmp_path)
+    assert str(tmp_path) in str(info.value)
+
+
+def test_a_corrupt_file_is_refused(tmp_path):
+    path = tmp_path / "ledger.sqlite"
+    path.write_bytes(b"this is not a database, just some text " * 200)
+    with pytest.raises(FynoLedgerError) as info:
+        Ledger(path)
+    assert str(path) in str(info.value)
+
+
+def test_another_applications_database_is_refused(tmp_path):
+    path = tmp_path / "other.sqlite"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE notes (text TEXT)")
+    conn.close()
+    with pytest.raises(FynoLedgerError, match="not a fyno_pandas ledger") as info:
+        Ledger(path)
+    assert str(path) in str(info.value)
+
+
+def test_a_newer_schema_is_refused(tmp_path):
+    path = tmp_path / "ledger.sqlite"
+    Ledger(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(FynoLedgerError, match="newer") as info:
+        Ledger(path)
+    assert str(path) in str(info.value)
+
+
+def test_reopening_keeps_the_data_and_the_schema(tmp_path):
+    path = tmp_path / "ledger.sqlite"
+    with Ledger(path) as led:
+        push = led.begin_push(*SCOPE, {})
+        led.record_acks(push, *SCOPE, [("u1", {"a": 1}, {"a": "number"}, "r1")])
+    with Ledger(path) as led:
+        assert led.property_types("FYTEST", "live", E) == {"a": "number"}
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+    assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    conn.close()
+
+
+def test_an_invalid_type_rolls_the_whole_group_back(ledger):
+    push = ledger.begin_push(*SCOPE, {})
+    acks = [("u1", {"a": 1}, {"a": "number"}, "r1"), ("u2", {"b": 1}, {"b": "integer"}, "r2")]
+    with pytest.raises(FynoLedgerError, match=str(ledger.path)):
+        ledger.record_acks(push, *SCOPE, acks)
+    assert acked_dict(ledger) == {}
+    assert ledger.property_types("FYTEST", "live", E) == {}
