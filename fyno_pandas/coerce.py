@@ -63,6 +63,8 @@ class Coerced:
         Object array, one JSON text per row, None where nothing is set.
     missing : numpy.ndarray
         Bool array: the input cell is missing (None, NaN, NaT, pd.NA).
+    present : numpy.ndarray
+        Bool array: the row has a fragment (``fragments`` is not None).
     issues : list of Issue
     ambiguous : numpy.ndarray
         Bool array: a fragment whose type Fyno could read otherwise (an ISO-date string in a
@@ -74,6 +76,7 @@ class Coerced:
     fyno_type: str | None
     fragments: np.ndarray
     missing: np.ndarray
+    present: np.ndarray
     issues: list[Issue] = field(default_factory=list)
     ambiguous: np.ndarray | None = None
     note: str = ""
@@ -145,21 +148,21 @@ def _target(parts: list[Part], known_type: str | None) -> str | None:
     return next((t for t in TYPE_ORDER if counts[t] == best), None) if best else None
 
 
-def _fit(part: Part, target: str | None, inferred: bool) -> np.ndarray | None:
-    """Fit a part to the target type; return its ambiguous mask (strings only)."""
-    sent = ~pd.isna(part.frags)
+def _fit(part: Part, target: str | None, inferred: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """Fit a part to the target type; return its sent mask and ambiguous mask (strings only)."""
+    sent = np.not_equal(part.frags, None)
     if part.fyno_type is None or part.fyno_type == target:
         if part.fyno_type != "string":
-            return None
+            return sent, None
         msg = "{count} strings look like ISO dates; a new property must not start with one"
         part.issues.append(("date_like_string", "warned", sent & part.iso, msg))
         msg = "{count} strings hold numbers; Fyno stores them as text"
         part.issues.append(("numeric_string", "warned", sent & part.numeric, msg))
-        return sent & part.iso
+        return sent, sent & part.iso
     if part.fyno_type == "date" and target == "string":
         msg = "{count} dates sent as ISO text to a string property"
         part.issues.append(("date_as_string", "coerced", sent, msg))
-        return None
+        return sent, None
     fits = part.iso if part.fyno_type == "string" and target == "date" else None
     if fits is not None and inferred:
         msg = "{count} strings are all ISO dates: Fyno makes the new property a date"
@@ -168,7 +171,7 @@ def _fit(part: Part, target: str | None, inferred: bool) -> np.ndarray | None:
     msg = f"a {part.fyno_type} value for a {target} property; Fyno would not store it"
     part.issues.append(("type_mismatch", "dropped", wrong, msg))
     part.frags[wrong] = None
-    return None
+    return sent & ~wrong, None
 
 
 def coerce_series(
@@ -221,12 +224,14 @@ def coerce_series(
     target = _target(parts, known_type)
     fragments = np.full(n, None, dtype=object)
     ambiguous = np.zeros(n, dtype=bool)
+    present = np.zeros(n, dtype=bool)
     found: dict[tuple[str, str], list[np.ndarray]] = {}
     messages: dict[tuple[str, str], str] = {}
     for part in parts:
-        amb = _fit(part, target, known_type is None)
+        sent, amb = _fit(part, target, known_type is None)
         cells = pos[part.positions]
         fragments[cells] = part.frags
+        present[cells] = sent
         if amb is not None:
             ambiguous[cells[amb]] = True
         for rule, action, mask, message in part.issues:
@@ -240,7 +245,7 @@ def coerce_series(
     if long_strings == "error":
         _raise_long(s, issues)
     note = _note(parts, target, known_type)
-    return Coerced(target, fragments, missing, issues, ambiguous, note)
+    return Coerced(target, fragments, missing, present, issues, ambiguous, note)
 
 
 def _raise_long(s: pd.Series, issues: list[Issue]) -> None:
@@ -293,4 +298,5 @@ def _coerce_category(
     if long_strings == "error":
         _raise_long(s, issues)
     note = f"category of {sub.fyno_type}" + (f"; {sub.note}" if sub.note else "")
-    return Coerced(sub.fyno_type, fragments, missing, issues, ambiguous, note)
+    present = np.concatenate([sub.present, [False]])[codes]
+    return Coerced(sub.fyno_type, fragments, missing, present, issues, ambiguous, note)

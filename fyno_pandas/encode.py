@@ -19,6 +19,7 @@ import json.encoder
 import numbers
 from dataclasses import dataclass, field
 from decimal import Decimal
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -225,18 +226,61 @@ def _list_text(value: Any, naive_tz: str, row: int, naive_rows: set[int]) -> str
     return "[" + ",".join(parts) + "]"
 
 
+def _string_lists(values: np.ndarray) -> np.ndarray | None:
+    """Fast path for lists and tuples of str only; None when anything else is in the column.
+
+    Each distinct element is encoded once, in four variants (after "[" or ",", with or without
+    the closing "]"); rows are then cut from one joined text at \\x1e marks, a control character
+    that cannot occur in the encoded text (JSON escapes it). NUL would do too, but numpy strips
+    trailing NULs from string scalars.
+    """
+    if not set(map(type, values)) <= {list, tuple}:
+        return None
+    flat = list(chain.from_iterable(values))
+    if flat and set(map(type, flat)) != {str}:
+        return None
+    lengths = np.fromiter(map(len, values), dtype=np.intp, count=len(values))
+    codes, uniques = pd.factorize(np.array(flat, dtype=object))
+    encoded = _objects(map(encode_string, np.asarray(uniques, dtype=object)), len(uniques))
+    variants = np.stack(
+        ["," + encoded, "," + encoded + "]\x1e", "[" + encoded, "[" + encoded + "]\x1e"], axis=1
+    )
+    ends = np.cumsum(lengths)
+    starts = ends - lengths
+    full = lengths > 0
+    first = np.zeros(len(flat), dtype=np.intp)
+    first[starts[full]] = 2
+    first[ends[full] - 1] += 1
+    tokens = variants.ravel()[codes * 4 + first] if len(flat) else np.array([], dtype=object)
+    tokens = np.insert(tokens, starts[~full], "[]\x1e")
+    frags = np.array("".join(tokens.tolist()).split("\x1e")[:-1], dtype=object)
+    too_long = np.fromiter(map(len, uniques), dtype=np.intp, count=len(uniques)) > MAX_STRING
+    bad_so_far = np.concatenate([[0], np.cumsum(too_long[codes])])
+    frags[bad_so_far[ends] > bad_so_far[starts]] = None
+    return frags
+
+
 def encode_lists(values: np.ndarray, naive_tz: str) -> Part:
-    """Lists, tuples and 1-D arrays: flat, of strings (<= 255), finite numbers and dates."""
+    """Lists, tuples and 1-D arrays: flat, of strings (<= 255), finite numbers and dates.
+
+    Works in blocks, so the fast path's temporary flat arrays stay small.
+    """
+    frags = np.empty(len(values), dtype=object)
     naive_rows: set[int] = set()
-    texts = (_list_text(v, naive_tz, i, naive_rows) for i, v in enumerate(values))
-    frags = _objects(texts, len(values))
+    for start in range(0, len(values), _BLOCK):
+        block = values[start : start + _BLOCK]
+        texts = _string_lists(block)
+        if texts is None:
+            rows = (_list_text(v, naive_tz, start + i, naive_rows) for i, v in enumerate(block))
+            texts = _objects(rows, len(block))
+        frags[start : start + len(block)] = texts
     msg = "a list must be flat and hold only strings (<=255), numbers or dates; left out"
-    issues = [("invalid_list", "dropped", pd.isna(frags), msg)]
+    issues = [("invalid_list", "dropped", np.equal(frags, None), msg)]
     if naive_rows:
         naive = np.zeros(len(values), dtype=bool)
         naive[list(naive_rows)] = True
         msg = f"{{count}} lists hold naive datetimes, read as {naive_tz} wall time"
-        issues.append(("naive_datetime", "coerced", naive & ~pd.isna(frags), msg))
+        issues.append(("naive_datetime", "coerced", naive & np.not_equal(frags, None), msg))
     return Part("list", np.arange(0), frags, issues)
 
 
@@ -307,7 +351,7 @@ def object_parts(values: np.ndarray, naive_tz: str, long_strings: str) -> list[P
     else:
         classes = np.fromiter(map(_classify, values), dtype=np.int8, count=len(values))
     parts = []
-    for cls in np.unique(classes).tolist():
+    for cls in np.flatnonzero(np.bincount(classes)).tolist():
         where = np.flatnonzero(classes == cls)
         sub = values[where]
         if cls == _STR:

@@ -266,19 +266,23 @@ def _cell_issues(issues: _IssueRows, s: pd.Series, order: int, name: str, c: Coe
             )
 
 
-def _column_row(name: str, s: pd.Series, c: Coerced, present: np.ndarray) -> dict[str, Any]:
+def _column_row(name: str, s: pd.Series, c: Coerced) -> dict[str, Any]:
     def cells(action: str) -> int:
-        chunks = [i.positions for i in c.issues if i.action == action]
-        return len(np.unique(np.concatenate(chunks))) if chunks else 0
+        hit = np.zeros(len(s), dtype=bool)  # a mask, since one cell can break several rules
+        for issue in c.issues:
+            if issue.action == action:
+                hit[issue.positions] = True
+        return int(hit.sum())
 
-    sent = np.flatnonzero(present)
-    given = np.flatnonzero(~c.missing)
-    first = sent[0] if len(sent) else (given[0] if len(given) else None)
+    sent = int(c.present.sum())
+    first = (
+        np.argmax(c.present) if sent else (np.argmax(~c.missing) if (~c.missing).any() else None)
+    )
     return {
         "column": name,
         "dtype": str(s.dtype),
         "fyno_type": c.fyno_type,
-        "values": len(sent),
+        "values": sent,
         "missing": int(c.missing.sum()),
         "coerced": cells("coerced"),
         "dropped": cells("dropped"),
@@ -343,7 +347,7 @@ def build_plan(
     n = len(df)
     issues = _IssueRows(df.index)
     ids = id_strings(df[id_col])
-    has_id = np.fromiter((i is not None for i in ids), dtype=bool, count=n)
+    has_id = np.not_equal(ids, None)
     dup = np.zeros(n, dtype=bool)
     dup[has_id] = pd.Series(ids[has_id], dtype=object).duplicated(keep="last").to_numpy()
     ok = has_id & ~dup
@@ -372,16 +376,15 @@ def build_plan(
                 row=row,
                 rule="null_value",
             )
-        present = ~pd.isna(c.fragments)
         plan.properties.append(name)
         if c.fyno_type is not None:
             plan.fyno_types[name] = c.fyno_type
         plan.fragments[name] = c.fragments
         plan.unsets[name] = (c.missing & ok) if nulls == "unset" else np.zeros(n, dtype=bool)
-        plan._set[name] = present
+        plan._set[name] = c.present
         plan._ambiguous[name] = c.ambiguous
         _cell_issues(issues, s, order, name, c)
-        rows.append(_column_row(name, s, c, present))
+        rows.append(_column_row(name, s, c))
     plan.index = df.index
     plan.id_col = id_col
     plan.config = config

@@ -118,23 +118,32 @@ class PushPlan:
         return (head + ',"$set":{' + text + "}}").encode()
 
     def set_bodies(self, positions: Any = None) -> list[bytes]:
-        """`set_body` of many rows (default: every sendable row), joined column by column."""
+        """`set_body` of many rows (default: every sendable row), built as one text.
+
+        Every row becomes a row of tokens (head, then a key and a value slot per property,
+        empty where not set); all tokens are joined once and the bodies cut apart at \\x1e
+        marks, which cannot occur in JSON text built by `fyno_pandas.encode`.
+        """
         if positions is None:
             positions = np.flatnonzero(self.sendable)
         positions = np.asarray(positions, dtype=np.intp)
-        keyed = []
-        for p in self.properties:
+        count = len(positions)
+        names = [p for p in self.properties if self._set[p][positions].any()]
+        tokens = np.full((count, 4 + 2 * len(names)), "", dtype=object)
+        tokens[:, 0] = '{"distinct_id":'
+        tokens[:, 1] = np.fromiter(
+            map(encode_string, self.distinct_ids[positions]), dtype=object, count=count
+        )
+        tokens[:, 2] = ',"$set":{'
+        seen = np.zeros(count, dtype=bool)
+        for k, p in enumerate(names):
             mask = self._set[p][positions]
-            if mask.any():
-                column = np.full(len(positions), None, dtype=object)
-                column[mask] = self._keys[p] + self.fragments[p][positions[mask]]
-                keyed.append(column)
-        ids = map(encode_string, self.distinct_ids[positions])
-        rows = zip(*keyed, strict=True) if keyed else [()] * len(positions)
-        return [
-            ('{"distinct_id":' + i + ',"$set":{' + ",".join(filter(None, row)) + "}}").encode()
-            for i, row in zip(ids, rows, strict=True)
-        ]
+            tokens[mask & seen, 3 + 2 * k] = "," + self._keys[p]
+            tokens[mask & ~seen, 3 + 2 * k] = self._keys[p]
+            tokens[mask, 4 + 2 * k] = self.fragments[p][positions[mask]]
+            seen |= mask
+        tokens[:, -1] = "}}\x1e"
+        return "".join(tokens.ravel().tolist()).encode().split(b"\x1e")[:-1]
 
     def unset_body(self, pos: int) -> bytes | None:
         """The ``properties/unset`` body of row ``pos``, or None when nothing is cleared."""

@@ -244,6 +244,23 @@ def test_lists_tuples_and_arrays_become_json_arrays() -> None:
     assert values(c) == [["iPhone", "iPad"], [23000, 20.34], [1, 2], ["2023-12-05"], []]
 
 
+def test_long_list_columns_are_encoded_block_by_block() -> None:
+    lists = [["a", "b"] if i % 3 else [] for i in range(70_000)]
+    lists[-1] = ["z", 7]  # the last block takes the per-element path
+    c = coerce_series(pd.Series(lists))
+    assert values(c) == lists
+    assert c.issues == []
+
+
+def test_naive_datetimes_in_lists_are_localized_and_reported_once() -> None:
+    s = pd.Series([[dt.datetime(2020, 7, 1, 12)], ["a"], np.array(["x", "y"])])
+    c = coerce_series(s, naive_tz="Europe/Paris")
+    assert values(c) == [["2020-07-01T10:00:00.000Z"], ["a"], ["x", "y"]]
+    assert [(i.rule, i.positions.tolist(), i.column_wide) for i in c.issues] == [
+        ("naive_datetime", [0], True)
+    ]
+
+
 @pytest.mark.parametrize("bad", [[1, None], [[1]], [{"a": 1}], [True], ["x" * 256], [float("inf")]])
 def test_lists_fyno_cannot_hold_are_dropped(bad: list) -> None:
     c = coerce_series(pd.Series([["ok"], bad, ["fine"]]))
