@@ -190,6 +190,15 @@ def test_acknowledged_hashes_returns_exactly_the_users_asked(ledger, asked):
     assert acked_dict(ledger, ids=ids)[("u3", "b")] == (5, "r3")
 
 
+def test_any_distinct_id_round_trips(ledger):
+    # The scan joins ids with the unit separator; an id holding it takes the slower path.
+    odd = ["a\x1fb", "ü ñ 🙂", "", "x" * 300]
+    push = ledger.begin_push(*SCOPE, {})
+    ledger.record_acks(push, *SCOPE, [(d, {"a": i + 1}, {}, f"r{i}") for i, d in enumerate(odd)])
+    for ids in (None, odd, odd[:1]):
+        assert sorted(d for d, _ in acked_dict(ledger, ids=ids)) == sorted(ids or odd)
+
+
 def test_acknowledged_hashes_of_an_unknown_scope_is_an_empty_frame(ledger):
     frame = ledger.acknowledged_hashes(E, "NOPE", "live", ["u1"])
     assert frame.empty

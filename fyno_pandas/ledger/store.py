@@ -164,25 +164,32 @@ class Ledger:
         return conn
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
+        if self._check_schema(conn) == SCHEMA_VERSION:
+            return  # the usual open: no write lock needed
         with self._transaction_on(conn):
-            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if app_id != APPLICATION_ID and (
-                version or conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-            ):
-                raise FynoLedgerError(
-                    f"{self._path} is an SQLite database but not a fyno_pandas ledger"
-                )
-            if version > SCHEMA_VERSION:
-                raise FynoLedgerError(
-                    f"the ledger {self._path} has schema version {version}, newer than this "
-                    f"fyno_pandas understands ({SCHEMA_VERSION}); upgrade fyno_pandas"
-                )
+            version = self._check_schema(conn)  # again: another process may have migrated
             for statements in _MIGRATIONS[version:]:
                 for statement in statements:
                     conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+
+    def _check_schema(self, conn: sqlite3.Connection) -> int:
+        """The file's schema version; raise when it is not ours or too new."""
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if app_id != APPLICATION_ID and (
+            version or conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        ):
+            raise FynoLedgerError(
+                f"{self._path} is an SQLite database but not a fyno_pandas ledger"
+            )
+        if version > SCHEMA_VERSION:
+            raise FynoLedgerError(
+                f"the ledger {self._path} has schema version {version}, newer than this "
+                f"fyno_pandas understands ({SCHEMA_VERSION}); upgrade fyno_pandas"
+            )
+        return version
 
     @staticmethod
     @contextmanager

@@ -43,6 +43,10 @@ _UPSERT_STATE = (
     "INSERT INTO acked_values (scope_id, distinct_id, state) VALUES (?, ?, ?)"
     " ON CONFLICT (scope_id, distinct_id) DO UPDATE SET state = excluded.state"
 )
+_SCAN = (
+    "SELECT group_concat(distinct_id, char(31)), CAST(group_concat(state, '') AS BLOB),"
+    " group_concat(length(state)), count(*) FROM acked_values WHERE scope_id = ?"
+)
 _REQUEST_IDS = (
     "SELECT group_concat(r, char(31)), count(*) FROM (SELECT IFNULL(request_id, '') AS r"
     " FROM acks WHERE ack_id BETWEEN ? AND ? ORDER BY ack_id)"
@@ -128,23 +132,20 @@ def read_acked(
     """The acknowledged values of ``wanted`` users (None: all) of a scope, in one read snapshot."""
     count = conn.execute("SELECT count(*) FROM acked_values WHERE scope_id = ?", (scope,))
     if wanted is not None and len(wanted) * _LOOKUP_FRACTION < count.fetchone()[0]:
-        keys = list(dict.fromkeys(wanted))
         sql = _SELECT_STATES + " AND distinct_id IN ({})"
-        rows = list(select_in(conn, sql, (scope,), keys))
+        ids, rec, per_user = _unpack(list(select_in(conn, sql, (scope,), list(set(wanted)))))
     else:
-        rows = conn.execute(_SELECT_STATES, (scope,)).fetchall()
+        ids, rec, per_user = _scan(conn, scope)
         if wanted is not None:
             keep = set(wanted)
-            rows = [r for r in rows if r[0] in keep]
+            kept = np.fromiter((d in keep for d in ids), dtype=bool, count=len(ids))
+            if not kept.all():
+                ids = [d for d, k in zip(ids, kept, strict=True) if k]
+                rec, per_user = rec[np.repeat(kept, per_user)], per_user[kept]
     props = conn.execute(
         "SELECT prop_id, name FROM properties WHERE scope_id = ? ORDER BY prop_id", (scope,)
     ).fetchall()
-    users = pd.Index([r[0] for r in rows], dtype=object)
-    blobs = [r[1] for r in rows]
-    del rows
-    rec = np.frombuffer(b"".join(blobs), dtype=_REC_DTYPE)
-    per_user = np.fromiter(map(len, blobs), dtype=np.int64, count=len(blobs)) // _REC.size
-    del blobs
+    users = pd.Index(ids, dtype=object)
     pos, request_ids, acked_ns = _fetch_acks(conn, rec["ack"], len(users))
     prop_code = np.zeros(max((p[0] for p in props), default=0) + 1, dtype=np.int64)
     prop_code[[p[0] for p in props]] = np.arange(len(props))
@@ -162,6 +163,26 @@ def read_acked(
             "acked_at": pd.DatetimeIndex(acked_ns[pos].view("M8[ns]")).tz_localize("UTC"),
         }
     )
+
+
+def _scan(conn: sqlite3.Connection, scope: int | None) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Every user of a scope: distinct ids, their value records, records per user."""
+    # Three aggregates over the same rows (so in the same order) cross into Python as three
+    # objects instead of a tuple per user.
+    ids, blob, sizes, n = conn.execute(_SCAN, (scope,)).fetchone()
+    if not n:
+        return [], np.empty(0, dtype=_REC_DTYPE), np.empty(0, dtype=np.int64)
+    users = ids.split("\x1f")
+    if len(users) != n:  # a distinct id holds the separator: fall back to a tuple per user
+        return _unpack(conn.execute(_SELECT_STATES, (scope,)).fetchall())
+    per_user = np.array(sizes.split(","), dtype=np.int64) // _REC.size
+    return users, np.frombuffer(blob, dtype=_REC_DTYPE), per_user
+
+
+def _unpack(rows: list[tuple[str, bytes]]) -> tuple[list[str], np.ndarray, np.ndarray]:
+    blobs = [r[1] for r in rows]
+    per_user = np.fromiter(map(len, blobs), dtype=np.int64, count=len(blobs)) // _REC.size
+    return [r[0] for r in rows], np.frombuffer(b"".join(blobs), dtype=_REC_DTYPE), per_user
 
 
 def _fetch_acks(
