@@ -54,10 +54,17 @@ _STATUS = {
     "ok": ("✓", "transparent", "#1a7f37"),
 }
 _TABLE = "border-collapse:collapse;font-size:12px;margin:4px 0 8px 0"
-_TH = "text-align:left;padding:3px 8px;border-bottom:2px solid rgba(128,128,128,0.5)"
+_TH = (
+    "text-align:left;padding:3px 8px;border-bottom:2px solid rgba(128,128,128,0.5)"
+    ";white-space:nowrap"
+)
 _TD = "text-align:left;padding:3px 8px;border-bottom:1px solid rgba(128,128,128,0.25)"
 _NUM = _TD.replace("text-align:left", "text-align:right") + ";font-variant-numeric:tabular-nums"
 _CODE = "font-family:var(--jp-code-font-family,monospace);font-size:11px"
+# Each piece sets its own line height: ipywidgets' HTML widget would otherwise impose 28px rows.
+BLOCK = "line-height:1.45;font-family:var(--jp-ui-font-family,sans-serif)"
+_NOWRAP = ";white-space:nowrap"
+_NUM += _NOWRAP
 
 
 def _cut(text: Any, limit: int = _CELL_MAX) -> str:
@@ -296,7 +303,7 @@ def header_html(agg: Aggregates) -> str:
             f'<td style="{style}">{text}</td></tr>'
         )
     return (
-        '<div class="fyno-preview-header">'
+        f'<div class="fyno-preview-header" style="{BLOCK}">'
         '<div style="font-weight:700;font-size:14px;margin:2px 0 4px 0">Fyno push plan</div>'
         f'<table style="{_TABLE};font-size:13px">{"".join(items)}</table></div>'
     )
@@ -330,11 +337,12 @@ def table_html(agg: Aggregates) -> str:
             f'<td style="{_TD}"><code style="{_CODE}">{_esc(r["dtype"])}</code></td>'
             f'<td style="{_TD}">{_esc((r["fyno_type"] or "—") + known)}</td>{nums}'
             f'<td style="{_TD}">{example}</td>'
-            f'<td style="{_TD};{weight}color:{colour}">{_esc(_status_text(r), 80)}</td></tr>'
+            f'<td style="{_TD}{_NOWRAP};{weight}color:{colour}">{_esc(_status_text(r), 80)}'
+            "</td></tr>"
         )
     return (
-        f'<table class="fyno-properties" style="{_TABLE}"><thead><tr>{head}</tr></thead>'
-        f"<tbody>{''.join(body)}</tbody></table>"
+        f'<div style="{BLOCK}"><table class="fyno-properties" style="{_TABLE}">'
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
     )
 
 
@@ -342,7 +350,7 @@ def rules_html(agg: Aggregates) -> str:
     """Issues summarised per rule with the first few rows (never every row)."""
     rules = agg.rules
     if rules.empty:
-        return '<div style="margin:4px 0">✓ No issues: every value is sent as is.</div>'
+        return f'<div style="{BLOCK};margin:4px 0">✓ No issues: every value is sent as is.</div>'
     heads = ["rule", "action", "property", "count", "first rows", "message"]
     head = "".join(f'<th style="{_TH}">{_esc(h)}</th>' for h in heads)
     body = []
@@ -358,9 +366,9 @@ def rules_html(agg: Aggregates) -> str:
             f'<td style="{_TD}">{_esc(r["message"], 120)}</td></tr>'
         )
     return (
-        '<div style="font-weight:600;margin-top:6px">Issues by rule</div>'
+        f'<div style="{BLOCK}"><div style="font-weight:600;margin-top:6px">Issues by rule</div>'
         f'<table class="fyno-rules" style="{_TABLE}"><thead><tr>{head}</tr></thead>'
-        f"<tbody>{''.join(body)}</tbody></table>"
+        f"<tbody>{''.join(body)}</tbody></table></div>"
     )
 
 
@@ -372,7 +380,7 @@ def render_html(plan: Any) -> str:
 def html_of(agg: Aggregates) -> str:
     """`render_html` from precomputed `Aggregates`."""
     return (
-        '<div class="fyno-preview" style="font-family:var(--jp-ui-font-family,sans-serif)">'
+        f'<div class="fyno-preview" style="{BLOCK}">'
         f"{header_html(agg)}{table_html(agg)}{rules_html(agg)}</div>"
     )
 

@@ -15,13 +15,22 @@ import ipywidgets as w
 import pandas as pd
 
 from .errors import FynoConfigError, FynoPandasError, PushInterrupted
-from .preview import Aggregates, affected_rows, aggregate, header_html, rules_html, table_html
+from .preview import (
+    BLOCK,
+    Aggregates,
+    affected_rows,
+    aggregate,
+    header_html,
+    rules_html,
+    table_html,
+)
 
 __all__ = ["PAGE_SIZE", "DrillDown", "PlanWidget", "build_widget", "result_html"]
 
 PAGE_SIZE = 20
 _ALL = ("all", "")
 _TH = "text-align:left;padding:2px 8px;border-bottom:2px solid rgba(128,128,128,0.5)"
+_TH += ";white-space:nowrap"
 _TD = "text-align:left;padding:2px 8px;border-bottom:1px solid rgba(128,128,128,0.25)"
 _OK, _BAD = "#1a7f37", "#b42318"
 
@@ -121,8 +130,8 @@ class DrillDown:
             for r in chunk.to_dict("records")  # at most PAGE_SIZE rows
         )
         self.table.value = (
-            '<table class="fyno-drilldown" style="border-collapse:collapse;font-size:12px">'
-            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+            f'<div style="{BLOCK}"><table class="fyno-drilldown" style="border-collapse:collapse;'
+            f'font-size:12px"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
         )
 
 
@@ -138,7 +147,7 @@ def result_html(result: pd.DataFrame) -> str:
     if "elapsed_s" in info:
         speed = f" in {float(info['elapsed_s']):.2f} s"
     lines = [
-        f'<div class="fyno-result" style="color:{colour};font-weight:600;margin:4px 0">'
+        f'<div class="fyno-result" style="{BLOCK};color:{colour};font-weight:600;margin:4px 0">'
         f"{icon} Done{speed}: {', '.join(parts) or 'no rows'}. "
         "The result DataFrame is on <code>plan.result</code>.</div>"
     ]
@@ -159,7 +168,7 @@ def result_html(result: pd.DataFrame) -> str:
 
 def _message(text: str, hint: str = "") -> str:
     return (
-        f'<div class="fyno-error" style="color:{_BAD};font-weight:600;margin:4px 0">'
+        f'<div class="fyno-error" style="{BLOCK};color:{_BAD};font-weight:600;margin:4px 0">'
         f"⚠ {_esc(text, 600)}</div>" + (f"<div>{_esc(hint, 600)}</div>" if hint else "")
     )
 
