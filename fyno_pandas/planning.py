@@ -29,6 +29,11 @@ Policy (where Fyno's documentation is silent, these are our choices)
 - List elements: strings of at most 255 characters, finite numbers and dates; anything else
   (``None``, booleans, nested lists, dicts) drops the whole value (``invalid_list``).
   ``long_strings`` applies to scalar strings only.
+- Cell issues are kept for rows that are skipped too (they are still true of the data);
+  ``plan.columns.values`` counts cells with a value to set, skipped rows included.
+- Errors the user's arguments cause: ``unknown_id_col``, ``unknown_column``,
+  ``invalid_property_name``, ``duplicate_property``, ``invalid_option``, ``invalid_schema``,
+  ``null_value`` (``nulls="error"``) and ``string_too_long`` (``long_strings="error"``).
 
 Issue rules (``plan.issues.rule``) and their actions
 ----------------------------------------------------
