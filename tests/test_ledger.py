@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from fyno_pandas.errors import FynoLedgerError
-from fyno_pandas.ledger import SCHEMA_VERSION, Ledger, default_path, unchanged_mask
+from fyno_pandas.ledger import SCHEMA_VERSION, Ledger, default_path, latest_acks, unchanged_mask
 
 E = "http://127.0.0.1:9/v1"
 SCOPE = (E, "FYTEST", "live")
@@ -250,6 +250,20 @@ def test_unchanged_mask_compares_hashes_per_cell(ledger):
         np.testing.assert_array_equal(values, mask[prop])
 
 
+def test_latest_acks_gives_each_rows_most_recent_request(ledger):
+    push = ledger.begin_push(*SCOPE, {})
+    ledger.record_acks(
+        push, *SCOPE, [("u1", {"a": 1, "b": 1}, {}, "old"), ("u2", {"a": 1}, {}, "r2")]
+    )
+    time.sleep(0.01)  # a later transaction, a later acked_at
+    ledger.record_acks(push, *SCOPE, [("u1", {"b": 2}, {}, "new")])
+    ids = ["u1", None, "u3", "u2", "u1"]
+    latest = latest_acks(ledger.acknowledged_hashes(*SCOPE, ids), ids)
+    assert latest["request_id"].tolist() == ["new", None, None, "r2", "new"]
+    assert latest["acked_at"].isna().tolist() == [False, True, True, False, False]
+    assert latest.loc[0, "acked_at"] > latest.loc[3, "acked_at"]
+
+
 def test_unchanged_mask_with_an_empty_ledger():
     empty = pd.DataFrame(
         {
@@ -258,8 +272,13 @@ def test_unchanged_mask_with_an_empty_ledger():
             "value_hash": np.array([], dtype=np.uint64),
         }
     )
-    mask = unchanged_mask({"a": np.array([0, 1], dtype=np.uint64)}, ["u1", "u2"], empty)
+    mask = unchanged_mask({"a": np.array([0, 1], dtype=np.uint64)}, ["u1", None], empty)
     assert mask["a"].tolist() == [False, False]
+    empty["request_id"] = pd.Series([], dtype=object)
+    empty["acked_at"] = pd.Series([], dtype="datetime64[ns, UTC]")
+    latest = latest_acks(empty, ["u1", None])
+    assert latest["request_id"].tolist() == [None, None]
+    assert latest["acked_at"].isna().all()
 
 
 # -- pushes ---------------------------------------------------------------------------------

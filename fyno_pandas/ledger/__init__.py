@@ -12,7 +12,7 @@ interrupted notebook cannot ask what already landed. The ledger remembers, per
 
 Files: ``store`` (the `Ledger`: schema, migrations, transactions), ``values`` (the per-user value
 rows, written and read in bulk), ``groupcommit`` (`AckWriter`) and ``check`` (`unchanged_mask`,
-pure pandas).
+`latest_acks`: pure pandas).
 
 Durability and concurrency: WAL journal, ``synchronous=NORMAL`` (a killed process loses nothing
 committed; a power cut may lose the last commits, never consistency), a busy timeout, and every
@@ -23,8 +23,16 @@ all threads under a lock; `AckWriter` batches the acks of concurrent workers int
 
 from __future__ import annotations
 
-from .check import unchanged_mask
+from .check import latest_acks, unchanged_mask
 from .groupcommit import AckWriter
 from .store import FYNO_TYPES, SCHEMA_VERSION, Ledger, default_path
 
-__all__ = ["FYNO_TYPES", "SCHEMA_VERSION", "AckWriter", "Ledger", "default_path", "unchanged_mask"]
+__all__ = [
+    "FYNO_TYPES",
+    "SCHEMA_VERSION",
+    "AckWriter",
+    "Ledger",
+    "default_path",
+    "latest_acks",
+    "unchanged_mask",
+]

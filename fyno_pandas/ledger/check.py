@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["unchanged_mask"]
+__all__ = ["latest_acks", "unchanged_mask"]
 
 
 def unchanged_mask(
@@ -58,6 +58,38 @@ def unchanged_mask(
         mask[found] = present[at, k] & (table[at, k] == plan)
         out[prop] = mask
     return out
+
+
+def latest_acks(
+    acked: pd.DataFrame, distinct_ids: Sequence[str | None] | np.ndarray
+) -> pd.DataFrame:
+    """Per plan row, the user's most recent acknowledged request: request_id and acked_at.
+
+    For rows reported ``unchanged`` (their earlier request id, and since when). Rows whose user
+    the ledger does not know get None and NaT. The result has a RangeIndex, one row per id.
+    """
+    users, codes = _categories(acked["distinct_id"])
+    at = acked["acked_at"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    order = np.lexsort((at, codes))  # by user, then time: each user's last row is its latest
+    ends = (
+        np.flatnonzero(np.r_[codes[order][1:] != codes[order][:-1], True]) if len(order) else order
+    )
+    latest = np.full(len(users), -1, dtype=np.intp)
+    latest[codes[order][ends]] = order[ends]
+    row = users.get_indexer(np.asarray(distinct_ids, dtype=object))
+    pick = np.full(len(row), -1, dtype=np.intp)
+    pick[row >= 0] = latest[row[row >= 0]]
+    known = pick >= 0
+    request_id = np.full(len(pick), None, dtype=object)
+    request_id[known] = acked["request_id"].to_numpy(dtype=object)[pick[known]]
+    when = np.full(len(pick), np.datetime64("NaT", "ns"))
+    when[known] = at[pick[known]].view("datetime64[ns]")
+    return pd.DataFrame(
+        {
+            "request_id": pd.Series(request_id, dtype=object),
+            "acked_at": pd.DatetimeIndex(when).tz_localize("UTC"),
+        }
+    )
 
 
 def _categories(col: pd.Series) -> tuple[pd.Index, np.ndarray]:
