@@ -253,7 +253,12 @@ def build_widget(plan: Any, buttons: bool = True, agg: Aggregates | None = None)
     send = dry_run = out = status = None
     if buttons:
         rows = len(plan)
-        dry_run = w.Checkbox(value=False, description="dry run (send nothing)", indent=False)
+        dry_run = w.Checkbox(
+            value=False,
+            description="dry run (send nothing)",
+            indent=False,
+            layout=w.Layout(margin="0 0 0 12px", width="auto"),
+        )
         send = w.Button(
             description=f"Send {rows:,} row{'s' if rows != 1 else ''}",
             button_style="primary",
