@@ -1,0 +1,109 @@
+"""The preview widget in a real browser: JupyterLab on loopback, driven by headless Chromium.
+
+A notebook starts the emulator, plans a small frame with one problem value, and leaves the plan
+as the cell's last expression; the test waits for the widget, checks its rows and the problem
+count, clicks Send and sees the result. A screenshot lands in tests/artifacts/ either way.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import pytest
+from browser.lab import CHROMIUM, CHROMIUM_ARGS, jupyter_lab, write_notebook
+
+ARTIFACTS = Path(__file__).parent / "artifacts"
+WAIT = 60_000  # ms: first page load and kernel start take several seconds
+
+PLAN_CELL = """\
+import numpy as np
+import pandas as pd
+import fyno_pandas
+from fyno_pandas.emulator import FynoEmulator
+
+fyno = FynoEmulator(seed=0).start()
+users = pd.DataFrame({
+    "user_id": ["u1", "u2", "u3"],
+    "plan": ["pro", "free", "team"],
+    "ltv": [23000.0, np.inf, 12.5],
+    "premium": [True, False, True],
+})
+plan = users.fyno.plan(id_col="user_id", wsid=fyno.wsid, api_key=fyno.api_key,
+                       endpoint=fyno.endpoint)
+plan"""
+CHECK_CELL = 'print("stored:", sorted(fyno.profiles), plan.result["status"].tolist())'
+
+
+def _missing() -> str | None:
+    if not Path(CHROMIUM).exists():
+        return f"Debian's chromium is not installed at {CHROMIUM} (apt-get install chromium)"
+    for package in ("playwright", "jupyterlab"):
+        if importlib.util.find_spec(package) is None:
+            return f"the {package} package is not installed (pip install -e '.[test]')"
+    for module in ("fyno_pandas.emulator", "fyno_pandas.workflow"):
+        if importlib.util.find_spec(module) is None:
+            return f"{module} is not built yet (the notebook starts the emulator and pushes)"
+    return None
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(_missing() is not None, reason=str(_missing()))
+def test_preview_widget_sends_from_jupyterlab(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    # The kernel inherits the server's environment: no FYNO_* settings from this machine,
+    # and the ledger under tmp_path.
+    for name in [n for n in os.environ if n.startswith("FYNO_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("FYNO_PANDAS_HOME", str(tmp_path / "home"))
+    root = tmp_path / "notebooks"
+    root.mkdir()
+    write_notebook(root / "preview.ipynb", [PLAN_CELL, CHECK_CELL])
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "preview_widget.png"
+    with jupyter_lab(root, tmp_path) as lab, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 1250})
+        try:
+            page.goto(lab.url("preview.ipynb"))
+            page.wait_for_selector(".jp-Notebook", timeout=WAIT)
+            page.wait_for_selector(".jp-Cell .cm-content", timeout=WAIT)
+            # Keys sent before the kernel is idle can be lost; wait for it.
+            page.wait_for_selector(".jp-StatusBar-TextItem:has-text('Idle')", timeout=WAIT)
+            news = page.locator(".jp-toast-button:has-text('No')")
+            if news.count():
+                news.first.click()
+            page.locator(".jp-Cell .cm-content").first.click(force=True)
+            page.keyboard.press("Shift+Enter")
+
+            send = page.locator(".jp-OutputArea button:has-text('Send')")
+            send.wait_for(timeout=WAIT)
+            widget = page.locator(".jp-OutputArea .widget-vbox").first
+            rows = widget.locator("tr.fyno-prop")
+            assert rows.count() == 3
+            assert rows.nth(0).inner_text().split("\t")[:3] == ["plan", "str", "string"]
+            assert "⚠ 1 dropped" in rows.nth(1).inner_text()
+            header = widget.locator(".fyno-preview-header").inner_text()
+            assert "Values left out" in header
+            assert "⚠ 1 (Fyno would accept them" in header
+            assert "Rows to send\t3 of 3" in header
+            assert widget.locator("select").is_visible()  # the drill-down
+
+            send.click()
+            result = widget.locator(".fyno-result")
+            result.wait_for(timeout=WAIT)
+            assert "3 sent" in result.inner_text()
+
+            page.locator(".jp-Cell .cm-content").nth(1).click(force=True)
+            page.keyboard.press("Shift+Enter")
+            printed = page.locator(".jp-OutputArea-output:has-text('stored:')")
+            printed.wait_for(timeout=WAIT)
+            assert "['u1', 'u2', 'u3'] ['sent', 'sent', 'sent']" in printed.inner_text()
+            widget.scroll_into_view_if_needed()
+        finally:
+            page.screenshot(path=str(shot))
+            browser.close()
