@@ -1,0 +1,176 @@
+"""Fault injection for the emulator: latency, a token-bucket rate limit, random errors and drops.
+
+Faults apply to requests that reach a property operation (a known ``/v1/...`` path and method),
+as a gateway in front of Fyno would: after routing (404/405) and the body-size check (413), before
+authentication and body validation. Per request, in this order:
+
+1. sleep ``latency + uniform(0, jitter)`` seconds;
+2. ``rate_limit`` (requests/s, token bucket holding ``rate_burst`` tokens, default
+   ``max(1, rate_limit / 10)``): without a token, 429 with ``Retry-After`` = the whole seconds
+   until the next token, at least 1;
+3. ``throttle_rate``: that fraction answers 429 with ``Retry-After: 1``;
+4. ``drop_before_rate``: that fraction closes the connection without answering; nothing applied;
+5. ``error_rate``: that fraction answers one of ``error_statuses`` (uniformly); nothing applied;
+6. the request is handled; then ``drop_after_rate`` (only for accepted, 202, requests): that
+   fraction is applied and its connection closed without an answer, so the client cannot know.
+
+With a seed, the random draws come from one ``random.Random(seed)``, so a single-connection run
+is reproducible (with concurrent clients the draws interleave with arrival order).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+import time
+from typing import Any
+
+__all__ = ["DEFAULTS", "Faults", "Verdict"]
+
+DEFAULTS: dict[str, Any] = {
+    "latency": 0.0,
+    "jitter": 0.0,
+    "rate_limit": None,
+    "rate_burst": None,
+    "error_rate": 0.0,
+    "error_statuses": (500, 502, 503),
+    "throttle_rate": 0.0,
+    "drop_before_rate": 0.0,
+    "drop_after_rate": 0.0,
+    "max_body_bytes": 1_000_000,
+}
+
+_RATES = ("error_rate", "throttle_rate", "drop_before_rate", "drop_after_rate")
+
+
+class Verdict:
+    """What the fault layer decided for one request (None fields: no fault)."""
+
+    __slots__ = ("drop", "retry_after", "status")
+
+    def __init__(self, status: int | None = None, retry_after: int | None = None, drop=False):
+        self.status = status
+        self.retry_after = retry_after
+        self.drop = drop
+
+
+_PASS = Verdict()
+_DROP = Verdict(drop=True)
+
+
+def _check(name: str, value: Any) -> Any:
+    """Validate and normalise one setting; raises ValueError or TypeError with its name."""
+    if name in _RATES:
+        value = float(value)
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"{name} must be between 0 and 1, got {value}")
+    elif name in ("latency", "jitter"):
+        value = float(value)
+        if not 0.0 <= value <= 60.0:
+            raise ValueError(f"{name} must be between 0 and 60 seconds, got {value}")
+    elif name == "rate_limit":
+        if value is not None:
+            value = float(value)
+            if not 0.0 < value < math.inf:
+                raise ValueError(f"rate_limit must be a positive number or None, got {value}")
+    elif name == "rate_burst":
+        if value is not None:
+            value = float(value)
+            # A bucket must hold at least one whole token, or no request would ever pass.
+            if not 1.0 <= value < math.inf:
+                raise ValueError(f"rate_burst must be at least 1 or None, got {value}")
+    elif name == "error_statuses":
+        value = tuple(int(status) for status in value)
+        if not value or not all(400 <= status <= 599 for status in value):
+            raise ValueError(f"error_statuses must be HTTP error codes, got {value}")
+    elif name == "max_body_bytes":
+        value = int(value)
+        if value < 1:
+            raise ValueError(f"max_body_bytes must be positive, got {value}")
+    else:
+        raise TypeError(f"unknown fault setting {name!r}; known: {', '.join(DEFAULTS)}")
+    return value
+
+
+class Faults:
+    """The fault settings and their state (random generator, token bucket). Thread-safe."""
+
+    def __init__(self, seed: int | None = None, **settings: Any) -> None:
+        self._lock = threading.Lock()
+        self._rng = random.Random(seed)
+        self._settings = dict(DEFAULTS)
+        self._tokens = 0.0
+        self._stamp = time.monotonic()
+        self.configure(**settings)
+
+    def configure(self, **changes: Any) -> dict[str, Any]:
+        """Change the named settings (others keep their value); return all settings."""
+        checked = {name: _check(name, value) for name, value in changes.items()}
+        with self._lock:
+            self._settings.update(checked)
+            s = self._settings
+            self._active = bool(
+                s["latency"] or s["jitter"] or s["rate_limit"] or any(s[r] for r in _RATES)
+            )
+            # A changed limit starts with a full bucket, like a freshly started server.
+            self._tokens = self._burst()
+            self._stamp = time.monotonic()
+            return self.settings_locked()
+
+    def settings_locked(self) -> dict[str, Any]:
+        s = dict(self._settings)
+        s["error_statuses"] = list(s["error_statuses"])
+        return s
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """A JSON-ready copy of the current settings."""
+        with self._lock:
+            return self.settings_locked()
+
+    @property
+    def max_body_bytes(self) -> int:
+        return self._settings["max_body_bytes"]
+
+    def _burst(self) -> float:
+        rate, burst = self._settings["rate_limit"], self._settings["rate_burst"]
+        if rate is None:
+            return 0.0
+        return burst if burst is not None else max(1.0, rate / 10.0)
+
+    def before(self) -> Verdict:
+        """Sleep for latency, then decide whether the request is refused or dropped."""
+        if not self._active:  # the common case stays lock-free
+            return _PASS
+        with self._lock:
+            s = self._settings
+            delay = s["latency"] + (self._rng.uniform(0.0, s["jitter"]) if s["jitter"] else 0.0)
+        if delay:
+            time.sleep(delay)
+        with self._lock:
+            s = self._settings
+            rate = s["rate_limit"]
+            if rate is not None:
+                now = time.monotonic()
+                self._tokens = min(self._burst(), self._tokens + (now - self._stamp) * rate)
+                self._stamp = now
+                if self._tokens < 1.0:
+                    wait = (1.0 - self._tokens) / rate
+                    return Verdict(429, max(1, math.ceil(wait)))
+                self._tokens -= 1.0
+            rng = self._rng
+            if s["throttle_rate"] and rng.random() < s["throttle_rate"]:
+                return Verdict(429, 1)
+            if s["drop_before_rate"] and rng.random() < s["drop_before_rate"]:
+                return _DROP
+            if s["error_rate"] and rng.random() < s["error_rate"]:
+                return Verdict(rng.choice(s["error_statuses"]))
+        return _PASS
+
+    def drop_after(self) -> bool:
+        """Whether an applied request's connection is closed without an answer."""
+        if not self._active or not self._settings["drop_after_rate"]:
+            return False
+        with self._lock:
+            return self._rng.random() < self._settings["drop_after_rate"]
