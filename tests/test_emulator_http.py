@@ -135,7 +135,8 @@ def test_unknown_path_is_404(emulator, session, path) -> None:
 
 @pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE", "OPTIONS"])
 def test_wrong_method_is_405_with_allow(emulator, session, method) -> None:
-    answer = session.request(method, url(emulator, "set"), headers=auth(emulator.api_key))
+    headers = auth(emulator.api_key)
+    answer = session.request(method, url(emulator, "set"), headers=headers, timeout=10)
     assert_error(answer, 405)
     assert answer.headers["Allow"] == "POST"
 
