@@ -20,6 +20,7 @@ import contextlib
 import json
 import socket
 import socketserver
+import sys
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -66,7 +67,13 @@ class EmulatorServer(ThreadingHTTPServer):
     def server_bind(self) -> None:
         # HTTPServer.server_bind asks DNS for the host's name, which can take seconds offline.
         socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = self.server_address[:2]
+        host, port = self.socket.getsockname()[:2]
+        self.server_name, self.server_port = str(host), int(port)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up mid-request is normal (timeouts, retries): no traceback."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
     def track(self, conn: socket.socket, open_: bool) -> None:
         with self._connections_lock:
@@ -84,6 +91,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # StreamRequestHandler sets TCP_NODELAY in setup()
     server: EmulatorServer
+    raw_requestline: bytes  # set by handle_one_request before parse_request
 
     def setup(self) -> None:
         super().setup()
@@ -104,7 +112,7 @@ class _Handler(BaseHTTPRequestHandler):
         Replaces http.server's version, whose email-package header parser is a sixth of the
         time of a request on loopback; this one splits lines and does nothing else.
         """
-        self.command = None
+        self.command = ""  # until the request line is read (http.server uses None)
         self.close_connection = True
         line = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
         self.requestline = line
@@ -255,12 +263,13 @@ class _Handler(BaseHTTPRequestHandler):
         if raw is None:
             return
         verdict = faults.before()
-        if verdict.status is not None or verdict.drop:
-            fault = "drop_before" if verdict.drop else "fault"
-            self._log(path, operation, wsid, version, verdict.status, len(raw), None, None, fault)
-            if verdict.drop:
-                self.close_connection = True
-            elif verdict.retry_after is not None:
+        if verdict.drop:
+            self._log(path, operation, wsid, version, None, len(raw), None, None, "drop_before")
+            self.close_connection = True
+            return
+        if verdict.status is not None:
+            self._log(path, operation, wsid, version, verdict.status, len(raw), None, None, "fault")
+            if verdict.retry_after is not None:
                 message = _error("Too many requests")
                 self._send(429, message, f"Retry-After: {verdict.retry_after}\r\n")
             else:
