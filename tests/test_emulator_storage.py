@@ -71,6 +71,9 @@ def set_(send: Any, values: dict[str, Any], user: str = "u1") -> None:
         (["ok", LONG], None),
         (["2021-02-30"], None),
         ([True], None),
+        (float("inf"), None),
+        ([1, float("-inf")], None),
+        (10**400, "number"),
     ],
 )
 def test_first_value_type(value: Any, expected: str | None) -> None:
@@ -159,6 +162,20 @@ def test_unstorable_first_value_does_not_create_the_property(emulator, send, fir
     assert "p" not in emulator.property_types
     set_(send, {"p": 5})  # the next storable value fixes the type
     assert emulator.property_types["p"] == "number"
+
+
+def test_number_beyond_a_double_is_accepted_and_not_stored(emulator) -> None:
+    url = f"{emulator.endpoint}/{emulator.wsid}/live/profiles/properties/"
+    headers = {"Authorization": f"Bearer {emulator.api_key}"}
+    with requests.Session() as session:
+        for operation, data in [
+            ("set", b'{"distinct_id": "u1", "$set": {"big": 1e400, "ok": 1}}'),
+            ("numerical-add", b'{"distinct_id": "u1", "$add": {"ok": -1e400}}'),
+        ]:
+            answer = session.post(url + operation, data=data, headers=headers, timeout=10)
+            assert answer.status_code == 202
+    assert emulator.profiles == {"u1": {"ok": 1}}
+    assert emulator.property_types == {"ok": "number"}
 
 
 def test_iso_string_is_a_date_when_new_and_a_string_on_a_string_property(emulator, send) -> None:

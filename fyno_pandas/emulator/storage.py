@@ -37,7 +37,9 @@ Silent drops (accepted with 202, the value is *not stored*, and a property is no
   place) that is not a real date or time (``2021-02-30``, ``2021-01-01T25:00:00Z``, offset
   ``+24:00``), also inside a list. On an existing String property such a string is stored as a
   string, like any other string of at most 255 characters;
-- a list holding a boolean.
+- a list holding a boolean;
+- a number too large for a double (``1e400`` is valid JSON but decodes to infinity), also inside a
+  list or as an ``$add`` amount.
 
 On an existing String property, an ISO-looking string is stored as a string (the property's type
 is fixed, and a date is text on the wire). On a Date property, only valid dates are stored; the
@@ -90,7 +92,8 @@ _DATE_SHAPE = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2}):(\d{2})(?:\.\d{3})?(?:Z|([+-])(\d{2}):(\d{2})))?"
 )
 
-_MALFORMED = object()  # fyno_type's answer for a value that must never be stored
+# JSON has no infinity, but a number beyond a double's range decodes to one.
+_INFINITE = (float("inf"), float("-inf"))
 
 
 def _date_kind(text: str) -> str | None:
@@ -121,7 +124,7 @@ def _list_ok(values: list[Any]) -> bool:
         if isinstance(item, str):
             if len(item) > MAX_STRING or _date_kind(item) == "malformed":
                 return False
-        elif not isinstance(item, (int, float)):
+        elif not isinstance(item, (int, float)) or item in _INFINITE:
             return False
     return True
 
@@ -143,7 +146,7 @@ def fyno_type(value: Any) -> str | None:
     if isinstance(value, bool):  # before numbers: bool is an int subclass
         return "boolean"
     if isinstance(value, (int, float)):
-        return "number"
+        return None if value in _INFINITE else "number"
     if isinstance(value, str):
         if len(value) > MAX_STRING:
             return None
@@ -253,6 +256,8 @@ class Store:
             self._set(profile, name, value)
 
     def _add(self, profile: dict[str, Any], name: str, value: Any) -> None:
+        if value in _INFINITE:
+            return
         ptype = self.property_types.setdefault(name, "number")
         if ptype == "number":
             profile[name] = profile.get(name, 0) + value
