@@ -342,3 +342,33 @@ def test_request_log_entries(emulator, session) -> None:
     assert (second["operation"], second["status"], second["body"]) == ("unset", 401, None)
     assert second["request_id"] is None
     assert (third["method"], third["status"]) == ("GET", 405)
+
+
+def test_chunked_body_is_411(emulator, session) -> None:
+    chunks = iter([b'{"distinct_id": "u1", ', b'"$set": {"n": 1}}'])
+    headers = auth(emulator.api_key)
+    answer = session.post(url(emulator, "set"), data=chunks, headers=headers, timeout=10)
+    assert_error(answer, 411)
+    assert answer.headers["Connection"] == "close"
+    assert emulator.profiles == {}
+
+
+@pytest.mark.parametrize(
+    ("request_head", "status"),
+    [(b"NONSENSE\r\n\r\n", 400), (b"BREW /v1 HTTP/1.1\r\nHost: x\r\n\r\n", 501)],
+)
+def test_broken_request_line_or_unknown_method_gets_a_json_error(
+    emulator, request_head, status
+) -> None:
+    parts = urlsplit(emulator.endpoint)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    try:
+        conn.connect()
+        conn.sock.sendall(request_head)
+        answer = http.client.HTTPResponse(conn.sock)
+        answer.begin()
+        assert answer.status == status
+        body = json.loads(answer.read())
+        assert set(body) == {"_message", "status"}
+    finally:
+        conn.close()
