@@ -1,0 +1,450 @@
+"""`FynoClient`: Fyno's property endpoints over HTTP, with timeouts, retries and error mapping.
+
+``requests`` is the public face: pass your own ``requests.Session`` (proxies, certificates,
+adapters) and every request goes through it. Without one (and without a proxy in the
+environment for the endpoint) the hot path goes one layer down, to urllib3's ``HTTPConnection``
+objects (the transport ``requests`` ships with), kept open and reused across requests: about a
+fifth of ``Session.post``'s CPU per request, which is what lets a push keep 16-32 connections
+busy from one Python thread pool (see ``benchmarks/push_throughput.py``).
+
+The retry rule is in `fyno_pandas.retry`; the status -> exception mapping is `error_for`.
+`FynoClient.post` never raises for an HTTP or network failure: it returns an `Outcome`, which is
+what the sender records per row. The API key is sent in the ``Authorization`` header only; it is
+never in a repr, a log line, an exception or an `Outcome`.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+import urllib3
+from urllib3.connection import HTTPConnection, HTTPSConnection
+
+from .config import FynoConfig
+from .errors import FynoAPIError, FynoAuthError, FynoConnectionError, FynoInputError
+from .ratelimit import RateLimiter
+from .retry import FATAL, OK, THROTTLED, RetryPolicy, classify_status, parse_retry_after
+
+__all__ = ["BatchResult", "FynoClient", "Outcome", "error_for"]
+
+log = logging.getLogger("fyno_pandas")
+
+OPERATIONS = ("set", "set-once", "numerical-add", "list-append", "list-remove", "unset", "batch")
+# Errors that mean "no usable answer": socket errors and timeouts (OSError), a connection closed
+# before or during the answer (http.client), urllib3's wrappers of both, and requests' own.
+_NETWORK_ERRORS = (
+    OSError,
+    http.client.HTTPException,
+    urllib3.exceptions.HTTPError,
+    requests.exceptions.RequestException,
+)
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What became of one request, after every retry.
+
+    Attributes
+    ----------
+    status : str
+        ``"sent"`` (Fyno answered 2xx), ``"failed"`` or ``"pending"`` (stopped before an answer).
+    http_status : int or None
+        The last answer's status (None when the last attempt got no answer).
+    request_id : str or None
+    attempts : int
+        Requests made, retries and 429s included.
+    error : str or None
+        Fyno's ``_message`` or the client-side reason.
+    json : Any
+        The last answer's parsed body (None when it was not JSON).
+    retries, throttled : int
+        Retries after errors, and 429 answers.
+    """
+
+    status: str
+    http_status: int | None
+    request_id: str | None
+    attempts: int
+    error: str | None
+    json: Any = None
+    retries: int = 0
+    throttled: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """True when Fyno accepted the request."""
+        return self.status == "sent"
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """The answer to a ``properties/batch`` request: its id and one status object per item."""
+
+    request_id: str | None
+    statuses: list[Any]
+
+
+def error_for(status: int | None, message: str | None, config: FynoConfig, **kw: Any) -> Exception:
+    """The exception for a failed request: the one place statuses become exception types.
+
+    Parameters
+    ----------
+    status : int or None
+        The HTTP status, None when no answer came (network error or timeout).
+    message : str or None
+        Fyno's ``_message`` or the client-side reason.
+    config : FynoConfig
+        Names the workspace, version and endpoint in auth errors (never the key).
+    request_id : str, optional
+        Passed to `FynoAPIError`.
+    """
+    if status is None:
+        return FynoConnectionError(f"no answer from {config.endpoint}: {message}")
+    if status in (401, 403):
+        text = (
+            f"{message or 'refused'}: the API key was refused for workspace {config.wsid!r} "
+            f"({config.version}) at {config.endpoint}; check api_key= or $FYNO_API_KEY"
+        )
+        return FynoAuthError(status, text, request_id=kw.get("request_id"))
+    return FynoAPIError(status, message or "", request_id=kw.get("request_id"))
+
+
+def _message_of(status: int, data: Any, raw: bytes) -> str:
+    if isinstance(data, dict) and isinstance(data.get("_message"), str):
+        return data["_message"]
+    text = raw[:200].decode("utf-8", "replace").strip()
+    return f"HTTP {status}" + (f": {text}" if text else "")
+
+
+class _Urllib3Transport:
+    """Keep-alive urllib3 connections, one per concurrent caller, reused LIFO."""
+
+    def __init__(self, endpoint: str, headers: dict[str, str], timeout: float, pool_size: int):
+        parts = urlsplit(endpoint)
+        self._base = parts.path.rstrip("/")
+        self._headers = headers
+        self._pool_size = pool_size
+        self._idle: list[HTTPConnection] = []
+        if parts.scheme == "https":
+            import certifi  # installed with requests; the same CA bundle requests uses
+
+            self._new = lambda: HTTPSConnection(
+                parts.hostname, parts.port or 443, timeout=timeout, ca_certs=certifi.where()
+            )
+        else:
+            self._new = lambda: HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout)
+
+    def post(self, path: str, body: bytes) -> tuple[int, bytes, str | None]:
+        try:
+            conn = self._idle.pop()  # list.pop is atomic: no lock needed
+            if not conn.is_connected:  # the server closed it while idle: a new one, no retry
+                conn.close()
+        except IndexError:
+            conn = self._new()
+        try:
+            conn.request("POST", self._base + path, body=body, headers=self._headers)
+            response = conn.getresponse()
+            data = response.data
+        except BaseException:
+            conn.close()
+            raise
+        if len(self._idle) < self._pool_size:
+            self._idle.append(conn)
+        else:
+            conn.close()
+        return response.status, data, response.headers.get("Retry-After")
+
+    def close(self) -> None:
+        while self._idle:
+            self._idle.pop().close()
+
+
+class _RequestsTransport:
+    """Requests through a ``requests.Session`` (the caller's, or ours when a proxy applies)."""
+
+    def __init__(self, endpoint: str, headers: dict[str, str], timeout: float, session: Any):
+        self._base = endpoint.rstrip("/")
+        self._headers = headers
+        self._timeout = timeout
+        self._session = session
+
+    def post(self, path: str, body: bytes) -> tuple[int, bytes, str | None]:
+        response = self._session.post(
+            self._base + path, data=body, headers=self._headers, timeout=self._timeout
+        )
+        return response.status_code, response.content, response.headers.get("Retry-After")
+
+    def close(self) -> None:
+        """The session belongs to whoever made it."""
+
+
+class FynoClient:
+    """A reusable client for Fyno's user-property endpoints.
+
+    Parameters
+    ----------
+    wsid, api_key, version, endpoint : str, optional
+        As `FynoConfig.resolve` (``FYNO_*`` environment variables otherwise).
+    session : requests.Session, optional
+        Send through this session (its proxies, certificates and adapters apply).
+    timeout : float, default 30
+        Seconds allowed for connecting and for each read.
+    max_retries : int, default 8
+        Retries of connection errors, timeouts and 5xx (429s are counted apart).
+    pool_size : int, default 16
+        Connections kept open between requests.
+    retry_policy : RetryPolicy, optional
+        Backoff and 429 settings; ``max_retries`` overrides its own.
+    limiter : RateLimiter, optional
+        Shared request-rate limiter; by default an uncapped one that adapts to 429 answers.
+    config : FynoConfig, optional
+        A resolved configuration (instead of wsid, api_key, version, endpoint).
+    """
+
+    def __init__(
+        self,
+        wsid: str | None = None,
+        api_key: str | None = None,
+        version: str | None = None,
+        endpoint: str | None = None,
+        *,
+        session: requests.Session | None = None,
+        timeout: float = 30.0,
+        max_retries: int = 8,
+        pool_size: int = 16,
+        retry_policy: RetryPolicy | None = None,
+        limiter: RateLimiter | None = None,
+        config: FynoConfig | None = None,
+    ) -> None:
+        if config is None:
+            config = FynoConfig.resolve(wsid, api_key, version, endpoint)
+        self.config = config.require()
+        if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout <= 0:
+            raise FynoInputError(f"timeout must be a number of seconds > 0, not {timeout!r}")
+        if not isinstance(pool_size, int) or pool_size < 1:
+            raise FynoInputError(f"pool_size must be an integer >= 1, not {pool_size!r}")
+        self.timeout = float(timeout)
+        self.policy = replace(retry_policy or RetryPolicy(), max_retries=max_retries)
+        self.limiter = limiter if limiter is not None else RateLimiter()
+        headers = {
+            "Authorization": f"Bearer {config.api_key}",
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "User-Agent": "fyno_pandas",
+        }
+        prefix = f"/{config.wsid}/{config.version}/profiles/properties/"
+        self._paths = {op: prefix + op for op in OPERATIONS}
+        proxied = bool(requests.utils.get_environ_proxies(config.endpoint))
+        if session is not None or proxied:
+            self._owned_session = requests.Session() if session is None else None
+            use = session if session is not None else self._owned_session
+            self._transport: Any = _RequestsTransport(config.endpoint, headers, self.timeout, use)
+        else:
+            self._owned_session = None
+            self._transport = _Urllib3Transport(config.endpoint, headers, self.timeout, pool_size)
+        self._local = threading.local()  # one jitter source per thread: no lock, no shared state
+
+    def __repr__(self) -> str:
+        return f"FynoClient({self.config.label})"
+
+    def __enter__(self) -> FynoClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the kept-open connections (and the session the client made itself)."""
+        self._transport.close()
+        if self._owned_session is not None:
+            self._owned_session.close()
+
+    def post(self, operation: str, body: bytes, *, stop: threading.Event | None = None) -> Outcome:
+        """Send one request with retries; never raises for HTTP or network failures.
+
+        Parameters
+        ----------
+        operation : str
+            ``set``, ``unset``, ``batch``, ... (the path's last segment).
+        body : bytes
+            The JSON body, already encoded.
+        stop : threading.Event, optional
+            When set, no further attempt is made and waits are cut short; the outcome is then
+            ``pending`` unless an answer already settled it.
+        """
+        path = self._paths[operation]
+        policy, limiter = self.policy, self.limiter
+        attempts = retries = throttled = 0
+        first = time.monotonic()
+        last_error = "not sent"
+        last_status: int | None = None
+        while True:
+            if stop is not None and stop.is_set():
+                return Outcome(
+                    "pending",
+                    last_status,
+                    None,
+                    attempts,
+                    f"stopped: {last_error}",
+                    None,
+                    retries,
+                    throttled,
+                )
+            if not limiter.acquire(stop):
+                continue  # stopped while waiting for a slot: the check above returns
+            attempts += 1
+            sent_at = time.monotonic()
+            try:
+                status, raw, retry_after = self._transport.post(path, body)
+            except _NETWORK_ERRORS as exc:
+                last_status, last_error = None, _describe(exc, self.timeout)
+                log.debug("%s attempt %d: %s", operation, attempts, last_error)
+                if retries >= policy.max_retries:
+                    return Outcome(
+                        "failed",
+                        None,
+                        None,
+                        attempts,
+                        f"{last_error} (after {attempts} attempts)",
+                        None,
+                        retries,
+                        throttled,
+                    )
+                retries += 1
+                self._sleep(policy.backoff(retries, self._rng()), stop)
+                continue
+            kind = classify_status(status)
+            try:
+                data = json.loads(raw) if raw else None
+            except ValueError:
+                data = None
+            if kind == OK:
+                limiter.on_success()
+                request_id = data.get("request_id") if isinstance(data, dict) else None
+                return Outcome("sent", status, request_id, attempts, None, data, retries, throttled)
+            last_status, last_error = status, _message_of(status, data, raw)
+            log.debug("%s attempt %d: HTTP %d %s", operation, attempts, status, last_error)
+            if kind == FATAL:
+                return Outcome(
+                    "failed", status, None, attempts, last_error, data, retries, throttled
+                )
+            if kind == THROTTLED:
+                throttled += 1
+                wait = parse_retry_after(retry_after, cap=policy.retry_after_cap)
+                limiter.on_throttle(wait, sent_at)
+                if throttled > policy.max_throttled or (
+                    time.monotonic() - first > policy.max_throttle_time
+                ):
+                    return Outcome(
+                        "failed",
+                        status,
+                        None,
+                        attempts,
+                        f"{last_error} (still throttled after {throttled} answers 429)",
+                        data,
+                        retries,
+                        throttled,
+                    )
+                # The limiter pauses everyone for Retry-After; without one, back off alone.
+                if wait is None:
+                    self._sleep(policy.backoff(min(throttled, 10), self._rng()), stop)
+                continue
+            if retries >= policy.max_retries:
+                return Outcome(
+                    "failed",
+                    status,
+                    None,
+                    attempts,
+                    f"{last_error} (after {attempts} attempts)",
+                    data,
+                    retries,
+                    throttled,
+                )
+            retries += 1
+            self._sleep(policy.backoff(retries, self._rng()), stop)
+
+    def _rng(self) -> Any:
+        rng = getattr(self._local, "rng", None)
+        if rng is None:
+            rng = self._local.rng = self.policy.rng()
+        return rng
+
+    @staticmethod
+    def _sleep(seconds: float, stop: threading.Event | None) -> None:
+        if stop is not None:
+            stop.wait(seconds)
+        elif seconds > 0:
+            time.sleep(seconds)
+
+    def _checked(self, operation: str, body: bytes) -> Outcome:
+        outcome = self.post(operation, body)
+        if not outcome.ok:
+            raise error_for(outcome.http_status, outcome.error, self.config)
+        return outcome
+
+    def set_properties(self, distinct_id: str, values: dict[str, Any]) -> str:
+        """``properties/set`` for one user; returns the request id.
+
+        Raises
+        ------
+        FynoInputError
+            For an empty ``values`` or a value JSON cannot carry (NaN, infinity).
+        FynoAuthError, FynoAPIError, FynoConnectionError
+            When Fyno refuses the request or cannot be reached after every retry.
+        """
+        if not values:
+            raise FynoInputError("values must name at least one property", rule="empty_row")
+        body = _dumps({"distinct_id": _check_id(distinct_id), "$set": dict(values)})
+        return self._checked("set", body).request_id or ""
+
+    def unset_properties(self, distinct_id: str, names: list[str]) -> str:
+        """``properties/unset`` for one user; returns the request id."""
+        if isinstance(names, str) or not names:
+            raise FynoInputError("names must be a non-empty list of property names")
+        body = _dumps({"distinct_id": _check_id(distinct_id), "$unset": list(names)})
+        return self._checked("unset", body).request_id or ""
+
+    def batch(self, items: list[dict[str, Any]]) -> BatchResult:
+        """``properties/batch``: items ``{"distinct_id": ..., "action": {"$set": {...}}}``.
+
+        Returns
+        -------
+        BatchResult
+            The request id and one status object per item, in order (``{"$set": "ok"}`` when
+            the item was accepted).
+        """
+        if not items:
+            raise FynoInputError("a batch needs at least one item")
+        outcome = self._checked("batch", _dumps({"batch": list(items)}))
+        statuses = outcome.json.get("batch", []) if isinstance(outcome.json, dict) else []
+        return BatchResult(outcome.request_id, list(statuses))
+
+
+def _check_id(distinct_id: Any) -> str:
+    if not isinstance(distinct_id, str) or not distinct_id:
+        raise FynoInputError(f"distinct_id must be a non-empty string, not {distinct_id!r}")
+    return distinct_id
+
+
+def _dumps(obj: Any) -> bytes:
+    try:
+        return json.dumps(obj, allow_nan=False, ensure_ascii=False).encode()
+    except (TypeError, ValueError) as exc:
+        raise FynoInputError(f"the body cannot be sent as JSON: {exc}") from None
+
+
+def _describe(exc: BaseException, timeout: float) -> str:
+    """A short client-side reason (no URL with query, no headers: nothing secret)."""
+    if isinstance(exc, (TimeoutError, urllib3.exceptions.TimeoutError, requests.Timeout)):
+        return f"timed out after {timeout:g} s"
+    if isinstance(exc, (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)):
+        return "connection closed without an answer"
+    return f"connection error: {type(exc).__name__}"

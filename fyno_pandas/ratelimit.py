@@ -1,0 +1,195 @@
+"""One request-rate limiter shared by every worker of a push.
+
+A token bucket caps the rate at ``max_rps`` (when given). On top of it the limiter adapts to the
+server, the way TCP adapts to a congested link, so that a rate-limited push spends little time on
+requests answered 429:
+
+- **pause**: a 429 carrying ``Retry-After`` pauses *every* worker until then (a server that said
+  "later" to one worker would say it to all of them);
+- **multiplicative decrease**: the first 429 caused by traffic sent at the current rate sets the
+  rate to ``decrease`` x the rate the server was actually accepting (measured from successes);
+  429s for requests sent before that decrease are answers to the old rate and do not cut it again;
+- **additive increase**: every success raises the rate a little, quickly back up to the rate
+  that was last accepted and only slowly beyond it (a cautious probe, so the next 429 comes late).
+
+Without ``max_rps`` and before any 429, `acquire` costs one clock read and no lock.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+
+__all__ = ["RateLimiter"]
+
+
+class RateLimiter:
+    """A thread-safe token bucket with AIMD adaptation to 429 answers.
+
+    Parameters
+    ----------
+    max_rps : float, optional
+        The highest request rate, per second, for all workers together. None: no cap until the
+        server answers 429.
+    decrease : float, default 0.9
+        The factor applied to the accepted rate on a 429.
+    recover_s : float, default 2.0
+        Seconds to climb back from a decrease to the rate last accepted.
+    probe_s : float, default 30.0
+        Seconds to climb a further 10% above it.
+    min_rps : float, default 1.0
+        The rate never goes below this.
+    clock : callable, default time.monotonic
+        The time source (tests).
+    """
+
+    def __init__(
+        self,
+        max_rps: float | None = None,
+        *,
+        decrease: float = 0.9,
+        recover_s: float = 2.0,
+        probe_s: float = 30.0,
+        min_rps: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if max_rps is not None and not (isinstance(max_rps, (int, float)) and max_rps > 0):
+            raise ValueError(f"max_rps must be a number > 0 or None, not {max_rps!r}")
+        if not 0 < decrease < 1:
+            raise ValueError(f"decrease must be between 0 and 1, not {decrease!r}")
+        self._clock = clock
+        self._lock = threading.Lock()
+        self.max_rps = math.inf if max_rps is None else float(max_rps)
+        self._decrease = decrease
+        self._recover_s = recover_s
+        self._probe_s = probe_s
+        self._min_rps = min(float(min_rps), self.max_rps)
+        self._rate = self.max_rps
+        self._ceiling = self.max_rps  # the rate last seen accepted
+        now = clock()
+        self._tokens = 1.0
+        self._last = now
+        self._pause_until = -math.inf
+        self._last_decrease = -math.inf
+        # Successes counted over a short window, to know what the server accepts.
+        self._window_start = now
+        self._window_ok = 0
+        self._accepted = math.inf
+        #: How many 429s were reported, and how many of them cut the rate.
+        self.throttled = 0
+        self.decreases = 0
+
+    @property
+    def rate(self) -> float:
+        """The current rate limit in requests per second (``inf`` when unlimited)."""
+        return self._rate
+
+    def acquire(self, stop: threading.Event | None = None) -> bool:
+        """Wait for a send slot.
+
+        Parameters
+        ----------
+        stop : threading.Event, optional
+            Cuts the wait short when set.
+
+        Returns
+        -------
+        bool
+            True when the caller may send; False when ``stop`` was set while waiting.
+        """
+        while True:
+            now = self._clock()
+            if now >= self._pause_until and self._rate == math.inf:
+                return True  # the common case: no cap, no 429 seen; no lock needed
+            with self._lock:
+                now = self._clock()
+                wait = self._pause_until - now
+                if wait <= 0:
+                    rate = self._rate
+                    burst = max(1.0, rate / 20.0)  # 50 ms of traffic at most at once
+                    self._tokens = min(burst, self._tokens + (now - self._last) * rate)
+                    self._last = now
+                    # Reserve a token even when the bucket is empty: waiters queue up in
+                    # arrival order, each sleeping until its own slot.
+                    self._tokens -= 1.0
+                    if self._tokens >= 0:
+                        return True
+                    wait = -self._tokens / rate
+                    reserved = True
+                else:
+                    reserved = False
+            if stop is not None:
+                if stop.wait(wait):
+                    return False
+            else:
+                time.sleep(wait)
+            if reserved:
+                return True
+
+    def on_success(self) -> None:
+        """Record a 2xx answer: measure the accepted rate and raise the limit a little."""
+        if self._rate == math.inf:
+            with self._lock:
+                self._count_ok(self._clock())
+            return
+        with self._lock:
+            now = self._clock()
+            self._count_ok(now)
+            rate = self._rate
+            if rate < self._ceiling:
+                step = (self._ceiling * (1 - self._decrease)) / max(self._recover_s, 1e-9)
+            else:
+                step = self._ceiling * 0.1 / max(self._probe_s, 1e-9)
+            # One success comes every 1/rate seconds, so step/rate per success climbs by
+            # `step` per second.
+            self._rate = min(self.max_rps, rate + step / rate)
+
+    def on_throttle(self, retry_after: float | None, sent_at: float) -> None:
+        """Record a 429 answer.
+
+        Parameters
+        ----------
+        retry_after : float or None
+            The (already capped) ``Retry-After`` in seconds; every worker pauses this long.
+        sent_at : float
+            When the throttled request was sent (the limiter's clock); a request sent before
+            the last decrease does not cut the rate again.
+        """
+        with self._lock:
+            now = self._clock()
+            self.throttled += 1
+            if retry_after:
+                self._pause_until = max(self._pause_until, now + retry_after)
+            if sent_at < self._last_decrease:
+                return
+            self._close_window(now)
+            # Measure afresh from the end of the pause: time spent paused is not capacity.
+            self._window_start = max(now, self._pause_until)
+            self._window_ok = 0
+            accepted = min(self._accepted, self._rate)
+            if accepted == math.inf:
+                accepted = 10.0  # nothing measured yet: restart slowly and climb
+            self._ceiling = min(self.max_rps, max(accepted, self._min_rps))
+            self._rate = max(self._min_rps, self._ceiling * self._decrease)
+            self._tokens = min(self._tokens, 0.0)
+            self._last = max(now, self._pause_until)
+            self._last_decrease = now
+            self.decreases += 1
+
+    def _count_ok(self, now: float) -> None:
+        self._window_ok += 1
+        if now - self._window_start >= 0.5:
+            self._close_window(now)
+
+    def _close_window(self, now: float) -> None:
+        span = now - self._window_start
+        if span >= 0.05 and self._window_ok:
+            self._accepted = self._window_ok / span
+            self._window_start = now
+            self._window_ok = 0
+
+    def __repr__(self) -> str:
+        rate = f"{self._rate:.1f}/s"
+        return f"RateLimiter(rate={rate}, max_rps={self.max_rps}, throttled={self.throttled})"
