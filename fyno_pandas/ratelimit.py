@@ -6,11 +6,14 @@ requests answered 429:
 
 - **pause**: a 429 carrying ``Retry-After`` pauses *every* worker until then (a server that said
   "later" to one worker would say it to all of them);
-- **multiplicative decrease**: the first 429 caused by traffic sent at the current rate sets the
-  rate to ``decrease`` x the rate the server was actually accepting (measured from successes);
-  429s for requests sent before that decrease are answers to the old rate and do not cut it again;
-- **additive increase**: every success raises the rate a little, quickly back up to the rate
-  that was last accepted and only slowly beyond it (a cautious probe, so the next 429 comes late).
+- **multiplicative decrease**: the first 429 caused by traffic sent at the current rate sets a
+  ceiling just under the rate the server accepted over the last second of sending (measured from
+  successes) and the rate to ``decrease`` x that ceiling; 429s for requests sent before that
+  decrease answer the old rate and do not cut it again. A 429 that comes too soon to measure
+  anything (a burst far above the limit) halves the rate and restarts an exponential climb
+  ("slow start") that the next, measurable, 429 ends;
+- **additive increase**: every success raises the rate a little, back up to the ceiling within
+  ``recover_s`` and then only slowly beyond it (a cautious probe, so the next 429 comes late).
 
 Without ``max_rps`` and before any 429, `acquire` costs one clock read and no lock.
 """
@@ -20,9 +23,16 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 
 __all__ = ["RateLimiter"]
+
+_LN2 = math.log(2)
+_MIN_SPAN = 0.25  # seconds of sending needed to trust a measured rate
+_MIN_OKS = 10  # successes needed to trust a measured rate
+_MARGIN = 0.95  # aim below the measured rate: it includes the server's burst allowance
+_START_RPS = 10.0  # where to restart when nothing was ever accepted
 
 
 class RateLimiter:
@@ -73,10 +83,10 @@ class RateLimiter:
         self._last = now
         self._pause_until = -math.inf
         self._last_decrease = -math.inf
-        # Successes counted over a short window, to know what the server accepts.
-        self._window_start = now
-        self._window_ok = 0
-        self._accepted = math.inf
+        self._slow_start = False
+        # When recent successes came, to measure what the server accepts; sending time only.
+        self._oks: deque[float] = deque(maxlen=16384)
+        self._active_since = now
         #: How many 429s were reported, and how many of them cut the rate.
         self.throttled = 0
         self.decreases = 0
@@ -129,21 +139,20 @@ class RateLimiter:
                 return True
 
     def on_success(self) -> None:
-        """Record a 2xx answer: measure the accepted rate and raise the limit a little."""
+        """Record a 2xx answer: note when (to measure the accepted rate), raise the limit."""
+        now = self._clock()
+        self._oks.append(now)  # deque.append is atomic; the unlimited path takes no lock
         if self._rate == math.inf:
-            with self._lock:
-                self._count_ok(self._clock())
             return
         with self._lock:
-            now = self._clock()
-            self._count_ok(now)
             rate = self._rate
-            if rate < self._ceiling:
-                step = (self._ceiling * (1 - self._decrease)) / max(self._recover_s, 1e-9)
+            if self._slow_start:
+                step = rate * _LN2  # doubles about every second
+            elif rate < self._ceiling:
+                step = self._ceiling * (1 - self._decrease) / max(self._recover_s, 1e-9)
             else:
                 step = self._ceiling * 0.1 / max(self._probe_s, 1e-9)
-            # One success comes every 1/rate seconds, so step/rate per success climbs by
-            # `step` per second.
+            # A success comes every 1/rate seconds, so step/rate per success is step per second.
             self._rate = min(self.max_rps, rate + step / rate)
 
     def on_throttle(self, retry_after: float | None, sent_at: float) -> None:
@@ -160,35 +169,37 @@ class RateLimiter:
         with self._lock:
             now = self._clock()
             self.throttled += 1
-            if retry_after:
-                self._pause_until = max(self._pause_until, now + retry_after)
             if sent_at < self._last_decrease:
+                self._pause(now, retry_after)
                 return
-            self._close_window(now)
-            # Measure afresh from the end of the pause: time spent paused is not capacity.
-            self._window_start = max(now, self._pause_until)
-            self._window_ok = 0
-            accepted = min(self._accepted, self._rate)
-            if accepted == math.inf:
-                accepted = 10.0  # nothing measured yet: restart slowly and climb
-            self._ceiling = min(self.max_rps, max(accepted, self._min_rps))
-            self._rate = max(self._min_rps, self._ceiling * self._decrease)
+            # What the server accepted over the last second of sending (time paused excluded).
+            start = max(now - 1.0, self._active_since)
+            span = now - start
+            accepted = sum(1 for t in reversed(self._oks) if t >= start) if span > 0 else 0
+            if span >= _MIN_SPAN and accepted >= _MIN_OKS:
+                # A server's burst allowance inflates the measure: aim a little below it.
+                self._ceiling = max(
+                    self._min_rps, _MARGIN * min(accepted / span, self._rate, self.max_rps)
+                )
+                self._rate = max(self._min_rps, self._ceiling * self._decrease)
+                self._slow_start = False
+            else:
+                # Throttled too soon to measure: far too fast. Halve, then grow exponentially
+                # until the next 429, which will come late enough to be measured.
+                fast = accepted / span if accepted and span > 0 else _START_RPS * 2
+                self._rate = max(self._min_rps, 0.5 * min(fast, self._rate, self.max_rps))
+                self._ceiling = self._rate
+                self._slow_start = True
             self._tokens = min(self._tokens, 0.0)
-            self._last = max(now, self._pause_until)
             self._last_decrease = now
             self.decreases += 1
+            self._pause(now, retry_after)
 
-    def _count_ok(self, now: float) -> None:
-        self._window_ok += 1
-        if now - self._window_start >= 0.5:
-            self._close_window(now)
-
-    def _close_window(self, now: float) -> None:
-        span = now - self._window_start
-        if span >= 0.05 and self._window_ok:
-            self._accepted = self._window_ok / span
-            self._window_start = now
-            self._window_ok = 0
+    def _pause(self, now: float, retry_after: float | None) -> None:
+        if retry_after:
+            self._pause_until = max(self._pause_until, now + retry_after)
+            self._active_since = self._pause_until
+            self._last = max(self._last, self._pause_until)
 
     def __repr__(self) -> str:
         rate = f"{self._rate:.1f}/s"
