@@ -135,8 +135,8 @@ class RateLimiter:
                     return False
             else:
                 time.sleep(wait)
-            if reserved:
-                return True
+            if reserved and self._clock() >= self._pause_until:
+                return True  # else a 429 paused everyone while this caller slept: wait again
 
     def on_success(self) -> None:
         """Record a 2xx answer: note when (to measure the accepted rate), raise the limit."""
@@ -175,7 +175,10 @@ class RateLimiter:
             # What the server accepted over the last second of sending (time paused excluded).
             start = max(now - 1.0, self._active_since)
             span = now - start
-            accepted = sum(1 for t in reversed(self._oks) if t >= start) if span > 0 else 0
+            if span <= 0:  # sent before the pause began: the pause already answers it
+                self._pause(now, retry_after)
+                return
+            accepted = sum(1 for t in reversed(self._oks) if t >= start)
             if span >= _MIN_SPAN and accepted >= _MIN_OKS:
                 # A server's burst allowance inflates the measure: aim a little below it.
                 self._ceiling = max(
@@ -186,7 +189,7 @@ class RateLimiter:
             else:
                 # Throttled too soon to measure: far too fast. Halve, then grow exponentially
                 # until the next 429, which will come late enough to be measured.
-                fast = accepted / span if accepted and span > 0 else _START_RPS * 2
+                fast = accepted / span if accepted else min(self._rate, _START_RPS * 2)
                 self._rate = max(self._min_rps, 0.5 * min(fast, self._rate, self.max_rps))
                 self._ceiling = self._rate
                 self._slow_start = True

@@ -1,0 +1,120 @@
+"""push()/plan()/push_plan(): option checks, configuration, dry run, preview, the caller's frame."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+import fyno_pandas  # noqa: F401  (registers df.fyno)
+from fyno_pandas.emulator import FynoEmulator
+from fyno_pandas.errors import FynoConfigError, FynoInputError
+from fyno_pandas.retry import RetryPolicy
+from fyno_pandas.workflow import plan, push, push_plan
+
+FAST = RetryPolicy(backoff_base=0.001, backoff_cap=0.005, seed=0)
+
+
+@pytest.fixture
+def no_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("FYNO_WSID", "FYNO_API_KEY", "FYNO_VERSION", "FYNO_ENDPOINT"):
+        monkeypatch.delenv(var, raising=False)
+
+
+def frame() -> pd.DataFrame:
+    df = pd.DataFrame({"user_id": ["a", "b", "c"], "plan": ["pro", "free", None]})
+    df.attrs["source"] = "crm"
+    return df
+
+
+def test_accessor_push_with_environment(emulator: FynoEmulator, monkeypatch) -> None:
+    monkeypatch.setenv("FYNO_WSID", emulator.wsid)
+    monkeypatch.setenv("FYNO_API_KEY", emulator.api_key)
+    monkeypatch.setenv("FYNO_ENDPOINT", emulator.endpoint)
+    df = frame()
+    before = df.copy()
+    result = df.fyno.push("user_id", preview=False, progress=False)
+    assert result["status"].tolist() == ["sent", "sent", "skipped"]
+    assert emulator.profiles == {"a": {"plan": "pro"}, "b": {"plan": "free"}}
+    pd.testing.assert_frame_equal(df, before)
+    assert df.attrs == {"source": "crm"}
+    assert result.attrs["fyno"]["sent"] == sum(result["status"] == "sent")
+
+
+def test_missing_credentials_raise_before_sending(emulator: FynoEmulator, no_env) -> None:
+    with pytest.raises(FynoConfigError, match="api_key"):
+        push(frame(), "user_id", wsid=emulator.wsid, endpoint=emulator.endpoint, preview=False)
+    with pytest.raises(FynoConfigError, match="version"):
+        push(frame(), "user_id", **creds(emulator), version="prod", preview=False)
+    the_plan = plan(frame(), "user_id", endpoint=emulator.endpoint)  # plan needs no key
+    with pytest.raises(FynoConfigError):
+        push_plan(the_plan, progress=False)
+    assert emulator.requests == []
+
+
+def creds(fyno: FynoEmulator) -> dict:
+    return {"wsid": fyno.wsid, "api_key": fyno.api_key, "endpoint": fyno.endpoint}
+
+
+def test_http_to_a_remote_host_is_refused(no_env) -> None:
+    with pytest.raises(FynoConfigError, match="plain http"):
+        push(frame(), "user_id", wsid="WS", api_key="k", endpoint="http://api.example.com/v1")
+    with pytest.raises(FynoConfigError, match="plain http"):
+        plan(frame(), "user_id", endpoint="http://10.1.2.3/v1")
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"colour": "red"},
+        {"concurrency": 0},
+        {"concurrency": True},
+        {"concurrency": 1000},
+        {"batch_size": 0},
+        {"batch_size": 5000},
+        {"max_rps": -1},
+        {"timeout": 0},
+        {"max_retries": -1},
+        {"progress": "yes"},
+        {"dry_run": 1},
+        {"retry_policy": {"max_retries": 1}},
+        {"on_ack": "ledger"},
+    ],
+)
+def test_bad_options_raise_input_error(emulator: FynoEmulator, options: dict) -> None:
+    with pytest.raises(FynoInputError):
+        push(frame(), "user_id", **creds(emulator), preview=False, **options)
+    assert emulator.requests == []
+
+
+def test_unknown_plan_option(emulator: FynoEmulator) -> None:
+    with pytest.raises(FynoInputError, match="colour"):
+        plan(frame(), "user_id", colour="red")
+
+
+def test_dry_run_sends_nothing(emulator: FynoEmulator, no_env) -> None:
+    result = push(frame(), "user_id", endpoint=emulator.endpoint, dry_run=True, preview=False)
+    assert result["status"].tolist() == ["dry_run", "dry_run", "skipped"]
+    assert result.attrs["fyno"]["dry_run"] == 2
+    assert emulator.requests == []
+
+
+def test_preview_is_shown_before_sending(emulator: FynoEmulator, capsys) -> None:
+    push(frame(), "user_id", **creds(emulator), progress=False, retry_policy=FAST)
+    assert "Fyno push plan" in capsys.readouterr().err
+
+
+def test_max_rps_and_batch_options(emulator: FynoEmulator) -> None:
+    df = pd.DataFrame({"user_id": [f"u{i}" for i in range(30)], "n": range(30)})
+    result = push(
+        df,
+        "user_id",
+        **creds(emulator),
+        preview=False,
+        progress=False,
+        max_rps=1000,
+        batch_size=7,
+        concurrency=2,
+    )
+    assert (result["status"] == "sent").all()
+    assert result.attrs["fyno"]["requests"] == 1 + 5  # the type seed, then 5 batches
+    assert len(emulator.profiles) == 30
