@@ -29,9 +29,11 @@ from collections.abc import Callable
 __all__ = ["RateLimiter"]
 
 _LN2 = math.log(2)
-_MIN_SPAN = 0.25  # seconds of sending needed to trust a measured rate
+_WINDOW = 1.5  # seconds of recent sending the accepted rate is measured over
+_MIN_SPAN = 0.75  # seconds of sending needed to trust a measured rate
 _MIN_OKS = 10  # successes needed to trust a measured rate
-_MARGIN = 0.95  # aim below the measured rate: it includes the server's burst allowance
+_MARGIN = 0.93  # aim below the measured rate: it includes the server's burst allowance
+_PROBE_BACK = 0.98  # a 429 while probing just above the limit costs this much of the rate
 _START_RPS = 10.0  # where to restart when nothing was ever accepted
 
 
@@ -43,11 +45,11 @@ class RateLimiter:
     max_rps : float, optional
         The highest request rate, per second, for all workers together. None: no cap until the
         server answers 429.
-    decrease : float, default 0.9
-        The factor applied to the accepted rate on a 429.
+    decrease : float, default 0.95
+        The factor applied to the ceiling on a 429 (the ceiling is 0.93 x the measured rate).
     recover_s : float, default 2.0
         Seconds to climb back from a decrease to the rate last accepted.
-    probe_s : float, default 30.0
+    probe_s : float, default 60.0
         Seconds to climb a further 10% above it.
     min_rps : float, default 1.0
         The rate never goes below this.
@@ -59,9 +61,9 @@ class RateLimiter:
         self,
         max_rps: float | None = None,
         *,
-        decrease: float = 0.9,
+        decrease: float = 0.95,
         recover_s: float = 2.0,
-        probe_s: float = 30.0,
+        probe_s: float = 60.0,
         min_rps: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -172,25 +174,34 @@ class RateLimiter:
             if sent_at < self._last_decrease:
                 self._pause(now, retry_after)
                 return
-            # What the server accepted over the last second of sending (time paused excluded).
-            start = max(now - 1.0, self._active_since)
+            # What the server accepted over the last 1.5 s of sending (time paused excluded).
+            start = max(now - _WINDOW, self._active_since)
             span = now - start
             if span <= 0:  # sent before the pause began: the pause already answers it
                 self._pause(now, retry_after)
                 return
             accepted = sum(1 for t in reversed(self._oks) if t >= start)
             if span >= _MIN_SPAN and accepted >= _MIN_OKS:
-                # A server's burst allowance inflates the measure: aim a little below it.
-                self._ceiling = max(
-                    self._min_rps, _MARGIN * min(accepted / span, self._rate, self.max_rps)
-                )
+                average = accepted / span
+                if self._slow_start:
+                    # Climbing fast: the window's average holds time spent below the limit,
+                    # the last half second a burst allowance drained at once; take the middle
+                    # and aim a little below it.
+                    recent = sum(1 for t in reversed(self._oks) if t >= now - 0.5) / 0.5
+                    ceiling = _MARGIN * min((average + recent) / 2, self._rate)
+                else:
+                    # Throttled while probing just above the limit: the rate was the limit.
+                    ceiling = _PROBE_BACK * min(average, self._rate)
+                self._ceiling = max(self._min_rps, min(ceiling, self.max_rps))
                 self._rate = max(self._min_rps, self._ceiling * self._decrease)
                 self._slow_start = False
             else:
-                # Throttled too soon to measure: far too fast. Halve, then grow exponentially
-                # until the next 429, which will come late enough to be measured.
+                # Throttled too soon to measure: far too fast (a burst allowance makes this
+                # measure several times the real limit). Cut it to an eighth, then grow
+                # exponentially until the next 429, which will come late enough to measure.
                 fast = accepted / span if accepted else min(self._rate, _START_RPS * 2)
-                self._rate = max(self._min_rps, 0.5 * min(fast, self._rate, self.max_rps))
+                cut = 0.5 if self._slow_start else 0.125  # already climbing from a cut: halve
+                self._rate = max(self._min_rps, cut * min(fast, self._rate, self.max_rps))
                 self._ceiling = self._rate
                 self._slow_start = True
             self._tokens = min(self._tokens, 0.0)
