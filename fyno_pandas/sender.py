@@ -116,17 +116,17 @@ class _Push:
             self.on_ack(positions, request_id)
 
 
-def _row_unit(push: _Push, has_set: np.ndarray, bodies: dict[int, bytes]) -> Callable[[int], None]:
+def _row_unit(push: _Push, bodies: dict[int, bytes], unsets: set[int]) -> Callable[[int], None]:
     """Per-row mode: ``set`` (and ``unset`` when the row clears properties), then record."""
     plan, post, stop = push.plan, push.client.post, push.stop
 
     def run(pos: int) -> None:
         outcomes = []
-        if has_set[pos]:
-            outcomes.append(post("set", bodies.pop(pos), stop=stop))
-        unset = plan.unset_body(pos)
-        if unset is not None and (not outcomes or outcomes[0].ok):
-            outcomes.append(post("unset", unset, stop=stop))
+        body = bodies.pop(pos, None)
+        if body is not None:
+            outcomes.append(post("set", body, stop=stop))
+        if pos in unsets and (not outcomes or outcomes[0].ok):
+            outcomes.append(post("unset", plan.unset_body(pos), stop=stop))
         push.count(outcomes)
         push.settle((pos,), outcomes)
         if push.status[pos] == "sent":
@@ -324,13 +324,15 @@ def _seed_types(push: _Push, concurrency: int) -> bool:
 def _send_rows(push: _Push, positions: np.ndarray, concurrency: int, bar: Any) -> bool:
     plan = push.plan
     has_set = np.zeros(len(plan.index), dtype=bool)
+    has_unset = np.zeros(len(plan.index), dtype=bool)
     for p in plan.properties:
         has_set |= np.not_equal(plan.fragments[p], None)
+        has_unset |= plan.unsets[p]
     with_set = positions[has_set[positions]]
     # Bodies encoded once, in bulk, before the workers start: the hot path only sends bytes.
     bodies = dict(zip(with_set.tolist(), plan.set_bodies(with_set), strict=True))
     order = positions.tolist()
-    run_row = _row_unit(push, has_set, bodies)
+    run_row = _row_unit(push, bodies, set(np.flatnonzero(has_unset).tolist()))
     return _run(push, len(order), lambda k: run_row(order[k]), concurrency, bar)
 
 
