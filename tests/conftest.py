@@ -14,3 +14,9 @@ def emulator() -> Iterator[FynoEmulator]:
     """A running emulator (seed 0: deterministic request ids), stopped after the test."""
     with FynoEmulator(seed=0) as fyno:
         yield fyno
+
+
+@pytest.fixture(autouse=True)
+def _ledger_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep every test's default ledger in a fresh folder, never in ~/.fyno_pandas."""
+    monkeypatch.setenv("FYNO_PANDAS_HOME", str(tmp_path_factory.mktemp("fyno_pandas_home")))
