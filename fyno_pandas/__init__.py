@@ -7,6 +7,7 @@
 """
 
 from . import accessor as _accessor  # noqa: F401  (registers df.fyno)
+from .client import FynoClient
 from .config import FynoConfig
 from .errors import (
     FynoAPIError,
@@ -18,18 +19,28 @@ from .errors import (
     FynoPandasError,
     PushInterrupted,
 )
+from .ledger import Ledger
+from .pushplan import PushPlan
+from .workflow import plan, push, push_plan, retry_failed
 
 __version__ = "0.1.0"
 
 __all__ = [
     "FynoAPIError",
     "FynoAuthError",
+    "FynoClient",
     "FynoConfig",
     "FynoConfigError",
     "FynoConnectionError",
     "FynoInputError",
     "FynoLedgerError",
     "FynoPandasError",
+    "Ledger",
     "PushInterrupted",
+    "PushPlan",
     "__version__",
+    "plan",
+    "push",
+    "push_plan",
+    "retry_failed",
 ]

@@ -28,3 +28,9 @@ class FynoAccessor:
         from .workflow import push
 
         return push(self._frame, id_col, **options)
+
+    def retry_failed(self, result: pd.DataFrame, id_col: str, **options: Any) -> pd.DataFrame:
+        """Resend the rows ``result`` reports failed or pending; see `fyno_pandas.retry_failed`."""
+        from .workflow import retry_failed
+
+        return retry_failed(self._frame, result, id_col, **options)

@@ -417,6 +417,8 @@ def build_plan(
     plan._ok = ok
     plan.sendable = ok & anything
     plan.unchanged = np.zeros(n, dtype=bool)
+    plan.acked_request_ids = np.full(n, None, dtype=object)
+    plan.acked_at = np.full(n, np.datetime64("NaT", "ns"))
     plan.issues, plan._issue_pos, plan._issue_column, plan._issue_action = issues.frame()
     plan.columns = pd.DataFrame(
         {

@@ -232,6 +232,11 @@ def _header_lines(agg: Aggregates) -> list[tuple[str, str]]:
         ),
         ("Coerced / warnings", f"{s['values_coerced']:,} / {s['warnings']:,}"),
     ]
+    if s.get("values_unchanged"):
+        since = s["unchanged_since"]
+        when = f", rows unchanged since {since:%Y-%m-%d %H:%M:%S} UTC" if since else ""
+        text = f"{s['rows_unchanged']:,} rows, {s['values_unchanged']:,} values"
+        lines.insert(2, ("Already in Fyno", f"{text} (not resent{when})"))
     return lines
 
 

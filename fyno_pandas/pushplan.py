@@ -30,6 +30,11 @@ class PushPlan:
     distinct_ids, sendable, skip_reasons, unchanged : numpy.ndarray
         Per row: the id (None when missing), whether it will be sent, why not, and whether
         `restrict` left it with nothing to send.
+    acked_request_ids, acked_at : numpy.ndarray
+        Per row, the user's latest request Fyno acknowledged and when (UTC), as the ledger
+        told `without_acknowledged`; None and NaT otherwise.
+    values_unchanged : int
+        Values left out by `without_acknowledged` because Fyno already holds them.
     properties : list of str
     fyno_types : dict
         ``{property: type}`` for the properties that have one.
@@ -38,6 +43,10 @@ class PushPlan:
         whose property is cleared (``nulls="unset"``).
     columns, issues : pandas.DataFrame
         One row per property; one row per cell or row not sent as is.
+    ledger : Ledger, pathlib.Path or False
+        The ledger `fyno_pandas.plan` consulted, which `push_plan` records to (False: none).
+    result : pandas.DataFrame or None
+        The result of the last send from the preview widget's button.
     """
 
     index: pd.Index
@@ -55,6 +64,11 @@ class PushPlan:
     unsets: dict[str, np.ndarray]
     columns: pd.DataFrame
     issues: pd.DataFrame
+    acked_request_ids: np.ndarray
+    acked_at: np.ndarray
+    values_unchanged: int = 0
+    ledger: Any = False
+    result: pd.DataFrame | None = None
 
     def __len__(self) -> int:
         return int(self.sendable.sum())
@@ -75,10 +89,22 @@ class PushPlan:
 
         return mimebundle(self)
 
+    def widget(self, buttons: bool = True) -> Any:
+        """The interactive preview (ipywidgets); its Send button pushes and sets `result`."""
+        from .widget import build_widget
+
+        return build_widget(self, buttons=buttons)
+
     def summary(self) -> dict[str, Any]:
-        """Counts for a preview: rows, rows_to_send, rows_skipped, values, drops, warnings."""
+        """Counts for a preview: rows, rows_to_send, rows_skipped, values, drops, warnings.
+
+        ``rows_unchanged`` and ``values_unchanged`` count what the ledger says Fyno already
+        holds; ``unchanged_since`` is the oldest acknowledgement among those rows (or None).
+        """
         sent = self.sendable
         cell = self._issue_pos >= 0
+        since = self.acked_at[self.unchanged]
+        since = since[~np.isnat(since)]
         return {
             "rows": len(self.index),
             "rows_to_send": int(sent.sum()),
@@ -88,6 +114,9 @@ class PushPlan:
             "values_dropped": int((cell & (self._issue_action == "dropped")).sum()),
             "values_coerced": int(self.columns["coerced"].sum()),
             "warnings": int((self._issue_action == "warned").sum()),
+            "rows_unchanged": int(self.unchanged.sum()),
+            "values_unchanged": self.values_unchanged,
+            "unchanged_since": pd.Timestamp(since.min(), tz="UTC") if len(since) else None,
             "destination": getattr(self.config, "label", None),
         }
 
@@ -204,6 +233,31 @@ class PushPlan:
             anything |= plan._set[p] | plan.unsets[p]
         plan.sendable = self.sendable & anything
         plan.unchanged = self.unchanged | (self.sendable & ~anything)
+        return plan
+
+    def without_acknowledged(
+        self,
+        acknowledged: dict[str, np.ndarray],
+        request_ids: np.ndarray,
+        acked_at: np.ndarray,
+    ) -> PushPlan:
+        """A copy that leaves out the values Fyno already acknowledged (``only_changed``).
+
+        Parameters
+        ----------
+        acknowledged : {property: bool ndarray}
+            True where the ledger holds exactly this row's value
+            (`fyno_pandas.ledger.unchanged_mask`).
+        request_ids, acked_at : numpy.ndarray
+            Per row, the user's latest acknowledged request and its time
+            (`fyno_pandas.ledger.latest_acks`); rows left with nothing to send keep them.
+        """
+        plan = self.restrict({p: ~np.asarray(m, dtype=bool) for p, m in acknowledged.items()})
+        plan.values_unchanged = self.values_unchanged + sum(
+            int((self._set[p] & self.sendable & m).sum()) for p, m in acknowledged.items()
+        )
+        plan.acked_request_ids = np.where(plan.unchanged, request_ids, None)
+        plan.acked_at = np.asarray(acked_at, dtype="datetime64[ns]")
         return plan
 
     def payloads(self) -> list[dict[str, Any]]:

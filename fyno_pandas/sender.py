@@ -37,7 +37,7 @@ import pandas as pd
 from .client import FynoClient, Outcome, error_for
 from .errors import PushInterrupted
 
-__all__ = ["STATUSES", "dry_run_result", "send_plan"]
+__all__ = ["STATUSES", "bar_class", "dry_run_result", "send_plan"]
 
 log = logging.getLogger("fyno_pandas")
 
@@ -48,7 +48,8 @@ _TICK = 0.1  # seconds between progress refreshes (and Ctrl-C checks) of the cal
 AckHook = Callable[[Sequence[int], "str | None"], None]
 
 
-def _bar_class() -> Any:
+def bar_class() -> Any:
+    """``tqdm.auto.tqdm`` without its monitor thread (our loop refreshes the bar)."""
     from tqdm.auto import tqdm
 
     class _Bar(tqdm):  # type: ignore[misc, valid-type]
@@ -72,10 +73,12 @@ class _Push:
         self.error = np.where(plan.sendable | plan.unchanged, None, plan.skip_reasons).astype(
             object
         )
-        self.request_id = np.full(n, None, dtype=object)
+        # unchanged rows keep the request that stored their values (from the ledger)
+        self.request_id = np.where(plan.unchanged, plan.acked_request_ids, None).astype(object)
         self.http_status = np.zeros(n, dtype=np.int64)  # 0: no answer
         self.attempts = np.zeros(n, dtype=np.int64)
         self.stop = threading.Event()
+        self.bar_start = 0  # a shared progress bar's count when this plan started
         self.lock = threading.Lock()
         self.sent = self.failed = self.requests = self.retries = self.throttled = 0
         self.auth_failure: Outcome | None = None
@@ -212,7 +215,7 @@ def _run(push: _Push, count: int, unit: Callable[[int], None], workers: int, bar
 
 def _refresh(bar: Any, push: _Push) -> None:
     if bar is not None:
-        bar.n = push.sent + push.failed
+        bar.n = push.bar_start + push.sent + push.failed
         bar.set_postfix(sent=push.sent, failed=push.failed, refresh=False)
         bar.refresh()
 
@@ -226,6 +229,7 @@ def send_plan(
     progress: bool = True,
     on_ack: AckHook | None = None,
     raise_on_interrupt: bool = False,
+    bar: Any = None,
 ) -> pd.DataFrame:
     """Send every sendable row of ``plan`` and return the per-row result.
 
@@ -245,6 +249,9 @@ def send_plan(
         a crash at most ``concurrency`` acknowledged rows are unrecorded.
     raise_on_interrupt : bool
         On Ctrl-C raise `PushInterrupted` (partial result on ``.result``) instead of returning.
+    bar : tqdm, optional
+        A progress bar shared by several plans (left open, advanced from its current count);
+        None: ``progress`` decides, and the bar is closed on return.
 
     Raises
     ------
@@ -254,9 +261,11 @@ def send_plan(
     started = time.monotonic()
     push = _Push(plan, client, on_ack)
     positions = np.flatnonzero(plan.sendable)
-    bar = None
-    if progress and len(positions):
-        bar = _bar_class()(total=len(positions), unit="row", desc="fyno push", leave=True)
+    own_bar = bar is None and progress and len(positions) > 0
+    if own_bar:
+        bar = bar_class()(total=len(positions), unit="row", desc="fyno push", leave=True)
+    if bar is not None:
+        push.bar_start = bar.n
     log.info("pushing %d rows to %s", len(positions), client.config.label)
     try:
         interrupted = _seed_types(push, concurrency)
@@ -271,8 +280,10 @@ def send_plan(
         push.stop.set()
         interrupted = True
     finally:
-        if bar is not None:
+        if own_bar:
             bar.close()
+        else:
+            _refresh(bar, push)
     if push.crash is not None:
         raise push.crash
     result = _result_frame(push, started, interrupted)

@@ -1,64 +1,32 @@
-"""`plan`, `push` and `push_plan`: the glue behind ``df.fyno.plan`` and ``df.fyno.push``.
+"""`plan`, `push`, `push_plan` and `retry_failed`: what ``df.fyno`` and the package export.
 
-``plan`` needs no credentials (it only labels the preview with the destination); ``push`` and
-``push_plan`` resolve them first and raise `FynoConfigError` before anything is sent. Every
-option name and value is checked (`FynoInputError`) before any work starts.
+``plan`` needs no credentials (it only labels the preview with the destination, and reads the
+ledger when the destination is known); ``push`` and ``push_plan`` resolve them first and raise
+`FynoConfigError` before anything is sent. Every option name and value is checked
+(`FynoInputError`) before any work starts.
 """
 
 from __future__ import annotations
 
 import logging
-from numbers import Real
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from .client import FynoClient
 from .config import FynoConfig
 from .errors import FynoInputError
-from .ratelimit import RateLimiter
+from .ledger.bridge import choose_ledger, known_types, opened, skip_acknowledged
+from .options import check_flag, check_plan, check_send
 from .retry import RetryPolicy
-from .sender import AckHook, dry_run_result, send_plan
+from .sender import STATUSES, AckHook, dry_run_result
+from .session import PushSession
 
-__all__ = ["MAX_BATCH_SIZE", "PLAN_OPTIONS", "plan", "push", "push_plan"]
+__all__ = ["plan", "push", "push_plan", "retry_failed"]
 
 log = logging.getLogger("fyno_pandas")
 
-#: Options `plan` passes to `fyno_pandas.planning.build_plan`.
-PLAN_OPTIONS = ("columns", "schema", "naive_tz", "nulls", "long_strings")
-#: Fyno documents no batch limit; past this a single failure costs too many rows.
-MAX_BATCH_SIZE = 1000
-MAX_CONCURRENCY = 256
-
-
-def _check_options(options: dict[str, Any]) -> None:
-    unknown = sorted(set(options) - set(PLAN_OPTIONS))
-    if unknown:
-        raise FynoInputError(
-            f"unknown option(s) {', '.join(map(repr, unknown))}; plan options are "
-            f"{', '.join(PLAN_OPTIONS)}",
-            rule="unknown_option",
-        )
-
-
-def _int(name: str, value: Any, low: int, high: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise FynoInputError(f"{name} must be an integer >= {low}, not {value!r}", rule=name)
-    if high is not None and value > high:
-        raise FynoInputError(f"{name} must be at most {high}, not {value!r}", rule=name)
-    return value
-
-
-def _positive(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real) or not value > 0:
-        raise FynoInputError(f"{name} must be a number > 0, not {value!r}", rule=name)
-    return float(value)
-
-
-def _flag(name: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise FynoInputError(f"{name} must be True or False, not {value!r}", rule=name)
-    return value
+_SEND_EXTRAS = ("session", "retry_policy", "raise_on_interrupt", "on_ack")
 
 
 def plan(
@@ -70,6 +38,7 @@ def plan(
     version: str | None = None,
     endpoint: str | None = None,
     ledger: Any = None,
+    only_changed: bool = True,
     **options: Any,
 ) -> Any:
     """Plan a push of ``df`` without sending anything.
@@ -81,9 +50,16 @@ def plan(
     id_col : hashable
         The column of distinct ids.
     wsid, api_key, version, endpoint : str, optional
-        The destination (``FYNO_*`` environment variables otherwise); not required here.
-    ledger : Ledger, str, False or None
-        Where remembered property types come from (accepted; not consulted yet).
+        The destination (``FYNO_*`` environment variables otherwise); not required here, but
+        the ledger is only consulted when the workspace is known.
+    ledger : Ledger, str, path, None or False
+        None: the default file (``$FYNO_PANDAS_HOME/ledger.sqlite`` or
+        ``~/.fyno_pandas/ledger.sqlite``); a path: that file; False: no ledger. The plan
+        checks values against the property types the ledger saw fixed (``schema=`` wins), and
+        a push of the plan records to the same ledger. Planning never creates the file.
+    only_changed : bool, default True
+        Leave out the values the ledger says Fyno already acknowledged for that user; rows
+        with nothing new are ``unchanged``.
     **options
         ``columns``, ``schema``, ``naive_tz``, ``nulls``, ``long_strings``: see
         `fyno_pandas.planning.build_plan`.
@@ -98,12 +74,22 @@ def plan(
         For an unknown option or a value the plan rejects.
     FynoConfigError
         For a malformed (not a missing) setting.
+    FynoLedgerError
+        When the ledger file cannot be read.
     """
     from .planning import build_plan
 
-    _check_options(options)
+    check_plan(options)
+    check_flag("only_changed", only_changed)
+    choice = choose_ledger(ledger)
     config = FynoConfig.resolve(wsid, api_key, version, endpoint, require_credentials=False)
-    return build_plan(df, id_col, config=config, **options)
+    with opened(choice if config.wsid else None, create=False) as book:
+        known = known_types(book, config) if book is not None else None
+        the_plan = build_plan(df, id_col, config=config, known_types=known, **options)
+        if book is not None and only_changed:
+            the_plan = skip_acknowledged(the_plan, book, config)
+    the_plan.ledger = False if choice is None else choice
+    return the_plan
 
 
 def push(
@@ -144,7 +130,8 @@ def push(
     dry_run : bool, default False
         Plan and preview only; sendable rows get status ``dry_run`` (no credentials needed).
     ledger, only_changed
-        Accepted for the ledger (remembering what Fyno acknowledged); not consulted yet.
+        See `plan`: the ledger remembers what Fyno acknowledged; with ``only_changed`` only
+        values it does not hold are sent, so running the same push again resumes it.
     **options
         Plan options (``columns``, ``schema``, ``naive_tz``, ``nulls``, ``long_strings``) and
         the advanced send options of `push_plan` (``session``, ``retry_policy``,
@@ -167,10 +154,9 @@ def push(
     PushInterrupted
         Only with ``raise_on_interrupt=True``: Ctrl-C; ``.result`` holds the partial result.
     """
-    send_keys = ("session", "retry_policy", "raise_on_interrupt", "on_ack")
-    send_extra = {k: options.pop(k) for k in send_keys if k in options}
-    _check_options(options)
-    _flag("preview", preview)
+    send_extra = {k: options.pop(k) for k in _SEND_EXTRAS if k in options}
+    check_plan(options)
+    check_flag("preview", preview)
     send = {
         "concurrency": concurrency,
         "max_rps": max_rps,
@@ -179,11 +165,9 @@ def push(
         "max_retries": max_retries,
         "dry_run": dry_run,
         "progress": progress,
-        "ledger": ledger,
-        "only_changed": only_changed,
         **send_extra,
     }
-    _check_send(**send)
+    check_send(**{k: v for k, v in send.items() if k != "session"})
     config = FynoConfig.resolve(wsid, api_key, version, endpoint, require_credentials=not dry_run)
     the_plan = plan(
         df,
@@ -193,6 +177,7 @@ def push(
         version=config.version,
         endpoint=config.endpoint,
         ledger=ledger,
+        only_changed=only_changed,
         **options,
     )
     if preview:
@@ -200,41 +185,6 @@ def push(
 
         show_preview(the_plan)
     return push_plan(the_plan, **send)
-
-
-def _check_send(
-    concurrency: Any,
-    max_rps: Any,
-    batch_size: Any,
-    timeout: Any,
-    max_retries: Any,
-    dry_run: Any,
-    progress: Any,
-    only_changed: Any,
-    raise_on_interrupt: Any = False,
-    session: Any = None,
-    retry_policy: Any = None,
-    on_ack: Any = None,
-    ledger: Any = None,
-) -> None:
-    _int("concurrency", concurrency, 1, MAX_CONCURRENCY)
-    if max_rps is not None:
-        _positive("max_rps", max_rps)
-    if batch_size is not None:
-        _int("batch_size", batch_size, 1, MAX_BATCH_SIZE)
-    _positive("timeout", timeout)
-    _int("max_retries", max_retries, 0)
-    for name, value in (
-        ("dry_run", dry_run),
-        ("progress", progress),
-        ("only_changed", only_changed),
-        ("raise_on_interrupt", raise_on_interrupt),
-    ):
-        _flag(name, value)
-    if retry_policy is not None and not isinstance(retry_policy, RetryPolicy):
-        raise FynoInputError("retry_policy must be a fyno_pandas.retry.RetryPolicy")
-    if on_ack is not None and not callable(on_ack):
-        raise FynoInputError("on_ack must be callable: on_ack(positions, request_id)")
 
 
 def push_plan(
@@ -248,7 +198,6 @@ def push_plan(
     dry_run: bool = False,
     progress: bool = True,
     ledger: Any = None,
-    only_changed: bool = True,
     session: Any = None,
     retry_policy: RetryPolicy | None = None,
     raise_on_interrupt: bool = False,
@@ -274,8 +223,8 @@ def push_plan(
         Send nothing; sendable rows get status ``dry_run``.
     progress : bool, default True
         A ``tqdm.auto`` progress bar.
-    ledger, only_changed
-        Accepted for the ledger; not consulted yet.
+    ledger : Ledger, str, path or False, optional
+        Where to record what Fyno acknowledged; by default the ledger the plan consulted.
     session : requests.Session, optional
         Send through this session (proxies, certificates).
     retry_policy : RetryPolicy, optional
@@ -285,20 +234,10 @@ def push_plan(
     on_ack : callable, optional
         ``on_ack(positions, request_id)`` per acknowledged request; see `send_plan`.
     """
-    _check_send(
-        concurrency,
-        max_rps,
-        batch_size,
-        timeout,
-        max_retries,
-        dry_run,
-        progress,
-        only_changed,
-        raise_on_interrupt,
-        session,
-        retry_policy,
-        on_ack,
-    )
+    check_send(
+        concurrency, max_rps, batch_size, timeout, max_retries, dry_run, progress,
+        raise_on_interrupt, retry_policy, on_ack,
+    )  # fmt: skip
     if dry_run:
         return dry_run_result(plan)
     base = plan.config
@@ -308,22 +247,79 @@ def push_plan(
         getattr(base, "version", None),
         getattr(base, "endpoint", None),
     )
-    client = FynoClient(
-        config=config,
-        session=session,
+    options = {
+        **plan.options,
+        "only_changed": bool(plan.values_unchanged or plan.unchanged.any()),
+        "concurrency": concurrency,
+        "max_rps": max_rps,
+        "batch_size": batch_size,
+    }
+    with PushSession(
+        config,
+        concurrency=concurrency,
+        max_rps=max_rps,
+        batch_size=batch_size,
         timeout=timeout,
         max_retries=max_retries,
-        pool_size=concurrency,
+        progress=progress and len(plan) > 0,
+        total=len(plan),
+        ledger=plan.ledger if ledger is None else ledger,
+        session=session,
         retry_policy=retry_policy,
-        limiter=RateLimiter(max_rps),
-    )
-    with client:
-        return send_plan(
-            plan,
-            client,
-            concurrency=concurrency,
-            batch_size=batch_size,
-            progress=progress,
-            on_ack=on_ack,
-            raise_on_interrupt=raise_on_interrupt,
+        raise_on_interrupt=raise_on_interrupt,
+        on_ack=on_ack,
+        options=options,
+    ) as push:
+        return push.send(plan)
+
+
+def retry_failed(
+    df: pd.DataFrame, result: pd.DataFrame, id_col: Any, **push_options: Any
+) -> pd.DataFrame:
+    """Resend the rows of ``df`` that ``result`` reports ``failed`` or ``pending``.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The frame that was pushed (the same rows, in the same order).
+    result : pandas.DataFrame
+        Its result from `push`.
+    id_col : hashable
+        The column of distinct ids.
+    **push_options
+        As `push` (``preview`` defaults to False here).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``result`` with the retried rows' outcome in place of the old one; ``attrs["fyno"]``
+        counts the whole frame again and says how many rows were retried.
+
+    Raises
+    ------
+    FynoInputError
+        When ``result`` is not the result of ``df`` (other length or index).
+    """
+    if len(result) != len(df) or not result.index.equals(df.index):
+        raise FynoInputError(
+            "result does not belong to this frame: it must have the same rows and index",
+            rule="retry_failed",
         )
+    again = result["status"].isin(("failed", "pending")).to_numpy()
+    merged = result.copy()
+    merged.attrs["fyno"] = dict(result.attrs.get("fyno", {}), retried=int(again.sum()))
+    if not again.any():
+        return merged
+    push_options.setdefault("preview", False)
+    retried = push(df.iloc[np.flatnonzero(again)], id_col, **push_options)
+    rows = np.flatnonzero(again)
+    for column in merged.columns:
+        values = merged[column].to_numpy(dtype=object, copy=True)
+        values[rows] = retried[column].to_numpy(dtype=object)
+        merged[column] = pd.Series(values, index=merged.index, dtype=merged[column].dtype)
+    counts = merged["status"].value_counts()
+    summary = merged.attrs["fyno"]
+    summary.update({s: int(counts.get(s, 0)) for s in STATUSES})
+    summary["push_id"] = retried.attrs["fyno"].get("push_id")
+    log.info("retried %d rows: %s", len(rows), dict(retried["status"].value_counts()))
+    return merged

@@ -1,0 +1,125 @@
+"""How `plan` and `push` use the ledger: which file, known types, values Fyno holds, new acks."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import FynoInputError
+from .check import latest_acks, unchanged_mask
+from .groupcommit import AckWriter
+from .store import Ledger, default_path
+
+__all__ = ["AckRecorder", "choose_ledger", "known_types", "opened", "skip_acknowledged"]
+
+
+def choose_ledger(spec: Any) -> Ledger | Path | None:
+    """Normalise a ``ledger=`` argument: an open `Ledger`, a file path, or None for no ledger.
+
+    ``None`` means the default file (`default_path`), ``False`` no ledger, a string or path
+    that file, a `Ledger` itself (left open for its owner).
+    """
+    if spec is False:
+        return None
+    if spec is None:
+        return default_path()
+    if isinstance(spec, Ledger):
+        return spec
+    if isinstance(spec, (str, os.PathLike)):
+        return Path(spec).expanduser()
+    raise FynoInputError(
+        "ledger must be a fyno_pandas.Ledger, a file path, None (the default file) or False "
+        f"(no ledger), not {spec!r}",
+        rule="ledger",
+    )
+
+
+@contextmanager
+def opened(choice: Ledger | Path | None, *, create: bool) -> Iterator[Ledger | None]:
+    """The chosen ledger, open; a file opened here is closed on exit.
+
+    With ``create=False`` (planning) a file that does not exist yet yields None: a plan reads
+    the ledger but never creates it.
+    """
+    if choice is None or isinstance(choice, Ledger):
+        yield choice
+    elif not create and not choice.exists():
+        yield None
+    else:
+        with Ledger(choice) as ledger:
+            yield ledger
+
+
+def known_types(ledger: Ledger, config: Any) -> dict[str, str]:
+    """The property types the ledger saw fixed at ``config``'s destination."""
+    return ledger.property_types(config.wsid, config.version, config.endpoint)
+
+
+def skip_acknowledged(plan: Any, ledger: Ledger, config: Any) -> Any:
+    """``plan`` without the values the ledger says Fyno acknowledged (``only_changed``)."""
+    ids = plan.distinct_ids[plan.sendable]
+    acked = ledger.acknowledged_hashes(config.endpoint, config.wsid, config.version, ids)
+    if not len(acked):
+        return plan
+    hashes = {p: plan.value_hashes(p) for p in plan.properties}
+    same = unchanged_mask(hashes, plan.distinct_ids, acked)
+    latest = latest_acks(acked, plan.distinct_ids)
+    acked_at = latest["acked_at"].dt.tz_convert(None).to_numpy(dtype="datetime64[ns]")
+    return plan.without_acknowledged(same, latest["request_id"].to_numpy(dtype=object), acked_at)
+
+
+class AckRecorder:
+    """The sender's ``on_ack`` for one plan: records each acknowledged row before going on.
+
+    A worker's next request waits until its ack is committed, so a killed process has sent at
+    most ``concurrency`` acknowledged rows the ledger does not know. A batch answer is recorded
+    in one transaction.
+
+    Attributes
+    ----------
+    not_stored : list of (row position, property)
+        Acknowledged values whose type differs from the one the ledger saw fixed meanwhile
+        (another push won the race): Fyno accepted them and will not store them.
+    """
+
+    def __init__(self, plan: Any, ledger: Ledger, writer: AckWriter, target: tuple[Any, ...]):
+        self._ids = plan.distinct_ids
+        self._ledger, self._writer, self._target = ledger, writer, target
+        props = plan.properties
+        self._columns = [
+            (
+                p,
+                plan.value_hashes(p).tolist(),
+                np.not_equal(plan.fragments[p], None).tolist(),
+                plan.unsets[p].tolist(),
+                plan.fyno_types.get(p),
+            )
+            for p in props
+        ]
+        self.not_stored: list[tuple[int, str]] = []
+
+    def _ack(self, pos: int, request_id: str | None) -> tuple[Any, ...]:
+        hashes, types = {}, {}
+        for prop, hashed, is_set, is_unset, fyno_type in self._columns:
+            if is_set[pos]:
+                hashes[prop] = hashed[pos]
+                types[prop] = fyno_type
+            elif is_unset[pos]:
+                hashes[prop] = 0  # the ledger's mark of an acknowledged unset
+        return (self._ids[pos], hashes, types, request_id)
+
+    def __call__(self, positions: Sequence[int], request_id: str | None) -> None:
+        if len(positions) == 1:
+            pos = positions[0]
+            for prop in self._writer.ack(*self._ack(pos, request_id)):
+                self.not_stored.append((pos, prop))
+            return
+        at = {self._ids[pos]: pos for pos in positions}
+        acks = [self._ack(pos, request_id) for pos in positions]
+        for distinct_id, prop in self._ledger.record_acks(*self._target, acks):
+            self.not_stored.append((at[distinct_id], prop))

@@ -1,0 +1,198 @@
+"""`PushSession`: one push made of one or more plans.
+
+One `FynoClient` (its kept-open connections and one rate limiter for every request), one ledger
+push (begun on entry, ended with the summed counts on exit, also after an error), and one
+progress bar. `fyno_pandas.push_plan` sends a single plan through one; `push_frames` and the Dask
+accessor send many chunks through one.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import ExitStack
+from typing import Any
+
+import pandas as pd
+
+from .client import FynoClient
+from .config import FynoConfig
+from .errors import FynoAuthError, PushInterrupted
+from .ledger.bridge import AckRecorder, choose_ledger, opened
+from .options import check_send
+from .ratelimit import RateLimiter
+from .retry import RetryPolicy
+from .sender import STATUSES, AckHook, bar_class, send_plan
+
+__all__ = ["PushSession"]
+
+log = logging.getLogger("fyno_pandas")
+
+_SUMMED = (*STATUSES, "rows", "requests", "retries", "throttled")
+
+
+class PushSession:
+    """Send one or more plans as one push; use it as a context manager.
+
+    Parameters
+    ----------
+    config : FynoConfig
+        The destination, with credentials (`FynoConfig.require` is checked on entry).
+    concurrency, max_rps, batch_size, timeout, max_retries, session, retry_policy,
+    raise_on_interrupt, on_ack
+        As `fyno_pandas.push_plan`.
+    progress : bool, default True
+        One ``tqdm.auto`` bar for every plan sent.
+    total : int, optional
+        Rows the bar expects; None: it grows by each plan's rows as the plan is sent.
+    ledger : Ledger, str, path, None or False
+        Where acknowledged values are recorded: None the default file, False nowhere.
+    options : dict, optional
+        The plan and send options, recorded with the push in the ledger (never the key).
+
+    Attributes
+    ----------
+    ledger : Ledger or None
+        The open ledger, inside the ``with`` block.
+    push_id : int or None
+        The ledger's id of this push.
+    """
+
+    def __init__(
+        self,
+        config: FynoConfig,
+        *,
+        concurrency: int = 16,
+        max_rps: float | None = None,
+        batch_size: int | None = None,
+        timeout: float = 30,
+        max_retries: int = 8,
+        progress: bool = True,
+        total: int | None = None,
+        ledger: Any = None,
+        session: Any = None,
+        retry_policy: RetryPolicy | None = None,
+        raise_on_interrupt: bool = False,
+        on_ack: AckHook | None = None,
+        options: dict[str, Any] | None = None,
+    ) -> None:
+        check_send(
+            concurrency, max_rps, batch_size, timeout, max_retries, False, progress,
+            raise_on_interrupt, retry_policy, on_ack,
+        )  # fmt: skip
+        self.config = config.require()
+        self._ledger_choice = choose_ledger(ledger)
+        self._client_options = {
+            "session": session,
+            "timeout": timeout,
+            "max_retries": max_retries,
+            "pool_size": concurrency,
+            "retry_policy": retry_policy,
+            "limiter": RateLimiter(max_rps),
+        }
+        self._send_options = {
+            "concurrency": concurrency,
+            "batch_size": batch_size,
+            "raise_on_interrupt": raise_on_interrupt,
+        }
+        self._progress, self._total, self._on_ack = progress, total, on_ack
+        self._options = dict(options or {})
+        self._stack = ExitStack()
+        self._bar: Any = None
+        self._sums = dict.fromkeys(_SUMMED, 0)
+        self._interrupted = False
+        self._started = time.monotonic()
+        self.ledger: Any = None
+        self.push_id: int | None = None
+
+    def __enter__(self) -> PushSession:
+        with ExitStack() as stack:
+            self._client = stack.enter_context(
+                FynoClient(config=self.config, **self._client_options)
+            )
+            self.ledger = stack.enter_context(opened(self._ledger_choice, create=True))
+            if self.ledger is not None:
+                target = (self.config.endpoint, self.config.wsid, self.config.version)
+                self.push_id = self.ledger.begin_push(*target, self._options)
+                self._writer = self.ledger.ack_writer(self.push_id, *target)
+                stack.callback(self._end_push)
+            if self._progress:
+                self._bar = bar_class()(
+                    total=self._total or 0, unit="row", desc="fyno push", leave=True
+                )
+                stack.callback(self._bar.close)
+            self._started = time.monotonic()
+            self._stack = stack.pop_all()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    def _end_push(self) -> None:
+        self.ledger.end_push(self.push_id, self.summary())
+
+    def send(self, plan: Any) -> pd.DataFrame:
+        """Send ``plan``'s sendable rows; return its result (indexed like its frame).
+
+        Raises what `fyno_pandas.sender.send_plan` raises, with the result completed.
+        """
+        if self._bar is not None and self._total is None:
+            self._bar.total += len(plan)
+        recorder = None
+        hook = self._on_ack
+        if self.ledger is not None:
+            target = (self.push_id, self.config.endpoint, self.config.wsid, self.config.version)
+            recorder = AckRecorder(plan, self.ledger, self._writer, target)
+            hook = recorder if self._on_ack is None else _both(recorder, self._on_ack)
+        try:
+            result = send_plan(
+                plan,
+                self._client,
+                progress=False,
+                on_ack=hook,
+                bar=self._bar,
+                **self._send_options,
+            )
+        except (FynoAuthError, PushInterrupted) as exc:
+            self._complete(exc.result, recorder)  # type: ignore[attr-defined]
+            raise
+        return self._complete(result, recorder)
+
+    def _complete(self, result: pd.DataFrame, recorder: AckRecorder | None) -> pd.DataFrame:
+        if recorder is not None and recorder.not_stored:
+            dropped = result["dropped"].to_numpy(dtype=object, copy=True)
+            for pos, prop in recorder.not_stored:
+                dropped[pos] = sorted({*dropped[pos], prop})
+            result["dropped"] = pd.Series(dropped, index=result.index, dtype=object)
+            log.warning(
+                "%d values were accepted but will not be stored: their property's type was "
+                "fixed otherwise meanwhile (see the result's dropped column)",
+                len(recorder.not_stored),
+            )
+        summary = result.attrs["fyno"]
+        summary["push_id"] = self.push_id
+        for key in _SUMMED:
+            self._sums[key] += summary[key]
+        self._interrupted |= bool(summary["interrupted"])
+        return result
+
+    def summary(self) -> dict[str, Any]:
+        """The push so far: rows per status, requests, retries, 429s, elapsed_s, rows_per_s."""
+        elapsed = time.monotonic() - self._started
+        done = self._sums["sent"] + self._sums["failed"]
+        return {
+            **self._sums,
+            "elapsed_s": round(elapsed, 3),
+            "rows_per_s": round(done / elapsed, 1) if elapsed > 0 else None,
+            "interrupted": self._interrupted,
+            "push_id": self.push_id,
+            "destination": self.config.label,
+        }
+
+
+def _both(first: AckHook, second: AckHook) -> AckHook:
+    def hook(positions: Any, request_id: str | None) -> None:
+        first(positions, request_id)
+        second(positions, request_id)
+
+    return hook
