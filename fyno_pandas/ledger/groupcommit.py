@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import FynoLedgerError
 from .values import Ack
@@ -14,14 +14,29 @@ if TYPE_CHECKING:
 
 __all__ = ["AckWriter"]
 
+_LEAD = object()  # a waiter's outcome that tells it to commit the queue itself
+
+
+class _Waiter:
+    """One queued ack; ``wake`` is held until its outcome is known (a lock: the cheapest wait)."""
+
+    __slots__ = ("ack", "outcome", "wake")
+
+    def __init__(self, ack: Ack) -> None:
+        self.ack = ack
+        self.outcome: Any = None
+        self.wake = threading.Lock()
+        self.wake.acquire()
+
 
 class AckWriter:
     """Group commit: each worker's :meth:`ack` returns once its ack is durable.
 
     A worker must not start its next request before its previous ack is committed (else a crash
     could lose an acknowledged value and send it twice). Committing one transaction per ack
-    would cap throughput, so callers that arrive while a commit is running queue up, and the
-    next of them commits the whole queue in one transaction (leader/follower, no extra thread).
+    would cap throughput, so callers that arrive while a commit is running queue up, and when
+    it ends the first of them commits the whole queue in one transaction (leader/follower, no
+    extra thread). Every caller is woken once: with its outcome, or to lead the next commit.
 
     Attributes
     ----------
@@ -32,12 +47,9 @@ class AckWriter:
     def __init__(self, ledger: Ledger, push_id: int, endpoint: str | None, wsid: str, version: str):
         self._ledger = ledger
         self._target = (push_id, endpoint, wsid, version)
-        self._cond = threading.Condition()
-        self._queue: list[Ack] = []
-        self._busy = False
-        self._issued = 0  # tickets handed out; ticket t is the t-th ack queued
-        self._settled = 0  # every ticket below this is committed or failed
-        self._outcome: dict[int, list[str] | BaseException] = {}
+        self._mutex = threading.Lock()
+        self._queue: list[_Waiter] = []
+        self._busy = False  # a leader is committing
         self.acks = 0
         self.commits = 0
 
@@ -53,37 +65,41 @@ class AckWriter:
         Returns the properties not recorded because their type differs from the fixed one (see
         :meth:`Ledger.record_acks`). Raises `FynoLedgerError` when the commit failed.
         """
-        with self._cond:
-            ticket = self._issued
-            self._issued += 1
-            self._queue.append((distinct_id, hashes, types, request_id))
-            while self._busy and ticket >= self._settled:
-                self._cond.wait()
-            lead = ticket >= self._settled  # still queued and nobody is committing
-            if lead:
-                batch, self._queue, self._busy = self._queue, [], True
-                first = self._settled
+        me = _Waiter((distinct_id, hashes, types, request_id))
+        with self._mutex:
+            self._queue.append(me)
+            lead = not self._busy
+            self._busy = True
+        if not lead:
+            me.wake.acquire()
+            lead = me.outcome is _LEAD
         if lead:
-            self._commit(batch, first)
-        with self._cond:
-            outcome = self._outcome.pop(ticket)
+            self._commit_queue(me)
+        outcome = me.outcome
         if isinstance(outcome, Exception):
             raise FynoLedgerError(f"ack of {distinct_id!r} not recorded: {outcome}") from outcome
         if isinstance(outcome, BaseException):  # KeyboardInterrupt or SystemExit during commit
             raise outcome
-        return outcome
+        return outcome  # type: ignore[no-any-return]
 
-    def _commit(self, batch: list[Ack], first: int) -> None:
-        outcomes: list[list[str] | BaseException]
+    def _commit_queue(self, me: _Waiter) -> None:
+        with self._mutex:
+            batch, self._queue = self._queue, []
+        outcomes: list[Any]
         try:
-            outcomes = list(self._ledger._record(*self._target, batch))
+            outcomes = list(self._ledger._record(*self._target, [w.ack for w in batch]))
         except BaseException as exc:  # noqa: BLE001 (handed to every waiting caller, re-raised)
             outcomes = [exc] * len(batch)
-        with self._cond:
-            self._outcome.update(zip(range(first, first + len(batch)), outcomes, strict=True))
-            self._settled = first + len(batch)
-            self._busy = False
+        with self._mutex:
             if not isinstance(outcomes[0], BaseException):
                 self.acks += len(batch)
                 self.commits += 1
-            self._cond.notify_all()
+            if self._queue:  # arrived during the commit: the first of them leads the next one
+                self._queue[0].outcome = _LEAD
+                self._queue[0].wake.release()
+            else:
+                self._busy = False
+        for waiter, outcome in zip(batch, outcomes, strict=True):
+            waiter.outcome = outcome
+            if waiter is not me:
+                waiter.wake.release()

@@ -94,6 +94,9 @@ class Ledger:
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
         self._pid = os.getpid()
+        # Per open ledger: scope ids, and property ids and types once fixed (never change).
+        self._scopes: dict[tuple[str, str, str], int] = {}
+        self._fixed_types: dict[int, dict[str, tuple[int, str]]] = {}
         self._conn = self._open()
 
     @property
@@ -216,18 +219,28 @@ class Ledger:
             with self._transaction_on(self._conn, mode):
                 yield self._conn
 
-    @staticmethod
     def _scope(
-        conn: sqlite3.Connection, endpoint: str | None, wsid: str, version: str, create: bool
+        self,
+        conn: sqlite3.Connection,
+        endpoint: str | None,
+        wsid: str,
+        version: str,
+        create: bool,
     ) -> int | None:
         key = (_endpoint(endpoint), wsid, version)
+        if key in self._scopes:
+            return self._scopes[key]
         sql = "SELECT scope_id FROM scopes WHERE endpoint = ? AND wsid = ? AND version = ?"
         row = conn.execute(sql, key).fetchone()
-        if row is None and create:
-            return conn.execute(
-                "INSERT INTO scopes (endpoint, wsid, version) VALUES (?, ?, ?)", key
-            ).lastrowid
-        return None if row is None else row[0]
+        if row is None:
+            if not create:
+                return None
+            sql = "INSERT INTO scopes (endpoint, wsid, version) VALUES (?, ?, ?)"
+            return conn.execute(sql, key).lastrowid
+        # Only scopes already committed are remembered (scopes are never deleted): one made in
+        # this transaction would be gone if it rolled back.
+        self._scopes[key] = row[0]
+        return row[0]
 
     # -- pushes and property types -----------------------------------------------------------
 
@@ -341,7 +354,11 @@ class Ledger:
         items = [(str(d), dict(h), dict(t or {}), r) for d, h, t, r in acks]
         with self._transaction("record acknowledged values in") as conn:
             scope = self._scope(conn, endpoint, wsid, version, create=True)
-            return write_acks(conn, push_id, scope, items)  # type: ignore[arg-type]
+            known = self._fixed_types.setdefault(scope, {})  # type: ignore[arg-type]
+            rejected, looked_up = write_acks(conn, push_id, scope, items, known)  # type: ignore[arg-type]
+        # Only after the commit: a rolled-back transaction may have fixed types that are gone.
+        known.update((n, (pid, t)) for n, (pid, t) in looked_up.items() if t is not None)
+        return rejected
 
     def ack_writer(self, push_id: int, endpoint: str | None, wsid: str, version: str) -> AckWriter:
         """A group-commit writer of acks for one push; see :class:`AckWriter`."""

@@ -73,24 +73,31 @@ def stored(fixed: str | None, sent: str | None) -> bool:
 
 
 def write_acks(
-    conn: sqlite3.Connection, push_id: int, scope: int, acks: Sequence[Ack]
-) -> list[list[str]]:
+    conn: sqlite3.Connection,
+    push_id: int,
+    scope: int,
+    acks: Sequence[Ack],
+    known: Mapping[str, tuple[int, str]],
+) -> tuple[list[list[str]], dict[str, tuple[int, str | None]]]:
     """Write ``acks`` in the caller's ``BEGIN IMMEDIATE`` transaction.
 
-    Returns, per ack, the properties not recorded because their type differs from the fixed one.
+    ``known`` holds ``{name: (prop_id, fyno_type)}`` of properties whose type was fixed before
+    (a fixed type never changes, so these need no lookup). Returns, per ack, the properties
+    not recorded because their type differs from the fixed one, and the properties looked up.
     """
     now = time.time()
     first: dict[str, str | None] = {}
     for _, hashes, types, _ in acks:
         for name in hashes:
-            if first.get(name) is None:
+            if name not in known and first.get(name) is None:
                 first[name] = types.get(name)
     conn.executemany(
         _UPSERT_PROPERTY,
         [(scope, n, t, now if t else None, push_id if t else None) for n, t in first.items()],
     )
     sql = "SELECT name, prop_id, fyno_type FROM properties WHERE scope_id = ? AND name IN ({})"
-    fixed = {name: (pid, typ) for name, pid, typ in select_in(conn, sql, (scope,), list(first))}
+    looked_up = {n: (pid, typ) for n, pid, typ in select_in(conn, sql, (scope,), list(first))}
+    fixed = {**known, **looked_up}
     # The write lock is held, so no other process can take these ids; they stay consecutive.
     base = conn.execute("SELECT COALESCE(MAX(ack_id), 0) FROM acks").fetchone()[0] + 1
     conn.execute(
@@ -123,7 +130,7 @@ def write_acks(
         if states[d]
     ]
     conn.executemany(_UPSERT_STATE, rows)
-    return rejected
+    return rejected, looked_up
 
 
 def read_acked(
