@@ -212,7 +212,8 @@ class PushPlan:
         out = np.zeros(len(self.index), dtype=np.uint64)
         mask = self._set[prop]
         if mask.any():
-            out[mask] = pd.util.hash_array(self.fragments[prop][mask])
+            # categorize=False: same hashes, and 7x faster for mostly distinct values (numbers)
+            out[mask] = pd.util.hash_array(self.fragments[prop][mask], categorize=False)
         return out
 
     def restrict(self, keep: dict[str, np.ndarray]) -> PushPlan:

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import FynoInputError
-from .check import latest_acks, unchanged_mask
+from .check import ack_users, latest_acks, match_rows, unchanged_mask
 from .groupcommit import AckWriter
 from .store import Ledger, default_path
 
@@ -63,12 +63,15 @@ def known_types(ledger: Ledger, config: Any) -> dict[str, str]:
 def skip_acknowledged(plan: Any, ledger: Ledger, config: Any) -> Any:
     """``plan`` without the values the ledger says Fyno acknowledged (``only_changed``)."""
     ids = plan.distinct_ids[plan.sendable]
-    acked = ledger.acknowledged_hashes(config.endpoint, config.wsid, config.version, ids)
+    acked = ledger.acknowledged_hashes(
+        config.endpoint, config.wsid, config.version, ids, exact=False
+    )
     if not len(acked):
         return plan
     hashes = {p: plan.value_hashes(p) for p in plan.properties}
-    same = unchanged_mask(hashes, plan.distinct_ids, acked)
-    latest = latest_acks(acked, plan.distinct_ids)
+    rows = match_rows(ack_users(acked), plan.distinct_ids)
+    same = unchanged_mask(hashes, plan.distinct_ids, acked, rows)
+    latest = latest_acks(acked, plan.distinct_ids, rows)
     acked_at = latest["acked_at"].dt.tz_convert(None).to_numpy(dtype="datetime64[ns]")
     return plan.without_acknowledged(same, latest["request_id"].to_numpy(dtype=object), acked_at)
 

@@ -370,12 +370,15 @@ class Ledger:
         wsid: str,
         version: str,
         distinct_ids: Iterable[str | None] | None = None,
+        *,
+        exact: bool = True,
     ) -> pd.DataFrame:
         """What Fyno acknowledged for these users: one row per (distinct_id, property).
 
         Columns: distinct_id and property (categorical, to keep millions of rows light),
         value_hash (uint64; 0 = unset), request_id, acked_at (UTC). ``distinct_ids`` None means
-        every user of the scope; None entries are ignored.
+        every user of the scope; None entries are ignored. ``exact=False`` may also return
+        other users of the scope, when reading all of them is cheaper than filtering.
 
         Few users are looked up by key; many (over 1/8 of the scope) come from one scan of the
         scope, decoded with numpy (``benchmarks/ledger_check.py`` measures it).
@@ -385,4 +388,6 @@ class Ledger:
             wanted = np.asarray(distinct_ids, dtype=object)
             wanted = wanted[~pd.isna(wanted)]
         with self._transaction("read", "DEFERRED") as conn:
-            return read_acked(conn, self._scope(conn, endpoint, wsid, version, False), wanted)
+            return read_acked(
+                conn, self._scope(conn, endpoint, wsid, version, False), wanted, exact
+            )

@@ -134,16 +134,19 @@ def write_acks(
 
 
 def read_acked(
-    conn: sqlite3.Connection, scope: int | None, wanted: np.ndarray | None
+    conn: sqlite3.Connection, scope: int | None, wanted: np.ndarray | None, exact: bool = True
 ) -> pd.DataFrame:
-    """The acknowledged values of ``wanted`` users (None: all) of a scope, in one read snapshot."""
+    """The acknowledged values of ``wanted`` users (None: all) of a scope, in one read snapshot.
+
+    ``exact=False`` lets a whole-scope read keep the other users too (the caller joins anyway).
+    """
     count = conn.execute("SELECT count(*) FROM acked_values WHERE scope_id = ?", (scope,))
     if wanted is not None and len(wanted) * _LOOKUP_FRACTION < count.fetchone()[0]:
         sql = _SELECT_STATES + " AND distinct_id IN ({})"
         ids, rec, per_user = _unpack(list(select_in(conn, sql, (scope,), list(set(wanted)))))
     else:
         ids, rec, per_user = _scan(conn, scope)
-        if wanted is not None:
+        if wanted is not None and exact:
             keep = set(wanted)
             kept = np.fromiter((d in keep for d in ids), dtype=bool, count=len(ids))
             if not kept.all():
