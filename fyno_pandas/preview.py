@@ -80,6 +80,11 @@ def _plural(count: int, word: str) -> str:
     return f"{count:,} {word}" + ("" if count == 1 else "s")
 
 
+def _values_line(summary: dict[str, Any]) -> str:
+    text = _plural(summary["values"], "value") + " to set"
+    return text + (f", {summary['values_unset']:,} to clear" if summary["values_unset"] else "")
+
+
 def column_table(plan: Any) -> pd.DataFrame:
     """``plan.columns`` plus ``warnings`` (issues warned per property) and a ``status``.
 
@@ -224,7 +229,7 @@ def _header_lines(agg: Aggregates) -> list[tuple[str, str]]:
     lines = [
         ("Rows to send", f"{s['rows_to_send']:,} of {s['rows']:,}"),
         ("Rows skipped", f"{s['rows_skipped']:,}" + (f" ({why})" if why else "")),
-        ("Properties", f"{s['properties']:,} ({s['values']:,} values to set)"),
+        ("Properties", f"{s['properties']:,} ({_values_line(s)})"),
         ("Destination", _destination(s)),
         (
             "Values left out",
@@ -259,7 +264,7 @@ def text_of(agg: Aggregates) -> str:
         cells = [
             [
                 _cut(r["column"], 24),
-                _cut(r["dtype"], 16),
+                _cut(r["dtype"], 32),
                 r["fyno_type"] or "-",
                 f"{r['values']:,}",
                 f"{r['missing']:,}",

@@ -111,6 +111,7 @@ class PushPlan:
             "rows_skipped": int(sum(r is not None for r in self.skip_reasons)),
             "properties": len(self.properties),
             "values": int(sum(int((self._set[p] & sent).sum()) for p in self.properties)),
+            "values_unset": int(sum(int((self.unsets[p] & sent).sum()) for p in self.properties)),
             "values_dropped": int((cell & (self._issue_action == "dropped")).sum()),
             "values_coerced": int(self.columns["coerced"].sum()),
             "warnings": int((self._issue_action == "warned").sum()),

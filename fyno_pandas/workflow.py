@@ -89,6 +89,7 @@ def plan(
         if book is not None and only_changed:
             the_plan = skip_acknowledged(the_plan, book, config)
     the_plan.ledger = False if choice is None else choice
+    the_plan.options["only_changed"] = only_changed
     return the_plan
 
 
@@ -249,7 +250,6 @@ def push_plan(
     )
     options = {
         **plan.options,
-        "only_changed": bool(plan.values_unchanged or plan.unchanged.any()),
         "concurrency": concurrency,
         "max_rps": max_rps,
         "batch_size": batch_size,
