@@ -168,7 +168,8 @@ def _fit(part: Part, target: str | None, inferred: bool) -> tuple[np.ndarray, np
         msg = "{count} strings are all ISO dates: Fyno makes the new property a date"
         part.issues.append(("date_like_string", "warned", sent & fits, msg))
     wrong = sent if fits is None else sent & ~fits
-    msg = f"a {part.fyno_type} value for a {target} property; Fyno would not store it"
+    known = "" if inferred else " (fixed earlier: schema or ledger)"
+    msg = f"a {part.fyno_type} value for a {target} property{known}; Fyno would not store it"
     part.issues.append(("type_mismatch", "dropped", wrong, msg))
     part.frags[wrong] = None
     return sent & ~wrong, None
