@@ -85,6 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     push.add_argument("--batch-size", type=int, help="rows per properties/batch request")
     push.add_argument("--concurrency", type=int, default=16)
     push.add_argument("--max-rps", type=float, help="cap on requests per second")
+    push.add_argument("--max-retries", type=int, default=8, help="retries of 5xx and timeouts")
     push.add_argument("--nulls", choices=("skip", "unset", "error"), default="skip")
     push.add_argument("--long-strings", choices=("report", "truncate", "error"), default="report")
     push.add_argument("--naive-tz", default="UTC", help="zone for naive datetimes (default UTC)")
@@ -112,6 +113,7 @@ def _push(args: argparse.Namespace) -> int:
         version=args.version,
         endpoint=args.endpoint,
         ledger=ledger,
+        only_changed=not args.all,
     )
     print(render_text(the_plan))
     result = push_plan(
@@ -121,7 +123,7 @@ def _push(args: argparse.Namespace) -> int:
         concurrency=args.concurrency,
         max_rps=args.max_rps,
         progress=not args.no_progress,
-        only_changed=not args.all,
+        max_retries=args.max_retries,
     )
     output = args.output or args.file.with_name(f"{args.file.stem}.result.csv")
     write_table(result, output)

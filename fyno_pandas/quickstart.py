@@ -19,7 +19,8 @@ def sample_users() -> pd.DataFrame:
             "ltv": [23000.0, 20.34, float("nan"), 5.5, float("inf")],
             "is_active": [True, False, True, True, False],
             "signed_up": pd.to_datetime(
-                ["2024-01-05 10:00", "2024-02-11 09:30", None, "2024-03-01", "2024-03-09"]
+                ["2024-01-05 10:00", "2024-02-11 09:30", None, "2024-03-01", "2024-03-09"],
+                format="ISO8601",
             ),
             "products": [["iPhone 16 Pro"], [], ["iPad 32 GB", "AirPods"], None, ["Watch"]],
         }
@@ -33,7 +34,8 @@ def run() -> None:
     from .workflow import plan, push_plan
 
     users = sample_users()
-    print("Input:", users.to_string(), sep="\n", end="\n\n")
+    shown = users.to_string(max_colwidth=24)
+    print("Input, a users table with typical problems:", shown, sep="\n", end="\n\n")
     with FynoEmulator(seed=0) as fyno:
         the_plan = plan(
             users,
@@ -50,3 +52,9 @@ def run() -> None:
         for distinct_id, properties in sorted(fyno.profiles.items()):
             print(f"  {distinct_id}: {properties}")
         print(f"Property types it fixed: {fyno.property_types}")
+    print(
+        "\nNext: the tutorials in notebooks/, or your own workspace:\n"
+        "  export FYNO_WSID=... FYNO_API_KEY=...\n"
+        '  python -c "import fyno_pandas, pandas as pd; '
+        "print(pd.read_csv('users.csv').fyno.push(id_col='user_id'))\""
+    )

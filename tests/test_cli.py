@@ -1,0 +1,174 @@
+"""The command line as a scheduled job runs it: a subprocess against an emulator subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+USERS = pd.DataFrame(
+    {
+        "user_id": ["u1", "u2", "u3"],
+        "plan": ["pro", "free", "team"],
+        "ltv": [10.5, 0.0, 99.0],
+    }
+)
+
+
+@pytest.fixture(scope="module")
+def emulator_env() -> Iterator[dict[str, str]]:
+    """``python -m fyno_pandas.emulator`` as a user starts it; its FYNO_* lines as the env."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fyno_pandas.emulator", "--port", "0", "--seed", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    settings = dict(proc.stdout.readline().strip().split("=", 1) for _ in range(3))
+    yield settings
+    proc.terminate()
+    proc.wait(10)
+    proc.stdout.close()
+
+
+def control(env: dict[str, str], action: str, body: dict | None = None) -> dict:
+    url = env["FYNO_ENDPOINT"].removesuffix("/v1") + f"/__emulator/{action}"
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method="GET" if action == "state" else "POST")
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.loads(answer.read() or b"{}")
+
+
+@pytest.fixture
+def env(emulator_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    control(emulator_env, "reset")
+    control(emulator_env, "config", {"error_rate": 0.0})
+    return {**os.environ, **emulator_env, "FYNO_PANDAS_HOME": str(tmp_path / "home")}
+
+
+def cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "fyno_pandas", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_push_writes_one_result_row_per_input_row(env: dict[str, str], tmp_path: Path) -> None:
+    USERS.to_csv(tmp_path / "users.csv", index=False)
+
+    done = cli("push", "users.csv", "--id-col", "user_id", "--no-progress", env=env, cwd=tmp_path)
+
+    assert done.returncode == 0, done.stderr
+    result = pd.read_csv(tmp_path / "users.result.csv", index_col=0)
+    assert result["distinct_id"].tolist() == ["u1", "u2", "u3"]
+    assert (result["status"] == "sent").all()
+    logged = control(env, "state")
+    assert "Fyno push plan" in done.stdout
+    assert "sent: 3" in done.stdout
+    assert logged["workspaces"][env["FYNO_WSID"]]["live"]["profiles"]["u2"] == {
+        "plan": "free",
+        "ltv": 0.0,
+    }
+
+
+def test_parquet_out_jsonl_in_and_test_version(env: dict[str, str], tmp_path: Path) -> None:
+    USERS.to_json(tmp_path / "users.jsonl", orient="records", lines=True)
+
+    done = cli(
+        "push", "users.jsonl", "--id-col", "user_id", "--version", "test",
+        "--output", "out.parquet", "--no-progress", env=env, cwd=tmp_path,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    result = pd.read_parquet(tmp_path / "out.parquet")
+    assert (result["status"] == "sent").all()
+    store = control(env, "state")["workspaces"][env["FYNO_WSID"]]
+    assert set(store["test"]["profiles"]) == {"u1", "u2", "u3"}
+    assert store["live"]["profiles"] == {}
+
+
+def test_dry_run_sends_nothing(env: dict[str, str], tmp_path: Path) -> None:
+    USERS.to_csv(tmp_path / "users.csv", index=False)
+
+    done = cli("push", "users.csv", "--id-col", "user_id", "--dry-run", env=env, cwd=tmp_path)
+
+    assert done.returncode == 0, done.stderr
+    assert (pd.read_csv(tmp_path / "users.result.csv")["status"] == "dry_run").all()
+    assert control(env, "state")["requests"] == []
+
+
+def test_failed_rows_exit_1_with_the_reason_in_the_result(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    USERS.to_csv(tmp_path / "users.csv", index=False)
+    control(env, "config", {"error_rate": 1.0, "error_statuses": [503]})
+
+    done = cli(
+        "push", "users.csv", "--id-col", "user_id", "--max-retries", "0", "--no-progress",
+        env=env, cwd=tmp_path,
+    )  # fmt: skip
+
+    assert done.returncode == 1
+    result = pd.read_csv(tmp_path / "users.result.csv")
+    assert (result["status"] == "failed").all()
+    assert (result["http_status"] == 503).all()
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("users.csv", None, "no such file"),
+        ("users.xlsx", "x", "unknown file type"),
+        ("users.parquet", "not parquet", "cannot be read"),
+        ("users.csv", "user_id,plan\nu1,pro\n", "id_col 'uid' is not a column"),
+    ],
+)
+def test_a_bad_file_exits_2_with_one_clear_line(
+    env: dict[str, str], tmp_path: Path, name: str, content: str | None, message: str
+) -> None:
+    if content is not None:
+        (tmp_path / name).write_text(content)
+
+    done = cli("push", name, "--id-col", "uid", env=env, cwd=tmp_path)
+
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_missing_credentials_exit_2_and_the_key_never_shows(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    USERS.to_csv(tmp_path / "users.csv", index=False)
+    without_wsid = {k: v for k, v in env.items() if k != "FYNO_WSID"}
+
+    missing = cli("push", "users.csv", "--id-col", "user_id", env=without_wsid, cwd=tmp_path)
+    sent = cli("push", "users.csv", "--id-col", "user_id", env=env, cwd=tmp_path)
+
+    assert missing.returncode == 2
+    assert "FYNO_WSID" in missing.stderr
+    for done in (missing, sent):
+        assert env["FYNO_API_KEY"] not in done.stdout + done.stderr
+
+
+def test_quickstart_runs_without_credentials(tmp_path: Path) -> None:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("FYNO_")}
+    clean["FYNO_PANDAS_HOME"] = str(tmp_path)
+
+    done = cli("quickstart", env=clean, cwd=tmp_path)
+
+    assert done.returncode == 0, done.stderr
+    assert "Result, one row per input row" in done.stdout
+    assert "What the emulator stored" in done.stdout
