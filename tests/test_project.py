@@ -1,0 +1,65 @@
+"""Promises to a newcomer: README and CI agree, lint is clean, the import is light."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import fyno_pandas
+from fyno_pandas.types import dtype_table_markdown
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def setup_commands() -> list[str]:
+    section = README.split("## Set up", 1)[1].split("\n## ", 1)[0]
+    return [block.strip() for block in re.findall(r"```(?:bash|sh)\n(.*?)```", section, re.S)]
+
+
+def test_readme_has_exactly_two_one_line_setup_commands():
+    commands = setup_commands()
+    assert len(commands) == 2, commands
+    assert all("\n" not in command for command in commands)
+    assert "quickstart" in commands[0]
+    assert "pytest" in commands[1]
+
+
+def test_ci_runs_the_readme_test_command_verbatim():
+    ci_lines = (ROOT / ".ci" / "run").read_text(encoding="utf-8").strip().splitlines()
+    assert ci_lines[-1] == setup_commands()[1]
+
+
+def test_readme_dtype_table_is_generated_from_the_type_table():
+    match = re.search(r"<!-- dtype-table -->\n(.*?)<!-- /dtype-table -->", README, re.S)
+    assert match, "README lacks the dtype-table markers"
+    assert match.group(1).strip() == dtype_table_markdown().strip()
+
+
+@pytest.mark.parametrize("args", [["check", "."], ["format", "--check", "."]])
+def test_ruff_is_clean(args):
+    done = subprocess.run(
+        [sys.executable, "-m", "ruff", *args], cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_public_api_is_exported_and_typed():
+    for name in fyno_pandas.__all__:
+        assert hasattr(fyno_pandas, name), name
+    assert (Path(fyno_pandas.__file__).parent / "py.typed").is_file()
+
+
+def test_import_is_light():
+    code = (
+        "import sys, fyno_pandas\n"
+        "heavy = {'ipywidgets', 'IPython', 'dask', 'distributed', 'tqdm.notebook'}\n"
+        "heavy &= set(sys.modules)\n"
+        "print(sorted(heavy))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
