@@ -17,6 +17,7 @@ from fyno_pandas.errors import (
     FynoConnectionError,
     FynoInputError,
 )
+from fyno_pandas.ratelimit import RateLimiter
 from fyno_pandas.retry import RetryPolicy
 
 FAST = RetryPolicy(backoff_base=0.001, backoff_cap=0.005, seed=0)
@@ -153,7 +154,9 @@ def test_429_honours_retry_after_and_is_not_a_retry(emulator: FynoEmulator) -> N
 def test_429_forever_is_bounded(emulator: FynoEmulator) -> None:
     emulator.configure(throttle_rate=1.0)
     policy = RetryPolicy(backoff_base=0.001, retry_after_cap=0.01, max_throttled=5)
-    with client_for(emulator, retry_policy=policy) as client:
+    # a limiter that never slows below 1,000/s: what is tested is the bound, not the slowing
+    limiter = RateLimiter(min_rps=1000)
+    with client_for(emulator, retry_policy=policy, limiter=limiter) as client:
         outcome = client.post("set", SET)
     assert (outcome.status, outcome.http_status, outcome.attempts) == ("failed", 429, 6)
     assert "429" in outcome.error
