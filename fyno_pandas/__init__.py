@@ -19,6 +19,7 @@ from .errors import (
     FynoPandasError,
     PushInterrupted,
 )
+from .frames import push_frames
 from .ledger import Ledger
 from .pushplan import PushPlan
 from .workflow import plan, push, push_plan, retry_failed
@@ -41,6 +42,7 @@ __all__ = [
     "__version__",
     "plan",
     "push",
+    "push_frames",
     "push_plan",
     "retry_failed",
 ]

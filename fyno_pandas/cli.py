@@ -54,14 +54,6 @@ def read_table(path: Path, parse_dates: Sequence[str] = ()) -> pd.DataFrame:
     return frame
 
 
-def write_table(frame: pd.DataFrame, path: Path) -> None:
-    """Write the result as CSV, or Parquet for a ``.parquet`` path."""
-    if path.suffix.lower() in (".parquet", ".pq"):
-        frame.to_parquet(path)
-    else:
-        frame.to_csv(path)
-
-
 def _split(text: str | None) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()] if text else []
 
@@ -98,6 +90,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _push(args: argparse.Namespace) -> int:
     from .preview import render_text
+    from .resultfile import write_result
     from .workflow import plan, push_plan
 
     frame = read_table(args.file, _split(args.parse_dates))
@@ -126,7 +119,7 @@ def _push(args: argparse.Namespace) -> int:
         max_retries=args.max_retries,
     )
     output = args.output or args.file.with_name(f"{args.file.stem}.result.csv")
-    write_table(result, output)
+    write_result(result, output)
     counts = result["status"].value_counts()
     print(", ".join(f"{status}: {count}" for status, count in counts.items()))
     print(f"result written to {output}")

@@ -8,10 +8,19 @@ from typing import Any
 from .errors import FynoInputError
 from .retry import RetryPolicy
 
-__all__ = ["MAX_BATCH_SIZE", "MAX_CONCURRENCY", "PLAN_OPTIONS", "check_plan", "check_send"]
+__all__ = [
+    "MAX_BATCH_SIZE",
+    "MAX_CONCURRENCY",
+    "PLAN_OPTIONS",
+    "SEND_EXTRAS",
+    "check_plan",
+    "check_send",
+]
 
 #: Options `fyno_pandas.plan` passes to `fyno_pandas.planning.build_plan`.
 PLAN_OPTIONS = ("columns", "schema", "naive_tz", "nulls", "long_strings")
+#: Advanced send options `push` passes through to `fyno_pandas.push_plan`.
+SEND_EXTRAS = ("session", "retry_policy", "raise_on_interrupt", "on_ack")
 #: Fyno documents no batch limit; past this a single failure costs too many rows.
 MAX_BATCH_SIZE = 1000
 MAX_CONCURRENCY = 256

@@ -17,7 +17,7 @@ import pandas as pd
 from .config import FynoConfig
 from .errors import FynoInputError
 from .ledger.bridge import choose_ledger, known_types, opened, skip_acknowledged
-from .options import check_flag, check_plan, check_send
+from .options import SEND_EXTRAS, check_flag, check_plan, check_send
 from .retry import RetryPolicy
 from .sender import STATUSES, AckHook, dry_run_result
 from .session import PushSession
@@ -25,8 +25,6 @@ from .session import PushSession
 __all__ = ["plan", "push", "push_plan", "retry_failed"]
 
 log = logging.getLogger("fyno_pandas")
-
-_SEND_EXTRAS = ("session", "retry_policy", "raise_on_interrupt", "on_ack")
 
 
 def plan(
@@ -155,7 +153,7 @@ def push(
     PushInterrupted
         Only with ``raise_on_interrupt=True``: Ctrl-C; ``.result`` holds the partial result.
     """
-    send_extra = {k: options.pop(k) for k in _SEND_EXTRAS if k in options}
+    send_extra = {k: options.pop(k) for k in SEND_EXTRAS if k in options}
     check_plan(options)
     check_flag("preview", preview)
     send = {

@@ -1,0 +1,194 @@
+"""``ddf.fyno``: plan and push a Dask DataFrame, partition by partition.
+
+``import fyno_pandas.dask`` registers the accessor (``pip install 'fyno_pandas[dask]'``);
+``import fyno_pandas`` alone never imports Dask.
+
+The types are decided once, on the client, from the first partition (with ``schema=`` and the
+ledger) and handed to every partition, so no partition can fix a property's type by racing
+another. Then:
+
+- on the local scheduler the partitions are computed one at a time and streamed through
+  `fyno_pandas.push_frames`: one rate limiter, one progress bar, one ledger push;
+- with a ``dask.distributed`` client, each partition is pushed on the worker that holds it,
+  with ``max_rps`` shared out over the cluster's worker threads, and the result is a Dask
+  DataFrame, already persisted (the pushes run when ``push`` is called, once).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import dask.dataframe as dd
+import pandas as pd
+
+from .config import FynoConfig
+from .errors import FynoInputError
+from .frames import push_frames
+from .ledger import Ledger
+from .options import PLAN_OPTIONS
+from .workflow import plan
+
+__all__ = ["DaskFynoAccessor"]
+
+log = logging.getLogger("fyno_pandas")
+
+_RESULT_DTYPES = {
+    "distinct_id": object,
+    "status": object,
+    "request_id": object,
+    "http_status": "Int64",
+    "attempts": "int64",
+    "error": object,
+    "dropped": object,
+}
+_ISSUE_COLUMNS = ("row", "column", "value", "rule", "action", "message")
+#: What `fyno_pandas.plan` takes: the first partition's plan looks types up in the ledger.
+_FIRST_PLAN_OPTIONS = (
+    *PLAN_OPTIONS,
+    *("wsid", "api_key", "version", "endpoint", "ledger", "only_changed"),
+)
+
+
+@dd.extensions.register_dataframe_accessor("fyno")
+class DaskFynoAccessor:
+    """Plan and push a Dask DataFrame's rows as Fyno user-property updates."""
+
+    def __init__(self, frame: dd.DataFrame) -> None:
+        self._frame = frame
+
+    def plan(self, id_col: Any, **options: Any) -> pd.DataFrame:
+        """Check every partition against the types the first one fixes; send nothing.
+
+        Parameters
+        ----------
+        id_col : hashable
+            The column of distinct ids.
+        **options
+            As `fyno_pandas.plan` (``wsid``, ``version``, ``endpoint`` and ``ledger`` are used
+            to look up the types the ledger knows).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per cell or row that would not be sent as is: the issues of every
+            partition (columns row, column, value, rule, action, message, partition).
+            ``.attrs["fyno"]`` holds ``types`` (what every partition is held to) and
+            ``issues`` (counts per rule).
+        """
+        types, options = self._fixed_types(id_col, options, show=False)
+        meta = pd.DataFrame({c: pd.Series(dtype=object) for c in (*_ISSUE_COLUMNS, "partition")})
+        issues = self._frame.map_partitions(
+            _partition_issues, id_col, types, options, meta=meta, partition_info=True
+        ).compute()
+        issues = issues.reset_index(drop=True)
+        issues.attrs["fyno"] = {
+            "types": types,
+            "issues": issues["rule"].value_counts().to_dict(),
+        }
+        return issues
+
+    def push(self, id_col: Any, **options: Any) -> Any:
+        """Push every partition's rows; see the module docstring for where they are sent from.
+
+        Parameters
+        ----------
+        id_col : hashable
+            The column of distinct ids.
+        **options
+            As `fyno_pandas.push_frames`. On a cluster ``output=`` is refused (write the
+            result with ``result.to_parquet``), ``preview`` shows the first partition on the
+            client, and ``ledger`` must be a path, None or False: each worker opens it itself
+            (None: the worker's default file, so use a shared ``FYNO_PANDAS_HOME`` or False).
+
+        Returns
+        -------
+        pandas.DataFrame, dict or dask.dataframe.DataFrame
+            On the local scheduler, what `push_frames` returns; with a distributed client, a
+            persisted Dask DataFrame of the result, partitioned like the input.
+        """
+        client = _distributed_client()
+        types, options = self._fixed_types(id_col, options, show=options.get("preview", True))
+        if client is None:
+            frame = self._frame
+            chunks = (frame.get_partition(i).compute() for i in range(frame.npartitions))
+            return push_frames(chunks, id_col, **{**options, "preview": False, "schema": types})
+        if options.pop("output", None) is not None:
+            raise FynoInputError(
+                "output= is not used on a Dask cluster: the result is a Dask DataFrame; write "
+                "it with result.to_parquet(...) or result.to_csv(...)",
+                rule="output",
+            )
+        ledger = options.get("ledger")
+        if isinstance(ledger, Ledger):
+            options["ledger"] = ledger.path
+        threads = sum(w["nthreads"] for w in client.scheduler_info()["workers"].values())
+        if options.get("max_rps") is not None:
+            options["max_rps"] = options["max_rps"] / max(threads, 1)
+        config = FynoConfig.resolve(
+            options.pop("wsid", None),
+            options.pop("api_key", None),
+            options.pop("version", None),
+            options.pop("endpoint", None),
+            require_credentials=not options.get("dry_run", False),
+        )
+        meta = pd.DataFrame({c: pd.Series(dtype=t) for c, t in _RESULT_DTYPES.items()})
+        log.info("pushing %d partitions on %d worker threads", self._frame.npartitions, threads)
+        return self._frame.map_partitions(
+            _push_partition, id_col, config, types, options, meta=meta
+        ).persist()
+
+    def _fixed_types(
+        self, id_col: Any, options: dict[str, Any], show: bool
+    ) -> tuple[dict[str, str], dict[str, Any]]:
+        """The types the first partition fixes (with schema and ledger), and the options
+        with them as ``schema``."""
+        first = plan(
+            self._frame.get_partition(0).compute(),
+            id_col,
+            **{k: v for k, v in options.items() if k in _FIRST_PLAN_OPTIONS},
+        )
+        if show:
+            from .preview import show_preview
+
+            show_preview(first)
+        types = {**dict(options.get("schema") or {}), **first.fyno_types}
+        return types, {**options, "schema": types}
+
+
+def _distributed_client() -> Any:
+    """The ``dask.distributed`` client in use, or None for the local scheduler."""
+    try:
+        from distributed import default_client
+    except ImportError:
+        return None
+    try:
+        return default_client()
+    except ValueError:
+        return None
+
+
+def _partition_issues(
+    part: pd.DataFrame, id_col: Any, types: dict[str, str], options: dict[str, Any],
+    partition_info: dict[str, Any] | None = None,
+) -> pd.DataFrame:  # fmt: skip
+    plan_options = {k: v for k, v in options.items() if k in PLAN_OPTIONS}
+    issues = plan(part, id_col, ledger=False, **{**plan_options, "schema": types}).issues
+    number = partition_info["number"] if partition_info else None
+    return issues.assign(partition=number).astype(object)
+
+
+def _push_partition(
+    part: pd.DataFrame, id_col: Any, config: FynoConfig, types: dict[str, str],
+    options: dict[str, Any],
+) -> pd.DataFrame:  # fmt: skip
+    result = push_frames(
+        [part],
+        id_col,
+        wsid=config.wsid,
+        api_key=config.api_key,
+        version=config.version,
+        endpoint=config.endpoint,
+        **{**options, "schema": types, "preview": False, "progress": False},
+    )
+    return result.astype(_RESULT_DTYPES)

@@ -1,0 +1,231 @@
+"""`push_frames`: a table that arrives in chunks (CSV chunks, Arrow batches, Dask partitions)
+pushed as one push: one set of types, one ledger push, one progress bar, one result.
+
+Each chunk is planned and sent before the next is read, so memory holds one chunk at a time;
+with ``output=`` the result goes to a file chunk by chunk as well.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Iterable
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .config import FynoConfig
+from .errors import FynoAuthError, FynoInputError, PushInterrupted
+from .options import SEND_EXTRAS, check_flag, check_plan, check_send
+from .resultfile import ResultWriter
+from .sender import dry_run_result
+from .session import PushSession
+from .workflow import plan
+
+__all__ = ["push_frames"]
+
+log = logging.getLogger("fyno_pandas")
+
+
+def push_frames(
+    frames: Iterable[Any],
+    id_col: Any,
+    *,
+    output: str | Path | None = None,
+    wsid: str | None = None,
+    api_key: str | None = None,
+    version: str | None = None,
+    endpoint: str | None = None,
+    concurrency: int = 16,
+    max_rps: float | None = None,
+    batch_size: int | None = None,
+    timeout: float = 30,
+    max_retries: int = 8,
+    preview: bool = True,
+    dry_run: bool = False,
+    progress: bool = True,
+    ledger: Any = None,
+    only_changed: bool = True,
+    **options: Any,
+) -> pd.DataFrame | dict[str, Any]:
+    """Push a stream of DataFrames as one push, holding one chunk in memory at a time.
+
+    The first chunk decides each property's type (with ``schema=`` and the types the ledger
+    knows); the types are then held fixed, so a later chunk whose values disagree gets
+    ``type_mismatch`` issues (its values are dropped and reported, never sent to switch the
+    type). A property that is empty in every chunk so far is typed by the first chunk that
+    has a value. An id repeated in a later chunk is sent again: the later row wins, as it
+    would in Fyno.
+
+    Parameters
+    ----------
+    frames : iterable of pandas.DataFrame
+        ``pd.read_csv(path, chunksize=N)``, a generator, Dask partitions; pyarrow record
+        batches and tables are converted one at a time (``.to_pandas()``).
+    id_col : hashable
+        The column of distinct ids.
+    output : str or path, optional
+        Write the result to this CSV (or ``.parquet``) file chunk by chunk instead of
+        returning it; the function then returns the summary.
+    preview : bool, default True
+        Show the first chunk's preview before sending it; later chunks log a warning when
+        values are dropped.
+    wsid, api_key, version, endpoint, concurrency, max_rps, batch_size, timeout,
+    max_retries, dry_run, progress, ledger, only_changed, **options
+        As `fyno_pandas.push`; ``max_rps`` and ``concurrency`` hold across all chunks.
+
+    Returns
+    -------
+    pandas.DataFrame or dict
+        The result of every row read (indexed like the chunks), with the summary in
+        ``.attrs["fyno"]``; with ``output=``, the summary alone. The summary adds
+        ``chunks``, ``types`` (the types held fixed) and ``plan`` (the plans' counts summed).
+        After Ctrl-C the push stops at the chunk being sent; chunks not read are not in the
+        result, and running the same push again resumes it through the ledger.
+
+    Raises
+    ------
+    FynoConfigError, FynoInputError
+        Before anything is sent for bad settings and options; `FynoInputError` also for a
+        chunk that is not a table or that the plan rejects (earlier chunks stay sent).
+    FynoAuthError
+        Fyno refused the key; ``.result`` holds the rows of the chunks sent so far.
+    """
+    send_extra = {k: options.pop(k) for k in SEND_EXTRAS if k in options}
+    check_plan(options)
+    check_flag("preview", preview)
+    check_flag("only_changed", only_changed)
+    send = {
+        "concurrency": concurrency,
+        "max_rps": max_rps,
+        "batch_size": batch_size,
+        "timeout": timeout,
+        "max_retries": max_retries,
+        "progress": progress,
+        **send_extra,
+    }
+    check_send(**{k: v for k, v in send.items() if k != "session"}, dry_run=dry_run)
+    config = FynoConfig.resolve(wsid, api_key, version, endpoint, require_credentials=not dry_run)
+    types = dict(options.pop("schema", None) or {})
+    chunks = _Chunks(output)
+    plan_counts: Counter[str] = Counter()
+    with ExitStack() as stack:
+        stack.enter_context(chunks)
+        session = None
+        if not dry_run:
+            recorded = {**options, "only_changed": only_changed, "chunks": True}
+            session = stack.enter_context(
+                PushSession(config, ledger=ledger, options=recorded, **send)
+            )
+        book = ledger if session is None else (session.ledger or False)
+        for number, frame in enumerate(frames, start=1):
+            chunk = plan(
+                _as_frame(frame, number),
+                id_col,
+                wsid=config.wsid,
+                api_key=config.api_key,
+                version=config.version,
+                endpoint=config.endpoint,
+                ledger=book,
+                only_changed=only_changed,
+                schema=types,
+                **options,
+            )
+            for prop, fyno_type in chunk.fyno_types.items():
+                types.setdefault(prop, fyno_type)
+            _report(chunk, number, preview, plan_counts)
+            if session is None:
+                chunks.add(dry_run_result(chunk))
+                continue
+            try:
+                result = session.send(chunk)
+            except (FynoAuthError, PushInterrupted) as exc:
+                chunks.add(exc.result)  # type: ignore[attr-defined]
+                exc.result = chunks.result()  # type: ignore[attr-defined]
+                raise
+            chunks.add(result)
+            if result.attrs["fyno"]["interrupted"]:
+                break
+        summary = session.summary() if session is not None else chunks.summed()
+    summary.update(chunks=chunks.count, types=types, plan=dict(plan_counts))
+    log.info("push of %d chunks done: %s", chunks.count, summary)
+    if output is not None:
+        summary["output"] = str(chunks.writer.path)  # type: ignore[union-attr]
+        return summary
+    result = chunks.result()
+    result.attrs["fyno"] = summary
+    return result
+
+
+def _as_frame(frame: Any, number: int) -> pd.DataFrame:
+    if isinstance(frame, pd.DataFrame):
+        return frame
+    if hasattr(frame, "to_pandas"):  # pyarrow RecordBatch and Table
+        return frame.to_pandas()
+    raise FynoInputError(
+        f"chunk {number} is a {type(frame).__name__}, not a pandas DataFrame",
+        rule="invalid_option",
+    )
+
+
+def _report(chunk: Any, number: int, preview: bool, counts: Counter[str]) -> None:
+    summary = chunk.summary()
+    counts.update({k: v for k, v in summary.items() if isinstance(v, int) and k != "properties"})
+    if number == 1 and preview:
+        from .preview import show_preview
+
+        show_preview(chunk)
+    elif summary["values_dropped"] or summary["rows_skipped"]:
+        rules = chunk.issues["rule"].value_counts().to_dict()
+        log.warning(
+            "chunk %d: %d values dropped, %d rows skipped (%s); see the result's dropped column",
+            number,
+            summary["values_dropped"],
+            summary["rows_skipped"],
+            ", ".join(f"{rule}: {n}" for rule, n in rules.items()),
+        )
+
+
+class _Chunks:
+    """The chunks' results: appended to the output file, or kept to be joined at the end."""
+
+    def __init__(self, output: str | Path | None) -> None:
+        self.writer = ResultWriter(output) if output is not None else None
+        self.kept: list[pd.DataFrame] = []
+        self.count = 0
+        self._sums: Counter[str] = Counter()
+
+    def __enter__(self) -> _Chunks:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+    def add(self, result: pd.DataFrame) -> None:
+        self.count += 1
+        self._sums.update(
+            {k: v for k, v in result.attrs["fyno"].items() if type(v) is int}  # not bools
+        )
+        if self.writer is not None:
+            self.writer.write(result)
+        else:
+            self.kept.append(result)
+
+    def summed(self) -> dict[str, Any]:
+        return dict(self._sums)
+
+    def result(self) -> pd.DataFrame:
+        if not self.kept:
+            return dry_run_result(_empty_plan())
+        joined = pd.concat(self.kept) if len(self.kept) > 1 else self.kept[0]
+        joined.attrs = {}
+        return joined
+
+
+def _empty_plan() -> Any:
+    from .planning import build_plan
+
+    return build_plan(pd.DataFrame({"distinct_id": pd.Series(dtype=object)}), "distinct_id")

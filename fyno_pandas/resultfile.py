@@ -1,0 +1,93 @@
+"""`ResultWriter`: a push's result written to CSV or Parquet chunk by chunk, so it never has to
+be held whole in memory.
+
+The file has the result's columns with the input row label first (as ``frame.to_csv`` and
+``frame.to_parquet`` write it), whatever the number of chunks.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .errors import FynoInputError
+
+__all__ = ["ResultWriter", "write_result"]
+
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+class ResultWriter:
+    """Append result frames to ``path``: Parquet for ``.parquet``/``.pq``, CSV otherwise.
+
+    Use it as a context manager; the file is complete when the block ends.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path).expanduser()
+        self.parquet = self.path.suffix.lower() in PARQUET_SUFFIXES
+        self.rows = 0
+        self._parquet_writer: Any = None
+        self._schema: Any = None
+        if self.parquet:
+            try:
+                import pyarrow  # noqa: F401
+            except ImportError:
+                raise FynoInputError(
+                    f"{self.path}: writing Parquet needs pyarrow "
+                    "(pip install 'fyno_pandas[parquet]'); or name a .csv file",
+                    rule="output",
+                ) from None
+        if not self.path.parent.is_dir():
+            raise FynoInputError(f"{self.path}: no such directory", rule="output")
+
+    def __enter__(self) -> ResultWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def write(self, frame: pd.DataFrame) -> None:
+        """Append ``frame`` (a result, or a chunk of one)."""
+        if self.parquet:
+            self._write_parquet(frame)
+        else:
+            frame.to_csv(self.path, mode="w" if self.rows == 0 else "a", header=self.rows == 0)
+        self.rows += len(frame)
+
+    def _write_parquet(self, frame: pd.DataFrame) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pandas(frame, preserve_index=True)
+        if self._parquet_writer is None:
+            # A first chunk whose error column is all None would fix it as type null.
+            fixed = {
+                "distinct_id": pa.string(),
+                "status": pa.string(),
+                "request_id": pa.string(),
+                "http_status": pa.int64(),
+                "attempts": pa.int64(),
+                "error": pa.string(),
+                "dropped": pa.list_(pa.string()),
+            }
+            self._schema = pa.schema(
+                [pa.field(f.name, fixed.get(f.name, f.type)) for f in table.schema],
+                metadata=table.schema.metadata,
+            )
+            self._parquet_writer = pq.ParquetWriter(self.path, self._schema)
+        self._parquet_writer.write_table(table.cast(self._schema))
+
+    def close(self) -> None:
+        """Finish the file."""
+        if self._parquet_writer is not None:
+            self._parquet_writer.close()
+            self._parquet_writer = None
+
+
+def write_result(frame: pd.DataFrame, path: str | Path) -> None:
+    """Write a whole result as CSV, or Parquet for a ``.parquet``/``.pq`` path."""
+    with ResultWriter(path) as writer:
+        writer.write(frame)

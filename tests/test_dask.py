@@ -1,0 +1,116 @@
+"""ddf.fyno: Dask DataFrames pushed partition by partition, on the local scheduler and a cluster."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import dask.dataframe as dd
+import numpy as np
+import pandas as pd
+import pytest
+from distributed import Client, LocalCluster
+
+import fyno_pandas.dask  # noqa: F401  (registers ddf.fyno)
+from fyno_pandas import FynoInputError
+from fyno_pandas.emulator import FynoEmulator
+
+QUIET = {"preview": False, "progress": False}
+
+
+def creds(fyno: FynoEmulator) -> dict[str, str]:
+    return {"wsid": fyno.wsid, "api_key": fyno.api_key, "endpoint": fyno.endpoint}
+
+
+def users(n: int, start: int = 0) -> pd.DataFrame:
+    ids = np.arange(start, start + n)
+    return pd.DataFrame(
+        {
+            "user_id": [f"u{i:05d}" for i in ids],
+            "plan": np.array(["free", "pro"])[ids % 2],
+            "ltv": ids * 2.5,
+        },
+        index=pd.RangeIndex(start, start + n),
+    )
+
+
+def mixed_ltv(partitions: int, size: int) -> dd.DataFrame:
+    """ltv is numbers in the first half of the partitions and text in the others, as when
+    files written apart are read together: each partition alone would type it otherwise."""
+
+    def partition(number: int) -> pd.DataFrame:
+        df = users(size, start=number * size)
+        if number >= partitions // 2:
+            df["ltv"] = df["ltv"].map("{:.1f}".format)
+        return df
+
+    return dd.from_map(partition, range(partitions), meta=users(0), enforce_metadata=False)
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Client]:
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=2, dashboard_address=":0") as local,
+        Client(local) as client,
+    ):
+        yield client
+
+
+def test_local_scheduler_streams_partitions_as_one_push(emulator: FynoEmulator) -> None:
+    df = users(400)
+    ddf = dd.from_pandas(df, npartitions=4)
+    result = ddf.fyno.push("user_id", **creds(emulator), **QUIET)
+    assert isinstance(result, pd.DataFrame)
+    assert result.index.tolist() == df.index.tolist()
+    assert (result["status"] == "sent").all()
+    assert result.attrs["fyno"]["chunks"] == 4
+    stored = pd.DataFrame.from_dict(emulator.profiles, orient="index").sort_index()
+    pd.testing.assert_frame_equal(stored, df.set_index("user_id"), check_names=False)
+
+
+def test_plan_holds_every_partition_to_the_first_partitions_types() -> None:
+    ddf = mixed_ltv(4, 25)
+    issues = ddf.fyno.plan("user_id", ledger=False)
+    assert issues.attrs["fyno"]["types"] == {"plan": "string", "ltv": "number"}
+    assert issues.attrs["fyno"]["issues"] == {"type_mismatch": 50}
+    assert sorted(issues["row"].unique()) == list(range(50, 100))
+    assert sorted(issues["partition"].unique()) == [2, 3]
+
+
+def test_local_push_reports_what_a_later_partition_cannot_store(emulator: FynoEmulator) -> None:
+    ddf = mixed_ltv(4, 25)
+    result = ddf.fyno.push("user_id", **creds(emulator), **QUIET)
+    assert emulator.property_types == {"plan": "string", "ltv": "number"}
+    assert result["dropped"].map(len).tolist() == [0] * 50 + [1] * 50
+    assert (result["status"] == "sent").all()
+
+
+@pytest.mark.slow
+def test_a_cluster_of_two_workers_pushes_and_resumes(
+    cluster: Client, emulator: FynoEmulator, tmp_path: Path
+) -> None:
+    ddf = mixed_ltv(6, 100)
+    ledger = tmp_path / "ledger.sqlite"
+    result = ddf.fyno.push("user_id", ledger=ledger, max_rps=400, **creds(emulator), **QUIET)
+    assert isinstance(result, dd.DataFrame)
+    assert result.npartitions == 6
+    done = result.compute()
+    assert done.index.tolist() == list(range(600))
+    assert (done["status"] == "sent").all()
+    assert done["dropped"].map(len).sum() == 300
+    assert emulator.property_types == {"plan": "string", "ltv": "number"}
+    assert len(emulator.profiles) == 600
+    sent = len(emulator.requests)
+    # the workers recorded what Fyno acknowledged in the ledger file they were given
+    again = ddf.fyno.push("user_id", ledger=ledger, **creds(emulator), **QUIET).compute()
+    assert (again["status"] == "unchanged").all()
+    assert len(emulator.requests) == sent
+
+
+def test_a_cluster_returns_its_result_rather_than_writing_a_file(
+    cluster: Client, emulator: FynoEmulator, tmp_path: Path
+) -> None:
+    ddf = dd.from_pandas(users(10), npartitions=2)
+    with pytest.raises(FynoInputError, match="to_parquet"):
+        ddf.fyno.push("user_id", output=tmp_path / "r.csv", **creds(emulator), **QUIET)
+    assert emulator.requests == []

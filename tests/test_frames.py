@@ -1,0 +1,170 @@
+"""push_frames: a table read in chunks is one push with one set of types and one result."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from fyno_pandas import FynoAuthError, FynoInputError, push, push_frames
+from fyno_pandas.emulator import FynoEmulator
+
+QUIET = {"preview": False, "progress": False}
+
+
+def creds(fyno: FynoEmulator) -> dict[str, str]:
+    return {"wsid": fyno.wsid, "api_key": fyno.api_key, "endpoint": fyno.endpoint}
+
+
+def users(n: int, start: int = 0) -> pd.DataFrame:
+    ids = np.arange(start, start + n)
+    return pd.DataFrame(
+        {
+            "user_id": [f"u{i:07d}" for i in ids],
+            "plan": np.array(["free", "pro", "team"])[ids % 3],
+            "ltv": (ids % 1000) * 1.5,
+            "active": ids % 2 == 0,
+        },
+        index=pd.RangeIndex(start, start + n),
+    )
+
+
+def chunks(sizes: list[int]) -> Iterator[pd.DataFrame]:
+    start = 0
+    for size in sizes:
+        yield users(size, start)
+        start += size
+
+
+@pytest.mark.slow
+def test_a_200k_row_csv_in_chunks_is_stored_whole(tmp_path: Path) -> None:
+    source = tmp_path / "users.csv"
+    users(200_000).to_csv(source, index=False)
+    output = tmp_path / "result.csv"
+    with FynoEmulator(seed=0, log_bodies=False) as fyno:
+        summary = push_frames(
+            pd.read_csv(source, chunksize=20_000),
+            "user_id",
+            output=output,
+            batch_size=500,
+            **creds(fyno),
+            **QUIET,
+        )
+        stored = pd.DataFrame.from_dict(fyno.profiles, orient="index").sort_index()
+        types = fyno.property_types
+    assert isinstance(summary, dict)
+    assert (summary["chunks"], summary["rows"], summary["sent"]) == (10, 200_000, 200_000)
+    # one request fixes the three types first (later chunks are held to them), then 400 batches
+    assert summary["requests"] == 1 + 400
+    expected = pd.read_csv(source).set_index("user_id")
+    pd.testing.assert_frame_equal(stored, expected, check_names=False)
+    assert types == {"plan": "string", "ltv": "number", "active": "boolean"}
+    result = pd.read_csv(output, index_col=0)
+    assert result.index.tolist() == list(range(200_000))
+    assert (result["distinct_id"] == expected.index).all()
+    assert (result["status"] == "sent").all()
+    assert result["request_id"].notna().all()
+
+
+def test_a_later_chunk_that_disagrees_is_reported_not_sent(
+    emulator: FynoEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    first, second = users(4), users(4, start=4)
+    second["ltv"] = ["12", "n/a", "7.5", "0"]  # read as text, e.g. a CSV chunk with a stray cell
+    with caplog.at_level(logging.WARNING, logger="fyno_pandas"):
+        result = push_frames([first, second], "user_id", **creds(emulator), **QUIET)
+    assert emulator.property_types["ltv"] == "number"
+    assert result.loc[4:, "dropped"].tolist() == [["ltv"]] * 4
+    assert (result["status"] == "sent").all()  # their plan and active are sent
+    assert all("ltv" not in emulator.profiles[f"u{i:07d}"] for i in range(4, 8))
+    assert result.attrs["fyno"]["types"]["ltv"] == "number"
+    assert result.attrs["fyno"]["plan"]["values_dropped"] == 4
+    assert "chunk 2: 4 values dropped" in caplog.text
+    assert "type_mismatch: 4" in caplog.text
+
+
+def test_a_property_empty_in_the_first_chunk_is_typed_by_the_first_value(
+    emulator: FynoEmulator,
+) -> None:
+    first, second = users(2), users(2, start=2)
+    first["city"] = None
+    second["city"] = ["Pune", "Oslo"]
+    result = push_frames([first, second], "user_id", **creds(emulator), **QUIET)
+    assert result.attrs["fyno"]["types"]["city"] == "string"
+    assert emulator.profiles["u0000003"]["city"] == "Oslo"
+
+
+def test_the_same_chunks_again_send_nothing(emulator: FynoEmulator) -> None:
+    first = push_frames(chunks([300, 300, 100]), "user_id", **creds(emulator), **QUIET)
+    sent = len(emulator.requests)
+    again = push_frames(chunks([300, 300, 100]), "user_id", **creds(emulator), **QUIET)
+    assert first.attrs["fyno"]["sent"] == 700
+    assert len(emulator.requests) == sent
+    assert (again["status"] == "unchanged").all()
+    assert again["request_id"].tolist() == first["request_id"].tolist()
+
+
+def test_arrow_batches_to_parquet_match_an_in_memory_push(
+    emulator: FynoEmulator, tmp_path: Path
+) -> None:
+    table = pa.Table.from_pandas(users(1_000), preserve_index=False)
+    output = tmp_path / "result.parquet"
+    summary = push_frames(
+        table.to_batches(max_chunksize=300), "user_id", output=output, **creds(emulator), **QUIET
+    )
+    assert summary["chunks"] == 4
+    assert summary["output"] == str(output)
+    streamed = pd.read_parquet(output)
+    emulator.reset()
+    whole = push(users(1_000), "user_id", ledger=False, **creds(emulator), **QUIET)
+    # arrow batches each start their index at 0; the ids and statuses line up row by row
+    assert streamed["distinct_id"].tolist() == whole["distinct_id"].tolist()
+    assert streamed["status"].tolist() == whole["status"].tolist() == ["sent"] * 1_000
+    assert streamed["dropped"].map(list).tolist() == [[]] * 1_000
+    assert streamed["http_status"].tolist() == [202] * 1_000
+
+
+def test_dry_run_needs_no_key_and_sends_nothing(emulator: FynoEmulator) -> None:
+    result = push_frames(chunks([5, 5]), "user_id", dry_run=True, **QUIET)
+    assert (result["status"] == "dry_run").all()
+    assert result.attrs["fyno"]["dry_run"] == 10
+    assert emulator.requests == []
+
+
+def test_no_chunks_is_an_empty_result(emulator: FynoEmulator) -> None:
+    result = push_frames(iter([]), "user_id", **creds(emulator), **QUIET)
+    assert len(result) == 0
+    assert result.attrs["fyno"]["chunks"] == 0
+    assert "status" in result.columns
+
+
+def test_a_chunk_that_is_not_a_table_is_named(emulator: FynoEmulator) -> None:
+    with pytest.raises(FynoInputError, match="chunk 2 is a dict"):
+        push_frames([users(2), {"user_id": "x"}], "user_id", **creds(emulator), **QUIET)
+    assert len(emulator.profiles) == 2
+
+
+def test_a_refused_key_stops_at_once_with_the_rows_so_far(emulator: FynoEmulator) -> None:
+    bad = {**creds(emulator), "api_key": "wrong-key"}
+    with pytest.raises(FynoAuthError) as caught:
+        push_frames(chunks([3, 3]), "user_id", **bad, **QUIET)
+    assert len(caught.value.result) == 3
+    assert "wrong-key" not in str(caught.value)
+
+
+def test_options_are_checked_before_the_first_chunk_is_read(emulator: FynoEmulator) -> None:
+    def never() -> Iterator[pd.DataFrame]:
+        raise AssertionError("read")
+        yield
+
+    with pytest.raises(FynoInputError, match="colums"):
+        push_frames(never(), "user_id", colums=["plan"], **creds(emulator))
+    with pytest.raises(FynoInputError, match="concurrency"):
+        push_frames(never(), "user_id", concurrency=0, **creds(emulator))
+    with pytest.raises(FynoInputError, match="no such directory"):
+        push_frames(never(), "user_id", output="/nonexistent/r.csv", **creds(emulator))
