@@ -1,8 +1,9 @@
 """`push_frames`: a table that arrives in chunks (CSV chunks, Arrow batches, Dask partitions)
 pushed as one push: one set of types, one ledger push, one progress bar, one result.
 
-Each chunk is planned and sent before the next is read, so memory holds one chunk at a time;
-with ``output=`` the result goes to a file chunk by chunk as well.
+While one chunk is sent the next is read and planned in a helper thread, so memory holds two
+chunks at a time and the connections stay busy between chunks; with ``output=`` the result goes
+to a file chunk by chunk as well.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -82,7 +84,7 @@ def push_frames(
         The result of every row read (indexed like the chunks), with the summary in
         ``.attrs["fyno"]``; with ``output=``, the summary alone. The summary adds
         ``chunks``, ``types`` (the types held fixed) and ``plan`` (the plans' counts summed).
-        After Ctrl-C the push stops at the chunk being sent; chunks not read are not in the
+        After Ctrl-C the push stops at the chunk being sent; later chunks are not in the
         result, and running the same push again resumes it through the ledger.
 
     Raises
@@ -119,9 +121,19 @@ def push_frames(
             session = stack.enter_context(
                 PushSession(config, ledger=ledger, options=recorded, **send)
             )
-        book = ledger if session is None else (session.ledger or False)
-        for number, frame in enumerate(frames, start=1):
-            chunk = plan(
+        # Planning opens its own connection to the ledger file, so its reads never hold up
+        # the acks the sender records meanwhile.
+        book = ledger if session is None else getattr(session.ledger, "path", False)
+        numbered = enumerate(frames, start=1)
+
+        def plan_next() -> tuple[int, Any] | None:
+            # In the helper thread, while the chunk before is sent; ``types`` was updated from
+            # every earlier chunk before this was submitted.
+            item = next(numbered, None)
+            if item is None:
+                return None
+            number, frame = item
+            return number, plan(
                 _as_frame(frame, number),
                 id_col,
                 wsid=config.wsid,
@@ -130,24 +142,30 @@ def push_frames(
                 endpoint=config.endpoint,
                 ledger=book,
                 only_changed=only_changed,
-                schema=types,
+                schema=dict(types),
                 **options,
             )
-            for prop, fyno_type in chunk.fyno_types.items():
-                types.setdefault(prop, fyno_type)
-            _report(chunk, number, preview, plan_counts)
-            if session is None:
-                chunks.add(dry_run_result(chunk))
-                continue
-            try:
-                result = session.send(chunk)
-            except (FynoAuthError, PushInterrupted) as exc:
-                chunks.add(exc.result)  # type: ignore[attr-defined]
-                exc.result = chunks.result()  # type: ignore[attr-defined]
-                raise
-            chunks.add(result)
-            if result.attrs["fyno"]["interrupted"]:
-                break
+
+        with ThreadPoolExecutor(1, thread_name_prefix="fyno-plan") as ahead:
+            upcoming = ahead.submit(plan_next)
+            while (planned := upcoming.result()) is not None:
+                number, chunk = planned
+                for prop, fyno_type in chunk.fyno_types.items():
+                    types.setdefault(prop, fyno_type)
+                upcoming = ahead.submit(plan_next)
+                _report(chunk, number, preview, plan_counts)
+                if session is None:
+                    chunks.add(dry_run_result(chunk))
+                    continue
+                try:
+                    result = session.send(chunk)
+                except (FynoAuthError, PushInterrupted) as exc:
+                    chunks.add(exc.result)  # type: ignore[attr-defined]
+                    exc.result = chunks.result()  # type: ignore[attr-defined]
+                    raise
+                chunks.add(result)
+                if result.attrs["fyno"]["interrupted"]:
+                    break
         summary = session.summary() if session is not None else chunks.summed()
     summary.update(chunks=chunks.count, types=types, plan=dict(plan_counts))
     log.info("push of %d chunks done: %s", chunks.count, summary)

@@ -123,6 +123,56 @@ def test_property_types_of_an_unknown_scope_are_empty(ledger):
 
 # -- values ---------------------------------------------------------------------------------
 
+def column(name, hashes, is_set, is_unset=None, fyno_type=None):
+    is_set = np.array(is_set, dtype=bool)
+    unset = np.zeros(len(is_set), dtype=bool) if is_unset is None else np.array(is_unset)
+    return (name, np.array(hashes, dtype=np.uint64), is_set, unset, fyno_type)
+
+
+def test_a_batch_is_one_ack_that_merges_with_what_each_user_had(ledger):
+    push = ledger.begin_push(*SCOPE, {})
+    ledger.record_acks(push, *SCOPE, [("u1", {"name": 9}, {"name": "string"}, "r0")])
+    rejected = ledger.record_batch(
+        push,
+        *SCOPE,
+        ["u1", "u2", "u3"],
+        [
+            column("ltv", [1, 2, 0], [True, True, False], fyno_type="number"),
+            column("city", [0, 0, 0], [False, False, False], [False, True, False]),
+        ],
+        "batch-1",
+    )
+    assert rejected.tolist() == [[False, False]] * 3
+    assert acked_dict(ledger) == {
+        ("u1", "name"): (9, "r0"),  # kept: the batch did not touch it
+        ("u1", "ltv"): (1, "batch-1"),
+        ("u2", "ltv"): (2, "batch-1"),
+        ("u2", "city"): (0, "batch-1"),  # an unset
+    }
+    assert ledger.pushes()["acks"].tolist() == [2]  # requests, not users
+    assert ledger.property_types("FYTEST", "live", E) == {"name": "string", "ltv": "number"}
+
+
+def test_a_batch_value_of_another_type_than_the_fixed_one_is_not_recorded(ledger):
+    push = ledger.begin_push(*SCOPE, {})
+    ledger.record_acks(push, *SCOPE, [("u1", {"ltv": 1}, {"ltv": "number"}, "r1")])
+    rejected = ledger.record_batch(
+        push,
+        *SCOPE,
+        ["u1", "u2"],
+        [
+            column("ltv", [5, 6], [True, False], fyno_type="string"),
+            column("plan", [7, 8], [True, True], fyno_type="string"),
+        ],
+        "batch-1",
+    )
+    assert rejected.tolist() == [[True, False], [False, False]]
+    acked = acked_dict(ledger)
+    assert acked[("u1", "ltv")] == (1, "r1")
+    assert acked[("u1", "plan")] == (7, "batch-1")
+    assert ("u2", "ltv") not in acked
+
+
 
 def test_hashes_upsert_per_property(ledger):
     push = ledger.begin_push(*SCOPE, {})

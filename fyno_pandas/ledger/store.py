@@ -7,7 +7,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ import pandas as pd
 from ..config import DEFAULT_ENDPOINT
 from ..errors import FynoLedgerError
 from .groupcommit import AckWriter
-from .values import Ack, read_acked, write_acks
+from .values import Ack, Column, read_acked, write_acks, write_batch
 
 __all__ = ["APPLICATION_ID", "FYNO_TYPES", "SCHEMA_VERSION", "Ledger", "default_path"]
 
@@ -360,6 +360,37 @@ class Ledger:
         known.update((n, (pid, t)) for n, (pid, t) in looked_up.items() if t is not None)
         return rejected
 
+    def record_batch(
+        self,
+        push_id: int,
+        endpoint: str | None,
+        wsid: str,
+        version: str,
+        distinct_ids: Sequence[str],
+        columns: Sequence[Column],
+        request_id: str | None,
+    ) -> np.ndarray:
+        """Record one acknowledged batch request in one transaction, from arrays.
+
+        ``columns`` holds per property (name, value hashes, rows setting it, rows unsetting it,
+        Fyno type of the values set); as `record_acks` otherwise. Returns a (rows, properties)
+        bool array of the values not recorded because their type differs from the fixed one.
+        """
+        with self._transaction("record acknowledged values in") as conn:
+            scope = self._scope(conn, endpoint, wsid, version, create=True)
+            known = self._fixed_types.setdefault(scope, {})  # type: ignore[arg-type]
+            rejected, looked_up = write_batch(
+                conn,
+                push_id,
+                scope,
+                distinct_ids,
+                columns,
+                request_id,
+                known,  # type: ignore[arg-type]
+            )
+        known.update((n, (pid, t)) for n, (pid, t) in looked_up.items() if t is not None)
+        return rejected
+
     def ack_writer(self, push_id: int, endpoint: str | None, wsid: str, version: str) -> AckWriter:
         """A group-commit writer of acks for one push; see :class:`AckWriter`."""
         return AckWriter(self, push_id, endpoint, wsid, version)
@@ -380,8 +411,10 @@ class Ledger:
         every user of the scope; None entries are ignored. ``exact=False`` may also return
         other users of the scope, when reading all of them is cheaper than filtering.
 
-        Few users are looked up by key; many (over 1/8 of the scope) come from one scan of the
-        scope, decoded with numpy (``benchmarks/ledger_check.py`` measures it).
+        The users whose ids lie between the smallest and largest asked for are read by one range
+        scan when they are fewer than 8 times those asked for (new users with ordered ids, a
+        frame pushed again); otherwise each is looked up by key (``benchmarks/ledger_check.py``
+        measures it).
         """
         wanted = None
         if distinct_ids is not None:

@@ -25,8 +25,8 @@ _U64 = (1 << 64) - 1
 _REC = struct.Struct("<IQQ")  # property id, value hash, ack id
 _REC_DTYPE = np.dtype([("prop", "<u4"), ("hash", "<u8"), ("ack", "<u8")])
 _CHUNK = 500  # keys per IN (...) query, well under SQLite's parameter limit
-# Ask for fewer than 1/8 of a scope's users and they are looked up by key; otherwise one scan of
-# the scope beats that many index probes.
+# When the ids asked for span fewer than 8 times as many users of the scope, one scan of that
+# range beats looking each up by key.
 _LOOKUP_FRACTION = 8
 # An ack id range up to this many times the users read is fetched by one scan, else by key.
 _RANGE_FACTOR = 4
@@ -46,6 +46,10 @@ _UPSERT_STATE = (
 _SCAN = (
     "SELECT group_concat(distinct_id, char(31)), CAST(group_concat(state, '') AS BLOB),"
     " group_concat(length(state)), count(*) FROM acked_values WHERE scope_id = ?"
+)
+_IN_RANGE = " AND distinct_id BETWEEN ? AND ?"
+_COUNT_RANGE = (
+    "SELECT count(*) FROM (SELECT 1 FROM acked_values WHERE scope_id = ?" + _IN_RANGE + " LIMIT ?)"
 )
 _REQUEST_IDS = (
     "SELECT group_concat(r, char(31)), count(*) FROM (SELECT IFNULL(request_id, '') AS r"
@@ -133,6 +137,72 @@ def write_acks(
     return rejected, looked_up
 
 
+#: One property of a batch, as `write_batch` takes it: name, value hashes, rows setting it,
+#: rows unsetting it, and the Fyno type of the values set (None when unknown).
+Column = tuple[str, np.ndarray, np.ndarray, np.ndarray, "str | None"]
+
+
+def write_batch(
+    conn: sqlite3.Connection,
+    push_id: int,
+    scope: int,
+    ids: Sequence[str],
+    columns: Sequence[Column],
+    request_id: str | None,
+    known: Mapping[str, tuple[int, str]],
+) -> tuple[np.ndarray, dict[str, tuple[int, str | None]]]:
+    """Write one acknowledged batch request (one ack for all its users) in the caller's
+    ``BEGIN IMMEDIATE`` transaction; `write_acks` for arrays.
+
+    Returns a (rows, properties) bool array of the values not recorded because their type
+    differs from the fixed one, and the properties looked up.
+    """
+    now = time.time()
+    n = len(ids)
+    first = {
+        name: (sent if is_set.any() else None)
+        for name, _, is_set, is_unset, sent in columns
+        if name not in known and (is_set.any() or is_unset.any())
+    }
+    conn.executemany(
+        _UPSERT_PROPERTY,
+        [(scope, n_, t, now if t else None, push_id if t else None) for n_, t in first.items()],
+    )
+    sql = "SELECT name, prop_id, fyno_type FROM properties WHERE scope_id = ? AND name IN ({})"
+    looked_up = {n_: (pid, typ) for n_, pid, typ in select_in(conn, sql, (scope,), list(first))}
+    fixed = {**known, **looked_up}
+    ack = conn.execute("SELECT COALESCE(MAX(ack_id), 0) FROM acks").fetchone()[0] + 1
+    conn.execute(
+        "INSERT INTO ack_groups (first_ack, push_id, acks, acked_at) VALUES (?, ?, 1, ?)",
+        (ack, push_id, now),
+    )
+    conn.execute("INSERT INTO acks (ack_id, request_id) VALUES (?, ?)", (ack, request_id))
+    rec = np.zeros((n, len(columns)), dtype=_REC_DTYPE)
+    keep = np.zeros((n, len(columns)), dtype=bool)
+    rejected = np.zeros((n, len(columns)), dtype=bool)
+    for k, (name, hashes, is_set, is_unset, sent) in enumerate(columns):
+        if name not in fixed:  # neither set nor unset in this batch
+            continue
+        prop_id, fixed_type = fixed[name]
+        ok = is_set if stored(fixed_type, sent) else np.zeros(n, dtype=bool)
+        rejected[:, k] = is_set & ~ok
+        keep[:, k] = ok | is_unset
+        rec["prop"][:, k] = prop_id
+        rec["hash"][:, k] = np.where(ok, hashes, 0)  # 0: the ledger's mark of an unset
+    rec["ack"] = ack
+    sizes = keep.sum(axis=1) * _REC.size
+    ends = np.cumsum(sizes).tolist()
+    packed = rec[keep].tobytes()  # row by row: each user's records are contiguous
+    blobs = {d: packed[e - z : e] for d, e, z in zip(ids, ends, sizes.tolist(), strict=True) if z}
+    for d, old in select_in(conn, _SELECT_STATES + " AND distinct_id IN ({})", (scope,), ids):
+        if d in blobs:  # a user seen before: the new records replace the same properties
+            state = {p: (h, a) for p, h, a in _REC.iter_unpack(old)}
+            state.update((p, (h, a)) for p, h, a in _REC.iter_unpack(blobs[d]))
+            blobs[d] = b"".join(_REC.pack(p, h, a) for p, (h, a) in state.items())
+    conn.executemany(_UPSERT_STATE, [(scope, d, b) for d, b in blobs.items()])
+    return rejected, looked_up
+
+
 def read_acked(
     conn: sqlite3.Connection, scope: int | None, wanted: np.ndarray | None, exact: bool = True
 ) -> pd.DataFrame:
@@ -140,12 +210,24 @@ def read_acked(
 
     ``exact=False`` lets a whole-scope read keep the other users too (the caller joins anyway).
     """
-    count = conn.execute("SELECT count(*) FROM acked_values WHERE scope_id = ?", (scope,))
-    if wanted is not None and len(wanted) * _LOOKUP_FRACTION < count.fetchone()[0]:
+    bounds: tuple[str, str] | None = None
+    if wanted is not None:
+        if not len(wanted):
+            bounds = ("", "")
+        else:
+            # The users between the smallest and the largest id wanted are read by one range
+            # scan when they are few (new users with ordered ids: none; a chunk pushed again:
+            # about as many as wanted), else the wanted ones by key.
+            bounds = (min(wanted), max(wanted))
+            cap = len(wanted) * _LOOKUP_FRACTION
+            in_range = conn.execute(_COUNT_RANGE, (scope, *bounds, cap)).fetchone()[0]
+            if in_range >= cap:
+                bounds = None
+    if wanted is not None and bounds is None:
         sql = _SELECT_STATES + " AND distinct_id IN ({})"
         ids, rec, per_user = _unpack(list(select_in(conn, sql, (scope,), list(set(wanted)))))
     else:
-        ids, rec, per_user = _scan(conn, scope)
+        ids, rec, per_user = _scan(conn, scope, bounds)
         if wanted is not None and exact:
             keep = set(wanted)
             kept = np.fromiter((d in keep for d in ids), dtype=bool, count=len(ids))
@@ -175,16 +257,19 @@ def read_acked(
     )
 
 
-def _scan(conn: sqlite3.Connection, scope: int | None) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Every user of a scope: distinct ids, their value records, records per user."""
+def _scan(
+    conn: sqlite3.Connection, scope: int | None, bounds: tuple[str, str] | None = None
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The users of a scope (between ``bounds``, if given): ids, value records, records per user."""
     # Three aggregates over the same rows (so in the same order) cross into Python as three
     # objects instead of a tuple per user.
-    ids, blob, sizes, n = conn.execute(_SCAN, (scope,)).fetchone()
+    where, args = (_IN_RANGE, (scope, *bounds)) if bounds else ("", (scope,))
+    ids, blob, sizes, n = conn.execute(_SCAN + where, args).fetchone()
     if not n:
         return [], np.empty(0, dtype=_REC_DTYPE), np.empty(0, dtype=np.int64)
     users = ids.split("\x1f")
     if len(users) != n:  # a distinct id holds the separator: fall back to a tuple per user
-        return _unpack(conn.execute(_SELECT_STATES, (scope,)).fetchall())
+        return _unpack(conn.execute(_SELECT_STATES + where, args).fetchall())
     per_user = np.array(sizes.split(","), dtype=np.int64) // _REC.size
     return users, np.frombuffer(blob, dtype=_REC_DTYPE), per_user
 
