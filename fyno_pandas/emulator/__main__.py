@@ -7,6 +7,7 @@ Prints ``FYNO_ENDPOINT=...``, ``FYNO_WSID=...`` and ``FYNO_API_KEY=...``, one pe
 from __future__ import annotations
 
 import argparse
+import gc
 import signal
 import sys
 import threading
@@ -62,6 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run until SIGINT/SIGTERM; returns the exit status."""
     args = build_parser().parse_args(argv)
+    # Each batch request parses into thousands of short-lived objects; at CPython's default
+    # threshold (700) the collector runs so often that it costs the server about 15% of its
+    # requests/s. Only this process is tuned: an emulator embedded in tests leaves GC alone.
+    gc.set_threshold(100_000, 50, 100)
     faults = {
         name: getattr(args, name)
         for name in (

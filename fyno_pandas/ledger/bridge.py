@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -63,12 +64,25 @@ def known_types(ledger: Ledger, config: Any) -> dict[str, str]:
 def skip_acknowledged(plan: Any, ledger: Ledger, config: Any) -> Any:
     """``plan`` without the values the ledger says Fyno acknowledged (``only_changed``)."""
     ids = plan.distinct_ids[plan.sendable]
-    acked = ledger.acknowledged_hashes(
-        config.endpoint, config.wsid, config.version, ids, exact=False
-    )
+    # SQLite reads without the GIL, so the plan's values are hashed meanwhile; when the ledger
+    # knows none of these users the read ends first and the hashing stops.
+    with ThreadPoolExecutor(1, thread_name_prefix="fyno-ledger-read") as reader:
+        reading = reader.submit(
+            ledger.acknowledged_hashes,
+            config.endpoint,
+            config.wsid,
+            config.version,
+            ids,
+            exact=False,
+        )
+        hashes = {}
+        for p in plan.properties:
+            if reading.done() and not len(reading.result()):
+                break
+            hashes[p] = plan.value_hashes(p)
+        acked = reading.result()
     if not len(acked):
         return plan
-    hashes = {p: plan.value_hashes(p) for p in plan.properties}
     rows = match_rows(ack_users(acked), plan.distinct_ids)
     same = unchanged_mask(hashes, plan.distinct_ids, acked, rows)
     latest = latest_acks(acked, plan.distinct_ids, rows)
