@@ -108,23 +108,13 @@ class DaskFynoAccessor:
             persisted Dask DataFrame of the result, partitioned like the input.
         """
         client = _distributed_client()
-        types, options = self._fixed_types(id_col, options, show=options.get("preview", True))
-        if client is None:
-            frame = self._frame
-            chunks = (frame.get_partition(i).compute() for i in range(frame.npartitions))
-            return push_frames(chunks, id_col, **{**options, "preview": False, "schema": types})
-        if options.pop("output", None) is not None:
+        options = dict(options)
+        if client is not None and options.pop("output", None) is not None:
             raise FynoInputError(
                 "output= is not used on a Dask cluster: the result is a Dask DataFrame; write "
                 "it with result.to_parquet(...) or result.to_csv(...)",
                 rule="output",
             )
-        ledger = options.get("ledger")
-        if isinstance(ledger, Ledger):
-            options["ledger"] = ledger.path
-        threads = sum(w["nthreads"] for w in client.scheduler_info()["workers"].values())
-        if options.get("max_rps") is not None:
-            options["max_rps"] = options["max_rps"] / max(threads, 1)
         config = FynoConfig.resolve(
             options.pop("wsid", None),
             options.pop("api_key", None),
@@ -132,6 +122,26 @@ class DaskFynoAccessor:
             options.pop("endpoint", None),
             require_credentials=not options.get("dry_run", False),
         )
+        destination = {
+            "wsid": config.wsid,
+            "api_key": config.api_key,
+            "version": config.version,
+            "endpoint": config.endpoint,
+        }
+        show = options.get("preview", True)
+        types, options = self._fixed_types(id_col, {**options, **destination}, show=show)
+        if client is None:
+            frame = self._frame
+            chunks = (frame.get_partition(i).compute() for i in range(frame.npartitions))
+            return push_frames(chunks, id_col, **{**options, "preview": False})
+        for name in destination:
+            del options[name]
+        ledger = options.get("ledger")
+        if isinstance(ledger, Ledger):
+            options["ledger"] = ledger.path
+        threads = sum(w["nthreads"] for w in client.scheduler_info()["workers"].values())
+        if options.get("max_rps") is not None:
+            options["max_rps"] = options["max_rps"] / max(threads, 1)
         meta = pd.DataFrame({c: pd.Series(dtype=t) for c, t in _RESULT_DTYPES.items()})
         log.info("pushing %d partitions on %d worker threads", self._frame.npartitions, threads)
         return self._frame.map_partitions(

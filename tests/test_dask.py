@@ -12,7 +12,7 @@ import pytest
 from distributed import Client, LocalCluster
 
 import fyno_pandas.dask  # noqa: F401  (registers ddf.fyno)
-from fyno_pandas import FynoInputError
+from fyno_pandas import FynoConfigError, FynoInputError
 from fyno_pandas.emulator import FynoEmulator
 
 QUIET = {"preview": False, "progress": False}
@@ -114,3 +114,12 @@ def test_a_cluster_returns_its_result_rather_than_writing_a_file(
     with pytest.raises(FynoInputError, match="to_parquet"):
         ddf.fyno.push("user_id", output=tmp_path / "r.csv", **creds(emulator), **QUIET)
     assert emulator.requests == []
+
+
+def test_missing_credentials_fail_before_any_partition_is_read() -> None:
+    def unread(number: int) -> pd.DataFrame:
+        raise AssertionError(f"partition {number} was read")
+
+    ddf = dd.from_map(unread, range(2), meta=users(0), enforce_metadata=False)
+    with pytest.raises(FynoConfigError, match="api_key"):
+        ddf.fyno.push("user_id", wsid="FYEMULATOR", **QUIET)
