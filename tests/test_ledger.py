@@ -123,6 +123,7 @@ def test_property_types_of_an_unknown_scope_are_empty(ledger):
 
 # -- values ---------------------------------------------------------------------------------
 
+
 def column(name, hashes, is_set, is_unset=None, fyno_type=None):
     is_set = np.array(is_set, dtype=bool)
     unset = np.zeros(len(is_set), dtype=bool) if is_unset is None else np.array(is_unset)
@@ -171,7 +172,6 @@ def test_a_batch_value_of_another_type_than_the_fixed_one_is_not_recorded(ledger
     assert acked[("u1", "ltv")] == (1, "r1")
     assert acked[("u1", "plan")] == (7, "batch-1")
     assert ("u2", "ltv") not in acked
-
 
 
 def test_hashes_upsert_per_property(ledger):
