@@ -20,7 +20,7 @@ import pandas as pd
 
 from .config import FynoConfig
 from .errors import FynoAuthError, FynoInputError, PushInterrupted
-from .options import SEND_EXTRAS, check_flag, check_plan, check_send
+from .options import check_flag, take_send_options
 from .resultfile import ResultWriter
 from .sender import dry_run_result
 from .session import PushSession
@@ -95,20 +95,19 @@ def push_frames(
     FynoAuthError
         Fyno refused the key; ``.result`` holds the rows of the chunks sent so far.
     """
-    send_extra = {k: options.pop(k) for k in SEND_EXTRAS if k in options}
-    check_plan(options)
+    send = take_send_options(
+        options,
+        concurrency=concurrency,
+        max_rps=max_rps,
+        batch_size=batch_size,
+        timeout=timeout,
+        max_retries=max_retries,
+        dry_run=dry_run,
+        progress=progress,
+    )
+    del send["dry_run"]  # a PushSession always sends
     check_flag("preview", preview)
     check_flag("only_changed", only_changed)
-    send = {
-        "concurrency": concurrency,
-        "max_rps": max_rps,
-        "batch_size": batch_size,
-        "timeout": timeout,
-        "max_retries": max_retries,
-        "progress": progress,
-        **send_extra,
-    }
-    check_send(**{k: v for k, v in send.items() if k != "session"}, dry_run=dry_run)
     config = FynoConfig.resolve(wsid, api_key, version, endpoint, require_credentials=not dry_run)
     types = dict(options.pop("schema", None) or {})
     chunks = _Chunks(output)

@@ -15,6 +15,7 @@ __all__ = [
     "SEND_EXTRAS",
     "check_plan",
     "check_send",
+    "take_send_options",
 ]
 
 #: Options `fyno_pandas.plan` passes to `fyno_pandas.planning.build_plan`.
@@ -88,3 +89,16 @@ def check_send(
         raise FynoInputError("retry_policy must be a fyno_pandas.retry.RetryPolicy")
     if on_ack is not None and not callable(on_ack):
         raise FynoInputError("on_ack must be callable: on_ack(positions, request_id)")
+
+
+def take_send_options(options: dict[str, Any], **named: Any) -> dict[str, Any]:
+    """Check a push's options before any work; return its send options.
+
+    ``options`` is the caller's ``**options``: the advanced send options (`SEND_EXTRAS`) are
+    taken out of it and what is left must be plan options. ``named`` are the send options the
+    caller names in its signature.
+    """
+    send = {**named, **{k: options.pop(k) for k in SEND_EXTRAS if k in options}}
+    check_plan(options)
+    check_send(**{k: v for k, v in send.items() if k != "session"})
+    return send

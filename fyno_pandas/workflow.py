@@ -17,7 +17,7 @@ import pandas as pd
 from .config import FynoConfig
 from .errors import FynoInputError
 from .ledger.bridge import choose_ledger, known_types, opened, skip_acknowledged
-from .options import SEND_EXTRAS, check_flag, check_plan, check_send
+from .options import check_flag, check_plan, check_send, take_send_options
 from .retry import RetryPolicy
 from .sender import STATUSES, AckHook, dry_run_result
 from .session import PushSession
@@ -153,20 +153,17 @@ def push(
     PushInterrupted
         Only with ``raise_on_interrupt=True``: Ctrl-C; ``.result`` holds the partial result.
     """
-    send_extra = {k: options.pop(k) for k in SEND_EXTRAS if k in options}
-    check_plan(options)
+    send = take_send_options(
+        options,
+        concurrency=concurrency,
+        max_rps=max_rps,
+        batch_size=batch_size,
+        timeout=timeout,
+        max_retries=max_retries,
+        dry_run=dry_run,
+        progress=progress,
+    )
     check_flag("preview", preview)
-    send = {
-        "concurrency": concurrency,
-        "max_rps": max_rps,
-        "batch_size": batch_size,
-        "timeout": timeout,
-        "max_retries": max_retries,
-        "dry_run": dry_run,
-        "progress": progress,
-        **send_extra,
-    }
-    check_send(**{k: v for k, v in send.items() if k != "session"})
     config = FynoConfig.resolve(wsid, api_key, version, endpoint, require_credentials=not dry_run)
     the_plan = plan(
         df,

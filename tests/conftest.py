@@ -16,6 +16,12 @@ def emulator() -> Iterator[FynoEmulator]:
         yield fyno
 
 
+@pytest.fixture
+def destination(emulator: FynoEmulator) -> dict[str, str]:
+    """The running emulator as the ``wsid``, ``api_key`` and ``endpoint`` of a push."""
+    return {"wsid": emulator.wsid, "api_key": emulator.api_key, "endpoint": emulator.endpoint}
+
+
 @pytest.fixture(autouse=True)
 def _ledger_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep every test's default ledger in a fresh folder, never in ~/.fyno_pandas."""

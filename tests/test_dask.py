@@ -18,10 +18,6 @@ from fyno_pandas.emulator import FynoEmulator
 QUIET = {"preview": False, "progress": False}
 
 
-def creds(fyno: FynoEmulator) -> dict[str, str]:
-    return {"wsid": fyno.wsid, "api_key": fyno.api_key, "endpoint": fyno.endpoint}
-
-
 def users(n: int, start: int = 0) -> pd.DataFrame:
     ids = np.arange(start, start + n)
     return pd.DataFrame(
@@ -56,10 +52,12 @@ def cluster() -> Iterator[Client]:
         yield client
 
 
-def test_local_scheduler_streams_partitions_as_one_push(emulator: FynoEmulator) -> None:
+def test_local_scheduler_streams_partitions_as_one_push(
+    destination: dict[str, str], emulator: FynoEmulator
+) -> None:
     df = users(400)
     ddf = dd.from_pandas(df, npartitions=4)
-    result = ddf.fyno.push("user_id", **creds(emulator), **QUIET)
+    result = ddf.fyno.push("user_id", **destination, **QUIET)
     assert isinstance(result, pd.DataFrame)
     assert result.index.tolist() == df.index.tolist()
     assert (result["status"] == "sent").all()
@@ -77,9 +75,11 @@ def test_plan_holds_every_partition_to_the_first_partitions_types() -> None:
     assert sorted(issues["partition"].unique()) == [2, 3]
 
 
-def test_local_push_reports_what_a_later_partition_cannot_store(emulator: FynoEmulator) -> None:
+def test_local_push_reports_what_a_later_partition_cannot_store(
+    destination: dict[str, str], emulator: FynoEmulator
+) -> None:
     ddf = mixed_ltv(4, 25)
-    result = ddf.fyno.push("user_id", **creds(emulator), **QUIET)
+    result = ddf.fyno.push("user_id", **destination, **QUIET)
     assert emulator.property_types == {"plan": "string", "ltv": "number"}
     assert result["dropped"].map(len).tolist() == [0] * 50 + [1] * 50
     assert (result["status"] == "sent").all()
@@ -87,11 +87,11 @@ def test_local_push_reports_what_a_later_partition_cannot_store(emulator: FynoEm
 
 @pytest.mark.slow
 def test_a_cluster_of_two_workers_pushes_and_resumes(
-    cluster: Client, emulator: FynoEmulator, tmp_path: Path
+    destination: dict[str, str], cluster: Client, emulator: FynoEmulator, tmp_path: Path
 ) -> None:
     ddf = mixed_ltv(6, 100)
     ledger = tmp_path / "ledger.sqlite"
-    result = ddf.fyno.push("user_id", ledger=ledger, max_rps=400, **creds(emulator), **QUIET)
+    result = ddf.fyno.push("user_id", ledger=ledger, max_rps=400, **destination, **QUIET)
     assert isinstance(result, dd.DataFrame)
     assert result.npartitions == 6
     done = result.compute()
@@ -102,17 +102,17 @@ def test_a_cluster_of_two_workers_pushes_and_resumes(
     assert len(emulator.profiles) == 600
     sent = len(emulator.requests)
     # the workers recorded what Fyno acknowledged in the ledger file they were given
-    again = ddf.fyno.push("user_id", ledger=ledger, **creds(emulator), **QUIET).compute()
+    again = ddf.fyno.push("user_id", ledger=ledger, **destination, **QUIET).compute()
     assert (again["status"] == "unchanged").all()
     assert len(emulator.requests) == sent
 
 
 def test_a_cluster_returns_its_result_rather_than_writing_a_file(
-    cluster: Client, emulator: FynoEmulator, tmp_path: Path
+    destination: dict[str, str], cluster: Client, emulator: FynoEmulator, tmp_path: Path
 ) -> None:
     ddf = dd.from_pandas(users(10), npartitions=2)
     with pytest.raises(FynoInputError, match="to_parquet"):
-        ddf.fyno.push("user_id", output=tmp_path / "r.csv", **creds(emulator), **QUIET)
+        ddf.fyno.push("user_id", output=tmp_path / "r.csv", **destination, **QUIET)
     assert emulator.requests == []
 
 

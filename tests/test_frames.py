@@ -17,10 +17,6 @@ from fyno_pandas.emulator import FynoEmulator
 QUIET = {"preview": False, "progress": False}
 
 
-def creds(fyno: FynoEmulator) -> dict[str, str]:
-    return {"wsid": fyno.wsid, "api_key": fyno.api_key, "endpoint": fyno.endpoint}
-
-
 def users(n: int, start: int = 0) -> pd.DataFrame:
     ids = np.arange(start, start + n)
     return pd.DataFrame(
@@ -52,7 +48,9 @@ def test_a_200k_row_csv_in_chunks_is_stored_whole(tmp_path: Path) -> None:
             "user_id",
             output=output,
             batch_size=500,
-            **creds(fyno),
+            wsid=fyno.wsid,
+            api_key=fyno.api_key,
+            endpoint=fyno.endpoint,
             **QUIET,
         )
         stored = pd.DataFrame.from_dict(fyno.profiles, orient="index").sort_index()
@@ -72,12 +70,12 @@ def test_a_200k_row_csv_in_chunks_is_stored_whole(tmp_path: Path) -> None:
 
 
 def test_a_later_chunk_that_disagrees_is_reported_not_sent(
-    emulator: FynoEmulator, caplog: pytest.LogCaptureFixture
+    destination: dict[str, str], emulator: FynoEmulator, caplog: pytest.LogCaptureFixture
 ) -> None:
     first, second = users(4), users(4, start=4)
     second["ltv"] = ["12", "n/a", "7.5", "0"]  # read as text, e.g. a CSV chunk with a stray cell
     with caplog.at_level(logging.WARNING, logger="fyno_pandas"):
-        result = push_frames([first, second], "user_id", **creds(emulator), **QUIET)
+        result = push_frames([first, second], "user_id", **destination, **QUIET)
     assert emulator.property_types["ltv"] == "number"
     assert result.loc[4:, "dropped"].tolist() == [["ltv"]] * 4
     assert (result["status"] == "sent").all()  # their plan and active are sent
@@ -89,20 +87,23 @@ def test_a_later_chunk_that_disagrees_is_reported_not_sent(
 
 
 def test_a_property_empty_in_the_first_chunk_is_typed_by_the_first_value(
+    destination: dict[str, str],
     emulator: FynoEmulator,
 ) -> None:
     first, second = users(2), users(2, start=2)
     first["city"] = None
     second["city"] = ["Pune", "Oslo"]
-    result = push_frames([first, second], "user_id", **creds(emulator), **QUIET)
+    result = push_frames([first, second], "user_id", **destination, **QUIET)
     assert result.attrs["fyno"]["types"]["city"] == "string"
     assert emulator.profiles["u0000003"]["city"] == "Oslo"
 
 
-def test_the_same_chunks_again_send_nothing(emulator: FynoEmulator) -> None:
-    first = push_frames(chunks([300, 300, 100]), "user_id", **creds(emulator), **QUIET)
+def test_the_same_chunks_again_send_nothing(
+    destination: dict[str, str], emulator: FynoEmulator
+) -> None:
+    first = push_frames(chunks([300, 300, 100]), "user_id", **destination, **QUIET)
     sent = len(emulator.requests)
-    again = push_frames(chunks([300, 300, 100]), "user_id", **creds(emulator), **QUIET)
+    again = push_frames(chunks([300, 300, 100]), "user_id", **destination, **QUIET)
     assert first.attrs["fyno"]["sent"] == 700
     assert len(emulator.requests) == sent
     assert (again["status"] == "unchanged").all()
@@ -110,18 +111,18 @@ def test_the_same_chunks_again_send_nothing(emulator: FynoEmulator) -> None:
 
 
 def test_arrow_batches_to_parquet_match_an_in_memory_push(
-    emulator: FynoEmulator, tmp_path: Path
+    destination: dict[str, str], emulator: FynoEmulator, tmp_path: Path
 ) -> None:
     table = pa.Table.from_pandas(users(1_000), preserve_index=False)
     output = tmp_path / "result.parquet"
     summary = push_frames(
-        table.to_batches(max_chunksize=300), "user_id", output=output, **creds(emulator), **QUIET
+        table.to_batches(max_chunksize=300), "user_id", output=output, **destination, **QUIET
     )
     assert summary["chunks"] == 4
     assert summary["output"] == str(output)
     streamed = pd.read_parquet(output)
     emulator.reset()
-    whole = push(users(1_000), "user_id", ledger=False, **creds(emulator), **QUIET)
+    whole = push(users(1_000), "user_id", ledger=False, **destination, **QUIET)
     # arrow batches each start their index at 0; the ids and statuses line up row by row
     assert streamed["distinct_id"].tolist() == whole["distinct_id"].tolist()
     assert streamed["status"].tolist() == whole["status"].tolist() == ["sent"] * 1_000
@@ -136,35 +137,41 @@ def test_dry_run_needs_no_key_and_sends_nothing(emulator: FynoEmulator) -> None:
     assert emulator.requests == []
 
 
-def test_no_chunks_is_an_empty_result(emulator: FynoEmulator) -> None:
-    result = push_frames(iter([]), "user_id", **creds(emulator), **QUIET)
+def test_no_chunks_is_an_empty_result(destination: dict[str, str], emulator: FynoEmulator) -> None:
+    result = push_frames(iter([]), "user_id", **destination, **QUIET)
     assert len(result) == 0
     assert result.attrs["fyno"]["chunks"] == 0
     assert "status" in result.columns
 
 
-def test_a_chunk_that_is_not_a_table_is_named(emulator: FynoEmulator) -> None:
+def test_a_chunk_that_is_not_a_table_is_named(
+    destination: dict[str, str], emulator: FynoEmulator
+) -> None:
     with pytest.raises(FynoInputError, match="chunk 2 is a dict"):
-        push_frames([users(2), {"user_id": "x"}], "user_id", **creds(emulator), **QUIET)
+        push_frames([users(2), {"user_id": "x"}], "user_id", **destination, **QUIET)
     assert len(emulator.profiles) == 2
 
 
-def test_a_refused_key_stops_at_once_with_the_rows_so_far(emulator: FynoEmulator) -> None:
-    bad = {**creds(emulator), "api_key": "wrong-key"}
+def test_a_refused_key_stops_at_once_with_the_rows_so_far(
+    destination: dict[str, str], emulator: FynoEmulator
+) -> None:
+    bad = {**destination, "api_key": "wrong-key"}
     with pytest.raises(FynoAuthError) as caught:
         push_frames(chunks([3, 3]), "user_id", **bad, **QUIET)
     assert len(caught.value.result) == 3
     assert "wrong-key" not in str(caught.value)
 
 
-def test_options_are_checked_before_the_first_chunk_is_read(emulator: FynoEmulator) -> None:
+def test_options_are_checked_before_the_first_chunk_is_read(
+    destination: dict[str, str], emulator: FynoEmulator
+) -> None:
     def never() -> Iterator[pd.DataFrame]:
         raise AssertionError("read")
         yield
 
     with pytest.raises(FynoInputError, match="colums"):
-        push_frames(never(), "user_id", colums=["plan"], **creds(emulator))
+        push_frames(never(), "user_id", colums=["plan"], **destination)
     with pytest.raises(FynoInputError, match="concurrency"):
-        push_frames(never(), "user_id", concurrency=0, **creds(emulator))
+        push_frames(never(), "user_id", concurrency=0, **destination)
     with pytest.raises(FynoInputError, match="no such directory"):
-        push_frames(never(), "user_id", output="/nonexistent/r.csv", **creds(emulator))
+        push_frames(never(), "user_id", output="/nonexistent/r.csv", **destination)

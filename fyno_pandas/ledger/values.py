@@ -76,6 +76,23 @@ def stored(fixed: str | None, sent: str | None) -> bool:
     return fixed is None or sent is None or sent == fixed or (fixed, sent) == ("string", "date")
 
 
+def _fix_types(
+    conn: sqlite3.Connection,
+    push_id: int,
+    scope: int,
+    first: Mapping[str, str | None],
+    now: float,
+) -> dict[str, tuple[int, str | None]]:
+    """Record each property's first acknowledged type (unless fixed before); return
+    ``{name: (prop_id, fixed type)}`` of these properties."""
+    conn.executemany(
+        _UPSERT_PROPERTY,
+        [(scope, n, t, now if t else None, push_id if t else None) for n, t in first.items()],
+    )
+    sql = "SELECT name, prop_id, fyno_type FROM properties WHERE scope_id = ? AND name IN ({})"
+    return {n: (pid, typ) for n, pid, typ in select_in(conn, sql, (scope,), list(first))}
+
+
 def write_acks(
     conn: sqlite3.Connection,
     push_id: int,
@@ -95,12 +112,7 @@ def write_acks(
         for name in hashes:
             if name not in known and first.get(name) is None:
                 first[name] = types.get(name)
-    conn.executemany(
-        _UPSERT_PROPERTY,
-        [(scope, n, t, now if t else None, push_id if t else None) for n, t in first.items()],
-    )
-    sql = "SELECT name, prop_id, fyno_type FROM properties WHERE scope_id = ? AND name IN ({})"
-    looked_up = {n: (pid, typ) for n, pid, typ in select_in(conn, sql, (scope,), list(first))}
+    looked_up = _fix_types(conn, push_id, scope, first, now)
     fixed = {**known, **looked_up}
     # The write lock is held, so no other process can take these ids; they stay consecutive.
     base = conn.execute("SELECT COALESCE(MAX(ack_id), 0) FROM acks").fetchone()[0] + 1
@@ -164,12 +176,7 @@ def write_batch(
         for name, _, is_set, is_unset, sent in columns
         if name not in known and (is_set.any() or is_unset.any())
     }
-    conn.executemany(
-        _UPSERT_PROPERTY,
-        [(scope, n_, t, now if t else None, push_id if t else None) for n_, t in first.items()],
-    )
-    sql = "SELECT name, prop_id, fyno_type FROM properties WHERE scope_id = ? AND name IN ({})"
-    looked_up = {n_: (pid, typ) for n_, pid, typ in select_in(conn, sql, (scope,), list(first))}
+    looked_up = _fix_types(conn, push_id, scope, first, now)
     fixed = {**known, **looked_up}
     ack = conn.execute("SELECT COALESCE(MAX(ack_id), 0) FROM acks").fetchone()[0] + 1
     conn.execute(
