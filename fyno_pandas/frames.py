@@ -20,6 +20,7 @@ import pandas as pd
 
 from .config import FynoConfig
 from .errors import FynoAuthError, FynoInputError, PushInterrupted
+from .ledger.bridge import skip_acknowledged
 from .options import check_flag, take_send_options
 from .resultfile import ResultWriter
 from .sender import dry_run_result
@@ -52,7 +53,7 @@ def push_frames(
     only_changed: bool = True,
     **options: Any,
 ) -> pd.DataFrame | dict[str, Any]:
-    """Push a stream of DataFrames as one push, holding one chunk in memory at a time.
+    """Push a stream of DataFrames as one push, holding two chunks in memory at a time.
 
     The first chunk decides each property's type (with ``schema=`` and the types the ledger
     knows); the types are then held fixed, so a later chunk whose values disagree gets
@@ -93,7 +94,11 @@ def push_frames(
         Before anything is sent for bad settings and options; `FynoInputError` also for a
         chunk that is not a table or that the plan rejects (earlier chunks stay sent).
     FynoAuthError
-        Fyno refused the key; ``.result`` holds the rows of the chunks sent so far.
+        Fyno refused the key; ``.result`` holds the rows of the chunks sent so far (with
+        ``output=``, the file holds those before the failing chunk's).
+    PushInterrupted
+        Only with ``raise_on_interrupt=True``: Ctrl-C; ``.result`` as with ``FynoAuthError``,
+        or the summary with ``output=``.
     """
     send = take_send_options(
         options,
@@ -127,7 +132,8 @@ def push_frames(
 
         def plan_next() -> tuple[int, Any] | None:
             # In the helper thread, while the chunk before is sent; ``types`` was updated from
-            # every earlier chunk before this was submitted.
+            # every earlier chunk before this was submitted. What Fyno holds is looked up only
+            # once the chunk before is sent (below): a user in both chunks must see its acks.
             item = next(numbered, None)
             if item is None:
                 return None
@@ -140,18 +146,30 @@ def push_frames(
                 version=config.version,
                 endpoint=config.endpoint,
                 ledger=book,
-                only_changed=only_changed,
+                only_changed=only_changed and session is None,
                 schema=dict(types),
                 **options,
             )
 
+        interrupted = False
         with ThreadPoolExecutor(1, thread_name_prefix="fyno-plan") as ahead:
             upcoming = ahead.submit(plan_next)
-            while (planned := upcoming.result()) is not None:
+            while True:
+                try:
+                    planned = upcoming.result()
+                except KeyboardInterrupt:
+                    log.warning("push interrupted while the next chunk was read or planned")
+                    interrupted = True
+                    break
+                if planned is None:
+                    break
                 number, chunk = planned
                 for prop, fyno_type in chunk.fyno_types.items():
                     types.setdefault(prop, fyno_type)
                 upcoming = ahead.submit(plan_next)
+                if session is not None and session.ledger is not None and only_changed:
+                    chunk = skip_acknowledged(chunk, session.ledger, config)
+                    chunk.options["only_changed"] = True
                 _report(chunk, number, preview, plan_counts)
                 if session is None:
                     chunks.add(dry_run_result(chunk))
@@ -164,9 +182,15 @@ def push_frames(
                     raise
                 chunks.add(result)
                 if result.attrs["fyno"]["interrupted"]:
+                    interrupted = True
                     break
+        if chunks.count == 0 and chunks.writer is not None:
+            chunks.writer.write(_empty_result())
         summary = session.summary() if session is not None else chunks.summed()
     summary.update(chunks=chunks.count, types=types, plan=dict(plan_counts))
+    summary["interrupted"] = interrupted
+    if interrupted and send.get("raise_on_interrupt"):
+        raise PushInterrupted(chunks.result() if output is None else summary)
     log.info("push of %d chunks done: %s", chunks.count, summary)
     if output is not None:
         summary["output"] = str(chunks.writer.path)  # type: ignore[union-attr]
@@ -236,13 +260,16 @@ class _Chunks:
 
     def result(self) -> pd.DataFrame:
         if not self.kept:
-            return dry_run_result(_empty_plan())
+            return _empty_result()
         joined = pd.concat(self.kept) if len(self.kept) > 1 else self.kept[0]
         joined.attrs = {}
         return joined
 
 
-def _empty_plan() -> Any:
+def _empty_result() -> pd.DataFrame:
     from .planning import build_plan
 
-    return build_plan(pd.DataFrame({"distinct_id": pd.Series(dtype=object)}), "distinct_id")
+    empty = pd.DataFrame({"distinct_id": pd.Series(dtype=object)})
+    result = dry_run_result(build_plan(empty, "distinct_id"))
+    result.attrs = {}
+    return result

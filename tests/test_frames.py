@@ -110,6 +110,47 @@ def test_the_same_chunks_again_send_nothing(
     assert again["request_id"].tolist() == first["request_id"].tolist()
 
 
+def test_a_user_in_consecutive_chunks_ends_with_the_later_value(
+    destination: dict[str, str], emulator: FynoEmulator
+) -> None:
+    def row(plan: str) -> pd.DataFrame:
+        return pd.DataFrame({"user_id": ["u1"], "plan": [plan]})
+
+    push(row("free"), "user_id", **destination, **QUIET)
+    # The second chunk is planned while the first is sent: it must still see the first's ack.
+    result = push_frames([row("pro"), row("free")], "user_id", **destination, **QUIET)
+    assert result["status"].tolist() == ["sent", "sent"]
+    assert emulator.profiles["u1"] == {"plan": "free"}
+
+
+def test_ctrl_c_while_a_chunk_is_read_keeps_what_was_sent(
+    destination: dict[str, str], emulator: FynoEmulator
+) -> None:
+    def interrupted() -> Iterator[pd.DataFrame]:
+        yield users(3)
+        raise KeyboardInterrupt
+
+    result = push_frames(interrupted(), "user_id", **destination, **QUIET)
+    assert result["status"].tolist() == ["sent"] * 3
+    assert result.attrs["fyno"]["interrupted"] is True
+    assert len(emulator.profiles) == 3
+
+
+def test_no_chunks_still_writes_a_result_file(destination: dict[str, str], tmp_path: Path) -> None:
+    output = tmp_path / "result.csv"
+    summary = push_frames(iter([]), "user_id", output=output, **destination, **QUIET)
+    assert summary["output"] == str(output)
+    assert list(pd.read_csv(output, index_col=0).columns) == [
+        "distinct_id",
+        "status",
+        "request_id",
+        "http_status",
+        "attempts",
+        "error",
+        "dropped",
+    ]
+
+
 def test_arrow_batches_to_parquet_match_an_in_memory_push(
     destination: dict[str, str], emulator: FynoEmulator, tmp_path: Path
 ) -> None:

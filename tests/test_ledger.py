@@ -154,6 +154,21 @@ def test_a_batch_is_one_ack_that_merges_with_what_each_user_had(ledger):
     assert ledger.property_types("FYTEST", "live", E) == {"name": "string", "ltv": "number"}
 
 
+def test_a_batch_with_an_id_twice_is_refused(ledger):
+    push = ledger.begin_push(*SCOPE, {})
+    with pytest.raises(FynoLedgerError, match="once"):
+        ledger.record_batch(push, *SCOPE, ["u1", "u1"], [column("a", [1, 2], [True, True])], "b")
+
+
+def test_ids_that_are_not_text_are_looked_up_as_text(ledger):
+    push = ledger.begin_push(*SCOPE, {})
+    ledger.record_acks(push, *SCOPE, [("9", {"a": 1}, {}, "r1"), ("10", {"a": 2}, {}, "r2")])
+    for exact in (True, False):
+        found = ledger.acknowledged_hashes(*SCOPE, [9, 10], exact=exact)
+        assert sorted(found["distinct_id"].astype(str)) == ["10", "9"]
+    assert len(ledger.acknowledged_hashes(*SCOPE, ["9", 10])) == 2
+
+
 def test_a_batch_value_of_another_type_than_the_fixed_one_is_not_recorded(ledger):
     push = ledger.begin_push(*SCOPE, {})
     ledger.record_acks(push, *SCOPE, [("u1", {"ltv": 1}, {"ltv": "number"}, "r1")])

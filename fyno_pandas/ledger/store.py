@@ -376,6 +376,8 @@ class Ledger:
         Fyno type of the values set); as `record_acks` otherwise. Returns a (rows, properties)
         bool array of the values not recorded because their type differs from the fixed one.
         """
+        if len(set(distinct_ids)) != len(distinct_ids):
+            raise FynoLedgerError("record_batch: a batch holds each distinct_id once")
         with self._transaction("record acknowledged values in") as conn:
             scope = self._scope(conn, endpoint, wsid, version, create=True)
             known = self._fixed_types.setdefault(scope, {})  # type: ignore[arg-type]
@@ -420,6 +422,8 @@ class Ledger:
         if distinct_ids is not None:
             wanted = np.asarray(distinct_ids, dtype=object)
             wanted = wanted[~pd.isna(wanted)]
+            # Stored ids are text, and text order is what a range of them follows.
+            wanted = np.fromiter(map(str, wanted), dtype=object, count=len(wanted))
         with self._transaction("read", "DEFERRED") as conn:
             return read_acked(
                 conn, self._scope(conn, endpoint, wsid, version, False), wanted, exact
