@@ -3,15 +3,16 @@
 ``import fyno_pandas.dask`` registers the accessor (``pip install 'fyno_pandas[dask]'``);
 ``import fyno_pandas`` alone never imports Dask.
 
-The types are decided once, on the client, from the first partition (with ``schema=`` and the
-ledger) and handed to every partition, so no partition can fix a property's type by racing
-another. Then:
+Every partition is held to the types the first one fixes (with ``schema=`` and the ledger), so
+no partition can fix a property's type by racing another:
 
 - on the local scheduler the partitions are computed one at a time and streamed through
   `fyno_pandas.push_frames`: one rate limiter, one progress bar, one ledger push;
-- with a ``dask.distributed`` client, each partition is pushed on the worker that holds it,
-  with ``max_rps`` shared out over the cluster's worker threads, and the result is a Dask
-  DataFrame, already persisted (the pushes run when ``push`` is called, once).
+- with a ``dask.distributed`` client the types are decided on the client from the first
+  partition (a column with no value there must be named in ``schema=``), then each partition
+  is pushed on the worker that holds it, with ``max_rps`` shared out over the cluster's worker
+  threads, and the result is a Dask DataFrame, already persisted (the pushes run when ``push``
+  is called, once).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from .config import FynoConfig
 from .errors import FynoInputError
 from .frames import push_frames
 from .ledger import Ledger
-from .options import PLAN_OPTIONS
+from .options import PLAN_OPTIONS, take_send_options
 from .workflow import plan
 
 __all__ = ["DaskFynoAccessor"]
@@ -43,6 +44,26 @@ _RESULT_DTYPES = {
     "dropped": object,
 }
 _ISSUE_COLUMNS = ("row", "column", "value", "rule", "action", "message")
+#: `push_frames`' send options by name, and its options that are neither plan nor send options.
+_SEND_NAMED = (
+    "concurrency",
+    "max_rps",
+    "batch_size",
+    "timeout",
+    "max_retries",
+    "dry_run",
+    "progress",
+)
+_NOT_PLAN = (
+    *_SEND_NAMED,
+    "wsid",
+    "api_key",
+    "version",
+    "endpoint",
+    "preview",
+    "ledger",
+    "only_changed",
+)
 #: What `fyno_pandas.plan` takes: the first partition's plan looks types up in the ledger.
 _FIRST_PLAN_OPTIONS = (
     *PLAN_OPTIONS,
@@ -107,14 +128,21 @@ class DaskFynoAccessor:
             On the local scheduler, what `push_frames` returns; with a distributed client, a
             persisted Dask DataFrame of the result, partitioned like the input.
         """
+        frame = self._frame
         client = _distributed_client()
+        if client is None:
+            # push_frames checks every option before it reads the first partition.
+            chunks = (frame.get_partition(i).compute() for i in range(frame.npartitions))
+            return push_frames(chunks, id_col, **options)
         options = dict(options)
-        if client is not None and options.pop("output", None) is not None:
+        if options.pop("output", None) is not None:
             raise FynoInputError(
                 "output= is not used on a Dask cluster: the result is a Dask DataFrame; write "
                 "it with result.to_parquet(...) or result.to_csv(...)",
                 rule="output",
             )
+        sending = {k: options[k] for k in _SEND_NAMED if k in options}
+        take_send_options({k: v for k, v in options.items() if k not in _NOT_PLAN}, **sending)
         config = FynoConfig.resolve(
             options.pop("wsid", None),
             options.pop("api_key", None),
@@ -130,10 +158,6 @@ class DaskFynoAccessor:
         }
         show = options.get("preview", True)
         types, options = self._fixed_types(id_col, {**options, **destination}, show=show)
-        if client is None:
-            frame = self._frame
-            chunks = (frame.get_partition(i).compute() for i in range(frame.npartitions))
-            return push_frames(chunks, id_col, **{**options, "preview": False})
         for name in destination:
             del options[name]
         ledger = options.get("ledger")
@@ -143,8 +167,8 @@ class DaskFynoAccessor:
         if options.get("max_rps") is not None:
             options["max_rps"] = options["max_rps"] / max(threads, 1)
         meta = pd.DataFrame({c: pd.Series(dtype=t) for c, t in _RESULT_DTYPES.items()})
-        log.info("pushing %d partitions on %d worker threads", self._frame.npartitions, threads)
-        return self._frame.map_partitions(
+        log.info("pushing %d partitions on %d worker threads", frame.npartitions, threads)
+        return frame.map_partitions(
             _push_partition, id_col, config, types, options, meta=meta
         ).persist()
 
@@ -163,6 +187,15 @@ class DaskFynoAccessor:
 
             show_preview(first)
         types = {**dict(options.get("schema") or {}), **first.fyno_types}
+        untyped = [p for p in first.properties if p not in types]
+        if untyped:
+            raise FynoInputError(
+                f"column(s) {', '.join(map(repr, untyped))} have no value in the first "
+                "partition, so their Fyno type would be decided by whichever partition is "
+                "sent first; name it, e.g. schema={" + repr(untyped[0]) + ": 'string'}",
+                column=untyped[0],
+                rule="untyped_column",
+            )
         return types, {**options, "schema": types}
 
 

@@ -85,6 +85,30 @@ def test_local_push_reports_what_a_later_partition_cannot_store(
     assert (result["status"] == "sent").all()
 
 
+def unread_partitions() -> dd.DataFrame:
+    def unread(number: int) -> pd.DataFrame:
+        raise AssertionError(f"partition {number} was read")
+
+    return dd.from_map(unread, range(2), meta=users(0), enforce_metadata=False)
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "match"),
+    [
+        ({}, FynoConfigError, "api_key"),
+        ({"api_key": "k", "concurrency": 0}, FynoInputError, "concurrency"),
+        ({"api_key": "k", "colums": ["plan"]}, FynoInputError, "colums"),
+        ({"api_key": "k", "output": "/nonexistent/r.csv"}, FynoInputError, "no such directory"),
+    ],
+)
+def test_bad_settings_fail_before_any_partition_is_read(bad, error, match) -> None:
+    with pytest.raises(error, match=match):
+        unread_partitions().fyno.push("user_id", wsid="FYEMULATOR", **bad, **QUIET)
+
+
+# The cluster's client stays the default client once made: its tests come last.
+
+
 @pytest.mark.slow
 def test_a_cluster_of_two_workers_pushes_and_resumes(
     destination: dict[str, str], cluster: Client, emulator: FynoEmulator, tmp_path: Path
@@ -116,10 +140,25 @@ def test_a_cluster_returns_its_result_rather_than_writing_a_file(
     assert emulator.requests == []
 
 
-def test_missing_credentials_fail_before_any_partition_is_read() -> None:
-    def unread(number: int) -> pd.DataFrame:
-        raise AssertionError(f"partition {number} was read")
+def test_on_a_cluster_bad_settings_fail_before_any_partition_is_read(cluster: Client) -> None:
+    with pytest.raises(FynoInputError, match="concurrency"):
+        unread_partitions().fyno.push("user_id", wsid="W", api_key="k", concurrency=0)
 
-    ddf = dd.from_map(unread, range(2), meta=users(0), enforce_metadata=False)
-    with pytest.raises(FynoConfigError, match="api_key"):
-        ddf.fyno.push("user_id", wsid="FYEMULATOR", **QUIET)
+
+def test_a_column_empty_in_the_first_partition_must_be_named_for_parallel_work(
+    cluster: Client, destination: dict[str, str], emulator: FynoEmulator
+) -> None:
+    def partition(number: int) -> pd.DataFrame:
+        df = users(2, start=2 * number)
+        df["city"] = None if number == 0 else "Pune"
+        return df
+
+    ddf = dd.from_map(partition, range(3), meta=users(0).assign(city=""), enforce_metadata=False)
+    with pytest.raises(FynoInputError, match="'city' have no value in the first partition"):
+        ddf.fyno.plan("user_id", ledger=False)
+    with pytest.raises(FynoInputError, match="schema="):
+        ddf.fyno.push("user_id", **destination, **QUIET)
+    assert emulator.requests == []
+    result = ddf.fyno.push("user_id", schema={"city": "string"}, **destination, **QUIET)
+    assert (result.compute()["status"] == "sent").all()
+    assert emulator.property_types["city"] == "string"
