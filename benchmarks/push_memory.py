@@ -11,9 +11,10 @@ fresh Python process of its own, so its peak RSS (``ru_maxrss``) is that push's 
 
 The in-memory push runs three times (its median is kept), the chunked one once; both with a
 fresh ledger file (the default: every acknowledgement recorded, so the chunked push also writes
-ten times as many users into its ledger) and with ``ledger=False`` (the chunking alone). Printed for each: the chunked push's peak RSS (target < 600 MB) beside the
-in-memory push's, whose RSS grows with its rows, and the chunked rows/s as a fraction of the
-in-memory rows/s (target >= 0.9).
+ten times as many users into its ledger) and with ``ledger=False`` (the chunking alone).
+Printed for each: the chunked push's peak RSS (target < 600 MB) beside the in-memory push's,
+whose RSS grows with its rows, and the chunked rows/s as a fraction of the in-memory rows/s
+(target >= 0.9).
 """
 
 from __future__ import annotations
