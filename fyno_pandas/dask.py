@@ -25,7 +25,7 @@ import pandas as pd
 
 from .config import FynoConfig
 from .errors import FynoInputError
-from .frames import push_frames
+from .frames import empty_result, push_frames
 from .ledger import Ledger
 from .options import PLAN_OPTIONS, take_send_options
 from .workflow import plan
@@ -34,15 +34,6 @@ __all__ = ["DaskFynoAccessor"]
 
 log = logging.getLogger("fyno_pandas")
 
-_RESULT_DTYPES = {
-    "distinct_id": object,
-    "status": object,
-    "request_id": object,
-    "http_status": "Int64",
-    "attempts": "int64",
-    "error": object,
-    "dropped": object,
-}
 _ISSUE_COLUMNS = ("row", "column", "value", "rule", "action", "message")
 #: `push_frames`' send options by name, and its options that are neither plan nor send options.
 _SEND_NAMED = (
@@ -97,14 +88,14 @@ class DaskFynoAccessor:
             ``.attrs["fyno"]`` holds ``types`` (what every partition is held to) and
             ``issues`` (counts per rule).
         """
-        types, options = self._fixed_types(id_col, options, show=False)
+        options = self._fixed_types(id_col, options, show=False)
         meta = pd.DataFrame({c: pd.Series(dtype=object) for c in (*_ISSUE_COLUMNS, "partition")})
         issues = self._frame.map_partitions(
-            _partition_issues, id_col, types, options, meta=meta, partition_info=True
+            _partition_issues, id_col, options, meta=meta, partition_info=True
         ).compute()
         issues = issues.reset_index(drop=True)
         issues.attrs["fyno"] = {
-            "types": types,
+            "types": options["schema"],
             "issues": issues["rule"].value_counts().to_dict(),
         }
         return issues
@@ -157,26 +148,19 @@ class DaskFynoAccessor:
             "endpoint": config.endpoint,
         }
         show = options.get("preview", True)
-        types, options = self._fixed_types(id_col, {**options, **destination}, show=show)
-        for name in destination:
-            del options[name]
+        options = self._fixed_types(id_col, {**options, **destination}, show=show)
         ledger = options.get("ledger")
         if isinstance(ledger, Ledger):
             options["ledger"] = ledger.path
         threads = sum(w["nthreads"] for w in client.scheduler_info()["workers"].values())
         if options.get("max_rps") is not None:
             options["max_rps"] = options["max_rps"] / max(threads, 1)
-        meta = pd.DataFrame({c: pd.Series(dtype=t) for c, t in _RESULT_DTYPES.items()})
         log.info("pushing %d partitions on %d worker threads", frame.npartitions, threads)
-        return frame.map_partitions(
-            _push_partition, id_col, config, types, options, meta=meta
-        ).persist()
+        return frame.map_partitions(_push_partition, id_col, options, meta=empty_result()).persist()
 
-    def _fixed_types(
-        self, id_col: Any, options: dict[str, Any], show: bool
-    ) -> tuple[dict[str, str], dict[str, Any]]:
-        """The types the first partition fixes (with schema and ledger), and the options
-        with them as ``schema``."""
+    def _fixed_types(self, id_col: Any, options: dict[str, Any], show: bool) -> dict[str, Any]:
+        """``options`` with the types the first partition fixes (with schema and ledger) as
+        ``schema``."""
         first = plan(
             self._frame.get_partition(0).compute(),
             id_col,
@@ -196,7 +180,7 @@ class DaskFynoAccessor:
                 column=untyped[0],
                 rule="untyped_column",
             )
-        return types, {**options, "schema": types}
+        return {**options, "schema": types}
 
 
 def _distributed_client() -> Any:
@@ -212,26 +196,15 @@ def _distributed_client() -> Any:
 
 
 def _partition_issues(
-    part: pd.DataFrame, id_col: Any, types: dict[str, str], options: dict[str, Any],
+    part: pd.DataFrame, id_col: Any, options: dict[str, Any],
     partition_info: dict[str, Any] | None = None,
 ) -> pd.DataFrame:  # fmt: skip
     plan_options = {k: v for k, v in options.items() if k in PLAN_OPTIONS}
-    issues = plan(part, id_col, ledger=False, **{**plan_options, "schema": types}).issues
+    issues = plan(part, id_col, ledger=False, **plan_options).issues
     number = partition_info["number"] if partition_info else None
     return issues.assign(partition=number).astype(object)
 
 
-def _push_partition(
-    part: pd.DataFrame, id_col: Any, config: FynoConfig, types: dict[str, str],
-    options: dict[str, Any],
-) -> pd.DataFrame:  # fmt: skip
-    result = push_frames(
-        [part],
-        id_col,
-        wsid=config.wsid,
-        api_key=config.api_key,
-        version=config.version,
-        endpoint=config.endpoint,
-        **{**options, "schema": types, "preview": False, "progress": False},
-    )
-    return result.astype(_RESULT_DTYPES)
+def _push_partition(part: pd.DataFrame, id_col: Any, options: dict[str, Any]) -> pd.DataFrame:
+    # options hold the destination and the types fixed on the client (as schema)
+    return push_frames([part], id_col, **{**options, "preview": False, "progress": False})

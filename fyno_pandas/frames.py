@@ -185,7 +185,7 @@ def push_frames(
                     interrupted = True
                     break
         if chunks.count == 0 and chunks.writer is not None:
-            chunks.writer.write(_empty_result())
+            chunks.writer.write(empty_result())
         summary = session.summary() if session is not None else chunks.summed()
     summary.update(chunks=chunks.count, types=types, plan=dict(plan_counts))
     summary["interrupted"] = interrupted
@@ -260,13 +260,14 @@ class _Chunks:
 
     def result(self) -> pd.DataFrame:
         if not self.kept:
-            return _empty_result()
+            return empty_result()
         joined = pd.concat(self.kept) if len(self.kept) > 1 else self.kept[0]
         joined.attrs = {}
         return joined
 
 
-def _empty_result() -> pd.DataFrame:
+def empty_result() -> pd.DataFrame:
+    """A result with no rows: the columns and dtypes of every push's result."""
     from .planning import build_plan
 
     empty = pd.DataFrame({"distinct_id": pd.Series(dtype=object)})
