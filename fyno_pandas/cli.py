@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,8 +23,24 @@ __all__ = ["main"]
 log = logging.getLogger("fyno_pandas")
 
 EXIT_OK, EXIT_ROWS_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+# pandas' tokenizer error for a line with more fields than the header.
+_RAGGED = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    """Read a CSV whose every line has at most the header's fields (fewer are filled with NaN).
+
+    pandas checks each line against the header except the first data line: more fields there
+    make it guess the extra leading fields are the index, which shifts every value. Read
+    without a header, the first two lines are checked like the rest. pandas numbers lines from
+    1 with the header, not counting newlines inside quotes.
+    """
+    pd.read_csv(path, header=None, nrows=2, dtype=str, index_col=False, on_bad_lines="error")
+    return pd.read_csv(path, index_col=False, on_bad_lines="error")
+
+
 READERS = {
-    ".csv": pd.read_csv,
+    ".csv": _read_csv,
     ".parquet": pd.read_parquet,
     ".pq": pd.read_parquet,
     ".jsonl": lambda path, **kw: pd.read_json(path, lines=True, **kw),
@@ -41,7 +58,16 @@ def read_table(path: Path, parse_dates: Sequence[str] = ()) -> pd.DataFrame:
     try:
         frame = reader(path)
     except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise FynoInputError(f"{path}: cannot be read as {path.suffix} ({exc})") from None
+        ragged = _RAGGED.search(str(exc))
+        if ragged is not None:
+            header, line, saw = ragged.groups()
+            raise FynoInputError(
+                f"{path}: line {line} has {saw} fields, more than the header's {header}",
+                rule="ragged_line",
+            ) from None
+        # pandas' messages can end in a newline; the error stays one line on stderr.
+        reason = " ".join(str(exc).split())
+        raise FynoInputError(f"{path}: cannot be read as {path.suffix} ({reason})") from None
     for column in parse_dates:
         if column not in frame.columns:
             raise FynoInputError(f"--parse-dates: {path} has no column {column!r}")
@@ -69,7 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     push.add_argument("--id-col", required=True, help="the column holding each user's distinct_id")
     push.add_argument("--columns", help="comma-separated properties to send (default: all)")
     push.add_argument("--parse-dates", help="comma-separated ISO-8601 columns to send as dates")
-    push.add_argument("--output", type=Path, help="result file (.csv or .parquet)")
+    push.add_argument("--output", type=Path, help="result file (.csv, .parquet or .pq)")
     push.add_argument("--dry-run", action="store_true", help="plan and preview, send nothing")
     push.add_argument("--wsid", help="workspace id (default $FYNO_WSID)")
     push.add_argument("--version", choices=("live", "test"), help="default $FYNO_VERSION or live")
@@ -90,10 +116,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def _push(args: argparse.Namespace) -> int:
     from .preview import render_text
-    from .resultfile import write_result
+    from .resultfile import check_output, write_result
     from .workflow import plan, push_plan
 
     frame = read_table(args.file, _split(args.parse_dates))
+    # Checked before anything is sent: a result that cannot be written is lost.
+    output = check_output(args.output or args.file.with_name(f"{args.file.stem}.result.csv"))
     ledger: str | bool | None = False if args.no_ledger else args.ledger
     the_plan = plan(
         frame,
@@ -118,7 +146,6 @@ def _push(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         max_retries=args.max_retries,
     )
-    output = args.output or args.file.with_name(f"{args.file.stem}.result.csv")
     write_result(result, output)
     counts = result["status"].value_counts()
     print(", ".join(f"{status}: {count}" for status, count in counts.items()))

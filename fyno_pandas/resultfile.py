@@ -14,34 +14,66 @@ import pandas as pd
 
 from .errors import FynoInputError
 
-__all__ = ["ResultWriter", "write_result"]
+__all__ = ["ResultWriter", "check_output", "write_result"]
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
+SUFFIXES = (".csv", *PARQUET_SUFFIXES)
+_ACCEPTED = f"{', '.join(SUFFIXES[:-1])} or {SUFFIXES[-1]}"
+
+
+def check_output(path: str | Path) -> Path:
+    """Check that a result can be written to ``path``, before anything is sent.
+
+    Parameters
+    ----------
+    path : str or path
+        A file (not a folder) ending in ``.csv``, ``.parquet`` or ``.pq``, in a folder that
+        exists; Parquet needs pyarrow.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path`` with ``~`` expanded.
+
+    Raises
+    ------
+    FynoInputError
+        With ``rule="output"``, naming the path and what is wrong with it.
+    """
+    path = Path(path).expanduser()
+    if path.is_dir():
+        raise FynoInputError(
+            f"{path}: is a folder; name a result file ({_ACCEPTED})", rule="output"
+        )
+    if path.suffix.lower() not in SUFFIXES:
+        raise FynoInputError(f"{path}: a result file must end in {_ACCEPTED}", rule="output")
+    if not path.parent.is_dir():
+        raise FynoInputError(f"{path}: no such directory {str(path.parent)!r}", rule="output")
+    if path.suffix.lower() in PARQUET_SUFFIXES:
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise FynoInputError(
+                f"{path}: writing Parquet needs pyarrow "
+                "(pip install 'fyno_pandas[parquet]'); or name a .csv file",
+                rule="output",
+            ) from None
+    return path
 
 
 class ResultWriter:
-    """Append result frames to ``path``: Parquet for ``.parquet``/``.pq``, CSV otherwise.
+    """Append result frames to ``path``: Parquet for ``.parquet``/``.pq``, CSV for ``.csv``.
 
-    Use it as a context manager; the file is complete when the block ends.
+    Use it as a context manager; the file is complete when the block ends. ``path`` is checked
+    by `check_output` when the writer is made.
     """
 
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path).expanduser()
+        self.path = check_output(path)
         self.parquet = self.path.suffix.lower() in PARQUET_SUFFIXES
         self.rows = 0
         self._parquet_writer: Any = None
         self._schema: Any = None
-        if self.parquet:
-            try:
-                import pyarrow  # noqa: F401
-            except ImportError:
-                raise FynoInputError(
-                    f"{self.path}: writing Parquet needs pyarrow "
-                    "(pip install 'fyno_pandas[parquet]'); or name a .csv file",
-                    rule="output",
-                ) from None
-        if not self.path.parent.is_dir():
-            raise FynoInputError(f"{self.path}: no such directory", rule="output")
 
     def __enter__(self) -> ResultWriter:
         return self

@@ -148,6 +148,45 @@ def test_a_bad_file_exits_2_with_one_clear_line(
     assert len(done.stderr.strip().splitlines()) == 1
 
 
+def test_a_ragged_csv_exits_2_naming_the_line_and_sends_nothing(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    (tmp_path / "users.csv").write_text("uid,name\n1,a,extra,cols\n2,b\n")
+
+    done = cli("push", "users.csv", "--id-col", "uid", env=env, cwd=tmp_path)
+
+    assert done.returncode == 2
+    assert done.stderr == "error: users.csv: line 2 has 4 fields, more than the header's 2\n"
+    assert control(env, "state")["requests"] == []
+    assert not (tmp_path / "users.result.csv").exists()
+
+
+@pytest.mark.parametrize(
+    ("output", "message"),
+    [
+        ("missing/r.csv", "missing/r.csv: no such directory 'missing'"),
+        ("results", "results: is a folder; name a result file (.csv, .parquet or .pq)"),
+        ("r.xlsx", "r.xlsx: a result file must end in .csv, .parquet or .pq"),
+    ],
+)
+def test_an_output_that_cannot_be_written_exits_2_before_anything_is_sent(
+    env: dict[str, str], tmp_path: Path, output: str, message: str
+) -> None:
+    USERS.to_csv(tmp_path / "users.csv", index=False)
+    (tmp_path / "results").mkdir()
+
+    done = cli(
+        "push", "users.csv", "--id-col", "user_id", "--output", output, "--no-progress",
+        env=env, cwd=tmp_path,
+    )  # fmt: skip
+
+    assert done.returncode == 2
+    assert control(env, "state")["requests"] == []
+    assert done.stderr == f"error: {message}\n"
+    assert "Fyno push plan" not in done.stdout
+    assert not (tmp_path / output).is_file()
+
+
 def test_missing_credentials_exit_2_and_the_key_never_shows(
     env: dict[str, str], tmp_path: Path
 ) -> None:

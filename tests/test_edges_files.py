@@ -1,0 +1,144 @@
+"""Edges of the files around a push: ragged CSV lines, bytes ids (as read_sas gives them), and
+result paths checked before anything is sent."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fyno_pandas import FynoInputError, push, push_frames
+from fyno_pandas.cli import read_table
+from fyno_pandas.emulator import FynoEmulator
+from fyno_pandas.planning import build_plan
+from fyno_pandas.resultfile import ResultWriter
+
+QUIET = {"preview": False, "progress": False}
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("uid,name\n1,a,extra,cols\n2,b\n", 2),  # pandas would make 'extra' the index
+        ("uid,name\n1,a,\n2,b\n", 2),  # one empty extra field is still an extra field
+        ("uid,name\n1,a\n2,b\n3,c,d\n", 4),
+        ("\nuid,name\n\n1,a,b\n", 4),  # blank lines are counted
+    ],
+)
+def test_a_line_with_more_fields_than_the_header_is_an_error_naming_it(
+    tmp_path: Path, text: str, line: int
+) -> None:
+    path = tmp_path / "users.csv"
+    path.write_text(text)
+
+    with pytest.raises(FynoInputError) as caught:
+        read_table(path)
+
+    assert str(caught.value).startswith(f"{path}: line {line} has ")
+    assert "more than the header's 2" in str(caught.value)
+    assert caught.value.rule == "ragged_line"
+
+
+def test_a_line_with_fewer_fields_reads_as_missing_values(tmp_path: Path) -> None:
+    path = tmp_path / "users.csv"
+    path.write_text("uid,name,plan\n1,a\n2\n3,c,pro\n")
+
+    frame = read_table(path)
+
+    assert frame["uid"].tolist() == [1, 2, 3]
+    assert frame["name"].tolist()[::2] == ["a", "c"]
+    assert frame[["name", "plan"]].isna().sum().tolist() == [1, 2]
+
+
+def test_bytes_ids_are_decoded_as_utf8_and_undecodable_ones_skip_their_row() -> None:
+    ids = [b"12345", bytearray(b"u2"), np.bytes_(b"u3"), b" u4", "caf\u00e9".encode(), b"\xff"]
+    df = pd.DataFrame({"uid": pd.Series(ids, dtype=object), "plan": ["pro"] * 6})
+
+    plan = build_plan(df, "uid")
+
+    assert plan.distinct_ids.tolist() == ["12345", "u2", "u3", " u4", "caf\u00e9", None]
+    assert plan.skip_reasons.tolist() == [None] * 5 + ["invalid_id"]
+    issue = plan.issues.loc[plan.issues["rule"] == "invalid_id"].iloc[0]
+    assert (issue["row"], issue["action"], issue["value"]) == (5, "row_skipped", r"b'\xff'")
+    assert "not valid UTF-8" in issue["message"]
+    assert plan.summary()["rows_skipped"] == 1
+
+
+@pytest.mark.parametrize("kind", ["S", "category"])
+def test_bytes_ids_of_a_numpy_bytes_or_category_column(kind: str) -> None:
+    df = pd.DataFrame({"plan": ["pro", "free", "team"]})
+    df["uid"] = np.array([b"7", b"\xfe", b"9"], dtype="S1")
+    if kind == "category":
+        df["uid"] = df["uid"].astype("category")
+    else:
+        assert df["uid"].dtype.kind == "S"
+
+    plan = build_plan(df, "uid")
+
+    assert plan.distinct_ids.tolist() == ["7", None, "9"]
+    assert plan.skip_reasons.tolist() == [None, "invalid_id", None]
+
+
+def test_bytes_ids_reach_fyno_as_text(emulator: FynoEmulator, destination: dict[str, str]) -> None:
+    df = pd.DataFrame({"uid": [b"12345", b"\xff"], "plan": ["pro", "free"]})
+
+    result = push(df, "uid", **destination, **QUIET)
+
+    assert result["distinct_id"].tolist() == ["12345", None]
+    assert result["status"].tolist() == ["sent", "skipped"]
+    assert result["error"].tolist() == [None, "invalid_id"]
+    assert emulator.profiles == {"12345": {"plan": "pro"}}
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("missing/r.csv", "no such directory"),
+        ("folder", "is a folder; name a result file (.csv, .parquet or .pq)"),
+        ("r.xlsx", "a result file must end in .csv, .parquet or .pq"),
+        ("r", "a result file must end in .csv, .parquet or .pq"),
+    ],
+)
+def test_a_result_path_that_cannot_be_written_is_refused_before_the_first_chunk(
+    emulator: FynoEmulator,
+    destination: dict[str, str],
+    tmp_path: Path,
+    name: str,
+    message: str,
+) -> None:
+    (tmp_path / "folder").mkdir()
+
+    def never() -> Iterator[pd.DataFrame]:
+        raise AssertionError("read")
+        yield
+
+    with pytest.raises(FynoInputError) as caught:
+        push_frames(never(), "user_id", output=tmp_path / name, **destination, **QUIET)
+    with pytest.raises(FynoInputError) as by_the_writer:
+        ResultWriter(tmp_path / name)
+
+    assert str(caught.value).startswith(f"{tmp_path / name}: {message}")
+    assert caught.value.rule == "output"
+    assert str(by_the_writer.value) == str(caught.value)
+    assert emulator.requests == []
+
+
+@pytest.mark.parametrize(
+    ("name", "parquet"), [("r.csv", False), ("R.CSV", False), ("r.parquet", True), ("r.pq", True)]
+)
+def test_result_paths_that_can_be_written(tmp_path: Path, name: str, parquet: bool) -> None:
+    with ResultWriter(tmp_path / name) as writer:
+        assert (writer.path, writer.parquet) == (tmp_path / name, parquet)
+
+
+def test_parquet_without_pyarrow_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # import pyarrow now raises ImportError
+
+    with pytest.raises(FynoInputError, match="needs pyarrow"):
+        ResultWriter(tmp_path / "r.parquet")
