@@ -18,6 +18,7 @@ from __future__ import annotations
 import http.client
 import json
 import logging
+import socket
 import threading
 import time
 from dataclasses import dataclass, replace
@@ -31,6 +32,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from .config import FynoConfig
 from .errors import FynoAPIError, FynoAuthError, FynoConnectionError, FynoInputError
 from .ratelimit import RateLimiter
+from .redact import Redactor
 from .retry import FATAL, OK, THROTTLED, RetryPolicy, classify_status, parse_retry_after
 
 __all__ = ["BatchResult", "FynoClient", "Outcome", "error_for"]
@@ -46,6 +48,11 @@ _NETWORK_ERRORS = (
     urllib3.exceptions.HTTPError,
     requests.exceptions.RequestException,
 )
+_TIMEOUTS = (TimeoutError, urllib3.exceptions.TimeoutError, requests.Timeout)
+# Raised for a refused connection, a failed DNS lookup or an unreachable host, yet a subclass of
+# urllib3's ConnectTimeoutError: a timeout only when a TimeoutError lies under it.
+_NEW_CONNECTION = urllib3.exceptions.NewConnectionError
+_CLOSED = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
 
 
 @dataclass(slots=True)
@@ -117,10 +124,12 @@ def error_for(status: int | None, message: str | None, config: FynoConfig, **kw:
     return FynoAPIError(status, message or "", request_id=kw.get("request_id"))
 
 
-def _message_of(status: int, data: Any, raw: bytes) -> str:
+def _message_of(status: int, data: Any, raw: bytes, redact: Redactor) -> str:
     if isinstance(data, dict) and isinstance(data.get("_message"), str):
-        return data["_message"]
-    text = raw[:200].decode("utf-8", "replace").strip()
+        return data["_message"]  # redacted with the rest of data
+    # Parsed JSON, not raw (an escape "\/" hides the key); redacted before a cut through the key.
+    body = raw.decode("utf-8", "replace") if data is None else json.dumps(data, ensure_ascii=False)
+    text = redact(body)[:200].strip()
     return f"HTTP {status}" + (f": {text}" if text else "")
 
 
@@ -264,6 +273,8 @@ class FynoClient:
             self._owned_session = None
             self._transport = _Urllib3Transport(config.endpoint, headers, self.timeout, pool_size)
         self._local = threading.local()  # one jitter source per thread: no lock, no shared state
+        # Every answer's text passes through it: a proxy may echo the Authorization header.
+        self._redact = Redactor(config.api_key)  # type: ignore[arg-type]
 
     def __repr__(self) -> str:
         return f"FynoClient({self.config.label})"
@@ -299,18 +310,13 @@ class FynoClient:
         first = time.monotonic()
         last_error = "not sent"
         last_status: int | None = None
+
+        def end(status: str, error: str, data: Any = None) -> Outcome:
+            return Outcome(status, last_status, None, attempts, error, data, retries, throttled)
+
         while True:
             if stop is not None and stop.is_set():
-                return Outcome(
-                    "pending",
-                    last_status,
-                    None,
-                    attempts,
-                    f"stopped: {last_error}",
-                    None,
-                    retries,
-                    throttled,
-                )
+                return end("pending", f"stopped: {last_error}")
             if not limiter.acquire(stop):
                 continue  # stopped while waiting for a slot: the check above returns
             attempts += 1
@@ -321,66 +327,37 @@ class FynoClient:
                 last_status, last_error = None, _describe(exc, self.timeout)
                 log.debug("%s attempt %d: %s", operation, attempts, last_error)
                 if retries >= policy.max_retries:
-                    return Outcome(
-                        "failed",
-                        None,
-                        None,
-                        attempts,
-                        f"{last_error} (after {attempts} attempt{'' if attempts == 1 else 's'})",
-                        None,
-                        retries,
-                        throttled,
-                    )
+                    return end("failed", _after(last_error, attempts))
                 retries += 1
                 self._sleep(policy.backoff(retries, self._rng()), stop)
                 continue
             kind = classify_status(status)
             try:
-                data = json.loads(raw) if raw else None
+                data = self._redact.loads(raw) if raw else None
             except ValueError:
                 data = None
             if kind == OK:
                 limiter.on_success()
                 request_id = data.get("request_id") if isinstance(data, dict) else None
                 return Outcome("sent", status, request_id, attempts, None, data, retries, throttled)
-            last_status, last_error = status, _message_of(status, data, raw)
+            last_status, last_error = status, _message_of(status, data, raw, self._redact)
             log.debug("%s attempt %d: HTTP %d %s", operation, attempts, status, last_error)
             if kind == FATAL:
-                return Outcome(
-                    "failed", status, None, attempts, last_error, data, retries, throttled
-                )
+                return end("failed", last_error, data)
             if kind == THROTTLED:
                 throttled += 1
                 wait = parse_retry_after(retry_after, cap=policy.retry_after_cap)
                 limiter.on_throttle(wait, sent_at)
-                if throttled > policy.max_throttled or (
-                    time.monotonic() - first > policy.max_throttle_time
-                ):
-                    return Outcome(
-                        "failed",
-                        status,
-                        None,
-                        attempts,
-                        f"{last_error} (still throttled after {throttled} answers 429)",
-                        data,
-                        retries,
-                        throttled,
-                    )
+                late = time.monotonic() - first > policy.max_throttle_time
+                if throttled > policy.max_throttled or late:
+                    error = f"{last_error} (still throttled after {throttled} answers 429)"
+                    return end("failed", error, data)
                 # The limiter pauses everyone for Retry-After; without one, back off alone.
                 if wait is None:
                     self._sleep(policy.backoff(min(throttled, 10), self._rng()), stop)
                 continue
             if retries >= policy.max_retries:
-                return Outcome(
-                    "failed",
-                    status,
-                    None,
-                    attempts,
-                    f"{last_error} (after {attempts} attempt{'' if attempts == 1 else 's'})",
-                    data,
-                    retries,
-                    throttled,
-                )
+                return end("failed", _after(last_error, attempts), data)
             retries += 1
             self._sleep(policy.backoff(retries, self._rng()), stop)
 
@@ -454,10 +431,32 @@ def _dumps(obj: Any) -> bytes:
         raise FynoInputError(f"the body cannot be sent as JSON: {exc}") from None
 
 
+def _after(error: str, attempts: int) -> str:
+    return f"{error} (after {attempts} attempt{'' if attempts == 1 else 's'})"
+
+
 def _describe(exc: BaseException, timeout: float) -> str:
-    """A short client-side reason (no URL with query, no headers: nothing secret)."""
-    if isinstance(exc, (TimeoutError, urllib3.exceptions.TimeoutError, requests.Timeout)):
+    """A short client-side reason (no URL with query, no headers: nothing secret).
+
+    Read from the socket error under urllib3's and requests' wrappers.
+    """
+    chain = _causes(exc)
+    if any(isinstance(e, ConnectionRefusedError) for e in chain):
+        return "connection refused"
+    if any(isinstance(e, socket.gaierror) for e in chain):
+        return "host name not found (DNS lookup failed)"
+    if any(isinstance(e, _TIMEOUTS) and not isinstance(e, _NEW_CONNECTION) for e in chain):
         return f"timed out after {timeout:g} s"
-    if isinstance(exc, (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)):
+    if any(isinstance(e, _CLOSED) for e in chain):
         return "connection closed without an answer"
     return f"connection error: {type(exc).__name__}"
+
+
+def _causes(exc: BaseException | None) -> list[BaseException]:
+    """``exc`` and what it wraps: causes, contexts and urllib3's ``MaxRetryError.reason``."""
+    chain: list[BaseException] = []
+    while exc is not None and exc not in chain:
+        chain.append(exc)
+        reason = getattr(exc, "reason", None)
+        exc = exc.__cause__ or (reason if isinstance(reason, BaseException) else exc.__context__)
+    return chain

@@ -20,7 +20,9 @@ VERSIONS = ("live", "test")
 
 
 def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
+    # "localhost" itself and literal loopback addresses only: a name under ".localhost" is looked
+    # up like any other (not every resolver keeps it local), and DNS may answer any address.
+    if host == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
@@ -31,8 +33,9 @@ def _is_loopback(host: str) -> bool:
 def check_endpoint(endpoint: str) -> str:
     """Validate an endpoint URL and return it without a trailing slash.
 
-    ``https://`` is always accepted; plain ``http://`` only for loopback hosts (the local
-    emulator), because the API key travels in a header.
+    ``https://`` is always accepted; plain ``http://`` only for ``localhost`` and literal
+    loopback addresses (``127.0.0.0/8``, ``[::1]``: the local emulator), because the API key
+    travels in a header.
 
     Raises
     ------

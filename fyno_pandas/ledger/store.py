@@ -156,8 +156,7 @@ class Ledger:
                 self._path, timeout=self._timeout, isolation_level=None, check_same_thread=False
             )
             try:
-                conn.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
-                if conn.execute("PRAGMA journal_mode = WAL").fetchone()[0] != "wal":
+                if self._journal_mode_wal(conn) != "wal":
                     raise FynoLedgerError(f"the ledger {self._path} cannot use WAL journaling")
                 conn.execute("PRAGMA synchronous = NORMAL")
                 self._migrate(conn)
@@ -166,9 +165,25 @@ class Ledger:
                 raise
         return conn
 
+    def _journal_mode_wal(self, conn: sqlite3.Connection) -> str:
+        # Switching a new file to WAL while another connection writes it fails at once, busy
+        # timeout or not (each would wait for the other's lock): retried within the timeout.
+        deadline = time.monotonic() + self._timeout
+        while True:
+            try:
+                return conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            except sqlite3.OperationalError as exc:
+                # By its message: sqlite_errorcode needs Python 3.11.
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+            time.sleep(0.005)
+
     def _migrate(self, conn: sqlite3.Connection) -> None:
-        if self._check_schema(conn) == SCHEMA_VERSION:
-            return  # the usual open: no write lock needed
+        # Each check reads three values: one transaction makes them one snapshot, so a migration
+        # committed between two reads cannot look like another application's database.
+        with self._transaction_on(conn, "DEFERRED"):
+            if self._check_schema(conn) == SCHEMA_VERSION:
+                return  # the usual open: no write lock needed
         with self._transaction_on(conn):
             version = self._check_schema(conn)  # again: another process may have migrated
             for statements in _MIGRATIONS[version:]:
