@@ -13,6 +13,7 @@ no issue; the plan counts them and applies its ``nulls`` policy. Rules are liste
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 
 import numpy as np
 import pandas as pd
@@ -30,14 +31,14 @@ from .encode import (
     encode_lists,
     encode_string,
     encode_strings,
-    localize,
     object_parts,
     unsupported,
 )
 from .errors import FynoInputError
+from .instants import localize
 from .types import UNSUPPORTED, dtype_key, fyno_type_of
 
-__all__ = ["Coerced", "Issue", "coerce_series", "encode_string"]
+__all__ = ["Coerced", "Issue", "coerce_series", "encode_string", "missing_mask"]
 
 
 @dataclass
@@ -104,32 +105,81 @@ def _typed_part(s: pd.Series, key: str, pos: np.ndarray, naive_tz: str, ls: str)
         return encode_floats(s.to_numpy(dtype=s.dtype.numpy_dtype, na_value=np.nan)[pos])
     if key == "arrow_decimal":
         return encode_decimals(s.to_numpy(dtype=object)[pos])
-    if key == "datetime64":
-        part = encode_datetimes(localize(s.to_numpy()[pos], naive_tz))
+    if key in ("datetime64", "arrow_timestamp"):
+        wall = s.to_numpy() if key == "datetime64" else _arrow_datetimes(s)
+        part = encode_datetimes(localize(wall[pos], naive_tz))
         msg = f"{{count}} naive datetimes read as {naive_tz} wall time and sent in UTC"
         part.issues.append(("naive_datetime", "coerced", np.ones(len(pos), bool), msg))
         return part
     if key == "datetime64tz":
         return encode_datetimes(s.dt.tz_convert(None).to_numpy()[pos])
-    if key == "arrow_date":
-        return encode_days(s.astype("datetime64[s]").to_numpy()[pos])
+    if key in ("arrow_timestamptz", "arrow_date"):
+        values = _arrow_datetimes(s)[pos]  # zoned timestamps come out in UTC
+        return encode_datetimes(values) if key == "arrow_timestamptz" else encode_days(values)
     if key in ("string", "arrow_string"):
         return encode_strings(s.to_numpy(dtype=object)[pos], ls)
     if key == "arrow_list":
-        return encode_lists(s.to_numpy(dtype=object)[pos], naive_tz)
+        return _arrow_lists(s, pos, naive_tz, ls)
     return unsupported(len(pos))
 
 
+def _arrow_datetimes(s: pd.Series) -> np.ndarray:
+    """Arrow dates and timestamps as datetime64, zoned ones in UTC, NaT where null.
+
+    pyarrow converts in numpy; pandas would go through Python's date and datetime, which
+    overflow outside years 1-9999 instead of reaching the encoders' range check.
+    """
+    import pyarrow as pa
+
+    return pa.array(s.array).to_numpy(zero_copy_only=False)
+
+
+def _arrow_lists(s: pd.Series, pos: np.ndarray, naive_tz: str, ls: str) -> Part:
+    """Arrow lists; elements of a number or date type go as a column of that type would.
+
+    ``to_numpy(dtype=object)`` keeps strings as they are, but turns days into datetime64 (then
+    read as naive datetimes), zoned timestamps into naive UTC ones (then localized again) and,
+    when any element of the column is null, integers into float64 (digits beyond 2**53 lost).
+    So number and date elements are encoded here, all at once, by `_typed_part`, and joined
+    per row by Arrow; a list with a missing element or one Fyno cannot hold is left out.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if fyno_type_of(pd.ArrowDtype(s.dtype.pyarrow_dtype.value_type)) not in ("number", "date"):
+        return encode_lists(s.to_numpy(dtype=object)[pos], naive_tz)
+    lists = pa.array(s.array).take(pos)
+    flat = pd.Series(pd.arrays.ArrowExtensionArray(pc.list_flatten(lists)))
+    here = np.flatnonzero(flat.notna().to_numpy(dtype=bool))
+    part = _typed_part(flat, dtype_key(flat.dtype), here, naive_tz, ls)
+    texts = np.full(len(flat), None, dtype=object)
+    texts[here] = part.frags
+    lengths = pc.list_value_length(lists).to_numpy(zero_copy_only=False)
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    rows = pa.LargeListArray.from_arrays(offsets, pa.array(texts, pa.large_string()))
+    comma = pa.scalar(",", pa.large_string())
+    joined = pc.binary_join(rows, comma).to_numpy(zero_copy_only=False)  # null if one is null
+    sent = np.not_equal(joined, None)
+    frags = np.full(len(pos), None, dtype=object)
+    frags[sent] = "[" + joined[sent] + "]"
+    msg = "a list holds a missing element or one Fyno cannot hold (see its column's rules)"
+    issues = [("invalid_list", "dropped", ~sent, msg + "; left out")]
+    owner = np.repeat(np.arange(len(pos)), lengths)[here]
+    for rule, action, mask, message in part.issues:
+        if action != "dropped":  # a dropped element has already dropped its list
+            hit = np.zeros(len(pos), dtype=bool)
+            hit[owner[mask]] = True
+            if message.startswith("{count} "):  # once per column: count lists
+                message = "{count} lists: " + message.removeprefix("{count} ")
+            issues.append((rule, action, hit & sent, message))
+    return Part("list", np.arange(0), frags, issues)
+
+
 def _native(s: pd.Series, key: str) -> tuple[pd.Series, str]:
-    """Arrow timestamps to pandas datetimes, sparse to dense, exotic dtypes to objects."""
+    """Sparse to dense, exotic dtypes to objects."""
     if key == "sparse":
         s = s.sparse.to_dense()
         key = dtype_key(s.dtype)
-    if key in ("arrow_timestamp", "arrow_timestamptz"):
-        pa_type = s.dtype.pyarrow_dtype
-        if pa_type.tz:
-            return s.astype(pd.DatetimeTZDtype(pa_type.unit, pa_type.tz)), "datetime64tz"
-        return s.astype(f"datetime64[{pa_type.unit}]"), "datetime64"
     if key in ("arrow_dictionary", "extension", "bytes"):
         return s.astype(object), ("bytes" if key == "bytes" else "object")
     return s, key
@@ -155,14 +205,14 @@ def _fit(part: Part, target: str | None, inferred: bool) -> tuple[np.ndarray, np
         if part.fyno_type != "string":
             return sent, None
         msg = "{count} strings look like ISO dates; a new property must not start with one"
-        part.issues.append(("date_like_string", "warned", sent & part.iso, msg))
+        part.issues.append(("date_like_string", "warned", sent & part.date_like, msg))
         msg = "{count} strings hold numbers; Fyno stores them as text"
         part.issues.append(("numeric_string", "warned", sent & part.numeric, msg))
-        return sent, sent & part.iso
+        return sent, sent & part.date_like
     if part.fyno_type == "date" and target == "string":
         msg = "{count} dates sent as ISO text to a string property"
         part.issues.append(("date_as_string", "coerced", sent, msg))
-        return sent, None
+        return sent, sent  # ISO text: a new property must not start with one either
     fits = part.iso if part.fyno_type == "string" and target == "date" else None
     if fits is not None and inferred:
         msg = "{count} strings are all ISO dates: Fyno makes the new property a date"
@@ -209,7 +259,7 @@ def coerce_series(
         return _coerce_category(s, known_type, naive_tz, long_strings)
     s, key = _native(s, key)
     n = len(s)
-    missing = s.isna().to_numpy(dtype=bool, copy=True)
+    missing = missing_mask(s)
     if key in ("Float", "arrow_float"):  # a masked float can hold NaN next to <NA>
         missing |= np.isnan(s.to_numpy(dtype=np.float64, na_value=np.nan))
     pos = np.flatnonzero(~missing)
@@ -247,6 +297,17 @@ def coerce_series(
         _raise_long(s, issues)
     note = _note(parts, target, known_type)
     return Coerced(target, fragments, missing, present, issues, ambiguous, note)
+
+
+def missing_mask(s: pd.Series) -> np.ndarray:
+    """Missing cells (None, NaN, NaT, pd.NA); ``Decimal("sNaN")`` is present, and not finite."""
+    try:
+        return s.isna().to_numpy(dtype=bool, copy=True)
+    except InvalidOperation:  # pandas compares each Decimal with itself, and sNaN signals
+        values = s.to_numpy(dtype=object, copy=True)
+        snan = [isinstance(v, Decimal) and v.is_snan() for v in values]
+        values[snan] = 0  # a present stand-in, for the check only
+        return pd.isna(values)
 
 
 def _raise_long(s: pd.Series, issues: list[Issue]) -> None:

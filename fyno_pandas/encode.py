@@ -3,7 +3,7 @@
 Each encoder takes the present values of one class (a numpy array) and returns a `Part`: the
 JSON text of every value (None where the value is left out) and the masks of what it found
 (too long, not finite, ...). Work is vectorized per array: ints through ``str`` over
-``tolist()``, floats through ``float.__repr__`` (finite values only), booleans by indexing a
+``tolist()``, floats by `fyno_pandas.numeric` (finite values only), booleans by indexing a
 two-string table, datetimes through ``numpy.datetime_as_string`` on UTC ``datetime64[ms]``, and
 strings through json's C ``encode_basestring_ascii`` over the distinct values only. Lists are
 the one per-value path, because each element needs its own check. `object_parts` splits an
@@ -25,9 +25,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .datelike import date_like, documented_date
+from .instants import aware_to_utc, localize
+from .numeric import DOUBLE_LIMIT, NOT_FINITE, beyond_double, float_texts
+
 __all__ = [
     "BOOL_TEXT",
-    "ISO_DATE",
     "MAX_STRING",
     "SAFE_INTEGER",
     "TYPE_ORDER",
@@ -40,7 +43,6 @@ __all__ = [
     "encode_lists",
     "encode_string",
     "encode_strings",
-    "localize",
     "object_parts",
     "unsupported",
 ]
@@ -49,12 +51,6 @@ MAX_STRING = 255
 SAFE_INTEGER = 2**53  # beyond it a JavaScript number (and so, probably, Fyno) loses digits
 # json.dumps' own C escaper; ASCII output so lone surrogates cannot break UTF-8 encoding later.
 encode_string = json.encoder.c_encode_basestring_ascii or json.encoder.py_encode_basestring_ascii
-# The documented ISO-8601 forms: YYYY-MM-DD, or YYYY-MM-DDTHH:MM:SS[.fff](Z|+HH:MM|-HH:MM).
-ISO_DATE = (
-    r"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])"
-    r"(?:T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{3})?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d))?"
-)
-_ISO_LENGTHS = np.array([10, 20, 24, 25, 29])
 NUMERIC_TEXT = r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*"
 _BLOCK = 65_536
 BOOL_TEXT = np.array(["false", "true"], dtype=object)
@@ -70,25 +66,13 @@ class Part:
     positions: np.ndarray
     frags: np.ndarray
     issues: list[tuple[str, str, np.ndarray, str]] = field(default_factory=list)
-    iso: np.ndarray | None = None  # strings only: the value is a documented ISO date
+    iso: np.ndarray | None = None  # strings only: a documented ISO date (fits a Date property)
+    date_like: np.ndarray | None = None  # strings only: some reader may take it for a date
     numeric: np.ndarray | None = None  # strings only: the value is a number written as text
 
 
 def _objects(values: Any, count: int) -> np.ndarray:
     return np.fromiter(values, dtype=object, count=count)
-
-
-def _iso_mask(values: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Bool mask of strings in a documented ISO-8601 form with a real calendar date."""
-    mask = np.zeros(len(values), dtype=bool)
-    cand = np.flatnonzero(np.isin(lengths, _ISO_LENGTHS))
-    if len(cand):
-        sub = pd.Series(values[cand], dtype=object)
-        hit = sub.str.fullmatch(ISO_DATE).to_numpy(dtype=bool, copy=True)
-        days = pd.to_datetime(sub[hit].str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
-        hit[hit] = days.notna().to_numpy()
-        mask[cand] = hit
-    return mask
 
 
 def encode_strings(values: np.ndarray, long_strings: str) -> Part:
@@ -111,9 +95,15 @@ def encode_strings(values: np.ndarray, long_strings: str) -> Part:
     if long_strings != "truncate":
         frags[too_long] = None
     numeric = pd.Series(uniques, dtype=object).str.fullmatch(NUMERIC_TEXT).to_numpy(dtype=bool)
-    iso = _iso_mask(uniques, lengths)
-    part = Part("string", np.arange(0), frags[codes], issues, iso[codes], numeric[codes])
-    return part
+    return Part(
+        "string",
+        np.arange(0),
+        frags[codes],
+        issues,
+        iso=documented_date(uniques)[codes],
+        numeric=numeric[codes],
+        date_like=date_like(uniques)[0][codes],
+    )
 
 
 def encode_ints(values: np.ndarray) -> Part:
@@ -124,29 +114,28 @@ def encode_ints(values: np.ndarray) -> Part:
         unsafe = np.abs(values.astype(np.float64)) > SAFE_INTEGER
     else:  # Python ints of any size from object columns
         unsafe = np.fromiter((abs(v) > SAFE_INTEGER for v in values.tolist()), bool, len(values))
+    # Only Python ints (object columns) can pass a double's range; int64 and uint64 cannot.
+    huge = beyond_double(values) if values.dtype == object else np.zeros(len(values), bool)
+    frags[huge] = None
     msg = "integer beyond ±2**53, sent exactly; a JavaScript reader may round it"
-    return Part("number", np.arange(0), frags, [("unsafe_integer", "warned", unsafe, msg)])
+    issues = [("unsafe_integer", "warned", unsafe & ~huge, msg)]
+    issues.append(("not_finite", "dropped", huge, NOT_FINITE))
+    return Part("number", np.arange(0), frags, issues)
 
 
 def encode_floats(values: np.ndarray) -> Part:
     finite = np.isfinite(values)
     frags = np.empty(len(values), dtype=object)
-    if values.dtype.itemsize < 8:
-        # numpy prints the shortest text of the narrow float (0.1, not 0.10000000149011612).
-        frags[finite] = values[finite].astype(str).astype(object)
-    else:
-        kept = values[finite].astype(np.float64, copy=False).tolist()
-        frags[finite] = _objects(map(float.__repr__, kept), len(kept))
-    msg = "infinity is not valid JSON nor a Fyno number; left out"
-    return Part("number", np.arange(0), frags, [("not_finite", "dropped", ~finite, msg)])
+    frags[finite] = float_texts(values[finite])
+    return Part("number", np.arange(0), frags, [("not_finite", "dropped", ~finite, NOT_FINITE)])
 
 
 def encode_decimals(values: np.ndarray) -> Part:
     finite = np.fromiter((d.is_finite() for d in values), dtype=bool, count=len(values))
+    finite[finite] = ~beyond_double(values[finite])
     frags = np.full(len(values), None, dtype=object)
     frags[finite] = _objects(map(str, values[finite]), int(finite.sum()))
-    msg = "Decimal NaN/Infinity is not valid JSON nor a Fyno number; left out"
-    return Part("number", np.arange(0), frags, [("not_finite", "dropped", ~finite, msg)])
+    return Part("number", np.arange(0), frags, [("not_finite", "dropped", ~finite, NOT_FINITE)])
 
 
 def encode_datetimes(utc: np.ndarray) -> Part:
@@ -180,14 +169,6 @@ def encode_days(days: np.ndarray) -> Part:
     return Part("date", np.arange(0), frags, [("date_out_of_range", "dropped", out, msg)])
 
 
-def localize(values: np.ndarray, naive_tz: str) -> np.ndarray:
-    """Naive wall times in ``naive_tz`` -> naive UTC datetime64; NaT where no such instant."""
-    if naive_tz == "UTC":
-        return values
-    idx = pd.DatetimeIndex(values).tz_localize(naive_tz, ambiguous="NaT", nonexistent="NaT")
-    return idx.tz_convert(None).to_numpy()
-
-
 def _element_text(e: Any, naive_tz: str) -> str | None:
     """JSON text of one list element, or None when Fyno lists cannot hold it."""
     if isinstance(e, str):
@@ -195,11 +176,11 @@ def _element_text(e: Any, naive_tz: str) -> str | None:
     if isinstance(e, (bool, np.bool_)):
         return None
     if isinstance(e, (numbers.Integral, np.integer)):
-        return str(int(e))
+        return str(int(e)) if abs(int(e)) < DOUBLE_LIMIT else None
     if isinstance(e, (float, np.floating)):
-        return float.__repr__(float(e)) if np.isfinite(e) else None
+        return float_texts(np.array([e]))[0] if np.isfinite(e) else None
     if isinstance(e, Decimal):
-        return str(e) if e.is_finite() else None
+        return str(e) if e.is_finite() and abs(e) < DOUBLE_LIMIT else None
     if isinstance(e, (dt.datetime, np.datetime64)):
         return _encode_dates_objects(np.array([e], dtype=object), naive_tz).frags[0]
     if isinstance(e, dt.date):
@@ -254,14 +235,37 @@ def _string_lists(values: np.ndarray) -> np.ndarray | None:
     tokens = variants.ravel()[codes * 4 + first] if len(flat) else np.array([], dtype=object)
     tokens = np.insert(tokens, starts[~full], "[]\x1e")
     frags = np.array("".join(tokens.tolist()).split("\x1e")[:-1], dtype=object)
+    uniques = np.asarray(uniques, dtype=object)
     too_long = np.fromiter(map(len, uniques), dtype=np.intp, count=len(uniques)) > MAX_STRING
-    bad_so_far = np.concatenate([[0], np.cumsum(too_long[codes])])
+    bad = too_long | _malformed_dates(uniques)
+    bad_so_far = np.concatenate([[0], np.cumsum(bad[codes])])
     frags[bad_so_far[ends] > bad_so_far[starts]] = None
     return frags
 
 
+def _malformed_dates(texts: np.ndarray) -> np.ndarray:
+    """Date-like strings that name no real date: a strict reader would drop the whole list."""
+    like, real = date_like(texts)
+    return like & ~real
+
+
+def _rows_with_malformed_dates(block: np.ndarray) -> np.ndarray:
+    owners, texts = [], []
+    for row, value in enumerate(block):
+        if isinstance(value, np.ndarray) and value.ndim != 1:
+            continue
+        for element in value:
+            if isinstance(element, str):
+                owners.append(row)
+                texts.append(element)
+    if not texts:
+        return np.array([], dtype=np.intp)
+    return np.unique(np.array(owners)[_malformed_dates(np.array(texts, dtype=object))])
+
+
 def encode_lists(values: np.ndarray, naive_tz: str) -> Part:
-    """Lists, tuples and 1-D arrays: flat, of strings (<= 255), finite numbers and dates.
+    """Lists, tuples and 1-D arrays: flat, of strings (<= 255, not a malformed date: see
+    `fyno_pandas.datelike`), finite numbers and dates.
 
     Works in blocks, so the fast path's temporary flat arrays stay small.
     """
@@ -273,8 +277,12 @@ def encode_lists(values: np.ndarray, naive_tz: str) -> Part:
         if texts is None:
             rows = (_list_text(v, naive_tz, start + i, naive_rows) for i, v in enumerate(block))
             texts = _objects(rows, len(block))
+            texts[_rows_with_malformed_dates(block)] = None
         frags[start : start + len(block)] = texts
-    msg = "a list must be flat and hold only strings (<=255), numbers or dates; left out"
+    msg = (
+        "a list must be flat and hold only strings (<=255, no malformed date), numbers or "
+        "dates; left out"
+    )
     issues = [("invalid_list", "dropped", np.equal(frags, None), msg)]
     if naive_rows:
         naive = np.zeros(len(values), dtype=bool)
@@ -289,8 +297,7 @@ def _encode_dates_objects(values: np.ndarray, naive_tz: str) -> Part:
     aware = np.fromiter((getattr(v, "tzinfo", None) is not None for v in values), bool)
     utc = np.empty(len(values), dtype="datetime64[us]")
     if aware.any():
-        as_utc = (v.astimezone(dt.timezone.utc).replace(tzinfo=None) for v in values[aware])
-        utc[aware] = np.array(list(as_utc), dtype="datetime64[us]")
+        utc[aware] = aware_to_utc(values[aware])
     if (~aware).any():
         naive = np.array([np.datetime64(v, "us") for v in values[~aware]], dtype="datetime64[us]")
         utc[~aware] = localize(naive, naive_tz)
@@ -302,11 +309,14 @@ def _encode_dates_objects(values: np.ndarray, naive_tz: str) -> Part:
 
 
 # Object values are classified by exact type first (a dict hit), subclasses second.
-_STR, _INT, _FLOAT, _DEC, _BOOL, _DATETIME, _DATE, _LIST, _OTHER = range(9)
+_STR, _INT, _FLOAT, _DEC, _BOOL, _DATETIME, _DATE, _LIST, _OTHER, _FLOAT32, _FLOAT16 = range(11)
+_FLOAT_DTYPES = {_FLOAT: np.float64, _FLOAT32: np.float32, _FLOAT16: np.float16}
 _CLASS_BY_TYPE: dict[type, int] = {
     str: _STR,
     int: _INT,
     float: _FLOAT,
+    np.float32: _FLOAT32,
+    np.float16: _FLOAT16,
     bool: _BOOL,
     Decimal: _DEC,
     dt.datetime: _DATETIME,
@@ -358,8 +368,8 @@ def object_parts(values: np.ndarray, naive_tz: str, long_strings: str) -> list[P
             part = encode_strings(sub, long_strings)
         elif cls == _INT:
             part = encode_ints(np.array([int(v) for v in sub], dtype=object))
-        elif cls == _FLOAT:
-            part = encode_floats(sub.astype(np.float64))
+        elif cls in _FLOAT_DTYPES:
+            part = encode_floats(sub.astype(_FLOAT_DTYPES[cls]))
         elif cls == _DEC:
             part = encode_decimals(sub)
         elif cls == _BOOL:

@@ -7,9 +7,11 @@ is not sent as is. Pure: no network, no files.
 Policy (where Fyno's documentation is silent, these are our choices)
 --------------------------------------------------------------------
 - Ids become strings: ints and integral floats without ``.0`` (``7.0`` -> ``"7"``), other values
-  by ``str``. A missing or blank id skips the row (``missing_id``). When ids repeat, the *last*
-  row wins, as Fyno would store it; the earlier rows are skipped (``duplicate_id``), so the
-  outcome does not depend on the order in which concurrent requests arrive.
+  by ``str``; bytes (``pd.read_sas`` text) are decoded as UTF-8, and bytes that do not decode
+  skip the row (``invalid_id``). A missing or blank id skips the row (``missing_id``). When ids
+  repeat, the *last* row wins, as Fyno would store it; the earlier rows are skipped
+  (``duplicate_id``), so the outcome does not depend on the order in which concurrent requests
+  arrive.
 - The id column is sent as a property only when ``columns=`` lists it.
 - Property names are ``str(column)``; an empty or ``$``-prefixed name, or two columns with the
   same name, raise `FynoInputError` (``rule="invalid_property_name"`` / ``"duplicate_property"``).
@@ -20,6 +22,11 @@ Policy (where Fyno's documentation is silent, these are our choices)
 - Without a known type a column's type comes from its dtype (`fyno_pandas.types`); object
   columns take the majority type of their values. A string column whose every value is a
   documented ISO date is planned as ``date`` (the type Fyno gives it).
+- A property of unknown type is new: the sender first writes one value that fixes its type
+  whatever Fyno's reading of ISO 8601 (a seed). Date-like text (`fyno_pandas.datelike` lists
+  the shapes) is never a seed of a String property; when every sent value of a new string
+  property is date-like, all of them are dropped (``no_safe_seed``) rather than let the first
+  one Fyno processes decide.
 - Missing values (None, NaN, NaT, pd.NA) are counted in ``plan.columns.missing``, never listed as
   issues; ``nulls`` says whether they are skipped, unset or an error.
 - Integers beyond ±2**53 are sent with every digit and warned per cell (``unsafe_integer``):
@@ -42,20 +49,22 @@ rule                action       meaning
 =================== ============ ===========================================================
 string_too_long     dropped      over 255 characters (``long_strings="report"``)
 string_too_long     coerced      cut to 255 characters (``long_strings="truncate"``)
-not_finite          dropped      ±inf, or a non-finite Decimal
+not_finite          dropped      ±inf, a non-finite Decimal, a number too large for a double
 naive_datetime      coerced      naive datetimes read in ``naive_tz`` (once per column)
 datetime_truncated  coerced      sub-millisecond precision cut (once per column)
 date_out_of_range   dropped      a year outside 0001-9999
 nonexistent_time    dropped      a naive time that does not exist or is ambiguous in naive_tz
 type_mismatch       dropped      not the property's type; Fyno would accept and not store it
 date_as_string      coerced      dates sent as ISO text to a string property (once per column)
-date_like_string    warned       strings that look like ISO dates (once per column, counted)
+date_like_string    warned       date-like strings (`fyno_pandas.datelike`; once per column)
+no_safe_seed        dropped      a new property whose every sent value is date-like text
 numeric_string      warned       numbers written as text (once per column, counted)
 unsafe_integer      warned       an integer beyond ±2**53
 unsupported_type    dropped      timedelta, time, period, interval, complex, bytes, dict, ...
 invalid_list        dropped      a list Fyno cannot hold
 category            coerced      a category column typed by its categories (once per column)
 missing_id          row_skipped  the id is missing or blank
+invalid_id          row_skipped  the id is bytes that are not valid UTF-8
 duplicate_id        row_skipped  a later row has the same id
 empty_row           row_skipped  nothing left to set or unset
 =================== ============ ===========================================================
@@ -63,16 +72,17 @@ empty_row           row_skipped  nothing left to set or unset
 
 from __future__ import annotations
 
+from decimal import Decimal
 from itertools import chain
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .coerce import Coerced, coerce_series
+from .coerce import Coerced, Issue, coerce_series, missing_mask
 from .encode import encode_string
 from .errors import FynoInputError
-from .pushplan import PushPlan
+from .pushplan import PushPlan, short_repr
 from .types import FYNO_TYPES
 
 __all__ = ["ISSUE_COLUMNS", "LONG_STRINGS", "NULLS", "PushPlan", "build_plan"]
@@ -93,20 +103,19 @@ COLUMN_COLUMNS = [
     "note",
 ]
 _COLUMN_DTYPES = dict.fromkeys(("values", "missing", "coerced", "dropped"), np.int64)
-_REPR_MAX = 60
 
 
-def short_repr(value: Any) -> str:
-    """``repr(value)`` cut to 60 characters, for issue and column tables."""
-    if isinstance(value, (np.number, np.bool_)):
-        value = value.item()  # numpy 2 reprs scalars as np.float64(1.5)
-    text = repr(value)
-    return text if len(text) <= _REPR_MAX else text[: _REPR_MAX - 1] + "…"
+_NOT_UTF8 = object()  # what _id_text gives for bytes that do not decode
 
 
-def _id_text(value: Any) -> str | None:
+def _id_text(value: Any) -> Any:
     if value is None or value is pd.NA or value is pd.NaT:
         return None
+    if isinstance(value, (bytes, bytearray)):  # numpy.bytes_ too: pd.read_sas text is bytes
+        try:
+            value = value.decode("utf-8")
+        except UnicodeDecodeError:
+            return _NOT_UTF8
     if isinstance(value, (bool, np.bool_)):
         return str(bool(value))
     if isinstance(value, (int, np.integer)):
@@ -115,24 +124,33 @@ def _id_text(value: Any) -> str | None:
         if not np.isfinite(value):
             return None
         return str(int(value)) if float(value).is_integer() else repr(float(value))
+    if isinstance(value, Decimal) and not value.is_finite():
+        return None
     text = str(value)
     return text if text.strip() else None
 
 
-def id_strings(ids: pd.Series) -> np.ndarray:
-    """The distinct ids as strings (object ndarray), None where missing or blank."""
+def id_strings(ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """The ids as str, and a mask of the ids that are bytes but not UTF-8.
+
+    The object ndarray of str holds None where the id is missing, blank or not UTF-8.
+    """
     if isinstance(ids.dtype, pd.CategoricalDtype):
-        table = id_strings(pd.Series(ids.cat.categories))
-        return np.concatenate([table, np.array([None], dtype=object)])[ids.cat.codes.to_numpy()]
-    missing = ids.isna().to_numpy(dtype=bool)
+        table, bad = id_strings(pd.Series(ids.cat.categories))
+        codes = ids.cat.codes.to_numpy()  # -1 (missing) picks the appended None / False
+        return np.append(table, None)[codes], np.append(bad, False)[codes]
+    missing = missing_mask(ids)
     out = np.full(len(ids), None, dtype=object)
+    not_utf8 = np.zeros(len(ids), dtype=bool)
     present = np.flatnonzero(~missing)
     if ids.dtype.kind in "iu" and not missing.any():
         out[:] = np.fromiter(map(str, ids.to_numpy().tolist()), dtype=object, count=len(ids))
     else:
         values = ids.to_numpy(dtype=object)[present]
         out[present] = np.fromiter(map(_id_text, values), dtype=object, count=len(present))
-    return out
+        not_utf8 = np.fromiter((t is _NOT_UTF8 for t in out), dtype=bool, count=len(out))
+        out[not_utf8] = None
+    return out, not_utf8
 
 
 def _check_options(nulls: str, long_strings: str, naive_tz: Any) -> Any:
@@ -271,6 +289,26 @@ def _cell_issues(issues: _IssueRows, s: pd.Series, order: int, name: str, c: Coe
             )
 
 
+def _drop_without_safe_seed(c: Coerced, ok: np.ndarray) -> None:
+    """Drop every value of a new property when none of them can fix its type for sure.
+
+    Fyno types a new property by its first value; when every value a sent row carries is
+    date-like text (`fyno_pandas.datelike`), whichever Fyno processed first would decide
+    between String and Date, or create nothing at all.
+    """
+    if c.ambiguous is None or not c.present.any() or (c.present & ok & ~c.ambiguous).any():
+        return
+    cells = np.flatnonzero(c.present)
+    message = (
+        "every value of this new property looks like a date to some ISO-8601 reader, so none "
+        "can safely be its first; left out (schema= names the type when the property exists)"
+    )
+    c.issues.append(Issue("no_safe_seed", "dropped", cells, message))
+    c.fragments[cells] = None
+    c.present[cells] = False
+    c.ambiguous[cells] = False
+
+
 def _column_row(name: str, s: pd.Series, c: Coerced) -> dict[str, Any]:
     def cells(action: str) -> int:
         hit = np.zeros(len(s), dtype=bool)  # a mask, since one cell can break several rules
@@ -351,14 +389,15 @@ def build_plan(
     chosen = _select(df, id_col, columns)
     n = len(df)
     issues = _IssueRows(df.index)
-    ids = id_strings(df[id_col])
+    ids, not_utf8 = id_strings(df[id_col])
     has_id = np.not_equal(ids, None)
     dup = np.zeros(n, dtype=bool)
     dup[has_id] = pd.Series(ids[has_id], dtype=object).duplicated(keep="last").to_numpy()
     ok = has_id & ~dup
     id_values = df[id_col]
     for mask, rule, message in (
-        (~has_id, "missing_id", "the id is missing or blank; row skipped"),
+        (~has_id & ~not_utf8, "missing_id", "the id is missing or blank; row skipped"),
+        (not_utf8, "invalid_id", "the id is bytes that are not valid UTF-8; row skipped"),
         (dup, "duplicate_id", "a later row has the same id and wins; row skipped"),
     ):
         where = np.flatnonzero(mask)
@@ -381,6 +420,8 @@ def build_plan(
                 row=row,
                 rule="null_value",
             )
+        if name not in known:
+            _drop_without_safe_seed(c, ok)
         plan.properties.append(name)
         if c.fyno_type is not None:
             plan.fyno_types[name] = c.fyno_type
@@ -414,6 +455,7 @@ def build_plan(
     plan.skip_reasons[ok & ~anything] = "empty_row"
     plan.skip_reasons[dup] = "duplicate_id"
     plan.skip_reasons[~has_id] = "missing_id"
+    plan.skip_reasons[not_utf8] = "invalid_id"
     plan._ok = ok
     plan.sendable = ok & anything
     plan.unchanged = np.zeros(n, dtype=bool)

@@ -17,7 +17,17 @@ import pandas as pd
 
 from .encode import encode_string
 
-__all__ = ["PushPlan"]
+__all__ = ["PushPlan", "short_repr"]
+
+_REPR_MAX = 60
+
+
+def short_repr(value: Any) -> str:
+    """``repr(value)`` cut to 60 characters, for issue and column tables."""
+    if isinstance(value, (np.number, np.bool_)):
+        value = value.item()  # numpy 2 reprs scalars as np.float64(1.5)
+    text = repr(value)
+    return text if len(text) <= _REPR_MAX else text[: _REPR_MAX - 1] + "…"
 
 
 class PushPlan:
@@ -235,6 +245,38 @@ class PushPlan:
             anything |= plan._set[p] | plan.unsets[p]
         plan.sendable = self.sendable & anything
         plan.unchanged = self.unchanged | (self.sendable & ~anything)
+        return plan
+
+    def drop_values(self, prop: str, rule: str, message: str) -> PushPlan:
+        """A copy that sends no value of ``prop``, each reported as a dropped ``rule`` issue.
+
+        Rows left with nothing to send are skipped (``empty_row``), as the plan would have.
+        """
+        cells = np.flatnonzero(self._set[prop])
+        plan = self.restrict({prop: np.zeros(len(self.index), dtype=bool)})
+        emptied = self.sendable & ~plan.sendable
+        plan.unchanged = self.unchanged
+        plan.skip_reasons = np.where(emptied, "empty_row", self.skip_reasons).astype(object)
+        added = pd.DataFrame(
+            {
+                "row": pd.Series(self.index[cells].to_numpy(dtype=object), dtype=object),
+                "column": prop,
+                "value": pd.Series([short_repr(f) for f in self.fragments[prop][cells]]),
+                "rule": rule,
+                "action": "dropped",
+                "message": message,
+            },
+            dtype=object,
+        )
+        plan.issues = pd.concat([self.issues, added], ignore_index=True)
+        plan._issue_pos = np.concatenate([self._issue_pos, cells])
+        plan._issue_column = np.concatenate([self._issue_column, np.full(len(cells), prop)])
+        plan._issue_action = np.concatenate([self._issue_action, np.full(len(cells), "dropped")])
+        columns = self.columns.copy()
+        where = columns["column"] == prop
+        columns.loc[where, "values"] -= len(cells)
+        columns.loc[where, "dropped"] += len(cells)
+        plan.columns = columns
         return plan
 
     def without_acknowledged(

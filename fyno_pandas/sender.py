@@ -3,11 +3,13 @@
 Order of work:
 
 1. **type seeds**: for each property the plan sends that neither ``schema`` nor the ledger knows
-   (``plan.known_types``), one row whose value is unambiguously of the planned type
-   (``plan.seed_values``) is sent first, carrying only the properties it seeds; every seed's
-   answer is awaited before any other request carrying them, because Fyno fixes a property's
-   type from the first value it processes (a date-like code arriving first would turn a String
-   property into a Date and every later value would be silently dropped);
+   (``plan.known_types``), the push first claims its type in the ledger (pushes sharing it
+   agree on one type; cells of a property another push claimed otherwise are dropped), then
+   sends one row whose value no reading of ISO 8601 types otherwise (``plan.seed_values``),
+   carrying only the properties it seeds. Every seed's answer is awaited before any other
+   request carrying them, because Fyno fixes a property's type from the first value it
+   processes. A property whose seed was not accepted gets no type: the rows carrying it are
+   ``failed`` and not sent, so no race decides;
 2. **rows**: every sendable row, by ``concurrency`` workers pulling from one shared cursor:
    ``properties/set`` per row (plus ``properties/unset`` when the row clears properties), or,
    with ``batch_size``, ``properties/batch`` with that many rows per request (rows then take
@@ -113,6 +115,20 @@ class _Push:
                 self.sent += len(positions)
             elif status == "failed":
                 self.failed += len(positions)
+
+    def fail_carriers(self, prop: str, why: Outcome | str) -> None:
+        """Fail the pending rows that set ``prop``, whose type could not be fixed."""
+        rows = np.flatnonzero(
+            np.not_equal(self.plan.fragments[prop], None) & (self.status == "pending")
+        )
+        reason = why if isinstance(why, str) else f"its first value was not accepted: {why.error}"
+        log.warning("property %r has no type (%s): %d rows not sent", prop, reason, len(rows))
+        self.status[rows] = "failed"
+        self.error[rows] = f"not sent: property {prop!r} got no type ({reason})"
+        if not isinstance(why, str):
+            self.http_status[rows] = why.http_status or 0
+        with self.lock:
+            self.failed += len(rows)
 
     def ack(self, positions: Sequence[int], request_id: str | None) -> None:
         if self.on_ack is not None and positions:
@@ -230,6 +246,7 @@ def send_plan(
     on_ack: AckHook | None = None,
     raise_on_interrupt: bool = False,
     bar: Any = None,
+    claims: Any = None,
 ) -> pd.DataFrame:
     """Send every sendable row of ``plan`` and return the per-row result.
 
@@ -245,13 +262,18 @@ def send_plan(
         Show a ``tqdm.auto`` progress bar.
     on_ack : callable, optional
         ``on_ack(positions, request_id)``, called from the worker for every acknowledged request
-        (the row positions Fyno accepted) before that worker takes its next row, so that after
-        a crash at most ``concurrency`` acknowledged rows are unrecorded.
+        (the row positions Fyno accepted) before that worker takes its next request, so that
+        after a crash at most ``concurrency`` acknowledged requests are unrecorded: as many rows
+        one row per request, ``concurrency * batch_size`` rows in batch mode.
     raise_on_interrupt : bool
         On Ctrl-C raise `PushInterrupted` (partial result on ``.result``) instead of returning.
     bar : tqdm, optional
         A progress bar shared by several plans (left open, advanced from its current count);
         None: ``progress`` decides, and the bar is closed on return.
+    claims : TypeClaims, optional
+        Where pushes sharing a ledger claim a new property's type before seeding it
+        (`fyno_pandas.ledger.bridge.TypeClaims`); cells of a property another push claimed
+        with another type are dropped (``type_mismatch``) before anything is sent.
 
     Raises
     ------
@@ -259,6 +281,9 @@ def send_plan(
         On 401/403; ``.result`` holds the partial result (rows not sent are ``pending``).
     """
     started = time.monotonic()
+    new = new_properties(plan)
+    if claims is not None and new:
+        plan = _without_taken(plan, new, claims.claim(new))
     push = _Push(plan, client, on_ack)
     positions = np.flatnonzero(plan.sendable)
     own_bar = bar is None and progress and len(positions) > 0
@@ -268,7 +293,8 @@ def send_plan(
         push.bar_start = bar.n
     log.info("pushing %d rows to %s", len(positions), client.config.label)
     try:
-        interrupted = _seed_types(push, concurrency)
+        interrupted = _seed_types(push, new, concurrency, claims)
+        positions = positions[push.status[positions] == "pending"]
         if not interrupted and not push.stop.is_set():
             if batch_size is None:
                 interrupted = _send_rows(push, positions, concurrency, bar)
@@ -300,36 +326,63 @@ def send_plan(
     return result
 
 
-def _seed_types(push: _Push, concurrency: int) -> bool:
-    """Send the first value of every property of unknown type, and wait for all of them."""
-    plan = push.plan
+def new_properties(plan: Any) -> dict[str, str]:
+    """``{property: planned type}`` of the properties whose type no one fixed yet (no ``schema``
+    entry, not in the ledger) and that some sendable row sets."""
     sending = plan.sendable
-    new = [
-        p
+    return {
+        p: plan.fyno_types[p]
         for p in plan.properties
-        if p not in plan.known_types and any(f is not None for f in plan.fragments[p][sending])
-    ]
+        if p not in plan.known_types
+        and p in plan.fyno_types
+        and np.not_equal(plan.fragments[p][sending], None).any()
+    }
+
+
+def _seed_types(push: _Push, new: dict[str, str], concurrency: int, claims: Any) -> bool:
+    """Fix the type of every new property with one value of it, and wait for all of them.
+
+    A property whose seed Fyno did not accept (or that has no safe seed) gets no type, so
+    every row carrying it is ``failed`` and not sent: whichever value Fyno processed first
+    would otherwise decide its type. True when interrupted by Ctrl-C.
+    """
+    plan = push.plan
+    chosen = plan.seed_values(list(new))
     by_row: dict[int, list[str]] = {}
-    for prop, pos in plan.seed_values(new).items():
+    for prop, pos in chosen.items():
         by_row.setdefault(pos, []).append(prop)
     seeds = list(by_row.items())
-    if not seeds:
-        return False
-    log.debug("fixing the type of %d new properties first", len(new))
+    refused = {p: "no value can fix its type for sure" for p in new if p not in chosen}
+    if seeds:
+        log.debug("fixing the type of %d new properties first", len(chosen))
 
     def unit(k: int) -> None:
         pos, props = seeds[k]
         outcome = push.client.post("set", plan.set_body(pos, props), stop=push.stop)
         push.count((outcome,))
-        if not outcome.ok:
-            log.warning(
-                "the first value of %s was not accepted (%s); their type depends on which row "
-                "Fyno processes first",
-                props,
-                outcome.error,
-            )
+        if outcome.ok:
+            if claims is not None:
+                claims.fixed(props)
+        elif outcome.status == "failed":
+            refused.update(dict.fromkeys(props, outcome))
 
-    return _run(push, len(seeds), unit, concurrency, None)
+    interrupted = _run(push, len(seeds), unit, concurrency, None)
+    for prop, why in refused.items():
+        push.fail_carriers(prop, why)
+    return interrupted
+
+
+def _without_taken(plan: Any, new: dict[str, str], taken: dict[str, str]) -> Any:
+    """``plan`` without the values of properties another push claimed with another type."""
+    for prop, other in taken.items():
+        del new[prop]
+        message = (
+            f"a {plan.fyno_types[prop]} value for a {other} property (another push fixed its "
+            "type after this plan was made); Fyno would not store it"
+        )
+        plan = plan.drop_values(prop, "type_mismatch", message)
+        log.warning("property %r: %s", prop, message)
+    return plan
 
 
 def _send_rows(push: _Push, positions: np.ndarray, concurrency: int, bar: Any) -> bool:

@@ -18,8 +18,7 @@ import pandas as pd
 from .client import FynoClient
 from .config import FynoConfig
 from .errors import FynoAuthError, PushInterrupted
-from .ledger.bridge import AckRecorder, choose_ledger, opened
-from .options import check_send
+from .ledger.bridge import AckRecorder, TypeClaims, choose_ledger, opened
 from .ratelimit import RateLimiter
 from .retry import RetryPolicy
 from .sender import STATUSES, AckHook, bar_class, send_plan
@@ -40,7 +39,8 @@ class PushSession:
         The destination, with credentials (`FynoConfig.require` is checked on entry).
     concurrency, max_rps, batch_size, timeout, max_retries, session, retry_policy,
     raise_on_interrupt, on_ack
-        As `fyno_pandas.push_plan`.
+        As `fyno_pandas.push_plan`, which checks them (`fyno_pandas.options`) before a
+        session is made: a session does not check them again.
     progress : bool, default True
         One ``tqdm.auto`` bar for every plan sent.
     total : int, optional
@@ -76,10 +76,6 @@ class PushSession:
         on_ack: AckHook | None = None,
         options: dict[str, Any] | None = None,
     ) -> None:
-        check_send(
-            concurrency, max_rps, batch_size, timeout, max_retries, False, progress,
-            raise_on_interrupt, retry_policy, on_ack,
-        )  # fmt: skip
         self.config = config.require()
         self._ledger_choice = choose_ledger(ledger)
         self._client_options = {
@@ -104,6 +100,7 @@ class PushSession:
         self._started = time.monotonic()
         self.ledger: Any = None
         self.push_id: int | None = None
+        self._claims: TypeClaims | None = None
 
     def __enter__(self) -> PushSession:
         with ExitStack() as stack:
@@ -115,7 +112,9 @@ class PushSession:
                 target = (self.config.endpoint, self.config.wsid, self.config.version)
                 self.push_id = self.ledger.begin_push(*target, self._options)
                 self._writer = self.ledger.ack_writer(self.push_id, *target)
+                self._claims = TypeClaims(self.ledger, (self.push_id, *target))
                 stack.callback(self._end_push)
+                stack.callback(self._claims.release)
             if self._progress:
                 self._bar = bar_class()(
                     total=self._total or 0, unit="row", desc="fyno push", leave=True
@@ -151,6 +150,7 @@ class PushSession:
                 progress=False,
                 on_ack=hook,
                 bar=self._bar,
+                claims=self._claims,
                 **self._send_options,
             )
         except (FynoAuthError, PushInterrupted) as exc:

@@ -48,9 +48,12 @@ DTYPE_TABLE: dict[str, DtypeRule] = {
     ),
     "Int": DtypeRule("number", "Int8 … Int64, UInt8 … UInt64", "`<NA>` is missing"),
     "float": DtypeRule(
-        "number", "float16, float32, float64", "NaN is missing; ±inf dropped (`not_finite`)"
+        "number",
+        "float16, float32, float64",
+        "NaN is missing; ±inf dropped (`not_finite`); float16/float32: an integral value as that "
+        "integer (`65504`), others as the shortest text that reads back to the same value (`0.1`)",
     ),
-    "Float": DtypeRule("number", "Float32, Float64", "`<NA>`/NaN missing; ±inf dropped"),
+    "Float": DtypeRule("number", "Float32, Float64", "`<NA>`/NaN missing; ±inf dropped; as float"),
     "complex": DtypeRule(UNSUPPORTED, "complex64, complex128", "no Fyno type"),
     "datetime64": DtypeRule(
         "date",
@@ -86,7 +89,11 @@ DTYPE_TABLE: dict[str, DtypeRule] = {
     ),
     "arrow_timestamptz": DtypeRule("date", "timestamp[unit, tz][pyarrow]", "to UTC, `…000Z`"),
     "arrow_date": DtypeRule("date", "date32[pyarrow], date64[pyarrow]", "`YYYY-MM-DD`"),
-    "arrow_list": DtypeRule("list", "list<…>[pyarrow]", "per element, as object lists"),
+    "arrow_list": DtypeRule(
+        "list",
+        "list<…>[pyarrow]",
+        "per element, as object lists; date and timestamp elements as those columns",
+    ),
     "arrow_dictionary": DtypeRule(INSPECT, "dictionary<…>[pyarrow]", "typed by its values"),
     "arrow_null": DtypeRule(INSPECT, "null[pyarrow]", "every value missing"),
     "arrow_unsupported": DtypeRule(

@@ -34,7 +34,21 @@ def assert_error_body(answer: requests.Response) -> None:
 
 
 def test_no_faults_by_default(emulator) -> None:
-    assert emulator.faults == {**FAULT_DEFAULTS, "error_statuses": [500, 502, 503]}
+    assert emulator.faults == {
+        **FAULT_DEFAULTS,
+        "error_statuses": [500, 502, 503],
+        "error_requests": [],
+    }
+
+
+def test_error_requests_answer_those_requests_only_and_apply_nothing(emulator, session) -> None:
+    emulator.configure(error_requests=[2], error_statuses=[503])
+    answers = [
+        post(session, emulator, {"distinct_id": f"u{k}", "$set": {"n": k}}).status_code
+        for k in range(3)
+    ]
+    assert answers == [202, 503, 202]
+    assert set(emulator.profiles) == {"u0", "u2"}
 
 
 def test_latency_delays_every_request(emulator, session) -> None:

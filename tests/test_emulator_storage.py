@@ -56,10 +56,18 @@ def set_(send: Any, values: dict[str, Any], user: str = "u1") -> None:
         ("2020-10-01T18:30:00.000+05:30", "date"),
         ("2020-10-01T18:30:00+02:00", "date"),
         ("2020-10-01T18:30:00-03:00", "date"),
-        ("2020-10-01T18:30:00", "string"),  # no offset: not a documented form
-        ("2020-10-01T18:30:00.123456Z", "string"),  # the documented fraction has 3 digits
-        ("2020-10-01 18:30:00Z", "string"),
+        # undocumented forms: read as dates, the worst case for a client that means text
+        ("2020-10-01T18:30:00", "date"),
+        ("2020-10-01T18:30:00.123456Z", "date"),
+        ("2024-01-01T10:00:00.123456+00:00", "date"),
+        ("2020-10-01 18:30:00Z", "date"),
+        ("2020-10-01t18:30z", "date"),
+        ("2020-10-01T18:30+0530", "date"),
+        ("2020-10-01T18:30:00,5-03", "date"),
+        ("2020-10", "string"),
+        ("20201001", "string"),
         ("2021-02-30", None),  # malformed dates
+        ("2023-04-31 10:00", None),
         ("2021-13-01", None),
         ("2021-01-01T25:00:00Z", None),
         ("2021-01-01T10:00:00+24:00", None),

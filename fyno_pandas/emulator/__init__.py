@@ -169,6 +169,7 @@ class FynoEmulator:
 
         Settings (defaults): latency=0.0, jitter=0.0 (seconds), rate_limit=None (requests/s),
         rate_burst=None (max(1, rate_limit/10)), error_rate=0.0, error_statuses=(500, 502, 503),
+        error_requests=() (numbers of the requests that answer an error),
         throttle_rate=0.0, drop_before_rate=0.0, drop_after_rate=0.0, max_body_bytes=1_000_000.
         ``configure(**FAULT_DEFAULTS)`` turns every fault off. Returns all current settings.
         """

@@ -11,6 +11,9 @@ authentication and body validation. Per request, in this order:
 3. ``throttle_rate``: that fraction answers 429 with ``Retry-After: 1``;
 4. ``drop_before_rate``: that fraction closes the connection without answering; nothing applied;
 5. ``error_rate``: that fraction answers one of ``error_statuses`` (uniformly); nothing applied;
+   ``error_requests``: the requests with these numbers (1 is the first request to reach a
+   property operation since the faults were last configured) answer the first of
+   ``error_statuses``; nothing applied (a fault that hits the same request every run);
 6. the request is handled; then ``drop_after_rate`` (only for accepted, 202, requests): that
    fraction is applied and its connection closed without an answer, so the client cannot know.
 
@@ -35,6 +38,7 @@ DEFAULTS: dict[str, Any] = {
     "rate_burst": None,
     "error_rate": 0.0,
     "error_statuses": (500, 502, 503),
+    "error_requests": (),
     "throttle_rate": 0.0,
     "drop_before_rate": 0.0,
     "drop_after_rate": 0.0,
@@ -84,6 +88,10 @@ def _check(name: str, value: Any) -> Any:
         value = tuple(int(status) for status in value)
         if not value or not all(400 <= status <= 599 for status in value):
             raise ValueError(f"error_statuses must be HTTP error codes, got {value}")
+    elif name == "error_requests":
+        value = tuple(int(number) for number in value)
+        if not all(number >= 1 for number in value):
+            raise ValueError(f"error_requests must be request numbers from 1, got {value}")
     elif name == "max_body_bytes":
         value = int(value)
         if value < 1:
@@ -111,8 +119,13 @@ class Faults:
             self._settings.update(checked)
             s = self._settings
             self._active = bool(
-                s["latency"] or s["jitter"] or s["rate_limit"] or any(s[r] for r in _RATES)
+                s["latency"]
+                or s["jitter"]
+                or s["rate_limit"]
+                or s["error_requests"]
+                or any(s[r] for r in _RATES)
             )
+            self._count = 0
             # A changed limit starts with a full bucket, like a freshly started server.
             self._tokens = self._burst()
             self._stamp = time.monotonic()
@@ -121,6 +134,7 @@ class Faults:
     def settings_locked(self) -> dict[str, Any]:
         s = dict(self._settings)
         s["error_statuses"] = list(s["error_statuses"])
+        s["error_requests"] = list(s["error_requests"])
         return s
 
     @property
@@ -150,6 +164,9 @@ class Faults:
             time.sleep(delay)
         with self._lock:
             s = self._settings
+            self._count += 1
+            if self._count in s["error_requests"]:
+                return Verdict(s["error_statuses"][0])
             rate = s["rate_limit"]
             if rate is not None:
                 now = time.monotonic()

@@ -21,9 +21,14 @@ takes the type of its first *stored* value:
 
 - ``true``/``false`` -> ``"boolean"`` (checked before numbers: in Python ``bool`` is an ``int``);
 - an integer or decimal -> ``"number"``;
-- a string in a documented ISO-8601 form (``YYYY-MM-DD`` or ``YYYY-MM-DDTHH:MM:SS[.fff]`` followed
-  by ``Z``, ``+HH:MM`` or ``-HH:MM``, the fraction exactly three digits) that is also a real
-  calendar date and clock time -> ``"date"``;
+- a string that reads as an ISO-8601 date -> ``"date"``. Fyno documents five forms
+  (``2020-10-01``, ``2020-10-01T18:30:00Z``, ``...:00.000Z``, ``...:00+02:00``,
+  ``...:00.000+05:30``) and not how it reads others, so the emulator reads dates the way that
+  loses most data (the worst case the client must guard against): ``YYYY-MM-DD``, optionally
+  followed by ``T``, ``t`` or a space, ``HH:MM``, optional ``:SS``, an optional fraction of any
+  length (after ``.`` or ``,``) and an optional offset ``Z``, ``z``, ``+HH``, ``+HHMM`` or
+  ``+HH:MM`` (or ``-``); the date must be a real calendar day, the time within 23:59:59 and the
+  offset within 23:59;
 - any other string of at most 255 characters -> ``"string"``;
 - a list of strings (<= 255 characters each), numbers and dates -> ``"list"`` (a list of dates, or
   a mixed list, is still a list; the elements keep no type of their own). An empty list is a list.
@@ -33,10 +38,10 @@ Silent drops (accepted with 202, the value is *not stored*, and a property is no
 - a value whose type differs from the property's fixed type (a number on a String property, a
   string on a Number property, a non-date string on a Date property, ...);
 - a string longer than 255 characters, also inside a list;
-- a *malformed date*: a string shaped like a documented form (the digits and separators are in
-  place) that is not a real date or time (``2021-02-30``, ``2021-01-01T25:00:00Z``, offset
-  ``+24:00``), also inside a list. On an existing String property such a string is stored as a
-  string, like any other string of at most 255 characters;
+- a *malformed date*: a string of one of those shapes that is not a real date or time
+  (``2021-02-30``, ``2023-04-31 10:00``, ``2021-01-01T25:00:00Z``, offset ``+24:00``), also
+  inside a list (a strict reader refuses it). On an existing String property such a string is
+  stored as a string, like any other string of at most 255 characters;
 - a list holding a boolean;
 - a number too large for a double (``1e400`` is valid JSON but decodes to infinity), also inside a
   list or as an ``$add`` amount.
@@ -87,9 +92,11 @@ OPERATIONS: dict[str, str] = {
     "unset": "$unset",
 }
 
-# The documented shapes, loose enough to catch "shaped like a date but not one" (malformed).
+# Every shape some ISO-8601 reader takes for a date (see the module docstring); digits only, so
+# that "shaped like a date but not one" (malformed) is caught too.
 _DATE_SHAPE = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2}):(\d{2})(?:\.\d{3})?(?:Z|([+-])(\d{2}):(\d{2})))?"
+    r"(\d{4})-(\d{2})-(\d{2})"
+    r"(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,]\d+)?)?(?:[Zz]|([+-])(\d{2})(?::?(\d{2}))?)?)?"
 )
 
 # JSON has no infinity, but a number beyond a double's range decodes to one.
@@ -108,8 +115,8 @@ def _date_kind(text: str) -> str | None:
     try:
         dt.date(int(year), int(month), int(day))
         if hour is not None:
-            dt.time(int(hour), int(minute), int(second))
-        if off_h is not None and (int(off_h) > 23 or int(off_m) > 59):
+            dt.time(int(hour), int(minute), int(second or 0))
+        if off_h is not None and (int(off_h) > 23 or int(off_m or 0) > 59):
             return "malformed"
     except ValueError:
         return "malformed"

@@ -4,15 +4,17 @@ Fyno cannot say which type a property has and silently drops values of another t
 interrupted notebook cannot ask what already landed. The ledger remembers, per
 (endpoint, workspace, version):
 
-* each property's Fyno type, fixed by its first acknowledged value (the first writer wins, across
-  threads and processes; later acks never change it), when, and by which push;
+* each property's Fyno type: claimed by a push before it sends the value that fixes it (the
+  first claim wins, across threads and processes; ``claims``), fixed once Fyno accepted that
+  value (or by the first acknowledged value of a type named in ``schema=``), when, and by which
+  push; later acks never change it;
 * for each (distinct_id, property) a 64-bit hash of the last value Fyno acknowledged (202) and the
   request that carried it (``value_hash`` 0 records an acknowledged unset);
 * each push: start, end, counts and plan options. The API key is never stored.
 
 Files: ``store`` (the `Ledger`: schema, migrations, transactions), ``values`` (the per-user value
-rows, written and read in bulk), ``groupcommit`` (`AckWriter`) and ``check`` (`unchanged_mask`,
-`latest_acks`: pure pandas).
+rows, written and read in bulk), ``claims`` (types claimed before seeding), ``groupcommit``
+(`AckWriter`) and ``check`` (`unchanged_mask`, `latest_acks`: pure pandas).
 
 Durability and concurrency: WAL journal, ``synchronous=NORMAL`` (a killed process loses nothing
 committed; a power cut may lose the last commits, never consistency), a busy timeout, and every

@@ -16,7 +16,14 @@ from .check import ack_users, latest_acks, match_rows, unchanged_mask
 from .groupcommit import AckWriter
 from .store import Ledger, default_path
 
-__all__ = ["AckRecorder", "choose_ledger", "known_types", "opened", "skip_acknowledged"]
+__all__ = [
+    "AckRecorder",
+    "TypeClaims",
+    "choose_ledger",
+    "known_types",
+    "opened",
+    "skip_acknowledged",
+]
 
 
 def choose_ledger(spec: Any) -> Ledger | Path | None:
@@ -90,12 +97,39 @@ def skip_acknowledged(plan: Any, ledger: Ledger, config: Any) -> Any:
     return plan.without_acknowledged(same, latest["request_id"].to_numpy(dtype=object), acked_at)
 
 
+class TypeClaims:
+    """A push's claims on new properties' types in a shared ledger (`fyno_pandas.ledger.claims`).
+
+    The sender calls :meth:`claim` before seeding and :meth:`fixed` after each accepted seed; the
+    push session calls :meth:`release` when the push ends.
+    """
+
+    def __init__(self, ledger: Ledger, target: tuple[Any, ...]) -> None:
+        self._ledger, self._target = ledger, target  # (push_id, endpoint, wsid, version)
+        self._claimed: dict[str, str] = {}
+
+    def claim(self, types: dict[str, str]) -> dict[str, str]:
+        """Claim ``{property: type}``; return those another push holds with another type."""
+        taken = self._ledger.claim_types(*self._target, types)
+        self._claimed.update({p: t for p, t in types.items() if p not in taken})
+        return taken
+
+    def fixed(self, properties: Sequence[str]) -> None:
+        """Fyno accepted the seed of ``properties``: their claimed types are fixed."""
+        self._ledger.confirm_types(*self._target, {p: self._claimed[p] for p in properties})
+
+    def release(self) -> None:
+        """Withdraw the claims no accepted seed fixed."""
+        if self._claimed:
+            self._ledger.release_claims(self._target[0])
+
+
 class AckRecorder:
     """The sender's ``on_ack`` for one plan: records each acknowledged row before going on.
 
     A worker's next request waits until its ack is committed, so a killed process has sent at
-    most ``concurrency`` acknowledged rows the ledger does not know. A batch answer is recorded
-    in one transaction.
+    most ``concurrency`` acknowledged requests the ledger does not know (``concurrency *
+    batch_size`` rows in batch mode). A batch answer is recorded in one transaction.
 
     Attributes
     ----------

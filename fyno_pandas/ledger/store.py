@@ -17,6 +17,7 @@ import pandas as pd
 
 from ..config import DEFAULT_ENDPOINT
 from ..errors import FynoLedgerError
+from . import claims
 from .groupcommit import AckWriter
 from .values import Ack, Column, read_acked, write_acks, write_batch
 
@@ -330,14 +331,36 @@ class Ledger:
     def property_types(
         self, wsid: str, version: str, endpoint: str | None = None
     ) -> dict[str, str]:
-        """``{property: fyno type}`` fixed by acknowledged values, in the order they were fixed."""
+        """``{property: fyno type}`` fixed in Fyno, in the order they were fixed (a type only
+        claimed by a push that has not seen its seed accepted is not listed)."""
         sql = (
             "SELECT name, fyno_type FROM properties WHERE scope_id = ?"
-            " AND fyno_type IS NOT NULL ORDER BY fixed_at, prop_id"
+            " AND fyno_type IS NOT NULL AND fixed_at IS NOT NULL ORDER BY fixed_at, prop_id"
         )
         with self._transaction("read", "DEFERRED") as conn:
             scope = self._scope(conn, endpoint, wsid, version, create=False)
             return dict(conn.execute(sql, (scope,)).fetchall())
+
+    def claim_types(
+        self, push_id: int, endpoint: str | None, wsid: str, version: str, types: Mapping[str, str]
+    ) -> dict[str, str]:
+        """Claim new properties' types for a push before it seeds them (`claims.claim`)."""
+        with self._transaction("claim property types in") as conn:
+            scope = self._scope(conn, endpoint, wsid, version, create=True)
+            return claims.claim(conn, scope, push_id, types)  # type: ignore[arg-type]
+
+    def confirm_types(
+        self, push_id: int, endpoint: str | None, wsid: str, version: str, types: Mapping[str, str]
+    ) -> None:
+        """Record types whose seed Fyno accepted (`claims.confirm`)."""
+        with self._transaction("record property types in") as conn:
+            scope = self._scope(conn, endpoint, wsid, version, create=True)
+            claims.confirm(conn, scope, push_id, types)  # type: ignore[arg-type]
+
+    def release_claims(self, push_id: int) -> None:
+        """Withdraw a push's claims that no accepted seed fixed (`claims.release`)."""
+        with self._transaction("release property types in") as conn:
+            claims.release(conn, push_id)
 
     # -- acknowledged values -----------------------------------------------------------------
 
