@@ -16,6 +16,7 @@ from .errors import (
     FynoConnectionError,
     FynoInputError,
     FynoLedgerError,
+    FynoOptionError,
     FynoPandasError,
     PushInterrupted,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "FynoConnectionError",
     "FynoInputError",
     "FynoLedgerError",
+    "FynoOptionError",
     "FynoPandasError",
     "Ledger",
     "PushInterrupted",

@@ -2,9 +2,33 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
+
+from . import workflow
+
+
+def _method(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``func(df, ...)`` as a method of the accessor, with ``func``'s signature and doc.
+
+    As pandas_flavor and pyjanitor register methods: ``df.fyno.push`` shows the same
+    parameters in Shift-Tab and ``help()`` as `fyno_pandas.push`, less ``df``.
+    """
+
+    @functools.wraps(func)
+    def method(self: FynoAccessor, /, *args: Any, **kwargs: Any) -> Any:
+        return func(self._frame, *args, **kwargs)
+
+    own = inspect.signature(func)
+    this = inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY)
+    method.__signature__ = own.replace(  # type: ignore[attr-defined]
+        parameters=[this, *list(own.parameters.values())[1:]]
+    )
+    return method
 
 
 @pd.api.extensions.register_dataframe_accessor("fyno")
@@ -17,20 +41,6 @@ class FynoAccessor:
     def __init__(self, frame: pd.DataFrame) -> None:
         self._frame = frame
 
-    def plan(self, id_col: str, **options: Any) -> Any:
-        """Build a `PushPlan` without sending; see `fyno_pandas.plan`."""
-        from .workflow import plan
-
-        return plan(self._frame, id_col, **options)
-
-    def push(self, id_col: str, **options: Any) -> pd.DataFrame:
-        """Plan, preview and send every row; see `fyno_pandas.push`."""
-        from .workflow import push
-
-        return push(self._frame, id_col, **options)
-
-    def retry_failed(self, result: pd.DataFrame, id_col: str, **options: Any) -> pd.DataFrame:
-        """Resend the rows ``result`` reports failed or pending; see `fyno_pandas.retry_failed`."""
-        from .workflow import retry_failed
-
-        return retry_failed(self._frame, result, id_col, **options)
+    plan = _method(workflow.plan)
+    push = _method(workflow.push)
+    retry_failed = _method(workflow.retry_failed)

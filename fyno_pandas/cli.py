@@ -13,10 +13,12 @@ import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from .errors import FynoInputError, FynoPandasError
+from .options import OPTIONS, pick
 
 __all__ = ["main"]
 
@@ -84,6 +86,50 @@ def _split(text: str | None) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()] if text else []
 
 
+def _add_option_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags of the options the CLI exposes, as `fyno_pandas.options` declares them.
+
+    A flag that takes a value stores it under the option's name, with the option's default
+    and choices; a switch (``--no-ledger``, ``--all``, ``--no-progress``, ``--dry-run``) is a
+    ``store_true`` flag of its own, and `_option_values` turns it into the option's value.
+    """
+    for option in OPTIONS.values():
+        for flag in option.flags:
+            help_text = flag.help or _plain(option.doc)
+            if flag.switch:
+                parser.add_argument(flag.spelling, action="store_true", help=help_text)
+            else:
+                parser.add_argument(
+                    flag.spelling,
+                    dest=option.name,
+                    type=flag.parse,
+                    choices=option.choices,
+                    default=option.default,
+                    help=help_text,
+                )
+
+
+def _plain(doc: str) -> str:
+    """An option's doc line as ``--help`` text: no reST quotes, lower case, no full stop."""
+    text = doc.replace("``", "").replace("`", "").rstrip(".")
+    return text[:1].lower() + text[1:]
+
+
+def _option_values(args: argparse.Namespace) -> dict[str, Any]:
+    """The options the command line set, by name; a switch given wins over a value."""
+    values: dict[str, Any] = {}
+    for option in OPTIONS.values():
+        for flag in option.flags:
+            if not flag.switch:
+                values[option.name] = getattr(args, option.name)
+        for flag in option.flags:
+            if flag.switch:
+                values.setdefault(option.name, option.default)
+                if getattr(args, flag.spelling.lstrip("-").replace("-", "_")):
+                    values[option.name] = flag.const
+    return values
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m fyno_pandas", description=__doc__.split("\n")[0]
@@ -93,24 +139,8 @@ def _parser() -> argparse.ArgumentParser:
     push = commands.add_parser("push", help="push a CSV, Parquet or JSON-lines file")
     push.add_argument("file", type=Path)
     push.add_argument("--id-col", required=True, help="the column holding each user's distinct_id")
-    push.add_argument("--columns", help="comma-separated properties to send (default: all)")
     push.add_argument("--parse-dates", help="comma-separated ISO-8601 columns to send as dates")
-    push.add_argument("--output", type=Path, help="result file (.csv, .parquet or .pq)")
-    push.add_argument("--dry-run", action="store_true", help="plan and preview, send nothing")
-    push.add_argument("--wsid", help="workspace id (default $FYNO_WSID)")
-    push.add_argument("--version", choices=("live", "test"), help="default $FYNO_VERSION or live")
-    push.add_argument("--endpoint", help="API base URL (default $FYNO_ENDPOINT or Fyno's)")
-    push.add_argument("--batch-size", type=int, help="rows per properties/batch request")
-    push.add_argument("--concurrency", type=int, default=16)
-    push.add_argument("--max-rps", type=float, help="cap on requests per second")
-    push.add_argument("--max-retries", type=int, default=8, help="retries of 5xx and timeouts")
-    push.add_argument("--nulls", choices=("skip", "unset", "error"), default="skip")
-    push.add_argument("--long-strings", choices=("report", "truncate", "error"), default="report")
-    push.add_argument("--naive-tz", default="UTC", help="zone for naive datetimes (default UTC)")
-    push.add_argument("--ledger", help="ledger file (default $FYNO_PANDAS_HOME/ledger.sqlite)")
-    push.add_argument("--no-ledger", action="store_true", help="do not remember what was sent")
-    push.add_argument("--all", action="store_true", help="resend values the ledger says are stored")
-    push.add_argument("--no-progress", action="store_true")
+    _add_option_flags(push)
     return parser
 
 
@@ -120,32 +150,13 @@ def _push(args: argparse.Namespace) -> int:
     from .workflow import plan, push_plan
 
     frame = read_table(args.file, _split(args.parse_dates))
+    options = _option_values(args)
+    output = options.pop("output")
     # Checked before anything is sent: a result that cannot be written is lost.
-    output = check_output(args.output or args.file.with_name(f"{args.file.stem}.result.csv"))
-    ledger: str | bool | None = False if args.no_ledger else args.ledger
-    the_plan = plan(
-        frame,
-        args.id_col,
-        columns=_split(args.columns) or None,
-        nulls=args.nulls,
-        long_strings=args.long_strings,
-        naive_tz=args.naive_tz,
-        wsid=args.wsid,
-        version=args.version,
-        endpoint=args.endpoint,
-        ledger=ledger,
-        only_changed=not args.all,
-    )
+    output = check_output(Path(output or args.file.with_name(f"{args.file.stem}.result.csv")))
+    the_plan = plan(frame, args.id_col, **pick(options, entry="plan"))
     print(render_text(the_plan))
-    result = push_plan(
-        the_plan,
-        dry_run=args.dry_run,
-        batch_size=args.batch_size,
-        concurrency=args.concurrency,
-        max_rps=args.max_rps,
-        progress=not args.no_progress,
-        max_retries=args.max_retries,
-    )
+    result = push_plan(the_plan, **pick(options, entry="push_plan"))
     write_result(result, output)
     counts = result["status"].value_counts()
     print(", ".join(f"{status}: {count}" for status, count in counts.items()))

@@ -25,41 +25,17 @@ import pandas as pd
 
 from .config import FynoConfig
 from .errors import FynoInputError
-from .frames import empty_result, push_frames
+from .frames import _push_frames, empty_result
 from .ledger import Ledger
-from .options import PLAN_OPTIONS, take_send_options
-from .workflow import plan
+from .optiondocs import takes
+from .options import Destination, PlanOptions, defaults, pick
+from .workflow import _plan
 
 __all__ = ["DaskFynoAccessor"]
 
 log = logging.getLogger("fyno_pandas")
 
 _ISSUE_COLUMNS = ("row", "column", "value", "rule", "action", "message")
-#: `push_frames`' send options by name, and its options that are neither plan nor send options.
-_SEND_NAMED = (
-    "concurrency",
-    "max_rps",
-    "batch_size",
-    "timeout",
-    "max_retries",
-    "dry_run",
-    "progress",
-)
-_NOT_PLAN = (
-    *_SEND_NAMED,
-    "wsid",
-    "api_key",
-    "version",
-    "endpoint",
-    "preview",
-    "ledger",
-    "only_changed",
-)
-#: What `fyno_pandas.plan` takes: the first partition's plan looks types up in the ledger.
-_FIRST_PLAN_OPTIONS = (
-    *PLAN_OPTIONS,
-    *("wsid", "api_key", "version", "endpoint", "ledger", "only_changed"),
-)
 
 
 @dd.extensions.register_dataframe_accessor("fyno")
@@ -69,16 +45,17 @@ class DaskFynoAccessor:
     def __init__(self, frame: dd.DataFrame) -> None:
         self._frame = frame
 
+    @takes("plan")
     def plan(self, id_col: Any, **options: Any) -> pd.DataFrame:
         """Check every partition against the types the first one fixes; send nothing.
+
+        The options are those of `fyno_pandas.plan` (``wsid``, ``version``, ``endpoint`` and
+        ``ledger`` are used to look up the types the ledger knows).
 
         Parameters
         ----------
         id_col : hashable
             The column of distinct ids.
-        **options
-            As `fyno_pandas.plan` (``wsid``, ``version``, ``endpoint`` and ``ledger`` are used
-            to look up the types the ledger knows).
 
         Returns
         -------
@@ -100,18 +77,20 @@ class DaskFynoAccessor:
         }
         return issues
 
+    @takes("push_frames")
     def push(self, id_col: Any, **options: Any) -> Any:
         """Push every partition's rows; see the module docstring for where they are sent from.
+
+        The options are those of `fyno_pandas.push_frames`. On a cluster ``output=`` is
+        refused (write the result with ``result.to_parquet``), ``preview`` shows the first
+        partition on the client, and ``ledger`` must be a path, None or False: each worker
+        opens it itself (None: the worker's default file, so use a shared
+        ``FYNO_PANDAS_HOME`` or False).
 
         Parameters
         ----------
         id_col : hashable
             The column of distinct ids.
-        **options
-            As `fyno_pandas.push_frames`. On a cluster ``output=`` is refused (write the
-            result with ``result.to_parquet``), ``preview`` shows the first partition on the
-            client, and ``ledger`` must be a path, None or False: each worker opens it itself
-            (None: the worker's default file, so use a shared ``FYNO_PANDAS_HOME`` or False).
 
         Returns
         -------
@@ -122,38 +101,24 @@ class DaskFynoAccessor:
         frame = self._frame
         client = _distributed_client()
         if client is None:
-            # push_frames checks every option before it reads the first partition.
+            # The options are checked: _push_frames resolves the destination and opens the
+            # output before it reads the first partition.
             chunks = (frame.get_partition(i).compute() for i in range(frame.npartitions))
-            return push_frames(chunks, id_col, **options)
-        options = dict(options)
-        if options.pop("output", None) is not None:
+            return _push_frames(chunks, id_col, options)
+        if options["output"] is not None:
             raise FynoInputError(
                 "output= is not used on a Dask cluster: the result is a Dask DataFrame; write "
                 "it with result.to_parquet(...) or result.to_csv(...)",
                 rule="output",
             )
-        sending = {k: options[k] for k in _SEND_NAMED if k in options}
-        take_send_options({k: v for k, v in options.items() if k not in _NOT_PLAN}, **sending)
-        config = FynoConfig.resolve(
-            options.pop("wsid", None),
-            options.pop("api_key", None),
-            options.pop("version", None),
-            options.pop("endpoint", None),
-            require_credentials=not options.get("dry_run", False),
-        )
-        destination = {
-            "wsid": config.wsid,
-            "api_key": config.api_key,
-            "version": config.version,
-            "endpoint": config.endpoint,
-        }
-        show = options.get("preview", True)
-        options = self._fixed_types(id_col, {**options, **destination}, show=show)
-        ledger = options.get("ledger")
-        if isinstance(ledger, Ledger):
-            options["ledger"] = ledger.path
+        where = pick(options, Destination)
+        config = FynoConfig.resolve(**where, require_credentials=not options["dry_run"])
+        options.update({name: getattr(config, name) for name in where})
+        options = self._fixed_types(id_col, options, show=options["preview"])
+        if isinstance(options["ledger"], Ledger):
+            options["ledger"] = options["ledger"].path
         threads = sum(w["nthreads"] for w in client.scheduler_info()["workers"].values())
-        if options.get("max_rps") is not None:
+        if options["max_rps"] is not None:
             options["max_rps"] = options["max_rps"] / max(threads, 1)
         log.info("pushing %d partitions on %d worker threads", frame.npartitions, threads)
         return frame.map_partitions(_push_partition, id_col, options, meta=empty_result()).persist()
@@ -161,11 +126,7 @@ class DaskFynoAccessor:
     def _fixed_types(self, id_col: Any, options: dict[str, Any], show: bool) -> dict[str, Any]:
         """``options`` with the types the first partition fixes (with schema and ledger) as
         ``schema``."""
-        first = plan(
-            self._frame.get_partition(0).compute(),
-            id_col,
-            **{k: v for k, v in options.items() if k in _FIRST_PLAN_OPTIONS},
-        )
+        first = _plan(self._frame.get_partition(0).compute(), id_col, pick(options, entry="plan"))
         if show:
             from .preview import show_preview
 
@@ -199,12 +160,13 @@ def _partition_issues(
     part: pd.DataFrame, id_col: Any, options: dict[str, Any],
     partition_info: dict[str, Any] | None = None,
 ) -> pd.DataFrame:  # fmt: skip
-    plan_options = {k: v for k, v in options.items() if k in PLAN_OPTIONS}
-    issues = plan(part, id_col, ledger=False, **plan_options).issues
+    # Only the plan options, as the workers' own defaults would have it: no ledger.
+    alone = {**defaults("plan"), **pick(options, PlanOptions), "ledger": False}
+    issues = _plan(part, id_col, alone).issues
     number = partition_info["number"] if partition_info else None
     return issues.assign(partition=number).astype(object)
 
 
 def _push_partition(part: pd.DataFrame, id_col: Any, options: dict[str, Any]) -> pd.DataFrame:
     # options hold the destination and the types fixed on the client (as schema)
-    return push_frames([part], id_col, **{**options, "preview": False, "progress": False})
+    return _push_frames([part], id_col, {**options, "preview": False, "progress": False})

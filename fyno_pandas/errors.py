@@ -5,7 +5,9 @@
     FynoPandasError                     every error this library raises on purpose
     ├── FynoConfigError (ValueError)    missing or malformed wsid, api key, version or endpoint
     ├── FynoInputError (ValueError)     the DataFrame or an argument breaks a rule
-    │                                   (``.column``, ``.row`` and ``.rule`` say which)
+    │   │                               (``.column``, ``.row`` and ``.rule`` say which)
+    │   └── FynoOptionError (TypeError) an option name the call does not take (a typo:
+    │                                   the message names the closest option)
     ├── FynoAPIError                    Fyno answered with an error (``.status``, ``.message``)
     │   └── FynoAuthError               401/403: the key does not open this workspace
     ├── FynoConnectionError             no answer from Fyno after every retry
@@ -26,6 +28,7 @@ __all__ = [
     "FynoConnectionError",
     "FynoInputError",
     "FynoLedgerError",
+    "FynoOptionError",
     "FynoPandasError",
     "PushInterrupted",
 ]
@@ -54,6 +57,13 @@ class FynoInputError(FynoPandasError, ValueError):
         self.column = column
         self.row = row
         self.rule = rule
+
+
+class FynoOptionError(FynoInputError, TypeError):
+    """An option name the function does not take, as Python raises `TypeError` for one.
+
+    The message names the closest option of any group (``did you mean 'concurrency'?``).
+    """
 
 
 class FynoAPIError(FynoPandasError):

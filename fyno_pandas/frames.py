@@ -21,37 +21,21 @@ import pandas as pd
 from .config import FynoConfig
 from .errors import FynoAuthError, FynoInputError, PushInterrupted
 from .ledger.bridge import skip_acknowledged
-from .options import check_flag, take_send_options
+from .optiondocs import takes
+from .options import Destination, PlanOptions, SendOptions, pick
 from .resultfile import ResultWriter
 from .sender import dry_run_result
 from .session import PushSession
-from .workflow import plan
+from .workflow import _plan
 
 __all__ = ["push_frames"]
 
 log = logging.getLogger("fyno_pandas")
 
 
+@takes("push_frames")
 def push_frames(
-    frames: Iterable[Any],
-    id_col: Any,
-    *,
-    output: str | Path | None = None,
-    wsid: str | None = None,
-    api_key: str | None = None,
-    version: str | None = None,
-    endpoint: str | None = None,
-    concurrency: int = 16,
-    max_rps: float | None = None,
-    batch_size: int | None = None,
-    timeout: float = 30,
-    max_retries: int = 8,
-    preview: bool = True,
-    dry_run: bool = False,
-    progress: bool = True,
-    ledger: Any = None,
-    only_changed: bool = True,
-    **options: Any,
+    frames: Iterable[Any], id_col: Any, **options: Any
 ) -> pd.DataFrame | dict[str, Any]:
     """Push a stream of DataFrames as one push, holding two chunks in memory at a time.
 
@@ -60,7 +44,9 @@ def push_frames(
     ``type_mismatch`` issues (its values are dropped and reported, never sent to switch the
     type). A property that is empty in every chunk so far is typed by the first chunk that
     has a value. An id repeated in a later chunk is sent again: the later row wins, as it
-    would in Fyno.
+    would in Fyno. The options are those of `fyno_pandas.push`, plus ``output``; ``max_rps``
+    and ``concurrency`` hold across all chunks; ``preview`` shows the first chunk's preview,
+    and later chunks log a warning when values are dropped.
 
     Parameters
     ----------
@@ -69,15 +55,6 @@ def push_frames(
         batches and tables are converted one at a time (``.to_pandas()``).
     id_col : hashable
         The column of distinct ids.
-    output : str or path, optional
-        Write the result to this CSV (or ``.parquet``) file chunk by chunk instead of
-        returning it; the function then returns the summary.
-    preview : bool, default True
-        Show the first chunk's preview before sending it; later chunks log a warning when
-        values are dropped.
-    wsid, api_key, version, endpoint, concurrency, max_rps, batch_size, timeout,
-    max_retries, dry_run, progress, ledger, only_changed, **options
-        As `fyno_pandas.push`; ``max_rps`` and ``concurrency`` hold across all chunks.
 
     Returns
     -------
@@ -91,8 +68,9 @@ def push_frames(
     Raises
     ------
     FynoConfigError, FynoInputError
-        Before anything is sent for bad settings and options; `FynoInputError` also for a
-        chunk that is not a table or that the plan rejects (earlier chunks stay sent).
+        Before anything is sent for bad settings and options (`FynoOptionError` for a name
+        it does not take); `FynoInputError` also for a chunk that is not a table or that the
+        plan rejects (earlier chunks stay sent).
     FynoAuthError
         Fyno refused the key; ``.result`` holds the rows of the chunks sent so far (with
         ``output=``, the file holds those before the failing chunk's).
@@ -100,20 +78,21 @@ def push_frames(
         Only with ``raise_on_interrupt=True``: Ctrl-C; ``.result`` as with ``FynoAuthError``,
         or the summary with ``output=``.
     """
-    send = take_send_options(
-        options,
-        concurrency=concurrency,
-        max_rps=max_rps,
-        batch_size=batch_size,
-        timeout=timeout,
-        max_retries=max_retries,
-        dry_run=dry_run,
-        progress=progress,
-    )
-    del send["dry_run"]  # a PushSession always sends
-    check_flag("preview", preview)
-    check_flag("only_changed", only_changed)
-    config = FynoConfig.resolve(wsid, api_key, version, endpoint, require_credentials=not dry_run)
+    return _push_frames(frames, id_col, options)
+
+
+def _push_frames(
+    frames: Iterable[Any], id_col: Any, o: dict[str, Any]
+) -> pd.DataFrame | dict[str, Any]:
+    """`push_frames` with ``o`` holding every option of `push_frames`, checked."""
+    send = pick(o, SendOptions)
+    dry_run = send.pop("dry_run")  # a PushSession always sends
+    only_changed, preview, output = o["only_changed"], o["preview"], o["output"]
+    where = pick(o, Destination)
+    config = FynoConfig.resolve(**where, require_credentials=not dry_run)
+    resolved = {name: getattr(config, name) for name in where}
+    options = pick(o, PlanOptions)
+    ledger = o["ledger"]
     types = dict(options.pop("schema", None) or {})
     chunks = _Chunks(output)
     plan_counts: Counter[str] = Counter()
@@ -138,17 +117,11 @@ def push_frames(
             if item is None:
                 return None
             number, frame = item
-            return number, plan(
+            chosen = {"ledger": book, "only_changed": only_changed and session is None}
+            return number, _plan(
                 _as_frame(frame, number),
                 id_col,
-                wsid=config.wsid,
-                api_key=config.api_key,
-                version=config.version,
-                endpoint=config.endpoint,
-                ledger=book,
-                only_changed=only_changed and session is None,
-                schema=dict(types),
-                **options,
+                {**resolved, **options, **chosen, "schema": dict(types)},
             )
 
         interrupted = False
@@ -189,7 +162,7 @@ def push_frames(
         summary = session.summary() if session is not None else chunks.summed()
     summary.update(chunks=chunks.count, types=types, plan=dict(plan_counts))
     summary["interrupted"] = interrupted
-    if interrupted and send.get("raise_on_interrupt"):
+    if interrupted and send["raise_on_interrupt"]:
         raise PushInterrupted(chunks.result() if output is None else summary)
     log.info("push of %d chunks done: %s", chunks.count, summary)
     if output is not None:

@@ -1,104 +1,359 @@
-"""Checks of the plan and send options, so a bad value fails before any work starts."""
+"""The options of every entry point, declared once: type, default, one line of doc, check, flag.
 
-from __future__ import annotations
+Each group is a frozen dataclass (notion-sdk-py's ``ClientOptions``); each field carries its
+type (the annotation), its default, and in its metadata (`opt`) one line of doc, its check and
+its command-line spelling (`Flag`s, or none: Python-only). Everything else is derived from
+here: the entry points' signatures and docs (`fyno_pandas.optiondocs.takes`), the checks (run
+once, when a public entry point is called: `check_options`), the CLI's flags and the README's
+table of options. A new option is one new field.
 
-from numbers import Real
-from typing import Any
+The groups follow who consumes the values:
 
-from .errors import FynoInputError
+- `Destination` (wsid, api_key, version, endpoint): where to send, resolved as a whole by
+  `FynoConfig.resolve` against the ``FYNO_*`` variables, which also judges them
+  (`FynoConfigError`): an environment fallback and "plain http only to loopback" are rules of
+  the four together, not of one value;
+- `PlanOptions`: exactly the keywords of `fyno_pandas.planning.build_plan`: pure, and what a
+  Dask worker needs to plan its partition;
+- `LedgerOptions` (ledger, only_changed): the memory that planning reads and sending records;
+  `push_plan` takes ``ledger`` only, since ``only_changed`` was applied by the plan;
+- `SendOptions`: exactly the keywords of `fyno_pandas.push_plan` (and, but for ``dry_run``, of
+  `PushSession`), the advanced ones last;
+- `PushOptions` (preview, output): what the one-call pushes add around sending.
+"""
+
+# ruff: noqa: RUF009  (`opt` returns a dataclasses.field, which ruff cannot see)
+
+import dataclasses
+import difflib
+import os
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from datetime import tzinfo
+from typing import Any, Literal, get_args, get_origin
+
+from . import optionchecks as checks
+from .errors import FynoOptionError
+from .optionchecks import Check
 from .retry import RetryPolicy
 
 __all__ = [
+    "ENTRY_POINTS",
+    "GROUPS",
     "MAX_BATCH_SIZE",
     "MAX_CONCURRENCY",
-    "PLAN_OPTIONS",
-    "SEND_EXTRAS",
-    "check_plan",
-    "check_send",
-    "take_send_options",
+    "OPTIONS",
+    "RECORDED",
+    "Destination",
+    "Flag",
+    "LedgerOptions",
+    "Option",
+    "PlanOptions",
+    "PushOptions",
+    "SendOptions",
+    "check_options",
+    "defaults",
+    "names",
+    "pick",
 ]
 
-#: Options `fyno_pandas.plan` passes to `fyno_pandas.planning.build_plan`.
-PLAN_OPTIONS = ("columns", "schema", "naive_tz", "nulls", "long_strings")
-#: Advanced send options `push` passes through to `fyno_pandas.push_plan`.
-SEND_EXTRAS = ("session", "retry_policy", "raise_on_interrupt", "on_ack")
 #: Fyno documents no batch limit; past this a single failure costs too many rows.
 MAX_BATCH_SIZE = 1000
 MAX_CONCURRENCY = 256
 
-
-def check_plan(options: dict[str, Any]) -> None:
-    """Refuse option names `build_plan` does not take (its own checks judge the values)."""
-    unknown = sorted(set(options) - set(PLAN_OPTIONS))
-    if unknown:
-        raise FynoInputError(
-            f"unknown option(s) {', '.join(map(repr, unknown))}; plan options are "
-            f"{', '.join(PLAN_OPTIONS)}",
-            rule="unknown_option",
-        )
+Nulls = Literal["skip", "unset", "error"]
+LongStrings = Literal["report", "truncate", "error"]
+Version = Literal["live", "test"]
 
 
-def _int(name: str, value: Any, low: int, high: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise FynoInputError(f"{name} must be an integer >= {low}, not {value!r}", rule=name)
-    if high is not None and value > high:
-        raise FynoInputError(f"{name} must be at most {high}, not {value!r}", rule=name)
-    return value
+@dataclasses.dataclass(frozen=True)
+class Flag:
+    """An option's command-line spelling.
 
-
-def _positive(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real) or not value > 0:
-        raise FynoInputError(f"{name} must be a number > 0, not {value!r}", rule=name)
-    return float(value)
-
-
-def check_flag(name: str, value: Any) -> bool:
-    """``value`` if it is a bool, else `FynoInputError` naming the option."""
-    if not isinstance(value, bool):
-        raise FynoInputError(f"{name} must be True or False, not {value!r}", rule=name)
-    return value
-
-
-def check_send(
-    concurrency: Any = 16,
-    max_rps: Any = None,
-    batch_size: Any = None,
-    timeout: Any = 30,
-    max_retries: Any = 8,
-    dry_run: Any = False,
-    progress: Any = True,
-    raise_on_interrupt: Any = False,
-    retry_policy: Any = None,
-    on_ack: Any = None,
-) -> None:
-    """Check the send options of `fyno_pandas.push_plan` (see there for their meaning)."""
-    _int("concurrency", concurrency, 1, MAX_CONCURRENCY)
-    if max_rps is not None:
-        _positive("max_rps", max_rps)
-    if batch_size is not None:
-        _int("batch_size", batch_size, 1, MAX_BATCH_SIZE)
-    _positive("timeout", timeout)
-    _int("max_retries", max_retries, 0)
-    for name, value in (
-        ("dry_run", dry_run),
-        ("progress", progress),
-        ("raise_on_interrupt", raise_on_interrupt),
-    ):
-        check_flag(name, value)
-    if retry_policy is not None and not isinstance(retry_policy, RetryPolicy):
-        raise FynoInputError("retry_policy must be a fyno_pandas.retry.RetryPolicy")
-    if on_ack is not None and not callable(on_ack):
-        raise FynoInputError("on_ack must be callable: on_ack(positions, request_id)")
-
-
-def take_send_options(options: dict[str, Any], **named: Any) -> dict[str, Any]:
-    """Check a push's options before any work; return its send options.
-
-    ``options`` is the caller's ``**options``: the advanced send options (`SEND_EXTRAS`) are
-    taken out of it and what is left must be plan options. ``named`` are the send options the
-    caller names in its signature.
+    A flag with ``const`` is a switch that sets the option to ``const`` (``--no-ledger``:
+    False); an inversion says so in its ``help``. Otherwise it takes a value, read with
+    ``parse`` (the option's choices, if its type is a `Literal`, limit it) and defaulting to
+    the option's default; ``help`` replaces the option's doc line on ``--help``.
     """
-    send = {**named, **{k: options.pop(k) for k in SEND_EXTRAS if k in options}}
-    check_plan(options)
-    check_send(**{k: v for k, v in send.items() if k != "session"})
-    return send
+
+    spelling: str
+    help: str | None = None
+    parse: Callable[[str], Any] | None = None
+    const: Any = ...  # ``...``: the flag takes a value
+
+    @property
+    def switch(self) -> bool:
+        return self.const is not ...
+
+
+@dataclasses.dataclass(frozen=True)
+class Option:
+    """One declared option, as the generated signatures, docs, checks and flags see it."""
+
+    name: str
+    group: type
+    annotation: Any
+    default: Any
+    doc: str
+    check: Check | None
+    flags: tuple[Flag, ...]
+
+    @property
+    def choices(self) -> tuple[Any, ...] | None:
+        """The values a `Literal` annotation allows (None aside), else None."""
+        for part in (self.annotation, *get_args(self.annotation)):
+            if get_origin(part) is Literal:
+                return get_args(part)
+        return None
+
+
+def opt(default: Any, doc: str, *flags: Flag, check: Check | None = None) -> Any:
+    """A dataclass field declaring an option (see the module docstring)."""
+    meta = {"doc": doc, "check": check, "flags": flags}
+    return dataclasses.field(default=default, metadata=meta)
+
+
+class _Checked:
+    """Constructing a group checks each field with its declared check."""
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):  # type: ignore[arg-type]
+            check = field.metadata["check"]
+            if check is not None:
+                check(field.name, getattr(self, field.name))
+
+
+@dataclasses.dataclass(frozen=True)
+class Destination(_Checked):
+    """Where to send; `FynoConfig.resolve` fills and judges the four together."""
+
+    wsid: str | None = opt(
+        None,
+        "Workspace id; default ``$FYNO_WSID`` (needed to send and to read the ledger).",
+        Flag("--wsid", "workspace id (default $FYNO_WSID)"),
+    )
+    api_key: str | None = opt(
+        None, "API key; default ``$FYNO_API_KEY``; never printed, logged or stored."
+    )
+    version: Version | None = opt(
+        None,
+        "``live`` or ``test``; default ``$FYNO_VERSION``, else ``live``.",
+        Flag("--version", "default $FYNO_VERSION or live"),
+    )
+    endpoint: str | None = opt(
+        None,
+        "API base URL; default ``$FYNO_ENDPOINT``, else Fyno's; plain http only to loopback.",
+        Flag("--endpoint", "API base URL (default $FYNO_ENDPOINT or Fyno's)"),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class PlanOptions(_Checked):
+    """How the frame's cells become property values: `build_plan`'s keywords."""
+
+    columns: Hashable | Sequence[Hashable] | None = opt(
+        None,
+        "The columns to send, in this order; default every column but ``id_col``.",
+        Flag("--columns", "comma-separated properties to send (default: all)", checks.comma_list),
+    )  # `build_plan` checks them against the frame
+    schema: Mapping[str, str] | None = opt(
+        None,
+        "``{property: fyno_type}`` fixed by you; wins over the dtype and the ledger.",
+        check=checks.schema,
+    )
+    naive_tz: str | tzinfo = opt(
+        "UTC",
+        "The time zone naive datetimes are read in (they are sent in UTC).",
+        Flag("--naive-tz", "zone for naive datetimes (default UTC)"),
+        check=checks.time_zone,
+    )
+    nulls: Nulls = opt(
+        "skip",
+        "Missing values are left out, cleared through Fyno's unset, or an error.",
+        Flag("--nulls"),
+        check=checks.one_of(Nulls),
+    )
+    long_strings: LongStrings = opt(
+        "report",
+        "Strings over 255 characters are left out and reported, cut to 255, or an error.",
+        Flag("--long-strings"),
+        check=checks.one_of(LongStrings),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class LedgerOptions(_Checked):
+    """The local memory of what Fyno acknowledged."""
+
+    ledger: Any = opt(
+        None,
+        "A `Ledger`, a file path, or False for none; None: the default file (`push_plan`: "
+        "the plan's).",
+        Flag("--ledger", "ledger file (default $FYNO_PANDAS_HOME/ledger.sqlite)"),
+        Flag("--no-ledger", "do not remember what was sent", const=False),
+    )  # `choose_ledger` judges it: a `Ledger` is of the I/O floor, above this module
+    only_changed: bool = opt(
+        True,
+        "Send only values the ledger does not hold as acknowledged; the rest is unchanged.",
+        Flag("--all", "resend values the ledger says are stored", const=False),
+        check=checks.flag,
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class SendOptions(_Checked):
+    """How the requests go out: `push_plan`'s keywords."""
+
+    concurrency: int = opt(
+        16,
+        f"Requests in flight at most (threads, kept-open connections), 1..{MAX_CONCURRENCY}.",
+        Flag("--concurrency", parse=int),
+        check=checks.integer(1, MAX_CONCURRENCY),
+    )
+    max_rps: float | None = opt(
+        None,
+        "Requests per second at most, for all workers together.",
+        Flag("--max-rps", "cap on requests per second", float),
+        check=checks.positive(optional=True),
+    )
+    batch_size: int | None = opt(
+        None,
+        f"None: one properties/set per row; N (1..{MAX_BATCH_SIZE}): properties/batch of N.",
+        Flag("--batch-size", "rows per properties/batch request", int),
+        check=checks.integer(1, MAX_BATCH_SIZE, optional=True),
+    )
+    timeout: float = opt(
+        30, "Seconds allowed for connecting and for each read.", check=checks.positive()
+    )
+    max_retries: int = opt(
+        8,
+        "Retries of connection errors, timeouts and 5xx per request (429s count apart).",
+        Flag("--max-retries", "retries of 5xx and timeouts", int),
+        check=checks.integer(0),
+    )
+    dry_run: bool = opt(
+        False,
+        "Send nothing (no credentials needed); sendable rows get status ``dry_run``.",
+        Flag("--dry-run", "plan and preview, send nothing", const=True),
+        check=checks.flag,
+    )
+    progress: bool = opt(
+        True,
+        "Show a ``tqdm.auto`` progress bar.",
+        Flag("--no-progress", "no progress bar", const=False),
+        check=checks.flag,
+    )
+    session: Any = opt(None, "A ``requests.Session`` to send through (proxies, certificates).")
+    retry_policy: RetryPolicy | None = opt(
+        None,
+        "Backoff and 429 settings (``max_retries`` overrides its own).",
+        check=checks.retry_policy,
+    )
+    raise_on_interrupt: bool = opt(
+        False,
+        "On Ctrl-C raise `PushInterrupted` (with ``.result``) instead of returning.",
+        check=checks.flag,
+    )
+    on_ack: Callable[[Any, str | None], None] | None = opt(
+        None,
+        "``on_ack(positions, request_id)``, called per acknowledged request.",
+        check=checks.hook,
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class PushOptions(_Checked):
+    """What the one-call pushes add around sending."""
+
+    preview: bool = opt(
+        True,
+        "Show the plan's preview before sending (in chunks: the first chunk's).",
+        check=checks.flag,
+    )
+    output: str | os.PathLike[str] | None = opt(
+        None,
+        "Write the result to this CSV or Parquet file chunk by chunk; return the summary.",
+        Flag("--output", "result file (.csv, .parquet or .pq)"),
+        check=checks.path,
+    )
+
+
+GROUPS: tuple[type, ...] = (Destination, PlanOptions, LedgerOptions, SendOptions, PushOptions)
+
+
+def _declared() -> dict[str, Option]:
+    found = {}
+    for group in GROUPS:
+        for f in dataclasses.fields(group):
+            meta = f.metadata
+            found[f.name] = Option(
+                f.name, group, f.type, f.default, meta["doc"], meta["check"], meta["flags"]
+            )
+    return found
+
+
+#: Every option by name, in declaration order.
+OPTIONS: dict[str, Option] = _declared()
+
+
+def names(*groups: type) -> tuple[str, ...]:
+    return tuple(f.name for group in groups for f in dataclasses.fields(group))
+
+
+_PLAN = names(Destination, PlanOptions, LedgerOptions)
+_PUSH = (*_PLAN, *names(SendOptions), "preview")
+#: The options each public entry point takes, in signature order (``ddf.fyno.plan`` takes
+#: ``plan``'s, ``ddf.fyno.push`` ``push_frames``').
+ENTRY_POINTS: dict[str, tuple[str, ...]] = {
+    "plan": _PLAN,
+    "push": _PUSH,
+    "retry_failed": _PUSH,
+    "push_plan": (*names(SendOptions), "ledger"),
+    "push_frames": (*_PUSH, "output"),
+}
+#: The send options recorded with a push in the ledger, beside the plan's options.
+RECORDED = ("concurrency", "max_rps", "batch_size")
+#: Where an entry point's default differs from the declared one.
+_DEFAULTS: dict[str, dict[str, Any]] = {"retry_failed": {"preview": False}}
+
+
+def defaults(entry: str) -> dict[str, Any]:
+    """``entry``'s options with their defaults."""
+    return {n: OPTIONS[n].default for n in ENTRY_POINTS[entry]} | _DEFAULTS.get(entry, {})
+
+
+def pick(values: Mapping[str, Any], *groups: type, entry: str | None = None) -> dict[str, Any]:
+    """The ``values`` of ``groups``' options, or of the options ``entry`` takes."""
+    wanted = ENTRY_POINTS[entry] if entry is not None else names(*groups)
+    return {k: values[k] for k in wanted if k in values}
+
+
+def check_options(entry: str, given: Mapping[str, Any]) -> dict[str, Any]:
+    """Every option of ``entry``: the ``given`` ones checked, the rest defaulted.
+
+    Raises `FynoOptionError` for a name ``entry`` does not take, `FynoInputError` for a value
+    its option's check rejects. Constructing each group runs its fields' checks.
+    """
+    for name in given:
+        if name not in ENTRY_POINTS[entry]:
+            raise unknown_option(entry, name)
+    values = defaults(entry) | dict(given)
+    for group in GROUPS:
+        group(**pick(values, group))
+    return values
+
+
+def unknown_option(entry: str, name: str) -> FynoOptionError:
+    """The error for ``name`` passed to ``entry``, naming the closest option of any group."""
+    takes = [e for e, known in ENTRY_POINTS.items() if name in known]
+    if takes:
+        message = f"{entry} does not take option {name!r} (it is an option of {', '.join(takes)})"
+    else:
+        message = f"unknown option {name!r}"
+        close = difflib.get_close_matches(str(name), OPTIONS, n=1, cutoff=0.6)
+        if close:
+            message += f"; did you mean {close[0]!r}?"
+            if close[0] not in ENTRY_POINTS[entry]:
+                message += f" ({entry} does not take it either)"
+        else:
+            message += f"; {entry} takes {', '.join(ENTRY_POINTS[entry])}"
+    return FynoOptionError(message, rule="unknown_option")

@@ -1,0 +1,97 @@
+"""The checks of the declared options (`fyno_pandas.options`), one per option, and `comma_list`.
+
+Each is ``check(name, value)`` and raises `FynoInputError` with ``rule`` naming the option or
+the kind of rule; the messages of ``nulls``, ``long_strings``, ``naive_tz`` and ``schema`` are
+those `fyno_pandas.planning` gives.
+"""
+
+import os
+from collections.abc import Callable
+from numbers import Real
+from typing import Any, get_args
+
+import pandas as pd
+
+from .errors import FynoInputError
+from .retry import RetryPolicy
+from .types import FYNO_TYPES
+
+Check = Callable[[str, Any], None]
+
+
+def flag(name: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        raise FynoInputError(f"{name} must be True or False, not {value!r}", rule=name)
+
+
+def integer(low: int, high: int | None = None, optional: bool = False) -> Check:
+    def check(name: str, value: Any) -> None:
+        if optional and value is None:
+            return
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise FynoInputError(f"{name} must be an integer >= {low}, not {value!r}", rule=name)
+        if high is not None and value > high:
+            raise FynoInputError(f"{name} must be at most {high}, not {value!r}", rule=name)
+
+    return check
+
+
+def positive(optional: bool = False) -> Check:
+    def check(name: str, value: Any) -> None:
+        if optional and value is None:
+            return
+        if isinstance(value, bool) or not isinstance(value, Real) or not value > 0:
+            raise FynoInputError(f"{name} must be a number > 0, not {value!r}", rule=name)
+
+    return check
+
+
+def one_of(choices: Any) -> Check:
+    allowed = get_args(choices)
+
+    def check(name: str, value: Any) -> None:
+        if value not in allowed:
+            raise FynoInputError(f"{name}={value!r} is not one of {allowed}", rule="invalid_option")
+
+    return check
+
+
+def time_zone(name: str, value: Any) -> None:
+    try:
+        pd.Timestamp("2000-01-01").tz_localize(value).tz_convert("UTC")
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:
+        raise FynoInputError(f"{name}={value!r} is not a time zone", rule="invalid_option") from exc
+
+
+def schema(name: str, value: Any) -> None:
+    if value is None:
+        return
+    if not hasattr(value, "items"):
+        raise FynoInputError(f"{name} must be a mapping {{property: type}}", rule="invalid_schema")
+    for prop, fyno_type in value.items():
+        if fyno_type not in FYNO_TYPES:
+            raise FynoInputError(
+                f"{name}[{prop!r}] = {fyno_type!r} is not one of {FYNO_TYPES}",
+                column=prop,
+                rule="invalid_schema",
+            )
+
+
+def retry_policy(name: str, value: Any) -> None:
+    if value is not None and not isinstance(value, RetryPolicy):
+        raise FynoInputError(f"{name} must be a fyno_pandas.retry.RetryPolicy", rule=name)
+
+
+def hook(name: str, value: Any) -> None:
+    if value is not None and not callable(value):
+        raise FynoInputError(f"{name} must be callable: on_ack(positions, request_id)", rule=name)
+
+
+def path(name: str, value: Any) -> None:
+    if value is not None and not isinstance(value, (str, os.PathLike)):
+        raise FynoInputError(f"{name} must be a file path, not {value!r}", rule=name)
+
+
+def comma_list(text: str) -> list[str] | None:
+    """``"a, b"`` -> ``["a", "b"]``; nothing -> None (the CLI's ``--columns``)."""
+    return [part.strip() for part in text.split(",") if part.strip()] or None

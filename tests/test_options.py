@@ -1,0 +1,259 @@
+"""The options are declared once: every signature, doc, check, CLI flag and the README follow."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import importlib
+import inspect
+import re
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+import fyno_pandas
+from fyno_pandas import FynoInputError, cli, optiondocs
+from fyno_pandas.emulator import FynoEmulator
+from fyno_pandas.errors import FynoOptionError
+from fyno_pandas.optiondocs import options_table_markdown
+from fyno_pandas.options import ENTRY_POINTS, GROUPS, OPTIONS, defaults
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "fyno_pandas"
+
+
+def frame() -> pd.DataFrame:
+    return pd.DataFrame({"user_id": ["a", "b"], "plan": ["pro", "free"]})
+
+
+def declared() -> dict[str, Any]:
+    """Every option and its default, read from the dataclasses themselves."""
+    return {f.name: f.default for group in GROUPS for f in dataclasses.fields(group)}
+
+
+def keyword_options(func: Any) -> dict[str, Any]:
+    params = inspect.signature(func).parameters.values()
+    return {p.name: p.default for p in params if p.kind is p.KEYWORD_ONLY}
+
+
+def entry_points() -> list[tuple[str, Any, str]]:
+    df = frame()
+    found = [
+        ("fyno_pandas.plan", fyno_pandas.plan, "plan"),
+        ("fyno_pandas.push", fyno_pandas.push, "push"),
+        ("fyno_pandas.push_plan", fyno_pandas.push_plan, "push_plan"),
+        ("fyno_pandas.retry_failed", fyno_pandas.retry_failed, "retry_failed"),
+        ("fyno_pandas.push_frames", fyno_pandas.push_frames, "push_frames"),
+        ("df.fyno.plan", df.fyno.plan, "plan"),
+        ("df.fyno.push", df.fyno.push, "push"),
+        ("df.fyno.retry_failed", df.fyno.retry_failed, "retry_failed"),
+    ]
+    try:
+        dd = importlib.import_module("dask.dataframe")
+        importlib.import_module("fyno_pandas.dask")  # registers ddf.fyno
+    except ImportError:  # pragma: no cover - the dask extra is not installed
+        return found
+    ddf = dd.from_pandas(df, npartitions=1)
+    return [
+        *found,
+        ("ddf.fyno.plan", ddf.fyno.plan, "plan"),
+        ("ddf.fyno.push", ddf.fyno.push, "push_frames"),
+    ]
+
+
+ENTRIES = [pytest.param(*entry, id=entry[0]) for entry in entry_points()]
+
+
+@pytest.mark.parametrize(("label", "func", "entry"), ENTRIES)
+def test_every_entry_point_takes_the_declared_options(label: str, func: Any, entry: str) -> None:
+    options = keyword_options(func)
+    assert list(options) == list(ENTRY_POINTS[entry]), label
+    expected = {name: declared()[name] for name in ENTRY_POINTS[entry]}
+    if entry == "retry_failed":
+        expected["preview"] = False  # a retry does not preview by default
+    assert options == expected, label
+    assert options == defaults(entry), label
+
+
+def test_push_and_push_frames_take_every_option_but_output() -> None:
+    assert set(keyword_options(fyno_pandas.push_frames)) == set(OPTIONS)
+    assert set(keyword_options(fyno_pandas.push)) == set(OPTIONS) - {"output"}
+
+
+def test_the_method_keeps_the_functions_signature() -> None:
+    df = frame()
+    for name in ("plan", "push", "retry_failed"):
+        function = inspect.signature(getattr(fyno_pandas, name))
+        method = inspect.signature(getattr(df.fyno, name))
+        assert list(method.parameters.values()) == list(function.parameters.values())[1:]
+    shown = inspect.signature(df.fyno.push)
+    assert str(shown).startswith("(id_col: Any, *, wsid: str | None = None, api_key")
+    for name in ENTRY_POINTS["push"]:
+        assert shown.parameters[name].annotation is OPTIONS[name].annotation
+
+
+@pytest.mark.parametrize(("label", "func", "entry"), ENTRIES)
+def test_docs_list_every_option_with_its_one_line_doc(label: str, func: Any, entry: str) -> None:
+    doc = inspect.getdoc(func)
+    assert doc is not None
+    parameters = doc.split("Parameters\n----------\n", 1)[1]
+    for name in ENTRY_POINTS[entry]:
+        assert re.search(rf"^{name} : .+\n    {re.escape(OPTIONS[name].doc)}$", parameters, re.M), (
+            label,
+            name,
+        )
+    if entry == "retry_failed":
+        assert "preview : bool, default False" in parameters
+
+
+def test_each_option_has_a_one_line_doc_and_a_known_spelling() -> None:
+    for option in OPTIONS.values():
+        assert option.doc, option.name
+        assert "\n" not in option.doc, option.name
+        assert option.doc.endswith("."), option.name
+        for flag in option.flags:
+            assert flag.spelling.startswith("--"), option.name
+
+
+def test_a_misspelt_option_names_the_closest_one() -> None:
+    with pytest.raises(FynoOptionError) as caught:
+        fyno_pandas.push(frame(), "user_id", concurency=4)
+    assert str(caught.value) == "unknown option 'concurency'; did you mean 'concurrency'?"
+    assert isinstance(caught.value, TypeError)
+    assert isinstance(caught.value, FynoInputError)
+    assert caught.value.rule == "unknown_option"
+
+
+def test_the_suggestion_looks_across_every_group() -> None:
+    df = frame()
+    with pytest.raises(TypeError, match=r"did you mean 'only_changed'\?"):
+        df.fyno.push("user_id", only_chnged=False)
+    with pytest.raises(TypeError, match=r"did you mean 'wsid'\?"):
+        fyno_pandas.plan(df, "user_id", wsdi="W")
+    with pytest.raises(TypeError, match=r"did you mean 'output'\?"):
+        fyno_pandas.push_frames([df], "user_id", ouput="r.csv")
+    # a real option the entry point does not take says who takes it
+    the_plan = fyno_pandas.plan(df, "user_id", ledger=False)
+    with pytest.raises(FynoOptionError, match="push_plan does not take option 'only_changed'"):
+        fyno_pandas.push_plan(the_plan, only_changed=False)
+    with pytest.raises(FynoOptionError, match="push does not take option 'output'"):
+        fyno_pandas.push(df, "user_id", output="r.csv")
+
+
+def test_the_positional_arguments_pass_by_keyword_too() -> None:
+    the_plan = frame().fyno.plan(id_col="user_id", ledger=False)
+    assert the_plan.options["nulls"] == "skip"
+
+
+def test_options_are_checked_once_per_call(
+    emulator: FynoEmulator, destination: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+    real = optiondocs.check_options
+
+    def counted(entry: str, given: dict[str, Any]) -> dict[str, Any]:
+        calls.append(entry)
+        return real(entry, given)
+
+    monkeypatch.setattr(optiondocs, "check_options", counted)
+    result = fyno_pandas.push(frame(), "user_id", **destination, preview=False, progress=False)
+    assert (result["status"] == "sent").all()
+    assert calls == ["push"]
+
+
+def test_an_unknown_option_fails_even_when_there_is_nothing_to_retry() -> None:
+    df = frame()
+    result = df.fyno.push("user_id", dry_run=True, preview=False, ledger=False)
+    with pytest.raises(FynoOptionError, match="did you mean 'max_retries'"):
+        df.fyno.retry_failed(result, "user_id", max_retry=2)
+
+
+def literal_option_lists(path: Path) -> list[tuple[int, list[str]]]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, (ast.List, ast.Tuple, ast.Set)) and len(node.elts) >= 3:
+            values = [e.value for e in node.elts if isinstance(e, ast.Constant)]
+            if len(values) == len(node.elts) and all(
+                isinstance(v, str) and v in OPTIONS for v in values
+            ):
+                found.append((node.lineno, values))
+    return found
+
+
+def test_no_module_keeps_its_own_list_of_option_names() -> None:
+    hand_kept = {
+        f"{path.relative_to(ROOT)}:{line}": names
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if path != PACKAGE / "options.py"
+        for line, names in literal_option_lists(path)
+    }
+    assert hand_kept == {}
+
+
+def test_the_ast_scan_finds_a_hand_kept_list(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text('SEND = ("concurrency", "max_rps", "batch_size")\nX = ("a", "b", "c")\n')
+    assert literal_option_lists(sample) == [(1, ["concurrency", "max_rps", "batch_size"])]
+
+
+def test_readme_options_table_is_generated_from_the_declaration() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    match = re.search(r"<!-- options-table -->\n(.*?)<!-- /options-table -->", readme, re.S)
+    assert match, "README lacks the options-table markers"
+    assert match.group(1).strip() == options_table_markdown().strip()
+
+
+TODAYS_FLAGS = {
+    "--columns": None,
+    "--output": None,
+    "--dry-run": False,
+    "--wsid": None,
+    "--version": None,
+    "--endpoint": None,
+    "--batch-size": None,
+    "--concurrency": 16,
+    "--max-rps": None,
+    "--max-retries": 8,
+    "--nulls": "skip",
+    "--long-strings": "report",
+    "--naive-tz": "UTC",
+    "--ledger": None,
+    "--no-ledger": False,
+    "--all": False,
+    "--no-progress": False,
+}
+
+
+def test_the_cli_flags_keep_their_spelling_and_defaults() -> None:
+    parser = cli._parser()
+    push = parser._subparsers._group_actions[0].choices["push"]  # type: ignore[union-attr]
+    actions = {s: a for a in push._actions for s in a.option_strings}
+    assert set(TODAYS_FLAGS) | {"-h", "--help", "--id-col", "--parse-dates"} == set(actions)
+    for spelling, default in TODAYS_FLAGS.items():
+        assert actions[spelling].default == default, spelling
+    assert actions["--version"].choices == ("live", "test")
+    assert actions["--nulls"].choices == ("skip", "unset", "error")
+    assert actions["--long-strings"].choices == ("report", "truncate", "error")
+
+
+def test_the_cli_inversions_set_the_options() -> None:
+    parse = cli._parser().parse_args
+    plain = cli._option_values(parse(["push", "f.csv", "--id-col", "u"]))
+    assert plain == {name: OPTIONS[name].default for name in plain}
+    assert "api_key" not in plain  # Python only
+    assert "timeout" not in plain
+    flipped = cli._option_values(
+        parse(["push", "f.csv", "--id-col", "u", "--no-ledger", "--all", "--no-progress"])
+    )
+    assert (flipped["ledger"], flipped["only_changed"], flipped["progress"]) == (False,) * 3
+    # --no-ledger wins over --ledger, as it always did
+    both = cli._option_values(
+        parse(["push", "f.csv", "--id-col", "u", "--no-ledger", "--ledger", "x.sqlite"])
+    )
+    assert both["ledger"] is False
+    given = cli._option_values(
+        parse(["push", "f.csv", "--id-col", "u", "--columns", "a, b", "--batch-size", "5"])
+    )
+    assert (given["columns"], given["batch_size"]) == (["a", "b"], 5)
