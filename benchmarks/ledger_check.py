@@ -18,11 +18,12 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
-from fyno_pandas.ledger import Ledger
+from fyno_pandas.ledger import Ledger, Scope
 from fyno_pandas.ledger.bridge import skip_acknowledged
 from fyno_pandas.planning import build_plan
 
 ENDPOINT, WSID, VERSION = "http://127.0.0.1:9/v1", "FYBENCH", "live"
+SCOPE = Scope(ENDPOINT, WSID, VERSION)
 
 
 def main() -> None:
@@ -61,7 +62,7 @@ def main() -> None:
     types = plan.fyno_types
 
     with tempfile.TemporaryDirectory() as tmp, Ledger(Path(tmp) / "ledger.sqlite") as ledger:
-        push = ledger.begin_push(ENDPOINT, WSID, VERSION, {"bench": True})
+        push = ledger.begin_push(SCOPE, {"bench": True})
         columns = [hashes[p].tolist() for p in props]
         start = time.perf_counter()
         for lo in range(0, args.rows, args.group):
@@ -74,14 +75,14 @@ def main() -> None:
                 )
                 for i in range(lo, min(lo + args.group, args.rows))
             ]
-            ledger.record_acks(push, ENDPOINT, WSID, VERSION, acks)
+            ledger.record_acks(SCOPE, push, acks)
         elapsed = time.perf_counter() - start
         print(
             f"record_acks: {args.rows:,} acks x {args.props} props in {elapsed:.2f} s "
             f"({args.rows / elapsed:,.0f} acks/s, groups of {args.group})"
         )
 
-        writer = ledger.ack_writer(push, ENDPOINT, WSID, VERSION)
+        writer = ledger.ack_writer(SCOPE, push)
         n_threads, per_thread = 16, 500
 
         def work(t: int) -> None:
@@ -120,7 +121,7 @@ def main() -> None:
         )
         few = ids[rng.choice(args.rows, size=1000, replace=False)]
         start = time.perf_counter()
-        acked_few = ledger.acknowledged_hashes(ENDPOINT, WSID, VERSION, few)
+        acked_few = ledger.acknowledged_hashes(SCOPE, few)
         print(
             f"check 1,000 of {args.rows:,} users: {time.perf_counter() - start:.3f} s "
             f"({len(acked_few):,} values)"

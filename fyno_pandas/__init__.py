@@ -9,6 +9,7 @@
 from . import accessor as _accessor  # noqa: F401  (registers df.fyno)
 from .client import FynoClient
 from .config import FynoConfig
+from .connection import connect, disconnect
 from .errors import (
     FynoAPIError,
     FynoAuthError,
@@ -42,6 +43,8 @@ __all__ = [
     "PushInterrupted",
     "PushPlan",
     "__version__",
+    "connect",
+    "disconnect",
     "plan",
     "push",
     "push_frames",

@@ -145,7 +145,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _push(args: argparse.Namespace) -> int:
-    from .preview import render_text
+    from .render import render_text
     from .resultfile import check_output, write_result
     from .workflow import plan, push_plan
 

@@ -5,7 +5,8 @@ adapters) and every request goes through it. Without one (and without a proxy in
 environment for the endpoint) the hot path goes one layer down, to urllib3's ``HTTPConnection``
 objects (the transport ``requests`` ships with), kept open and reused across requests: about a
 fifth of ``Session.post``'s CPU per request, which is what lets a push keep 16-32 connections
-busy from one Python thread pool (see ``benchmarks/push_throughput.py``).
+busy from one Python thread pool (see ``benchmarks/push_throughput.py``). Both transports, and
+how a network failure is described, are in `fyno_pandas.transport`.
 
 The retry rule is in `fyno_pandas.retry`; the status -> exception mapping is `error_for`.
 `FynoClient.post` never raises for an HTTP or network failure: it returns an `Outcome`, which is
@@ -15,44 +16,27 @@ never in a repr, a log line, an exception or an `Outcome`.
 
 from __future__ import annotations
 
-import http.client
 import json
 import logging
-import socket
 import threading
 import time
 from dataclasses import dataclass, replace
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
-import urllib3
-from urllib3.connection import HTTPConnection, HTTPSConnection
 
 from .config import FynoConfig
 from .errors import FynoAPIError, FynoAuthError, FynoConnectionError, FynoInputError
 from .ratelimit import RateLimiter
 from .redact import Redactor
 from .retry import FATAL, OK, THROTTLED, RetryPolicy, classify_status, parse_retry_after
+from .transport import NETWORK_ERRORS, RequestsTransport, Urllib3Transport, describe_failure
 
 __all__ = ["BatchResult", "FynoClient", "Outcome", "error_for"]
 
 log = logging.getLogger("fyno_pandas")
 
 OPERATIONS = ("set", "set-once", "numerical-add", "list-append", "list-remove", "unset", "batch")
-# Errors that mean "no usable answer": socket errors and timeouts (OSError), a connection closed
-# before or during the answer (http.client), urllib3's wrappers of both, and requests' own.
-_NETWORK_ERRORS = (
-    OSError,
-    http.client.HTTPException,
-    urllib3.exceptions.HTTPError,
-    requests.exceptions.RequestException,
-)
-_TIMEOUTS = (TimeoutError, urllib3.exceptions.TimeoutError, requests.Timeout)
-# Raised for a refused connection, a failed DNS lookup or an unreachable host, yet a subclass of
-# urllib3's ConnectTimeoutError: a timeout only when a TimeoutError lies under it.
-_NEW_CONNECTION = urllib3.exceptions.NewConnectionError
-_CLOSED = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
 
 
 @dataclass(slots=True)
@@ -133,82 +117,6 @@ def _message_of(status: int, data: Any, raw: bytes, redact: Redactor) -> str:
     return f"HTTP {status}" + (f": {text}" if text else "")
 
 
-_putrequest = http.client.HTTPConnection.putrequest
-_putheader = http.client.HTTPConnection.putheader
-_endheaders = http.client.HTTPConnection.endheaders
-_getresponse = http.client.HTTPConnection.getresponse
-
-
-class _Urllib3Transport:
-    """Keep-alive urllib3 connections, one per concurrent caller, reused LIFO."""
-
-    def __init__(self, endpoint: str, headers: dict[str, str], timeout: float, pool_size: int):
-        parts = urlsplit(endpoint)
-        self._base = parts.path.rstrip("/")
-        self._headers = list(headers.items())
-        self._pool_size = pool_size
-        self._idle: list[HTTPConnection] = []
-        if parts.scheme == "https":
-            import certifi  # installed with requests; the same CA bundle requests uses
-
-            self._new = lambda: HTTPSConnection(
-                parts.hostname, parts.port or 443, timeout=timeout, ca_certs=certifi.where()
-            )
-        else:
-            self._new = lambda: HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout)
-
-    def post(self, path: str, body: bytes) -> tuple[int, bytes, str | None]:
-        try:
-            conn = self._idle.pop()  # list.pop is atomic: no lock needed
-            if not conn.is_connected:  # the server closed it while idle: a new one, no retry
-                conn.close()
-        except IndexError:
-            conn = self._new()
-        try:
-            # urllib3 made the connection (socket options, TLS and certificate checks in its
-            # connect()); the framing is the http.client layer it inherits, called directly:
-            # headers and body leave in one send, and the answer skips urllib3's response
-            # wrapper (together about 40% of the CPU of conn.request + conn.getresponse).
-            _putrequest(conn, "POST", self._base + path, skip_accept_encoding=True)
-            for name, value in self._headers:
-                _putheader(conn, name, value)
-            _putheader(conn, "Content-Length", str(len(body)))
-            _endheaders(conn, body)
-            response = _getresponse(conn)
-            data = response.read()
-        except BaseException:
-            conn.close()
-            raise
-        if len(self._idle) < self._pool_size:
-            self._idle.append(conn)
-        else:
-            conn.close()
-        return response.status, data, response.getheader("Retry-After")
-
-    def close(self) -> None:
-        while self._idle:
-            self._idle.pop().close()
-
-
-class _RequestsTransport:
-    """Requests through a ``requests.Session`` (the caller's, or ours when a proxy applies)."""
-
-    def __init__(self, endpoint: str, headers: dict[str, str], timeout: float, session: Any):
-        self._base = endpoint.rstrip("/")
-        self._headers = headers
-        self._timeout = timeout
-        self._session = session
-
-    def post(self, path: str, body: bytes) -> tuple[int, bytes, str | None]:
-        response = self._session.post(
-            self._base + path, data=body, headers=self._headers, timeout=self._timeout
-        )
-        return response.status_code, response.content, response.headers.get("Retry-After")
-
-    def close(self) -> None:
-        """The session belongs to whoever made it."""
-
-
 class FynoClient:
     """A reusable client for Fyno's user-property endpoints.
 
@@ -268,10 +176,10 @@ class FynoClient:
         if session is not None or proxied:
             self._owned_session = requests.Session() if session is None else None
             use = session if session is not None else self._owned_session
-            self._transport: Any = _RequestsTransport(config.endpoint, headers, self.timeout, use)
+            self._transport: Any = RequestsTransport(config.endpoint, headers, self.timeout, use)
         else:
             self._owned_session = None
-            self._transport = _Urllib3Transport(config.endpoint, headers, self.timeout, pool_size)
+            self._transport = Urllib3Transport(config.endpoint, headers, self.timeout, pool_size)
         self._local = threading.local()  # one jitter source per thread: no lock, no shared state
         # Every answer's text passes through it: a proxy may echo the Authorization header.
         self._redact = Redactor(config.api_key)  # type: ignore[arg-type]
@@ -323,8 +231,8 @@ class FynoClient:
             sent_at = time.monotonic()
             try:
                 status, raw, retry_after = self._transport.post(path, body)
-            except _NETWORK_ERRORS as exc:
-                last_status, last_error = None, _describe(exc, self.timeout)
+            except NETWORK_ERRORS as exc:
+                last_status, last_error = None, describe_failure(exc, self.timeout)
                 log.debug("%s attempt %d: %s", operation, attempts, last_error)
                 if retries >= policy.max_retries:
                     return end("failed", _after(last_error, attempts))
@@ -433,30 +341,3 @@ def _dumps(obj: Any) -> bytes:
 
 def _after(error: str, attempts: int) -> str:
     return f"{error} (after {attempts} attempt{'' if attempts == 1 else 's'})"
-
-
-def _describe(exc: BaseException, timeout: float) -> str:
-    """A short client-side reason (no URL with query, no headers: nothing secret).
-
-    Read from the socket error under urllib3's and requests' wrappers.
-    """
-    chain = _causes(exc)
-    if any(isinstance(e, ConnectionRefusedError) for e in chain):
-        return "connection refused"
-    if any(isinstance(e, socket.gaierror) for e in chain):
-        return "host name not found (DNS lookup failed)"
-    if any(isinstance(e, _TIMEOUTS) and not isinstance(e, _NEW_CONNECTION) for e in chain):
-        return f"timed out after {timeout:g} s"
-    if any(isinstance(e, _CLOSED) for e in chain):
-        return "connection closed without an answer"
-    return f"connection error: {type(exc).__name__}"
-
-
-def _causes(exc: BaseException | None) -> list[BaseException]:
-    """``exc`` and what it wraps: causes, contexts and urllib3's ``MaxRetryError.reason``."""
-    chain: list[BaseException] = []
-    while exc is not None and exc not in chain:
-        chain.append(exc)
-        reason = getattr(exc, "reason", None)
-        exc = exc.__cause__ or (reason if isinstance(reason, BaseException) else exc.__context__)
-    return chain

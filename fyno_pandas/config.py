@@ -1,4 +1,5 @@
-"""Connection settings: explicit arguments first, then the ``FYNO_*`` environment variables.
+"""Connection settings: explicit arguments first, then `fyno_pandas.connect`, then the ``FYNO_*``
+environment variables.
 
 The variable names are the ones Fyno's own SDK reads: ``FYNO_WSID``, ``FYNO_API_KEY``,
 ``FYNO_VERSION`` (default ``live``) and ``FYNO_ENDPOINT`` (default ``https://api.fyno.io/v1``).
@@ -9,8 +10,10 @@ from __future__ import annotations
 import ipaddress
 import os
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
+from .connection import connected
 from .errors import FynoConfigError
 
 __all__ = ["DEFAULT_ENDPOINT", "VERSIONS", "FynoConfig", "check_endpoint"]
@@ -85,7 +88,8 @@ class FynoConfig:
         Parameters
         ----------
         wsid, api_key, version, endpoint : str, optional
-            Explicit settings; each falls back to its environment variable.
+            Explicit settings; each falls back to the innermost `fyno_pandas.connect` that
+            names it, then to its environment variable, then to its default.
         require_credentials : bool, default True
             Raise when the workspace id or key is missing. ``plan`` passes False: it only
             labels the preview with them.
@@ -95,13 +99,18 @@ class FynoConfig:
         FynoConfigError
             When a setting is missing (and required) or malformed.
         """
-        env = os.environ
-        wsid = wsid if wsid is not None else env.get("FYNO_WSID") or None
-        api_key = api_key if api_key is not None else env.get("FYNO_API_KEY") or None
-        version = version if version is not None else env.get("FYNO_VERSION") or "live"
-        endpoint = (
-            endpoint if endpoint is not None else env.get("FYNO_ENDPOINT") or DEFAULT_ENDPOINT
-        )
+        def pick(name: str, given: str | None, default: str | None) -> Any:
+            if given is not None:
+                return given
+            named = connected(name)
+            if named is not None:
+                return named
+            return os.environ.get(f"FYNO_{name.upper()}") or default
+
+        wsid = pick("wsid", wsid, None)
+        api_key = pick("api_key", api_key, None)
+        version = pick("version", version, "live")
+        endpoint = pick("endpoint", endpoint, DEFAULT_ENDPOINT)
         if version not in VERSIONS:
             raise FynoConfigError(f"version must be 'live' or 'test', not {version!r}")
         if wsid is not None and (not isinstance(wsid, str) or not wsid.strip() or "/" in wsid):

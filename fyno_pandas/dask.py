@@ -24,18 +24,20 @@ import dask.dataframe as dd
 import pandas as pd
 
 from .config import FynoConfig
+from .connection import connected
+from .display import show_preview
 from .errors import FynoInputError
-from .frames import _push_frames, empty_result
+from .frames import _push_frames
+from .issues import ISSUE_COLUMNS
 from .ledger import Ledger
 from .optiondocs import takes
 from .options import Destination, PlanOptions, defaults, pick
+from .results import empty_result
 from .workflow import _plan
 
 __all__ = ["DaskFynoAccessor"]
 
 log = logging.getLogger("fyno_pandas")
-
-_ISSUE_COLUMNS = ("row", "column", "value", "rule", "action", "message")
 
 
 @dd.extensions.register_dataframe_accessor("fyno")
@@ -66,7 +68,7 @@ class DaskFynoAccessor:
             ``issues`` (counts per rule).
         """
         options = self._fixed_types(id_col, options, show=False)
-        meta = pd.DataFrame({c: pd.Series(dtype=object) for c in (*_ISSUE_COLUMNS, "partition")})
+        meta = pd.DataFrame({c: pd.Series(dtype=object) for c in (*ISSUE_COLUMNS, "partition")})
         issues = self._frame.map_partitions(
             _partition_issues, id_col, options, meta=meta, partition_info=True
         ).compute()
@@ -115,6 +117,8 @@ class DaskFynoAccessor:
         config = FynoConfig.resolve(**where, require_credentials=not options["dry_run"])
         options.update({name: getattr(config, name) for name in where})
         options = self._fixed_types(id_col, options, show=options["preview"])
+        if options["ledger"] is None:  # workers run no connect(): carry the client's
+            options["ledger"] = connected("ledger")
         if isinstance(options["ledger"], Ledger):
             options["ledger"] = options["ledger"].path
         threads = sum(w["nthreads"] for w in client.scheduler_info()["workers"].values())
@@ -128,8 +132,6 @@ class DaskFynoAccessor:
         ``schema``."""
         first = _plan(self._frame.get_partition(0).compute(), id_col, pick(options, entry="plan"))
         if show:
-            from .preview import show_preview
-
             show_preview(first)
         types = {**dict(options.get("schema") or {}), **first.fyno_types}
         untyped = [p for p in first.properties if p not in types]

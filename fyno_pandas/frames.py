@@ -13,17 +13,21 @@ from collections import Counter
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from .config import FynoConfig
+from .display import show_preview
 from .errors import FynoAuthError, FynoInputError, PushInterrupted
 from .ledger.bridge import skip_acknowledged
 from .optiondocs import takes
 from .options import Destination, PlanOptions, SendOptions, pick
+from .pushplan import PushPlan
 from .resultfile import ResultWriter
+from .results import empty_result
 from .sender import dry_run_result
 from .session import PushSession
 from .workflow import _plan
@@ -109,7 +113,7 @@ def _push_frames(
         book = ledger if session is None else getattr(session.ledger, "path", False)
         numbered = enumerate(frames, start=1)
 
-        def plan_next() -> tuple[int, Any] | None:
+        def plan_next() -> tuple[int, PushPlan] | None:
             # In the helper thread, while the chunk before is sent; ``types`` was updated from
             # every earlier chunk before this was submitted. What Fyno holds is looked up only
             # once the chunk before is sent (below): a user in both chunks must see its acks.
@@ -142,7 +146,7 @@ def _push_frames(
                 upcoming = ahead.submit(plan_next)
                 if session is not None and session.ledger is not None and only_changed:
                     chunk = skip_acknowledged(chunk, session.ledger, config)
-                    chunk.options["only_changed"] = True
+                    chunk = replace(chunk, options={**chunk.options, "only_changed": True})
                 _report(chunk, number, preview, plan_counts)
                 if session is None:
                     chunks.add(dry_run_result(chunk))
@@ -184,12 +188,10 @@ def _as_frame(frame: Any, number: int) -> pd.DataFrame:
     )
 
 
-def _report(chunk: Any, number: int, preview: bool, counts: Counter[str]) -> None:
+def _report(chunk: PushPlan, number: int, preview: bool, counts: Counter[str]) -> None:
     summary = chunk.summary()
     counts.update({k: v for k, v in summary.items() if isinstance(v, int) and k != "properties"})
     if number == 1 and preview:
-        from .preview import show_preview
-
         show_preview(chunk)
     elif summary["values_dropped"] or summary["rows_skipped"]:
         rules = chunk.issues["rule"].value_counts().to_dict()
@@ -237,13 +239,3 @@ class _Chunks:
         joined = pd.concat(self.kept) if len(self.kept) > 1 else self.kept[0]
         joined.attrs = {}
         return joined
-
-
-def empty_result() -> pd.DataFrame:
-    """A result with no rows: the columns and dtypes of every push's result."""
-    from .planning import build_plan
-
-    empty = pd.DataFrame({"distinct_id": pd.Series(dtype=object)})
-    result = dry_run_result(build_plan(empty, "distinct_id"))
-    result.attrs = {}
-    return result

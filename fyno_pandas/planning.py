@@ -72,24 +72,26 @@ empty_row           row_skipped  nothing left to set or unset
 
 from __future__ import annotations
 
-from decimal import Decimal
-from itertools import chain
-from typing import Any
+from collections.abc import Hashable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from .coerce import Coerced, Issue, coerce_series, missing_mask
-from .encode import encode_string
+from .coerce import Coerced, Issue, coerce_series
 from .errors import FynoInputError
+from .ids import id_strings
+from .issues import ISSUE_COLUMNS, IssueRows
 from .pushplan import PushPlan, short_repr
 from .types import FYNO_TYPES
 
-__all__ = ["ISSUE_COLUMNS", "LONG_STRINGS", "NULLS", "PushPlan", "build_plan"]
+if TYPE_CHECKING:
+    from .config import FynoConfig
+
+__all__ = ["COLUMN_COLUMNS", "ISSUE_COLUMNS", "LONG_STRINGS", "NULLS", "PushPlan", "build_plan"]
 
 NULLS = ("skip", "unset", "error")
 LONG_STRINGS = ("report", "truncate", "error")
-ISSUE_COLUMNS = ["row", "column", "value", "rule", "action", "message"]
 COLUMN_COLUMNS = [
     "column",
     "dtype",
@@ -103,54 +105,6 @@ COLUMN_COLUMNS = [
     "note",
 ]
 _COLUMN_DTYPES = dict.fromkeys(("values", "missing", "coerced", "dropped"), np.int64)
-
-
-_NOT_UTF8 = object()  # what _id_text gives for bytes that do not decode
-
-
-def _id_text(value: Any) -> Any:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, (bytes, bytearray)):  # numpy.bytes_ too: pd.read_sas text is bytes
-        try:
-            value = value.decode("utf-8")
-        except UnicodeDecodeError:
-            return _NOT_UTF8
-    if isinstance(value, (bool, np.bool_)):
-        return str(bool(value))
-    if isinstance(value, (int, np.integer)):
-        return str(int(value))
-    if isinstance(value, (float, np.floating)):
-        if not np.isfinite(value):
-            return None
-        return str(int(value)) if float(value).is_integer() else repr(float(value))
-    if isinstance(value, Decimal) and not value.is_finite():
-        return None
-    text = str(value)
-    return text if text.strip() else None
-
-
-def id_strings(ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """The ids as str, and a mask of the ids that are bytes but not UTF-8.
-
-    The object ndarray of str holds None where the id is missing, blank or not UTF-8.
-    """
-    if isinstance(ids.dtype, pd.CategoricalDtype):
-        table, bad = id_strings(pd.Series(ids.cat.categories))
-        codes = ids.cat.codes.to_numpy()  # -1 (missing) picks the appended None / False
-        return np.append(table, None)[codes], np.append(bad, False)[codes]
-    missing = missing_mask(ids)
-    out = np.full(len(ids), None, dtype=object)
-    not_utf8 = np.zeros(len(ids), dtype=bool)
-    present = np.flatnonzero(~missing)
-    if ids.dtype.kind in "iu" and not missing.any():
-        out[:] = np.fromiter(map(str, ids.to_numpy().tolist()), dtype=object, count=len(ids))
-    else:
-        values = ids.to_numpy(dtype=object)[present]
-        out[present] = np.fromiter(map(_id_text, values), dtype=object, count=len(present))
-        not_utf8 = np.fromiter((t is _NOT_UTF8 for t in out), dtype=bool, count=len(out))
-        out[not_utf8] = None
-    return out, not_utf8
 
 
 def _check_options(nulls: str, long_strings: str, naive_tz: Any) -> Any:
@@ -229,53 +183,7 @@ def _select(df: pd.DataFrame, id_col: Any, columns: Any) -> list[Any]:
     return chosen
 
 
-class _IssueRows:
-    """Collects issue rows as arrays, then sorts them into ``plan.issues``."""
-
-    def __init__(self, index: pd.Index) -> None:
-        self.index = index
-        self.chunks: list[tuple[np.ndarray, int, Any, list[str], str, str, str]] = []
-
-    def add(
-        self,
-        pos: np.ndarray,
-        order: int,
-        column: Any,
-        values: list[str],
-        rule: str,
-        action: str,
-        message: str,
-    ) -> None:
-        self.chunks.append((pos, order, column, values, rule, action, message))
-
-    def frame(self) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
-        if not self.chunks:
-            empty = pd.DataFrame({c: pd.Series([], dtype=object) for c in ISSUE_COLUMNS})
-            none = np.array([], dtype=np.int64)
-            return empty, none, np.array([], dtype=object), np.array([], dtype=object)
-        pos = np.concatenate([c[0] for c in self.chunks]).astype(np.int64)
-        sizes = [len(c[0]) for c in self.chunks]
-        order = np.repeat([c[1] for c in self.chunks], sizes)
-        column = np.repeat(np.array([c[2] for c in self.chunks], dtype=object), sizes)
-        action = np.repeat(np.array([c[5] for c in self.chunks], dtype=object), sizes)
-        sort = np.lexsort((order, pos))  # rows in order; column-wide (pos -1) first
-        rows = np.full(len(pos), None, dtype=object)
-        cell = pos >= 0
-        rows[cell] = self.index[pos[cell]].to_numpy(dtype=object)
-        data = {
-            "row": rows,
-            "column": column,
-            "value": np.fromiter(chain.from_iterable(c[3] for c in self.chunks), object),
-            "rule": np.repeat([c[4] for c in self.chunks], sizes),
-            "action": action,
-            "message": np.repeat([c[6] for c in self.chunks], sizes),
-        }
-        # object columns keep None (pandas 3 would infer "str" and turn None into NaN)
-        frame = pd.DataFrame({k: pd.Series(v[sort], dtype=object) for k, v in data.items()})
-        return frame, pos[sort], column[sort], action[sort]
-
-
-def _cell_issues(issues: _IssueRows, s: pd.Series, order: int, name: str, c: Coerced) -> None:
+def _cell_issues(issues: IssueRows, s: pd.Series, order: int, name: str, c: Coerced) -> None:
     for issue in c.issues:
         if issue.column_wide:
             count = str(len(issue.positions))
@@ -337,15 +245,15 @@ def _column_row(name: str, s: pd.Series, c: Coerced) -> dict[str, Any]:
 
 def build_plan(
     df: pd.DataFrame,
-    id_col: Any,
+    id_col: Hashable,
     *,
     columns: Any = None,
-    schema: Any = None,
+    schema: Mapping[str, str] | None = None,
     naive_tz: Any = "UTC",
     nulls: str = "skip",
     long_strings: str = "report",
-    known_types: Any = None,
-    config: Any = None,
+    known_types: Mapping[str, str] | None = None,
+    config: FynoConfig | None = None,
 ) -> PushPlan:
     """Plan a push of ``df``: ids, types, JSON fragments and every issue, without sending.
 
@@ -388,7 +296,7 @@ def build_plan(
     known.update(_check_types(schema, "schema"))
     chosen = _select(df, id_col, columns)
     n = len(df)
-    issues = _IssueRows(df.index)
+    issues = IssueRows(df.index)
     ids, not_utf8 = id_strings(df[id_col])
     has_id = np.not_equal(ids, None)
     dup = np.zeros(n, dtype=bool)
@@ -404,9 +312,12 @@ def build_plan(
         if len(where):
             values = [short_repr(v) for v in id_values.iloc[where]]
             issues.add(where, -1, str(id_col), values, rule, "row_skipped", message)
-    plan = PushPlan.__new__(PushPlan)
-    plan.properties, plan.fyno_types, plan.fragments, plan.unsets = [], {}, {}, {}
-    plan._ambiguous, plan._set = {}, {}
+    properties: list[str] = []
+    fyno_types: dict[str, str] = {}
+    fragments: dict[str, np.ndarray] = {}
+    unsets: dict[str, np.ndarray] = {}
+    is_set: dict[str, np.ndarray] = {}
+    ambiguous: dict[str, np.ndarray] = {}
     rows = []
     for order, label in enumerate(chosen):
         name = str(label)
@@ -422,51 +333,59 @@ def build_plan(
             )
         if name not in known:
             _drop_without_safe_seed(c, ok)
-        plan.properties.append(name)
+        properties.append(name)
         if c.fyno_type is not None:
-            plan.fyno_types[name] = c.fyno_type
-        plan.fragments[name] = c.fragments
-        plan.unsets[name] = (c.missing & ok) if nulls == "unset" else np.zeros(n, dtype=bool)
-        plan._set[name] = c.present
-        plan._ambiguous[name] = c.ambiguous
+            fyno_types[name] = c.fyno_type
+        fragments[name] = c.fragments
+        unsets[name] = (c.missing & ok) if nulls == "unset" else np.zeros(n, dtype=bool)
+        is_set[name] = c.present
+        ambiguous[name] = c.ambiguous  # type: ignore[assignment]
         _cell_issues(issues, s, order, name, c)
         rows.append(_column_row(name, s, c))
-    plan.index = df.index
-    plan.id_col = id_col
-    plan.config = config
-    plan.known_types = known
-    plan.options = {
-        "columns": list(chosen),
-        "schema": _check_types(schema, "schema"),
-        "naive_tz": str(tz),
-        "nulls": nulls,
-        "long_strings": long_strings,
-    }
-    plan.distinct_ids = ids
     anything = np.zeros(n, dtype=bool)
-    for name in plan.properties:
-        anything |= plan._set[name] | plan.unsets[name]
+    for name in properties:
+        anything |= is_set[name] | unsets[name]
     empty = np.flatnonzero(ok & ~anything)
     if len(empty):
         values = [short_repr(v) for v in id_values.iloc[empty]]
         message = "no value left to set or unset; row skipped"
         issues.add(empty, -1, None, values, "empty_row", "row_skipped", message)
-    plan.skip_reasons = np.full(n, None, dtype=object)
-    plan.skip_reasons[ok & ~anything] = "empty_row"
-    plan.skip_reasons[dup] = "duplicate_id"
-    plan.skip_reasons[~has_id] = "missing_id"
-    plan.skip_reasons[not_utf8] = "invalid_id"
-    plan._ok = ok
-    plan.sendable = ok & anything
-    plan.unchanged = np.zeros(n, dtype=bool)
-    plan.acked_request_ids = np.full(n, None, dtype=object)
-    plan.acked_at = np.full(n, np.datetime64("NaT", "ns"))
-    plan.issues, plan._issue_pos, plan._issue_column, plan._issue_action = issues.frame()
-    plan.columns = pd.DataFrame(
-        {
-            c: pd.Series([r[c] for r in rows], dtype=_COLUMN_DTYPES.get(c, object))
-            for c in COLUMN_COLUMNS
-        }
+    skip_reasons = np.full(n, None, dtype=object)
+    skip_reasons[ok & ~anything] = "empty_row"
+    skip_reasons[dup] = "duplicate_id"
+    skip_reasons[~has_id] = "missing_id"
+    skip_reasons[not_utf8] = "invalid_id"
+    issue_frame, issue_pos = issues.frame()
+    return PushPlan(
+        index=df.index,
+        id_col=id_col,
+        options={
+            "columns": list(chosen),
+            "schema": _check_types(schema, "schema"),
+            "naive_tz": str(tz),
+            "nulls": nulls,
+            "long_strings": long_strings,
+        },
+        config=config,
+        known_types=known,
+        distinct_ids=ids,
+        sendable=ok & anything,
+        skip_reasons=skip_reasons,
+        unchanged=np.zeros(n, dtype=bool),
+        properties=properties,
+        fyno_types=fyno_types,
+        fragments=fragments,
+        unsets=unsets,
+        columns=pd.DataFrame(
+            {
+                c: pd.Series([r[c] for r in rows], dtype=_COLUMN_DTYPES.get(c, object))
+                for c in COLUMN_COLUMNS
+            }
+        ),
+        issues=issue_frame,
+        acked_request_ids=np.full(n, None, dtype=object),
+        acked_at=np.full(n, np.datetime64("NaT", "ns")),
+        _set=is_set,
+        _ambiguous=ambiguous,
+        _issue_pos=issue_pos,
     )
-    plan._keys = {p: encode_string(p) + ":" for p in plan.properties}
-    return plan

@@ -1,21 +1,33 @@
 """`PushPlan`: what a push will send, row by row, with the bodies built from pre-encoded text.
 
-Built by `fyno_pandas.planning.build_plan` (which documents the policy and the issue rules);
-read by the sender, the ledger and the preview. Every property value is held as JSON text
-(``fragments``), every property name as a pre-encoded ``"name":`` key, so a request body is a
-join of strings, never a ``json.dumps`` of Python objects. Pure.
+Built by `fyno_pandas.planning.build_plan` (which documents the policy and the issue rules) in
+one constructor call, and never changed after: `restrict`, `drop_values` and
+`without_acknowledged` return narrowed copies (`dataclasses.replace`). Read by the sender, the
+ledger and the preview. Every property value is held as JSON text (``fragments``), every
+property name as a pre-encoded ``"name":`` key, so a request body is a join of strings, never a
+``json.dumps`` of Python objects. Pure; what a push produced lives on its result, not here.
 """
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 import json
-from typing import Any
+from collections.abc import Hashable, Iterable, Mapping
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from .encode import encode_string
+from .render import render_html, render_text
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from .config import FynoConfig
+    from .ledger import Ledger
+    from .widget import PlanWidget
 
 __all__ = ["PushPlan", "short_repr"]
 
@@ -30,21 +42,28 @@ def short_repr(value: Any) -> str:
     return text if len(text) <= _REPR_MAX else text[: _REPR_MAX - 1] + "…"
 
 
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
 class PushPlan:
     """What a push will send, row by row; built by `build_plan`, read by sender and preview.
+
+    A frozen dataclass (its repr is the preview's text); arrays and tables are shared between
+    a plan and its narrowed copies, so none of them is ever written to.
 
     Attributes
     ----------
     index : pandas.Index
         The input frame's index (labels, order and duplicates kept).
+    id_col : hashable
+    options : dict
+        The plan options as given (``columns``, ``schema``, ``naive_tz``, ``nulls``,
+        ``long_strings``), and ``only_changed`` once `fyno_pandas.plan` applied the ledger.
+    config : FynoConfig or None
+        Where the plan is meant to go (it labels the preview; `push_plan` sends there).
+    known_types : dict
+        ``{property: type}`` fixed before this plan (``schema=`` and the ledger).
     distinct_ids, sendable, skip_reasons, unchanged : numpy.ndarray
         Per row: the id (None when missing), whether it will be sent, why not, and whether
         `restrict` left it with nothing to send.
-    acked_request_ids, acked_at : numpy.ndarray
-        Per row, the user's latest request Fyno acknowledged and when (UTC), as the ledger
-        told `without_acknowledged`; None and NaT otherwise.
-    values_unchanged : int
-        Values left out by `without_acknowledged` because Fyno already holds them.
     properties : list of str
     fyno_types : dict
         ``{property: type}`` for the properties that have one.
@@ -53,16 +72,23 @@ class PushPlan:
         whose property is cleared (``nulls="unset"``).
     columns, issues : pandas.DataFrame
         One row per property; one row per cell or row not sent as is.
+    acked_request_ids, acked_at : numpy.ndarray
+        Per row, the user's latest request Fyno acknowledged and when (UTC), as the ledger
+        told `without_acknowledged`; None and NaT otherwise.
+    values_unchanged : int
+        Values left out by `without_acknowledged` because Fyno already holds them.
     ledger : Ledger, pathlib.Path or False
         The ledger `fyno_pandas.plan` consulted, which `push_plan` records to (False: none).
-    result : pandas.DataFrame or None
-        The result of the last send from the preview widget's button.
+
+    The private fields serve the request bodies: ``_set`` (``{property: rows with a
+    fragment}``), ``_ambiguous`` (``{property: fragments Fyno could type otherwise}``, never a
+    seed) and ``_issue_pos`` (each issue's row position, -1 for a whole column).
     """
 
     index: pd.Index
-    id_col: Any
+    id_col: Hashable
     options: dict[str, Any]
-    config: Any
+    config: FynoConfig | None
     known_types: dict[str, str]
     distinct_ids: np.ndarray
     sendable: np.ndarray
@@ -76,34 +102,54 @@ class PushPlan:
     issues: pd.DataFrame
     acked_request_ids: np.ndarray
     acked_at: np.ndarray
+    _set: dict[str, np.ndarray]
+    _ambiguous: dict[str, np.ndarray]
+    _issue_pos: np.ndarray
     values_unchanged: int = 0
-    ledger: Any = False
-    result: pd.DataFrame | None = None
+    ledger: Ledger | Path | Literal[False] = False
+
+    @cached_property
+    def _keys(self) -> dict[str, str]:
+        """Each property's name as a pre-encoded JSON object key (``"name":``)."""
+        return {p: encode_string(p) + ":" for p in self.properties}
+
+    @cached_property
+    def _issue_column(self) -> np.ndarray:
+        return self.issues["column"].to_numpy(dtype=object)
+
+    @cached_property
+    def _issue_action(self) -> np.ndarray:
+        return self.issues["action"].to_numpy(dtype=object)
 
     def __len__(self) -> int:
         return int(self.sendable.sum())
 
-    # Display lives in fyno_pandas.preview; imported on first display so planning stays pure.
     def __repr__(self) -> str:
-        from .preview import render_text
-
         return render_text(self)
 
     def _repr_html_(self) -> str:
-        from .preview import render_html
-
         return render_html(self)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        from .preview import mimebundle
+        """The preview for Jupyter: the widget view in a kernel, plus static HTML and text.
 
-        return mimebundle(self)
+        This method and `widget` import `fyno_pandas.view` when called, the package's one
+        import upward: the view's Send button needs `fyno_pandas.push_plan`, which imports
+        this module, so the plan reaches it only on display and planning stays pure.
+        """
+        from .view import plan_bundle
 
-    def widget(self, buttons: bool = True) -> Any:
-        """The interactive preview (ipywidgets); its Send button pushes and sets `result`."""
-        from .widget import build_widget
+        return plan_bundle(self)
 
-        return build_widget(self, buttons=buttons)
+    def widget(self, buttons: bool = True) -> PlanWidget:
+        """The interactive preview (ipywidgets); its Send button pushes this plan.
+
+        The result of a Send is the widget's ``result``. Imports `fyno_pandas.view` when
+        called (see `_repr_mimebundle_`).
+        """
+        from .view import plan_widget
+
+        return plan_widget(self, buttons=buttons)
 
     def summary(self) -> dict[str, Any]:
         """Counts for a preview: rows, rows_to_send, rows_skipped, values, drops, warnings.
@@ -142,7 +188,7 @@ class PushPlan:
             out[pos] = sorted(names.get(pos, ()))
         return out
 
-    def _set_text(self, pos: int, properties: Any = None) -> str:
+    def _set_text(self, pos: int, properties: Iterable[str] | None = None) -> str:
         names = self.properties if properties is None else properties
         parts = [
             self._keys[p] + self.fragments[p][pos]
@@ -151,7 +197,7 @@ class PushPlan:
         ]
         return ",".join(parts)
 
-    def set_body(self, pos: int, properties: Any = None) -> bytes:
+    def set_body(self, pos: int, properties: Iterable[str] | None = None) -> bytes:
         """The ``properties/set`` body of row position ``pos`` (only ``properties`` if given)."""
         text = self._set_text(pos, properties)
         head = '{"distinct_id":' + encode_string(self.distinct_ids[pos])
@@ -205,7 +251,7 @@ class PushPlan:
         head = '{"distinct_id":' + encode_string(self.distinct_ids[pos])
         return head + ',"action":{' + ",".join(action) + "}}"
 
-    def seed_values(self, properties: Any) -> dict[str, int]:
+    def seed_values(self, properties: Iterable[str]) -> dict[str, int]:
         """For each property, a sendable row whose value fixes the planned type unambiguously.
 
         Fyno types a new property by its first stored value, so the sender writes these first;
@@ -227,25 +273,25 @@ class PushPlan:
             out[mask] = pd.util.hash_array(self.fragments[prop][mask], categorize=False)
         return out
 
-    def restrict(self, keep: dict[str, np.ndarray]) -> PushPlan:
+    def restrict(self, keep: Mapping[str, np.ndarray]) -> PushPlan:
         """A copy that sends only the kept cells; rows left with nothing become ``unchanged``."""
-        plan = copy.copy(self)
-        plan.fragments, plan.unsets, plan._set = (
-            dict(self.fragments),
-            dict(self.unsets),
-            dict(self._set),
-        )
+        fragments, unsets, is_set = dict(self.fragments), dict(self.unsets), dict(self._set)
         for p, mask in keep.items():
             mask = np.asarray(mask, dtype=bool)
-            plan.fragments[p] = np.where(mask, self.fragments[p], None)
-            plan.unsets[p] = self.unsets[p] & mask
-            plan._set[p] = self._set[p] & mask
+            fragments[p] = np.where(mask, self.fragments[p], None)
+            unsets[p] = self.unsets[p] & mask
+            is_set[p] = self._set[p] & mask
         anything = np.zeros(len(self.index), dtype=bool)
-        for p in plan.properties:
-            anything |= plan._set[p] | plan.unsets[p]
-        plan.sendable = self.sendable & anything
-        plan.unchanged = self.unchanged | (self.sendable & ~anything)
-        return plan
+        for p in self.properties:
+            anything |= is_set[p] | unsets[p]
+        return dataclasses.replace(
+            self,
+            fragments=fragments,
+            unsets=unsets,
+            _set=is_set,
+            sendable=self.sendable & anything,
+            unchanged=self.unchanged | (self.sendable & ~anything),
+        )
 
     def drop_values(self, prop: str, rule: str, message: str) -> PushPlan:
         """A copy that sends no value of ``prop``, each reported as a dropped ``rule`` issue.
@@ -255,8 +301,6 @@ class PushPlan:
         cells = np.flatnonzero(self._set[prop])
         plan = self.restrict({prop: np.zeros(len(self.index), dtype=bool)})
         emptied = self.sendable & ~plan.sendable
-        plan.unchanged = self.unchanged
-        plan.skip_reasons = np.where(emptied, "empty_row", self.skip_reasons).astype(object)
         added = pd.DataFrame(
             {
                 "row": pd.Series(self.index[cells].to_numpy(dtype=object), dtype=object),
@@ -268,20 +312,22 @@ class PushPlan:
             },
             dtype=object,
         )
-        plan.issues = pd.concat([self.issues, added], ignore_index=True)
-        plan._issue_pos = np.concatenate([self._issue_pos, cells])
-        plan._issue_column = np.concatenate([self._issue_column, np.full(len(cells), prop)])
-        plan._issue_action = np.concatenate([self._issue_action, np.full(len(cells), "dropped")])
         columns = self.columns.copy()
         where = columns["column"] == prop
         columns.loc[where, "values"] -= len(cells)
         columns.loc[where, "dropped"] += len(cells)
-        plan.columns = columns
-        return plan
+        return dataclasses.replace(
+            plan,
+            unchanged=self.unchanged,
+            skip_reasons=np.where(emptied, "empty_row", self.skip_reasons).astype(object),
+            issues=pd.concat([self.issues, added], ignore_index=True),
+            _issue_pos=np.concatenate([self._issue_pos, cells]),
+            columns=columns,
+        )
 
     def without_acknowledged(
         self,
-        acknowledged: dict[str, np.ndarray],
+        acknowledged: Mapping[str, np.ndarray],
         request_ids: np.ndarray,
         acked_at: np.ndarray,
     ) -> PushPlan:
@@ -297,12 +343,13 @@ class PushPlan:
             (`fyno_pandas.ledger.latest_acks`); rows left with nothing to send keep them.
         """
         plan = self.restrict({p: ~np.asarray(m, dtype=bool) for p, m in acknowledged.items()})
-        plan.values_unchanged = self.values_unchanged + sum(
-            int((self._set[p] & self.sendable & m).sum()) for p, m in acknowledged.items()
+        return dataclasses.replace(
+            plan,
+            values_unchanged=self.values_unchanged
+            + sum(int((self._set[p] & self.sendable & m).sum()) for p, m in acknowledged.items()),
+            acked_request_ids=np.where(plan.unchanged, request_ids, None),
+            acked_at=np.asarray(acked_at, dtype="datetime64[ns]"),
         )
-        plan.acked_request_ids = np.where(plan.unchanged, request_ids, None)
-        plan.acked_at = np.asarray(acked_at, dtype="datetime64[ns]")
-        return plan
 
     def payloads(self) -> list[dict[str, Any]]:
         """The request bodies as dicts, in row order: each row's set body, then its unset body."""

@@ -30,7 +30,7 @@ def sample_users() -> pd.DataFrame:
 def run() -> None:
     """Start the emulator, show the plan, push, and print what happened to every row."""
     from .emulator import FynoEmulator
-    from .preview import render_text
+    from .render import render_text
     from .workflow import plan, push_plan
 
     users = sample_users()

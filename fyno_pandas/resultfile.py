@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from .errors import FynoInputError
+from .results import arrow_types
 
 __all__ = ["ResultWriter", "check_output", "write_result"]
 
@@ -95,16 +96,9 @@ class ResultWriter:
 
         table = pa.Table.from_pandas(frame, preserve_index=True)
         if self._parquet_writer is None:
-            # A first chunk whose error column is all None would fix it as type null.
-            fixed = {
-                "distinct_id": pa.string(),
-                "status": pa.string(),
-                "request_id": pa.string(),
-                "http_status": pa.int64(),
-                "attempts": pa.int64(),
-                "error": pa.string(),
-                "dropped": pa.list_(pa.string()),
-            }
+            # The result's own types: a first chunk whose error column is all None would fix it
+            # as type null.
+            fixed = arrow_types()
             self._schema = pa.schema(
                 [pa.field(f.name, fixed.get(f.name, f.type)) for f in table.schema],
                 metadata=table.schema.metadata,

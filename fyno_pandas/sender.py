@@ -2,21 +2,22 @@
 
 Order of work:
 
-1. **type seeds**: for each property the plan sends that neither ``schema`` nor the ledger knows
-   (``plan.known_types``), the push first claims its type in the ledger (pushes sharing it
-   agree on one type; cells of a property another push claimed otherwise are dropped), then
-   sends one row whose value no reading of ISO 8601 types otherwise (``plan.seed_values``),
-   carrying only the properties it seeds. Every seed's answer is awaited before any other
-   request carrying them, because Fyno fixes a property's type from the first value it
-   processes. A property whose seed was not accepted gets no type: the rows carrying it are
-   ``failed`` and not sent, so no race decides;
+1. **type seeds** (`fyno_pandas.seeding`): for each property the plan sends that neither
+   ``schema`` nor the ledger knows (``plan.known_types``), the push first claims its type in
+   the ledger (pushes sharing it agree on one type; cells of a property another push claimed
+   otherwise are dropped), then sends one row whose value no reading of ISO 8601 types
+   otherwise (``plan.seed_values``), carrying only the properties it seeds. Every seed's answer
+   is awaited before any other request carrying them, because Fyno fixes a property's type
+   from the first value it processes. A property whose seed was not accepted gets no type: the
+   rows carrying it are ``failed`` and not sent, so no race decides;
 2. **rows**: every sendable row, by ``concurrency`` workers pulling from one shared cursor:
    ``properties/set`` per row (plus ``properties/unset`` when the row clears properties), or,
    with ``batch_size``, ``properties/batch`` with that many rows per request (rows then take
    their item's status from the answer).
 
-Threads: a `concurrent.futures.ThreadPoolExecutor` that is shut down before `send_plan` returns,
-so no thread outlives the call; nothing asynchronous (safe inside Jupyter's event loop).
+Threads (`fyno_pandas.sendstate`): a `concurrent.futures.ThreadPoolExecutor` that is shut down
+before `send_plan` returns, so no thread outlives the call; nothing asynchronous (safe inside
+Jupyter's event loop).
 Stopping: a 401/403 stops every worker at once (rows not yet sent stay ``pending``) and raises
 `FynoAuthError` with the partial result on ``.result``; Ctrl-C stops the workers, lets in-flight
 requests finish, and returns the partial result (or raises `PushInterrupted` carrying it, when
@@ -25,29 +26,26 @@ requests finish, and returns the partial result (or raises `PushInterrupted` car
 
 from __future__ import annotations
 
-import itertools
 import logging
-import threading
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from .client import FynoClient, Outcome, error_for
+from .client import FynoClient, error_for
 from .errors import PushInterrupted
+from .results import STATUSES, result_frame
+from .seeding import new_properties, seed_types, without_taken
+from .sendstate import AckHook, PushState, refresh_bar, run_units
 
-__all__ = ["STATUSES", "bar_class", "dry_run_result", "send_plan"]
+if TYPE_CHECKING:
+    from .pushplan import PushPlan
+
+__all__ = ["bar_class", "dry_run_result", "send_plan"]
 
 log = logging.getLogger("fyno_pandas")
-
-STATUSES = ("sent", "failed", "skipped", "pending", "dry_run", "unchanged")
-_AUTH = (401, 403)
-_TICK = 0.1  # seconds between progress refreshes (and Ctrl-C checks) of the calling thread
-
-AckHook = Callable[[Sequence[int], "str | None"], None]
 
 
 def bar_class() -> Any:
@@ -61,81 +59,7 @@ def bar_class() -> Any:
     return _Bar
 
 
-class _Push:
-    """The state of one push: per-row result arrays, tallies and the stop signal."""
-
-    def __init__(self, plan: Any, client: FynoClient | None, on_ack: AckHook | None) -> None:
-        n = len(plan.index)
-        self.plan, self.client, self.on_ack = plan, client, on_ack
-        config = client.config if client is not None else plan.config
-        self.destination = getattr(config, "label", None)
-        self.status = np.where(
-            plan.sendable, "pending", np.where(plan.unchanged, "unchanged", "skipped")
-        ).astype(object)
-        self.error = np.where(plan.sendable | plan.unchanged, None, plan.skip_reasons).astype(
-            object
-        )
-        # unchanged rows keep the request that stored their values (from the ledger)
-        self.request_id = np.where(plan.unchanged, plan.acked_request_ids, None).astype(object)
-        self.http_status = np.zeros(n, dtype=np.int64)  # 0: no answer
-        self.attempts = np.zeros(n, dtype=np.int64)
-        self.stop = threading.Event()
-        self.bar_start = 0  # a shared progress bar's count when this plan started
-        self.lock = threading.Lock()
-        self.sent = self.failed = self.requests = self.retries = self.throttled = 0
-        self.auth_failure: Outcome | None = None
-        self.crash: BaseException | None = None
-
-    def count(self, outcomes: Sequence[Outcome]) -> None:
-        with self.lock:
-            for o in outcomes:
-                self.requests += o.attempts
-                self.retries += o.retries
-                self.throttled += o.throttled
-        for o in outcomes:
-            if o.http_status in _AUTH and self.auth_failure is None:
-                self.auth_failure = o
-                self.stop.set()  # every worker stops before its next attempt
-
-    def settle(self, positions: Sequence[int], outcomes: Sequence[Outcome]) -> None:
-        """Record the rows' status from their request outcomes (all must be sent for 'sent')."""
-        last = outcomes[-1]
-        bad = next((o for o in outcomes if not o.ok), None)
-        final = bad or last
-        status = "sent" if bad is None else bad.status
-        rid = next((o.request_id for o in outcomes if o.request_id), None)
-        for pos in positions:
-            self.status[pos] = status
-            self.request_id[pos] = rid
-            self.http_status[pos] = final.http_status or 0
-            self.attempts[pos] = sum(o.attempts for o in outcomes)
-            self.error[pos] = None if bad is None else final.error
-        with self.lock:
-            if status == "sent":
-                self.sent += len(positions)
-            elif status == "failed":
-                self.failed += len(positions)
-
-    def fail_carriers(self, prop: str, why: Outcome | str) -> None:
-        """Fail the pending rows that set ``prop``, whose type could not be fixed."""
-        rows = np.flatnonzero(
-            np.not_equal(self.plan.fragments[prop], None) & (self.status == "pending")
-        )
-        reason = why if isinstance(why, str) else f"its first value was not accepted: {why.error}"
-        log.warning("property %r has no type (%s): %d rows not sent", prop, reason, len(rows))
-        self.status[rows] = "failed"
-        self.error[rows] = f"not sent: property {prop!r} got no type ({reason})"
-        if not isinstance(why, str):
-            self.http_status[rows] = why.http_status or 0
-        with self.lock:
-            self.failed += len(rows)
-
-    def ack(self, positions: Sequence[int], request_id: str | None) -> None:
-        if self.on_ack is not None and positions:
-            self.on_ack(positions, request_id)
-
-
-def _row_unit(push: _Push, bodies: dict[int, bytes], unsets: set[int]) -> Callable[[int], None]:
+def _row_unit(push: PushState, bodies: dict[int, bytes], unsets: set[int]) -> Callable[[int], None]:
     """Per-row mode: ``set`` (and ``unset`` when the row clears properties), then record."""
     plan, post, stop = push.plan, push.client.post, push.stop
 
@@ -154,7 +78,7 @@ def _row_unit(push: _Push, bodies: dict[int, bytes], unsets: set[int]) -> Callab
     return run
 
 
-def _batch_unit(push: _Push, chunks: list[np.ndarray]) -> Callable[[int], None]:
+def _batch_unit(push: PushState, chunks: list[np.ndarray]) -> Callable[[int], None]:
     """Batch mode: one ``properties/batch`` per chunk; rows take their item's status."""
     plan, post, stop = push.plan, push.client.post, push.stop
 
@@ -193,51 +117,8 @@ def _item_error(item: Any) -> str | None:
     return "; ".join(f"{k}: {v}" if k != "error" else str(v) for k, v in bad.items())
 
 
-def _run(push: _Push, count: int, unit: Callable[[int], None], workers: int, bar: Any) -> bool:
-    """Run ``unit(0..count-1)`` on ``workers`` threads; True when interrupted by Ctrl-C."""
-    if count == 0:
-        return False
-    cursor = itertools.count()  # next() on it is atomic: the workers' shared cursor
-    stop = push.stop
-
-    def work() -> None:
-        try:
-            while not stop.is_set():
-                k = next(cursor)
-                if k >= count:
-                    return
-                unit(k)  # records and acks before this worker takes its next unit
-        except BaseException as exc:  # noqa: BLE001  (re-raised by send_plan in the caller)
-            push.crash = push.crash or exc
-            stop.set()
-
-    pool = ThreadPoolExecutor(max_workers=max(1, min(workers, count)), thread_name_prefix="fyno")
-    interrupted = False
-    try:
-        futures = [pool.submit(work) for _ in range(pool._max_workers)]
-        pending = set(futures)
-        while pending:
-            _, pending = wait(pending, timeout=_TICK, return_when=FIRST_EXCEPTION)
-            _refresh(bar, push)
-    except KeyboardInterrupt:
-        interrupted = True
-        stop.set()
-        log.warning("push interrupted: letting requests in flight finish")
-    finally:
-        pool.shutdown(wait=True)  # a second Ctrl-C here leaves; the workers stop on their own
-    _refresh(bar, push)
-    return interrupted
-
-
-def _refresh(bar: Any, push: _Push) -> None:
-    if bar is not None:
-        bar.n = push.bar_start + push.sent + push.failed
-        bar.set_postfix(sent=push.sent, failed=push.failed, refresh=False)
-        bar.refresh()
-
-
 def send_plan(
-    plan: Any,
+    plan: PushPlan,
     client: FynoClient,
     *,
     concurrency: int = 16,
@@ -283,8 +164,8 @@ def send_plan(
     started = time.monotonic()
     new = new_properties(plan)
     if claims is not None and new:
-        plan = _without_taken(plan, new, claims.claim(new))
-    push = _Push(plan, client, on_ack)
+        plan = without_taken(plan, new, claims.claim(new))
+    push = PushState(plan, client, on_ack)
     positions = np.flatnonzero(plan.sendable)
     own_bar = bar is None and progress and len(positions) > 0
     if own_bar:
@@ -293,7 +174,7 @@ def send_plan(
         push.bar_start = bar.n
     log.info("pushing %d rows to %s", len(positions), client.config.label)
     try:
-        interrupted = _seed_types(push, new, concurrency, claims)
+        interrupted = seed_types(push, new, concurrency, claims)
         positions = positions[push.status[positions] == "pending"]
         if not interrupted and not push.stop.is_set():
             if batch_size is None:
@@ -301,7 +182,8 @@ def send_plan(
             else:
                 size = batch_size
                 chunks = [positions[i : i + size] for i in range(0, len(positions), size)]
-                interrupted = _run(push, len(chunks), _batch_unit(push, chunks), concurrency, bar)
+                unit = _batch_unit(push, chunks)
+                interrupted = run_units(push, len(chunks), unit, concurrency, bar)
     except KeyboardInterrupt:  # between the phases (encoding): nothing is in flight
         push.stop.set()
         interrupted = True
@@ -309,7 +191,7 @@ def send_plan(
         if own_bar:
             bar.close()
         else:
-            _refresh(bar, push)
+            refresh_bar(bar, push)
     if push.crash is not None:
         raise push.crash
     result = _result_frame(push, started, interrupted)
@@ -326,66 +208,7 @@ def send_plan(
     return result
 
 
-def new_properties(plan: Any) -> dict[str, str]:
-    """``{property: planned type}`` of the properties whose type no one fixed yet (no ``schema``
-    entry, not in the ledger) and that some sendable row sets."""
-    sending = plan.sendable
-    return {
-        p: plan.fyno_types[p]
-        for p in plan.properties
-        if p not in plan.known_types
-        and p in plan.fyno_types
-        and np.not_equal(plan.fragments[p][sending], None).any()
-    }
-
-
-def _seed_types(push: _Push, new: dict[str, str], concurrency: int, claims: Any) -> bool:
-    """Fix the type of every new property with one value of it, and wait for all of them.
-
-    A property whose seed Fyno did not accept (or that has no safe seed) gets no type, so
-    every row carrying it is ``failed`` and not sent: whichever value Fyno processed first
-    would otherwise decide its type. True when interrupted by Ctrl-C.
-    """
-    plan = push.plan
-    chosen = plan.seed_values(list(new))
-    by_row: dict[int, list[str]] = {}
-    for prop, pos in chosen.items():
-        by_row.setdefault(pos, []).append(prop)
-    seeds = list(by_row.items())
-    refused = {p: "no value can fix its type for sure" for p in new if p not in chosen}
-    if seeds:
-        log.debug("fixing the type of %d new properties first", len(chosen))
-
-    def unit(k: int) -> None:
-        pos, props = seeds[k]
-        outcome = push.client.post("set", plan.set_body(pos, props), stop=push.stop)
-        push.count((outcome,))
-        if outcome.ok:
-            if claims is not None:
-                claims.fixed(props)
-        elif outcome.status == "failed":
-            refused.update(dict.fromkeys(props, outcome))
-
-    interrupted = _run(push, len(seeds), unit, concurrency, None)
-    for prop, why in refused.items():
-        push.fail_carriers(prop, why)
-    return interrupted
-
-
-def _without_taken(plan: Any, new: dict[str, str], taken: dict[str, str]) -> Any:
-    """``plan`` without the values of properties another push claimed with another type."""
-    for prop, other in taken.items():
-        del new[prop]
-        message = (
-            f"a {plan.fyno_types[prop]} value for a {other} property (another push fixed its "
-            "type after this plan was made); Fyno would not store it"
-        )
-        plan = plan.drop_values(prop, "type_mismatch", message)
-        log.warning("property %r: %s", prop, message)
-    return plan
-
-
-def _send_rows(push: _Push, positions: np.ndarray, concurrency: int, bar: Any) -> bool:
+def _send_rows(push: PushState, positions: np.ndarray, concurrency: int, bar: Any) -> bool:
     plan = push.plan
     has_set = np.zeros(len(plan.index), dtype=bool)
     has_unset = np.zeros(len(plan.index), dtype=bool)
@@ -397,10 +220,10 @@ def _send_rows(push: _Push, positions: np.ndarray, concurrency: int, bar: Any) -
     bodies = dict(zip(with_set.tolist(), plan.set_bodies(with_set), strict=True))
     order = positions.tolist()
     run_row = _row_unit(push, bodies, set(np.flatnonzero(has_unset).tolist()))
-    return _run(push, len(order), lambda k: run_row(order[k]), concurrency, bar)
+    return run_units(push, len(order), lambda k: run_row(order[k]), concurrency, bar)
 
 
-def _summary(push: _Push, started: float, interrupted: bool) -> dict[str, Any]:
+def _summary(push: PushState, started: float, interrupted: bool) -> dict[str, Any]:
     elapsed = time.monotonic() - started
     counts = dict(zip(*np.unique(push.status.astype(str), return_counts=True), strict=True))
     summary: dict[str, Any] = {s: int(counts.get(s, 0)) for s in STATUSES}
@@ -419,28 +242,26 @@ def _summary(push: _Push, started: float, interrupted: bool) -> dict[str, Any]:
     return summary
 
 
-def _result_frame(push: _Push, started: float, interrupted: bool) -> pd.DataFrame:
+def _result_frame(push: PushState, started: float, interrupted: bool) -> pd.DataFrame:
     plan = push.plan
     http = pd.array(push.http_status, dtype="Int64")
     http[push.http_status == 0] = pd.NA
-    result = pd.DataFrame(
-        {
-            "distinct_id": pd.Series(plan.distinct_ids, dtype=object, index=plan.index),
-            "status": pd.Series(push.status, dtype=object, index=plan.index),
-            "request_id": pd.Series(push.request_id, dtype=object, index=plan.index),
-            "http_status": pd.Series(http, index=plan.index),
-            "attempts": pd.Series(push.attempts, index=plan.index),
-            "error": pd.Series(push.error, dtype=object, index=plan.index),
-            "dropped": pd.Series(plan.dropped_by_row(), dtype=object, index=plan.index),
-        },
-        index=plan.index,
-    )
+    columns = {
+        "distinct_id": plan.distinct_ids,
+        "status": push.status,
+        "request_id": push.request_id,
+        "http_status": http,
+        "attempts": push.attempts,
+        "error": push.error,
+        "dropped": plan.dropped_by_row(),
+    }
+    result = result_frame(columns, plan.index)
     result.attrs["fyno"] = _summary(push, started, interrupted)
     return result
 
 
-def dry_run_result(plan: Any) -> pd.DataFrame:
+def dry_run_result(plan: PushPlan) -> pd.DataFrame:
     """The result of a dry run: sendable rows ``dry_run``, the others as the plan says."""
-    push = _Push(plan, None, None)
+    push = PushState(plan, None, None)
     push.status[plan.sendable] = "dry_run"
     return _result_frame(push, time.monotonic(), False)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from contextlib import ExitStack
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -19,9 +19,15 @@ from .client import FynoClient
 from .config import FynoConfig
 from .errors import FynoAuthError, PushInterrupted
 from .ledger.bridge import AckRecorder, TypeClaims, choose_ledger, opened
+from .ledger.scope import Scope
 from .ratelimit import RateLimiter
+from .results import STATUSES
 from .retry import RetryPolicy
-from .sender import STATUSES, AckHook, bar_class, send_plan
+from .sender import bar_class, send_plan
+from .sendstate import AckHook
+
+if TYPE_CHECKING:
+    from .pushplan import PushPlan
 
 __all__ = ["PushSession"]
 
@@ -109,10 +115,10 @@ class PushSession:
             )
             self.ledger = stack.enter_context(opened(self._ledger_choice, create=True))
             if self.ledger is not None:
-                target = (self.config.endpoint, self.config.wsid, self.config.version)
-                self.push_id = self.ledger.begin_push(*target, self._options)
-                self._writer = self.ledger.ack_writer(self.push_id, *target)
-                self._claims = TypeClaims(self.ledger, (self.push_id, *target))
+                self._scope = Scope.of(self.config)
+                self.push_id = self.ledger.begin_push(self._scope, self._options)
+                self._writer = self.ledger.ack_writer(self._scope, self.push_id)
+                self._claims = TypeClaims(self.ledger, self._scope, self.push_id)
                 stack.callback(self._end_push)
                 stack.callback(self._claims.release)
             if self._progress:
@@ -130,7 +136,7 @@ class PushSession:
     def _end_push(self) -> None:
         self.ledger.end_push(self.push_id, self.summary())
 
-    def send(self, plan: Any) -> pd.DataFrame:
+    def send(self, plan: PushPlan) -> pd.DataFrame:
         """Send ``plan``'s sendable rows; return its result (indexed like its frame).
 
         Raises what `fyno_pandas.sender.send_plan` raises, with the result completed.
@@ -140,8 +146,7 @@ class PushSession:
         recorder = None
         hook = self._on_ack
         if self.ledger is not None:
-            target = (self.push_id, self.config.endpoint, self.config.wsid, self.config.version)
-            recorder = AckRecorder(plan, self.ledger, self._writer, target)
+            recorder = AckRecorder(plan, self.ledger, self._scope, self.push_id, self._writer)
             hook = recorder if self._on_ack is None else _both(recorder, self._on_ack)
         try:
             result = send_plan(

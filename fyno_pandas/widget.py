@@ -1,21 +1,22 @@
 """The ipywidgets preview of a plan: tables, a paged drill-down, and a Send button.
 
-`build_widget` assembles it from `fyno_pandas.preview`'s HTML pieces. The widget never sends by
-itself: the Send button calls `fyno_pandas.workflow.push_plan` with the plan's own configuration
-and leaves the result DataFrame on ``plan.result``. Importing this module imports ipywidgets, so
-`fyno_pandas.preview` imports it only inside a Jupyter kernel.
+`build_widget` assembles it from `fyno_pandas.render`'s HTML pieces. The widget never sends by
+itself and never imports the workflow: it is handed its send function (`SendPlan`; the view a
+user gets, `fyno_pandas.view`, hands `fyno_pandas.push_plan`), and its Send button calls it
+with the plan and leaves the result DataFrame on the widget's ``result``. Importing this module
+imports ipywidgets, so `fyno_pandas.display` imports it only inside a Jupyter kernel.
 """
 
 from __future__ import annotations
 
 import html
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import ipywidgets as w
 import pandas as pd
 
 from .errors import FynoConfigError, FynoPandasError, PushInterrupted
-from .preview import (
+from .render import (
     BLOCK,
     Aggregates,
     affected_rows,
@@ -25,7 +26,10 @@ from .preview import (
     table_html,
 )
 
-__all__ = ["PAGE_SIZE", "DrillDown", "PlanWidget", "build_widget", "result_html"]
+if TYPE_CHECKING:
+    from .pushplan import PushPlan
+
+__all__ = ["PAGE_SIZE", "DrillDown", "PlanWidget", "SendPlan", "build_widget", "result_html"]
 
 PAGE_SIZE = 20
 _ALL = ("all", "")
@@ -41,7 +45,13 @@ def _esc(value: Any, limit: int = 80) -> str:
     return html.escape(text, quote=True)
 
 
-def _choices(plan: Any) -> list[tuple[str, tuple[str, str]]]:
+class SendPlan(Protocol):
+    """What the Send button calls: ``send(plan, dry_run=...)`` returns the result DataFrame."""
+
+    def __call__(self, plan: PushPlan, /, *, dry_run: bool) -> pd.DataFrame: ...
+
+
+def _choices(plan: PushPlan) -> list[tuple[str, tuple[str, str]]]:
     """Drill-down choices: every issue, then each property and each rule that has issues."""
     issues = plan.issues
     out = [(f"all issues ({len(issues):,})", _ALL)]
@@ -61,7 +71,7 @@ class DrillDown:
     only slices it, so it stays fast for a million issues.
     """
 
-    def __init__(self, plan: Any) -> None:
+    def __init__(self, plan: PushPlan) -> None:
         self.plan = plan
         self.page = 0
         self.rows = plan.issues
@@ -149,7 +159,8 @@ def result_html(result: pd.DataFrame) -> str:
     lines = [
         f'<div class="fyno-result" style="{BLOCK};color:{colour};font-weight:600;margin:4px 0">'
         f"{icon} Done{speed}: {', '.join(parts) or 'no rows'}. "
-        "The result DataFrame is on <code>plan.result</code>.</div>"
+        "The result DataFrame is on the widget's <code>.result</code> (keep the widget: "
+        "<code>view = plan.widget()</code>).</div>"
     ]
     if len(failed):
         rows = "".join(
@@ -173,20 +184,25 @@ def _message(text: str, hint: str = "") -> str:
     )
 
 
-def _sender(plan: Any, dry_run: w.Checkbox, send: w.Button, out: w.Output, status: w.HTML) -> Any:
-    """The Send handler: push the plan, stream progress into ``out``, report in ``status``."""
+def _on_send(
+    box: PlanWidget,
+    send: SendPlan,
+    button: w.Button,
+    dry_run: w.Checkbox,
+    out: w.Output,
+    status: w.HTML,
+) -> Any:
+    """The Send handler: push the plan, stream progress, report, keep the result on ``box``."""
 
     def on_click(_: Any) -> None:
-        from .workflow import push_plan
-
-        send.disabled = True  # one push at a time: a second click waits for this one
+        button.disabled = True  # one push at a time: a second click waits for this one
         out.clear_output()
         status.value = "Dry run…" if dry_run.value else "Sending…"
         result, notice = None, ""
         # Output captures tqdm's bar and, inside a kernel, any unexpected traceback.
         with out:
             try:
-                result = push_plan(plan, dry_run=dry_run.value, progress=True)
+                result = send(box.plan, dry_run=dry_run.value)
             except FynoConfigError as exc:
                 notice = _message(
                     f"Not sent: {exc}",
@@ -195,13 +211,13 @@ def _sender(plan: Any, dry_run: w.Checkbox, send: w.Button, out: w.Output, statu
                 )
             except PushInterrupted as exc:
                 result = exc.result
-                notice = _message("Interrupted: unsent rows are 'pending' in plan.result.")
+                notice = _message("Interrupted: unsent rows are 'pending' in the widget's .result.")
             except FynoPandasError as exc:
                 notice = _message(f"Not sent: {exc}")
             finally:
-                send.disabled = False
+                button.disabled = False
         if result is not None:
-            plan.result = result
+            box.result = result
         status.value = notice + ("" if result is None else result_html(result))
 
     return on_click
@@ -220,26 +236,39 @@ class PlanWidget(w.VBox):
         Where the progress bar streams.
     status : ipywidgets.HTML or None
         The outcome: the result summary, or what is missing.
+    result : pandas.DataFrame or None
+        The result of the last Send (None before one, or when nothing was sent).
     """
 
+    plan: PushPlan
+    drilldown: DrillDown
+    send: w.Button | None
+    dry_run: w.Checkbox | None
+    output: w.Output | None
+    status: w.HTML | None
+    result: pd.DataFrame | None = None
 
-def build_widget(plan: Any, buttons: bool = True, agg: Aggregates | None = None) -> PlanWidget:
+
+def build_widget(
+    plan: PushPlan, send: SendPlan | None = None, agg: Aggregates | None = None
+) -> PlanWidget:
     """The preview of ``plan`` as an ipywidgets VBox.
 
     Parameters
     ----------
     plan : PushPlan
-    buttons : bool, default True
-        Add the dry-run checkbox and the Send button (``push(preview=True)`` shows the
-        preview without them, since it sends anyway).
+    send : callable, optional
+        ``send(plan, dry_run=...) -> result``, called by the Send button (`fyno_pandas.view`
+        hands `fyno_pandas.push_plan`). None: no dry-run checkbox and no Send button
+        (``push(preview=True)`` shows the preview so, since it sends anyway).
     agg : Aggregates, optional
-        Precomputed by `fyno_pandas.preview.aggregate` (a display computes them once).
+        Precomputed by `fyno_pandas.render.aggregate` (a display computes them once).
 
     Returns
     -------
     PlanWidget
         An ipywidgets VBox: header, property table, issues per rule, drill-down, then (with
-        buttons) the controls, the progress area and the result.
+        ``send``) the controls, the progress area and the result.
     """
     agg = aggregate(plan) if agg is None else agg
     drill = DrillDown(plan)
@@ -250,8 +279,10 @@ def build_widget(plan: Any, buttons: bool = True, agg: Aggregates | None = None)
     ]
     if len(plan.issues):
         children.append(drill.box)
-    send = dry_run = out = status = None
-    if buttons:
+    box = PlanWidget(children, layout=w.Layout(padding="4px"))
+    box.plan, box.drilldown = plan, drill
+    box.send = box.dry_run = box.output = box.status = None
+    if send is not None:
         rows = len(plan)
         dry_run = w.Checkbox(
             value=False,
@@ -259,22 +290,16 @@ def build_widget(plan: Any, buttons: bool = True, agg: Aggregates | None = None)
             indent=False,
             layout=w.Layout(margin="0 0 0 12px", width="auto"),
         )
-        send = w.Button(
+        button = w.Button(
             description=f"Send {rows:,} row{'s' if rows != 1 else ''}",
             button_style="primary",
             icon="paper-plane",
             tooltip="push the rows to Fyno with the plan's configuration",
             layout=w.Layout(width="auto"),
         )
-        out = w.Output()
-        status = w.HTML()
-        send.on_click(_sender(plan, dry_run, send, out, status))
-        children += [
-            w.HBox([send, dry_run], layout=w.Layout(align_items="center", margin="6px 0")),
-            out,
-            status,
-        ]
-    box = PlanWidget(children, layout=w.Layout(padding="4px"))
-    box.plan, box.drilldown = plan, drill
-    box.send, box.dry_run, box.output, box.status = send, dry_run, out, status
+        out, status = w.Output(), w.HTML()
+        button.on_click(_on_send(box, send, button, dry_run, out, status))
+        controls = w.HBox([button, dry_run], layout=w.Layout(align_items="center", margin="6px 0"))
+        box.children += (controls, out, status)
+        box.send, box.dry_run, box.output, box.status = button, dry_run, out, status
     return box

@@ -8,6 +8,7 @@ ledger when the destination is known); ``push`` and ``push_plan`` resolve them f
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
@@ -15,10 +16,12 @@ import numpy as np
 import pandas as pd
 
 from .config import FynoConfig
+from .display import show_preview
 from .errors import FynoInputError
 from .ledger.bridge import choose_ledger, known_types, opened, skip_acknowledged
 from .optiondocs import takes
 from .options import RECORDED, Destination, PlanOptions, SendOptions, names, pick
+from .planning import build_plan
 from .pushplan import PushPlan
 from .sender import STATUSES, dry_run_result
 from .session import PushSession
@@ -64,8 +67,6 @@ def plan(df: pd.DataFrame, id_col: Any, **options: Any) -> PushPlan:
 
 def _plan(df: pd.DataFrame, id_col: Any, o: dict[str, Any]) -> PushPlan:
     """`plan` with ``o`` holding every option of `plan`, checked."""
-    from .planning import build_plan
-
     choice = choose_ledger(o["ledger"])
     config = FynoConfig.resolve(**pick(o, Destination), require_credentials=False)
     with opened(choice if config.wsid else None, create=False) as book:
@@ -73,9 +74,11 @@ def _plan(df: pd.DataFrame, id_col: Any, o: dict[str, Any]) -> PushPlan:
         the_plan = build_plan(df, id_col, config=config, known_types=known, **pick(o, PlanOptions))
         if book is not None and o["only_changed"]:
             the_plan = skip_acknowledged(the_plan, book, config)
-    the_plan.ledger = False if choice is None else choice
-    the_plan.options["only_changed"] = o["only_changed"]
-    return the_plan
+    return dataclasses.replace(
+        the_plan,
+        ledger=False if choice is None else choice,
+        options={**the_plan.options, "only_changed": o["only_changed"]},
+    )
 
 
 @takes("push")
@@ -121,14 +124,12 @@ def _push(df: pd.DataFrame, id_col: Any, o: dict[str, Any]) -> pd.DataFrame:
     resolved = {name: getattr(config, name) for name in where}
     the_plan = _plan(df, id_col, {**pick(o, entry="plan"), **resolved})
     if o["preview"]:
-        from .preview import show_preview
-
         show_preview(the_plan)
     return _push_plan(the_plan, pick(o, entry="push_plan"))
 
 
 @takes("push_plan")
-def push_plan(plan: Any, **options: Any) -> pd.DataFrame:
+def push_plan(plan: PushPlan, **options: Any) -> pd.DataFrame:
     """Send a `PushPlan` to the destination it was planned for.
 
     Parameters
@@ -144,7 +145,7 @@ def push_plan(plan: Any, **options: Any) -> pd.DataFrame:
     return _push_plan(plan, options)
 
 
-def _push_plan(plan: Any, o: dict[str, Any]) -> pd.DataFrame:
+def _push_plan(plan: PushPlan, o: dict[str, Any]) -> pd.DataFrame:
     """`push_plan` with ``o`` holding every option of `push_plan`, checked."""
     if o["dry_run"]:
         return dry_run_result(plan)

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+import fyno_pandas
 from fyno_pandas.emulator import FynoEmulator
 
 
@@ -26,3 +27,10 @@ def destination(emulator: FynoEmulator) -> dict[str, str]:
 def _ledger_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep every test's default ledger in a fresh folder, never in ~/.fyno_pandas."""
     monkeypatch.setenv("FYNO_PANDAS_HOME", str(tmp_path_factory.mktemp("fyno_pandas_home")))
+
+
+@pytest.fixture(autouse=True)
+def _no_connection_left() -> Iterator[None]:
+    """A test's ``fyno_pandas.connect`` never reaches the next test."""
+    yield
+    fyno_pandas.disconnect()

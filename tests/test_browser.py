@@ -33,7 +33,9 @@ users = pd.DataFrame({
 plan = users.fyno.plan(id_col="user_id", wsid=fyno.wsid, api_key=fyno.api_key,
                        endpoint=fyno.endpoint)
 plan"""
-CHECK_CELL = 'print("stored:", sorted(fyno.profiles), plan.result["status"].tolist())'
+# The result of a Send is on the widget the display built, not on the plan: the check reads
+# what the emulator stored (the widget's own report is checked above it, in .fyno-result).
+CHECK_CELL = 'print("stored:", sorted(fyno.profiles), hasattr(plan, "result"))'
 
 
 def _missing() -> str | None:
@@ -102,7 +104,7 @@ def test_preview_widget_sends_from_jupyterlab(
             page.keyboard.press("Shift+Enter")
             printed = page.locator(".jp-OutputArea-output:has-text('stored:')")
             printed.wait_for(timeout=WAIT)
-            assert "['u1', 'u2', 'u3'] ['sent', 'sent', 'sent']" in printed.inner_text()
+            assert "stored: ['u1', 'u2', 'u3'] False" in printed.inner_text()
             widget.scroll_into_view_if_needed()
         finally:
             page.screenshot(path=str(shot))

@@ -16,10 +16,17 @@ import pandas as pd
 import pytest
 
 from fyno_pandas.errors import FynoLedgerError
-from fyno_pandas.ledger import SCHEMA_VERSION, Ledger, default_path, latest_acks, unchanged_mask
+from fyno_pandas.ledger import (
+    SCHEMA_VERSION,
+    Ledger,
+    Scope,
+    default_path,
+    latest_acks,
+    unchanged_mask,
+)
 
 E = "http://127.0.0.1:9/v1"
-SCOPE = (E, "FYTEST", "live")
+SCOPE = Scope(E, "FYTEST", "live")
 U64_MAX = 2**64 - 1
 
 
@@ -29,8 +36,8 @@ def ledger(tmp_path: Path):
         yield led
 
 
-def acked_dict(led: Ledger, *scope: str, ids=None) -> dict[tuple[str, str], tuple[int, str]]:
-    frame = led.acknowledged_hashes(*(scope or SCOPE), ids)
+def acked_dict(led: Ledger, scope=None, ids=None) -> dict[tuple[str, str], tuple[int, str]]:
+    frame = led.acknowledged_hashes(scope or SCOPE, ids)
     return {
         (d, p): (int(h), r)
         for d, p, h, r in zip(
@@ -69,35 +76,35 @@ def test_repr_shows_the_path_only(ledger):
 
 
 def test_pickle_reopens_the_same_file(ledger):
-    push = ledger.begin_push(*SCOPE, {})
-    ledger.record_acks(push, *SCOPE, [("u1", {"ltv": 1}, {"ltv": "number"}, "r1")])
+    push = ledger.begin_push(SCOPE, {})
+    ledger.record_acks(SCOPE, push, [("u1", {"ltv": 1}, {"ltv": "number"}, "r1")])
     with pickle.loads(pickle.dumps(ledger)) as copy:
         assert copy.path == ledger.path
-        assert copy.property_types("FYTEST", "live", E) == {"ltv": "number"}
+        assert copy.property_types(SCOPE) == {"ltv": "number"}
 
 
 # -- property types -------------------------------------------------------------------------
 
 
 def test_first_acknowledged_type_wins_and_never_changes(ledger):
-    first = ledger.begin_push(*SCOPE, {})
+    first = ledger.begin_push(SCOPE, {})
     rejected = ledger.record_acks(
+        SCOPE,
         first,
-        *SCOPE,
         [
             ("u1", {"ltv": 1, "name": 2}, {"ltv": "number", "name": "string"}, "r1"),
             ("u2", {"ltv": 3}, {"ltv": "string"}, "r2"),  # same transaction, came second
         ],
     )
     assert rejected == [("u2", "ltv")]
-    second = ledger.begin_push(*SCOPE, {})
+    second = ledger.begin_push(SCOPE, {})
     rejected = ledger.record_acks(
-        second, *SCOPE, [("u3", {"ltv": 4, "name": 5}, {"ltv": "boolean", "name": "date"}, "r3")]
+        SCOPE, second, [("u3", {"ltv": 4, "name": 5}, {"ltv": "boolean", "name": "date"}, "r3")]
     )
     # A date travels as an ISO string, which a String property stores.
     assert rejected == [("u3", "ltv")]
-    assert ledger.property_types("FYTEST", "live", E) == {"ltv": "number", "name": "string"}
-    props = ledger.properties("FYTEST", "live", E).set_index("property")
+    assert ledger.property_types(SCOPE) == {"ltv": "number", "name": "string"}
+    props = ledger.properties(SCOPE).set_index("property")
     assert props.loc["ltv", "push_id"] == first
     assert props["fixed_at"].dt.tz is not None
     acked = acked_dict(ledger)
@@ -107,13 +114,22 @@ def test_first_acknowledged_type_wins_and_never_changes(ledger):
 
 
 def test_an_unset_does_not_fix_a_type_but_is_remembered(ledger):
-    push = ledger.begin_push(*SCOPE, {})
-    ledger.record_acks(push, *SCOPE, [("u1", {"city": 0}, {}, "r1")])
-    assert ledger.property_types("FYTEST", "live", E) == {}
-    assert ledger.properties("FYTEST", "live", E)["fyno_type"].isna().tolist() == [True]
+    push = ledger.begin_push(SCOPE, {})
+    ledger.record_acks(SCOPE, push, [("u1", {"city": 0}, {}, "r1")])
+    assert ledger.property_types(SCOPE) == {}
+    assert ledger.properties(SCOPE)["fyno_type"].isna().tolist() == [True]
     assert acked_dict(ledger) == {("u1", "city"): (0, "r1")}
-    ledger.record_acks(push, *SCOPE, [("u2", {"city": 7}, {"city": "string"}, "r2")])
-    assert ledger.property_types("FYTEST", "live", E) == {"city": "string"}
+    ledger.record_acks(SCOPE, push, [("u2", {"city": 7}, {"city": "string"}, "r2")])
+    assert ledger.property_types(SCOPE) == {"city": "string"}
+
+
+def test_readers_take_a_workspace_id_for_the_scope_the_configuration_resolves(ledger):
+    push = ledger.begin_push(SCOPE, {})
+    ledger.record_acks(SCOPE, push, [("u1", {"ltv": 1}, {"ltv": "number"}, "r1")])
+    assert ledger.property_types("FYTEST", "live", E) == {"ltv": "number"}
+    assert ledger.properties("FYTEST", "live", E + "/").equals(ledger.properties(SCOPE))
+    with pytest.raises(TypeError, match="Scope alone"):
+        ledger.property_types(SCOPE, "test")
 
 
 def test_property_types_of_an_unknown_scope_are_empty(ledger):
@@ -131,11 +147,11 @@ def column(name, hashes, is_set, is_unset=None, fyno_type=None):
 
 
 def test_a_batch_is_one_ack_that_merges_with_what_each_user_had(ledger):
-    push = ledger.begin_push(*SCOPE, {})
-    ledger.record_acks(push, *SCOPE, [("u1", {"name": 9}, {"name": "string"}, "r0")])
+    push = ledger.begin_push(SCOPE, {})
+    ledger.record_acks(SCOPE, push, [("u1", {"name": 9}, {"name": "string"}, "r0")])
     rejected = ledger.record_batch(
+        SCOPE,
         push,
-        *SCOPE,
         ["u1", "u2", "u3"],
         [
             column("ltv", [1, 2, 0], [True, True, False], fyno_type="number"),
@@ -151,30 +167,30 @@ def test_a_batch_is_one_ack_that_merges_with_what_each_user_had(ledger):
         ("u2", "city"): (0, "batch-1"),  # an unset
     }
     assert ledger.pushes()["acks"].tolist() == [2]  # requests, not users
-    assert ledger.property_types("FYTEST", "live", E) == {"name": "string", "ltv": "number"}
+    assert ledger.property_types(SCOPE) == {"name": "string", "ltv": "number"}
 
 
 def test_a_batch_with_an_id_twice_is_refused(ledger):
-    push = ledger.begin_push(*SCOPE, {})
+    push = ledger.begin_push(SCOPE, {})
     with pytest.raises(FynoLedgerError, match="once"):
-        ledger.record_batch(push, *SCOPE, ["u1", "u1"], [column("a", [1, 2], [True, True])], "b")
+        ledger.record_batch(SCOPE, push, ["u1", "u1"], [column("a", [1, 2], [True, True])], "b")
 
 
 def test_ids_that_are_not_text_are_looked_up_as_text(ledger):
-    push = ledger.begin_push(*SCOPE, {})
-    ledger.record_acks(push, *SCOPE, [("9", {"a": 1}, {}, "r1"), ("10", {"a": 2}, {}, "r2")])
+    push = ledger.begin_push(SCOPE, {})
+    ledger.record_acks(SCOPE, push, [("9", {"a": 1}, {}, "r1"), ("10", {"a": 2}, {}, "r2")])
     for exact in (True, False):
-        found = ledger.acknowledged_hashes(*SCOPE, [9, 10], exact=exact)
+        found = ledger.acknowledged_hashes(SCOPE, [9, 10], exact=exact)
         assert sorted(found["distinct_id"].astype(str)) == ["10", "9"]
-    assert len(ledger.acknowledged_hashes(*SCOPE, ["9", 10])) == 2
+    assert len(ledger.acknowledged_hashes(SCOPE, ["9", 10])) == 2
 
 
 def test_a_batch_value_of_another_type_than_the_fixed_one_is_not_recorded(ledger):
-    push = ledger.begin_push(*SCOPE, {})
-    ledger.record_acks(push, *SCOPE, [("u1", {"ltv": 1}, {"ltv": "number"}, "r1")])
+    push = ledger.begin_push(SCOPE, {})
+    ledger.record_acks(SCOPE, push, [("u1", {"ltv": 1}, {"ltv": "number"}, "r1")])
     rejected = ledger.record_batch(
+        SCOPE,
         push,
-        *SCOPE,
         ["u1", "u2"],
         [
             column("ltv", [5, 6], [True, False], fyno_type="string"),
@@ -190,12 +206,12 @@ def test_a_batch_value_of_another_type_than_the_fixed_one_is_not_recorded(ledger
 
 
 def test_hashes_upsert_per_property(ledger):
-    push = ledger.begin_push(*SCOPE, {})
+    push = ledger.begin_push(SCOPE, {})
     types = {"ltv": "number", "name": "string"}
-    ledger.record_acks(push, *SCOPE, [("u1", {"ltv": 1, "name": U64_MAX}, types, "r1")])
-    ledger.record_acks(push, *SCOPE, [("u1", {"ltv": np.uint64(3)}, types, "r2")])
+    ledger.record_acks(SCOPE, push, [("u1", {"ltv": 1, "name": U64_MAX}, types, "r1")])
+    ledger.record_acks(SCOPE, push, [("u1", {"ltv": np.uint64(3)}, types, "r2")])
     assert acked_dict(ledger) == {("u1", "ltv"): (3, "r2"), ("u1", "name"): (U64_MAX, "r1")}
-    frame = ledger.acknowledged_hashes(*SCOPE, ["u1"])
+    frame = ledger.acknowledged_hashes(SCOPE, ["u1"])
     assert list(frame.columns) == [
         "distinct_id",
         "property",
@@ -208,48 +224,49 @@ def test_hashes_upsert_per_property(ledger):
 
 
 def test_later_ack_in_the_same_group_wins(ledger):
-    push = ledger.begin_push(*SCOPE, {})
+    push = ledger.begin_push(SCOPE, {})
     acks = [("u1", {"ltv": 1}, {}, "r1"), ("u1", {"ltv": 2}, {}, None)]
-    ledger.record_acks(push, *SCOPE, acks)
+    ledger.record_acks(SCOPE, push, acks)
     assert acked_dict(ledger) == {("u1", "ltv"): (2, None)}
 
 
 def test_scopes_are_separate(ledger):
     scopes = [
         SCOPE,
-        (E, "FYOTHER", "live"),
-        (E, "FYTEST", "test"),
-        ("https://x.example/v1", "FYTEST", "live"),
+        Scope(E, "FYOTHER", "live"),
+        Scope(E, "FYTEST", "test"),
+        Scope("https://x.example/v1", "FYTEST", "live"),
     ]
     for n, scope in enumerate(scopes, start=1):
-        push = ledger.begin_push(*scope, {})
+        push = ledger.begin_push(scope, {})
         ledger.record_acks(
-            push, *scope, [("u1", {"ltv": n}, {"ltv": ("number", "string")[n % 2]}, f"r{n}")]
+            scope, push, [("u1", {"ltv": n}, {"ltv": ("number", "string")[n % 2]}, f"r{n}")]
         )
     for n, scope in enumerate(scopes, start=1):
-        assert acked_dict(ledger, *scope) == {("u1", "ltv"): (n, f"r{n}")}
-    assert ledger.property_types("FYTEST", "live", E) == {"ltv": "string"}
-    assert ledger.property_types("FYTEST", "test", E) == {"ltv": "string"}
-    assert ledger.property_types("FYOTHER", "live", E) == {"ltv": "number"}
+        assert acked_dict(ledger, scope) == {("u1", "ltv"): (n, f"r{n}")}
+    assert ledger.property_types(SCOPE) == {"ltv": "string"}
+    assert ledger.property_types(Scope(E, "FYTEST", "test")) == {"ltv": "string"}
+    assert ledger.property_types(Scope(E, "FYOTHER", "live")) == {"ltv": "number"}
     # The endpoint is spelled as FynoConfig spells it: no trailing slash.
-    assert acked_dict(ledger, E + "/", "FYTEST", "live") == {("u1", "ltv"): (1, "r1")}
+    assert acked_dict(ledger, Scope(E + "/", "FYTEST", "live")) == {("u1", "ltv"): (1, "r1")}
 
 
-def test_endpoint_none_means_the_configured_endpoint(ledger, monkeypatch):
+def test_an_endpoint_left_out_is_the_configured_one(ledger, monkeypatch):
     monkeypatch.setenv("FYNO_ENDPOINT", E)
-    push = ledger.begin_push(None, "FYTEST", "live", {})
-    ledger.record_acks(push, None, "FYTEST", "live", [("u1", {"ltv": 1}, {"ltv": "number"}, "r")])
+    scope = Scope.resolve("FYTEST", "live")
+    push = ledger.begin_push(scope, {})
+    ledger.record_acks(scope, push, [("u1", {"ltv": 1}, {"ltv": "number"}, "r")])
     assert ledger.property_types("FYTEST", "live") == {"ltv": "number"}
     assert ledger.pushes()["endpoint"].tolist() == [E]
 
 
 @pytest.mark.parametrize("asked", [5, 90, None])
 def test_acknowledged_hashes_returns_exactly_the_users_asked(ledger, asked):
-    push = ledger.begin_push(*SCOPE, {})
+    push = ledger.begin_push(SCOPE, {})
     acks = [(f"u{i}", {"a": i + 1, "b": i + 2}, {}, f"r{i}") for i in range(100)]
-    ledger.record_acks(push, *SCOPE, acks)
+    ledger.record_acks(SCOPE, push, acks)
     ids = None if asked is None else [f"u{i}" for i in range(asked)] + [None, "nobody", "u0"]
-    frame = ledger.acknowledged_hashes(*SCOPE, ids)
+    frame = ledger.acknowledged_hashes(SCOPE, ids)
     expected = range(100 if asked is None else asked)
     assert sorted(map(str, frame["distinct_id"])) == sorted([f"u{i}" for i in expected] * 2)
     assert acked_dict(ledger, ids=ids)[("u3", "b")] == (5, "r3")
@@ -258,14 +275,14 @@ def test_acknowledged_hashes_returns_exactly_the_users_asked(ledger, asked):
 def test_any_distinct_id_round_trips(ledger):
     # The scan joins ids with the unit separator; an id holding it takes the slower path.
     odd = ["a\x1fb", "ü ñ 🙂", "", "x" * 300]
-    push = ledger.begin_push(*SCOPE, {})
-    ledger.record_acks(push, *SCOPE, [(d, {"a": i + 1}, {}, f"r{i}") for i, d in enumerate(odd)])
+    push = ledger.begin_push(SCOPE, {})
+    ledger.record_acks(SCOPE, push, [(d, {"a": i + 1}, {}, f"r{i}") for i, d in enumerate(odd)])
     for ids in (None, odd, odd[:1]):
         assert sorted(d for d, _ in acked_dict(ledger, ids=ids)) == sorted(ids or odd)
 
 
 def test_acknowledged_hashes_of_an_unknown_scope_is_an_empty_frame(ledger):
-    frame = ledger.acknowledged_hashes(E, "NOPE", "live", ["u1"])
+    frame = ledger.acknowledged_hashes(Scope(E, "NOPE", "live"), ["u1"])
     assert frame.empty
     assert list(frame.columns) == [
         "distinct_id",
@@ -279,11 +296,11 @@ def test_acknowledged_hashes_of_an_unknown_scope_is_an_empty_frame(ledger):
 def test_sparse_ack_ids_are_looked_up_by_key(ledger):
     # u0's value stays from the first push while many later acks go to other users, so the
     # acks still referenced are far apart.
-    push = ledger.begin_push(*SCOPE, {})
-    ledger.record_acks(push, *SCOPE, [("u0", {"a": 1}, {}, "first")])
+    push = ledger.begin_push(SCOPE, {})
+    ledger.record_acks(SCOPE, push, [("u0", {"a": 1}, {}, "first")])
     for _ in range(3):
-        ledger.record_acks(push, *SCOPE, [(f"u{i}", {"a": 2}, {}, "x") for i in range(1, 50)])
-    ledger.record_acks(push, *SCOPE, [("u1", {"a": 3}, {}, "last")])
+        ledger.record_acks(SCOPE, push, [(f"u{i}", {"a": 2}, {}, "x") for i in range(1, 50)])
+    ledger.record_acks(SCOPE, push, [("u1", {"a": 3}, {}, "last")])
     acked = acked_dict(ledger, ids=["u0", "u1"])
     assert acked == {("u0", "a"): (1, "first"), ("u1", "a"): (3, "last")}
 
@@ -292,10 +309,10 @@ def test_sparse_ack_ids_are_looked_up_by_key(ledger):
 
 
 def test_unchanged_mask_compares_hashes_per_cell(ledger):
-    push = ledger.begin_push(*SCOPE, {})
+    push = ledger.begin_push(SCOPE, {})
     ledger.record_acks(
+        SCOPE,
         push,
-        *SCOPE,
         [("u1", {"ltv": 10, "city": 0}, {"ltv": "number"}, "r1"), ("u2", {"ltv": 20}, {}, "r2")],
     )
     ids = np.array(["u1", "u2", "u3", None, "u1"], dtype=object)
@@ -304,7 +321,7 @@ def test_unchanged_mask_compares_hashes_per_cell(ledger):
         "city": np.array([0, 0, 0, 0, 5], dtype=np.uint64),
         "new": np.array([1, 1, 1, 1, 1], dtype=np.uint64),
     }
-    acked = ledger.acknowledged_hashes(*SCOPE, ids)
+    acked = ledger.acknowledged_hashes(SCOPE, ids)
     mask = unchanged_mask(plan, ids, acked)
     assert mask["ltv"].tolist() == [True, False, False, False, True]
     # An acknowledged unset matches a cell the plan does not set; no ack never matches.
@@ -316,14 +333,14 @@ def test_unchanged_mask_compares_hashes_per_cell(ledger):
 
 
 def test_latest_acks_gives_each_rows_most_recent_request(ledger):
-    push = ledger.begin_push(*SCOPE, {})
+    push = ledger.begin_push(SCOPE, {})
     ledger.record_acks(
-        push, *SCOPE, [("u1", {"a": 1, "b": 1}, {}, "old"), ("u2", {"a": 1}, {}, "r2")]
+        SCOPE, push, [("u1", {"a": 1, "b": 1}, {}, "old"), ("u2", {"a": 1}, {}, "r2")]
     )
     time.sleep(0.01)  # a later transaction, a later acked_at
-    ledger.record_acks(push, *SCOPE, [("u1", {"b": 2}, {}, "new")])
+    ledger.record_acks(SCOPE, push, [("u1", {"b": 2}, {}, "new")])
     ids = ["u1", None, "u3", "u2", "u1"]
-    latest = latest_acks(ledger.acknowledged_hashes(*SCOPE, ids), ids)
+    latest = latest_acks(ledger.acknowledged_hashes(SCOPE, ids), ids)
     assert latest["request_id"].tolist() == ["new", None, None, "r2", "new"]
     assert latest["acked_at"].isna().tolist() == [False, True, True, False, False]
     assert latest.loc[0, "acked_at"] > latest.loc[3, "acked_at"]
@@ -351,10 +368,10 @@ def test_unchanged_mask_with_an_empty_ledger():
 
 def test_pushes_are_recorded_without_the_api_key(ledger):
     options = {"id_col": "user_id", "concurrency": np.int64(4), "api_key": "sk-very-secret"}
-    first = ledger.begin_push(*SCOPE, options)
-    ledger.record_acks(first, *SCOPE, [("u1", {"a": 1}, {}, "r1"), ("u2", {"a": 1}, {}, "r2")])
+    first = ledger.begin_push(SCOPE, options)
+    ledger.record_acks(SCOPE, first, [("u1", {"a": 1}, {}, "r1"), ("u2", {"a": 1}, {}, "r2")])
     ledger.end_push(first, {"sent": np.int64(2), "failed": 0})
-    second = ledger.begin_push(E, "FYTEST", "test", {})
+    second = ledger.begin_push(Scope(E, "FYTEST", "test"), {})
     assert second > first
     pushes = ledger.pushes()
     assert pushes.index.tolist() == [first, second]
@@ -380,8 +397,8 @@ def test_end_push_of_an_unknown_push_fails(ledger):
 
 
 def test_group_commit_from_many_threads(ledger):
-    push = ledger.begin_push(*SCOPE, {})
-    writer = ledger.ack_writer(push, *SCOPE)
+    push = ledger.begin_push(SCOPE, {})
+    writer = ledger.ack_writer(SCOPE, push)
 
     def work(t: int) -> None:
         for i in range(50):
@@ -401,8 +418,8 @@ def test_group_commit_from_many_threads(ledger):
 
 
 def test_callers_waiting_for_a_commit_share_the_next_one(ledger):
-    push = ledger.begin_push(*SCOPE, {})
-    writer = ledger.ack_writer(push, *SCOPE)
+    push = ledger.begin_push(SCOPE, {})
+    writer = ledger.ack_writer(SCOPE, push)
     blocker = sqlite3.connect(ledger.path, isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")  # the first caller's commit waits for this lock
     first = threading.Thread(target=writer.ack, args=("u0", {"a": 1}, {}, "r0"))
@@ -425,8 +442,8 @@ def test_callers_waiting_for_a_commit_share_the_next_one(ledger):
 
 def test_a_failed_group_commit_raises_in_every_caller(tmp_path):
     with Ledger(tmp_path / "ledger.sqlite", timeout=0.2) as led:
-        push = led.begin_push(*SCOPE, {})
-        writer = led.ack_writer(push, *SCOPE)
+        push = led.begin_push(SCOPE, {})
+        writer = led.ack_writer(SCOPE, push)
         blocker = sqlite3.connect(led.path, isolation_level=None)
         blocker.execute("BEGIN IMMEDIATE")
         errors: list[BaseException] = []
@@ -454,18 +471,18 @@ def test_a_failed_group_commit_raises_in_every_caller(tmp_path):
 
 WRITER = """
 import sys
-from fyno_pandas.ledger import Ledger
+from fyno_pandas.ledger import Ledger, Scope
 path, name, kind, groups = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-scope = ("http://127.0.0.1:9/v1", "FYTEST", "live")
+scope = Scope("http://127.0.0.1:9/v1", "FYTEST", "live")
 with Ledger(path) as led:
-    push = led.begin_push(*scope, {"writer": name})
+    push = led.begin_push(scope, {"writer": name})
     for g in range(groups):
         acks = [
             (f"{name}-{g}-{i}", {"shared": g * 100 + i + 1, "own": 1, "more": 2},
              {"shared": kind, "own": "number"}, f"{name}-r{g}-{i}")
             for i in range(100)
         ]
-        led.record_acks(push, *scope, acks)
+        led.record_acks(scope, push, acks)
         print(g + 1, flush=True)
     led.end_push(push, {"sent": groups * 100})
 """
@@ -494,10 +511,10 @@ def test_two_processes_write_at_once(tmp_path):
         assert sorted(o["writer"] for o in pushes["options"]) == ["A", "B"]
         assert pushes["counts"].tolist() == [{"sent": 4000}] * 2
         assert pushes["acks"].tolist() == [4000, 4000]
-        frame = led.acknowledged_hashes(*SCOPE)
+        frame = led.acknowledged_hashes(SCOPE)
         users = frame["distinct_id"].astype(str)
         assert users.nunique() == 8000
-        shared = led.property_types("FYTEST", "live", E)["shared"]
+        shared = led.property_types(SCOPE)["shared"]
         winner = "A" if shared == "number" else "B"
         # The type is fixed by whichever process committed first; the other's values are
         # rejected (Fyno would drop them), every one of them.
@@ -521,7 +538,7 @@ def test_a_killed_writer_leaves_whole_transactions(tmp_path):
     assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     conn.close()
     with Ledger(path) as led:
-        frame = led.acknowledged_hashes(*SCOPE)
+        frame = led.acknowledged_hashes(SCOPE)
         users = frame["distinct_id"].astype(str).nunique()
         assert users % 100 == 0
         assert users >= committed * 100
@@ -572,10 +589,10 @@ def test_a_newer_schema_is_refused(tmp_path):
 def test_reopening_keeps_the_data_and_the_schema(tmp_path):
     path = tmp_path / "ledger.sqlite"
     with Ledger(path) as led:
-        push = led.begin_push(*SCOPE, {})
-        led.record_acks(push, *SCOPE, [("u1", {"a": 1}, {"a": "number"}, "r1")])
+        push = led.begin_push(SCOPE, {})
+        led.record_acks(SCOPE, push, [("u1", {"a": 1}, {"a": "number"}, "r1")])
     with Ledger(path) as led:
-        assert led.property_types("FYTEST", "live", E) == {"a": "number"}
+        assert led.property_types(SCOPE) == {"a": "number"}
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
     assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
@@ -583,9 +600,9 @@ def test_reopening_keeps_the_data_and_the_schema(tmp_path):
 
 
 def test_an_invalid_type_rolls_the_whole_group_back(ledger):
-    push = ledger.begin_push(*SCOPE, {})
+    push = ledger.begin_push(SCOPE, {})
     acks = [("u1", {"a": 1}, {"a": "number"}, "r1"), ("u2", {"b": 1}, {"b": "integer"}, "r2")]
     with pytest.raises(FynoLedgerError, match=str(ledger.path)):
-        ledger.record_acks(push, *SCOPE, acks)
+        ledger.record_acks(SCOPE, push, acks)
     assert acked_dict(ledger) == {}
-    assert ledger.property_types("FYTEST", "live", E) == {}
+    assert ledger.property_types(SCOPE) == {}

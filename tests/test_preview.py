@@ -1,4 +1,4 @@
-"""The text and static HTML previews, built from real plans."""
+"""The text and static HTML previews (`fyno_pandas.render`) and how they are shown (`display`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fyno_pandas import preview
+from fyno_pandas import display, render
 from fyno_pandas.config import FynoConfig
 from fyno_pandas.planning import build_plan
 
@@ -36,7 +36,7 @@ def frame() -> pd.DataFrame:
 
 
 def test_text_names_counts_properties_and_rules() -> None:
-    text = preview.render_text(build_plan(frame(), "uid", config=config()))
+    text = render.render_text(build_plan(frame(), "uid", config=config()))
     assert "Rows to send:       3 of 5" in text
     assert "Rows skipped:       2 (duplicate_id 1, missing_id 1)" in text
     assert "Values left out:    2 (Fyno would accept them" in text
@@ -58,14 +58,14 @@ def test_text_names_counts_properties_and_rules() -> None:
 def test_text_is_repr_and_stable() -> None:
     plan = build_plan(frame(), "uid", config=config())
     again = build_plan(frame(), "uid", config=config())
-    assert preview.render_text(plan) == preview.render_text(plan) == preview.render_text(again)
-    assert repr(plan) == preview.render_text(plan)
-    assert preview.render_html(plan) == preview.render_html(again)
-    assert not re.search(r"[0-9a-f]{8}-[0-9a-f]{4}-", preview.render_html(plan))  # no uuids
+    assert render.render_text(plan) == render.render_text(plan) == render.render_text(again)
+    assert repr(plan) == render.render_text(plan)
+    assert render.render_html(plan) == render.render_html(again)
+    assert not re.search(r"[0-9a-f]{8}-[0-9a-f]{4}-", render.render_html(plan))  # no uuids
 
 
 def test_html_header_and_marked_rows() -> None:
-    html = preview.render_html(build_plan(frame(), "uid", config=config()))
+    html = render.render_html(build_plan(frame(), "uid", config=config()))
     assert "Rows to send" in html
     assert "3 of 5" in html
     assert "workspace FYTEST" in html
@@ -82,26 +82,26 @@ def test_html_header_and_marked_rows() -> None:
 
 
 def test_html_escapes_names_values_and_messages() -> None:
-    html = preview.render_html(build_plan(frame(), "uid", config=config()))
+    html = render.render_html(build_plan(frame(), "uid", config=config()))
     assert "<script>" not in html
     assert "<b>bold" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     df = pd.DataFrame({"id": [1, 2], "n": ["<i>x</i>", "y"]})
-    html = preview.render_html(build_plan(df, "id"))
+    html = render.render_html(build_plan(df, "id"))
     assert "&#x27;&lt;i&gt;x&lt;/i&gt;&#x27;" in html
     assert "<i>" not in html
 
 
 def test_the_key_never_appears() -> None:
     plan = build_plan(frame(), "uid", config=config())
-    bundle = preview.mimebundle(plan)
+    bundle = display.mimebundle(plan)
     assert set(bundle) == {"text/plain", "text/html"}  # no kernel here: no widget view
-    for text in (preview.render_text(plan), preview.render_html(plan), *bundle.values()):
+    for text in (render.render_text(plan), render.render_html(plan), *bundle.values()):
         assert KEY not in text
 
 
 def test_without_config_the_destination_says_so() -> None:
-    text = preview.render_text(build_plan(frame(), "uid"))
+    text = render.render_text(build_plan(frame(), "uid"))
     assert "Destination:        not configured (FYNO_* environment at send time)" in text
 
 
@@ -110,8 +110,8 @@ def test_big_frame_does_not_dump_rows() -> None:
     df = pd.DataFrame({"id": np.arange(n), "x": np.full(n, np.inf), "s": ["y" * 300] * n, "ok": 1})
     plan = build_plan(df, "id")
     assert len(plan.issues) == 2 * n
-    html = preview.render_html(plan)
-    text = preview.render_text(plan)
+    html = render.render_html(plan)
+    text = render.render_text(plan)
     assert len(html) < 20_000
     assert len(text.splitlines()) < 30
     assert "50,000 at rows 0, 1, 2, 3, 4, … (49,995 more)" in text
@@ -123,7 +123,7 @@ def test_rule_table_counts_and_first_rows() -> None:
         {"id": list("abcdefgh"), "x": [np.inf, 1, np.inf, np.inf, 2, np.inf] * 1 + [1, -np.inf]}
     )
     plan = build_plan(df.set_index(pd.Index(list("ABCDEFGH"))), "id")
-    rules = preview.rule_table(plan, first=3)
+    rules = render.rule_table(plan, first=3)
     row = rules[rules["rule"] == "not_finite"].iloc[0]
     assert row["count"] == 5
     assert row["rows"] == ["A", "C", "D"]
@@ -135,13 +135,13 @@ def test_empty_row_and_column_wide_issues_group_apart() -> None:
         {"id": ["a", "b", "c"], "x": [None, 1.0, None], "d": pd.to_datetime(["2020-01-01"] * 3)}
     )
     plan = build_plan(df[["id", "x"]], "id")
-    rules = preview.rule_table(plan)
+    rules = render.rule_table(plan)
     empty = rules[rules["rule"] == "empty_row"].iloc[0]
     assert empty["column"] is None
     assert empty["count"] == 2
     assert empty["rows"] == [0, 2]
-    assert "empty_row (row_skipped) in (row): 2 at rows 0, 2" in preview.render_text(plan)
-    rules = preview.rule_table(build_plan(df, "id"))
+    assert "empty_row (row_skipped) in (row): 2 at rows 0, 2" in render.render_text(plan)
+    rules = render.rule_table(build_plan(df, "id"))
     wide = rules[rules["rule"] == "naive_datetime"].iloc[0]
     assert wide["count"] == 0
     assert wide["rows"] == []
@@ -149,16 +149,16 @@ def test_empty_row_and_column_wide_issues_group_apart() -> None:
 
 def test_affected_rows_filters_by_property_and_rule() -> None:
     plan = build_plan(frame(), "uid")
-    assert preview.affected_rows(plan, column="age")["rule"].tolist() == ["not_finite"]
-    assert preview.affected_rows(plan, rule="missing_id")["row"].tolist() == [3]
-    assert len(preview.affected_rows(plan)) == len(plan.issues)
+    assert render.affected_rows(plan, column="age")["rule"].tolist() == ["not_finite"]
+    assert render.affected_rows(plan, rule="missing_id")["row"].tolist() == [3]
+    assert len(render.affected_rows(plan)) == len(plan.issues)
 
 
 def test_a_plan_without_issues() -> None:
     plan = build_plan(pd.DataFrame({"id": [1, 2], "x": [1, 2]}), "id")
-    assert "✓ No issues" in preview.render_html(plan)
-    assert "Issues by rule" not in preview.render_text(plan)
-    assert preview.rule_table(plan).empty
+    assert "✓ No issues" in render.render_html(plan)
+    assert "Issues by rule" not in render.render_text(plan)
+    assert render.rule_table(plan).empty
 
 
 def test_show_preview_outside_ipython_writes_text_once(
@@ -166,10 +166,10 @@ def test_show_preview_outside_ipython_writes_text_once(
 ) -> None:
     monkeypatch.delitem(sys.modules, "IPython", raising=False)
     plan = build_plan(frame(), "uid")
-    preview.show_preview(plan)
+    display.show_preview(plan)
     out, err = capsys.readouterr()
     assert out == ""
-    assert err == preview.render_text(plan) + "\n"
+    assert err == render.render_text(plan) + "\n"
 
 
 def fake_ipython(monkeypatch: pytest.MonkeyPatch, kernel: bool) -> list[tuple]:
@@ -193,7 +193,7 @@ def test_show_preview_in_a_terminal_shell_displays_text_and_html(
 ) -> None:
     shown = fake_ipython(monkeypatch, kernel=False)
     plan = build_plan(frame(), "uid")
-    preview.show_preview(plan)
+    display.show_preview(plan)
     ((objs, kw),) = shown
     assert kw == {"raw": True}
     assert set(objs[0]) == {"text/plain", "text/html"}
@@ -205,13 +205,24 @@ def test_show_preview_in_a_kernel_adds_the_widget_without_buttons(
 ) -> None:
     shown = fake_ipython(monkeypatch, kernel=True)
     plan = build_plan(frame(), "uid")
-    assert preview.in_kernel()
-    preview.show_preview(plan)
+    assert display.in_kernel()
+    display.show_preview(plan)
     ((objs, _),) = shown
     bundle = objs[0]
     assert "application/vnd.jupyter.widget-view+json" in bundle
-    assert bundle["text/plain"] == preview.render_text(plan)
+    assert bundle["text/plain"] == render.render_text(plan)
     # the widget itself: buttons=False has no Send
     from fyno_pandas.widget import build_widget
 
-    assert build_widget(plan, buttons=False).send is None
+    assert build_widget(plan).send is None
+
+
+def test_a_plan_shown_in_a_kernel_has_the_widget_with_a_send_button(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake_ipython(monkeypatch, kernel=True)
+    plan = build_plan(frame(), "uid")
+    bundle = plan._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert bundle["text/plain"] == repr(plan) == render.render_text(plan)
+    assert bundle["text/html"] == plan._repr_html_() == render.render_html(plan)

@@ -20,6 +20,7 @@ import pytest
 
 import fyno_pandas
 from fyno_pandas.emulator import FynoEmulator
+from fyno_pandas.ledger import Scope
 
 QUIET = {"preview": False, "progress": False}
 PUSH_SCRIPT = """
@@ -149,10 +150,8 @@ def test_a_property_the_ledger_saw_fixed_as_number_flags_text_before_sending(
     plan = fyno_pandas.plan(texts, "user_id", ledger=ledger, **target(emulator))
     result = fyno_pandas.push(texts, "user_id", ledger=ledger, **target(emulator), **QUIET)
 
-    assert (
-        fyno_pandas.Ledger(ledger).property_types(emulator.wsid, "live", emulator.endpoint)["ltv"]
-        == "number"
-    )
+    scope = Scope(emulator.endpoint, emulator.wsid, "live")
+    assert fyno_pandas.Ledger(ledger).property_types(scope)["ltv"] == "number"
     issues = plan.issues
     assert set(issues.loc[issues["column"] == "ltv", "rule"]) == {"type_mismatch"}
     assert emulator.requests == []
@@ -272,7 +271,7 @@ def test_two_processes_pushing_at_once_leave_a_readable_ledger(
     assert [counts["sent"] for counts in pushes["counts"]] == [1500, 1500]
     assert pushes["acks"].tolist() == [1500, 1500]
     both = pd.concat(frames)
-    acked = book.acknowledged_hashes(emulator.endpoint, emulator.wsid, "live")
+    acked = book.acknowledged_hashes(Scope(emulator.endpoint, emulator.wsid, "live"))
     assert acked["distinct_id"].nunique() == 3000
     book.close()
     assert emulator.profiles == expected_profiles(both)

@@ -1,4 +1,7 @@
-"""The ipywidgets preview, built without a front-end; Send clicked through the button's handler."""
+"""The ipywidgets preview, built without a front-end; Send clicked through the button's handler.
+
+The widget is handed its send function; `fyno_pandas.push_plan` is what a user's view hands it.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ import pytest
 
 from fyno_pandas.planning import build_plan
 from fyno_pandas.widget import PAGE_SIZE, build_widget
+from fyno_pandas.workflow import push_plan
 
 FYNO_ENV = ("FYNO_WSID", "FYNO_API_KEY", "FYNO_VERSION", "FYNO_ENDPOINT")
 
@@ -50,7 +54,7 @@ def html_of(box) -> str:
 
 
 def test_tree_has_header_property_rows_and_problem_count() -> None:
-    box = build_widget(build_plan(users(), "user_id"))
+    box = build_widget(build_plan(users(), "user_id"), send=push_plan)
     text = html_of(box)
     assert "Rows to send" in text
     assert "⚠ 1 (Fyno would accept them and silently not store them)" in text
@@ -62,11 +66,35 @@ def test_tree_has_header_property_rows_and_problem_count() -> None:
     assert box.drilldown.box in box.children
 
 
-def test_without_buttons_there_is_nothing_to_click() -> None:
-    box = build_widget(build_plan(users(), "user_id"), buttons=False)
+def test_without_a_send_function_there_is_nothing_to_click() -> None:
+    box = build_widget(build_plan(users(), "user_id"))
     assert box.send is None
     assert box.dry_run is None
+    assert box.result is None
     assert not any(type(c).__name__ == "Button" for c in box.children)
+
+
+def test_send_calls_the_function_it_is_handed() -> None:
+    plan = build_plan(users(), "user_id")
+    calls = []
+
+    def send(given, *, dry_run):
+        calls.append((given, dry_run))
+        return pd.DataFrame({"distinct_id": ["u1"], "status": ["dry_run"]}, index=[0])
+
+    box = build_widget(plan, send=send)
+    box.dry_run.value = True
+    box.send.click()
+    assert calls == [(plan, True)]
+    assert box.result["status"].tolist() == ["dry_run"]
+    assert "1 dry_run" in box.status.value
+    assert "widget's <code>.result</code>" in box.status.value
+
+
+def test_plan_widget_sends_with_push_plan() -> None:
+    plan = build_plan(users(), "user_id")
+    assert plan.widget().send.description == "Send 3 rows"
+    assert plan.widget(buttons=False).send is None
 
 
 def test_drilldown_pages_twenty_rows_at_a_time() -> None:
@@ -108,13 +136,14 @@ def test_a_plan_without_issues_has_no_drilldown() -> None:
     assert "✓ No issues" in html_of(box)
 
 
-def test_send_pushes_and_leaves_the_result_on_the_plan(fyno: Any) -> None:
+def test_send_pushes_and_leaves_the_result_on_the_widget(fyno: Any) -> None:
     plan = users().fyno.plan(
         "user_id", wsid=fyno.wsid, api_key=fyno.api_key, endpoint=fyno.endpoint
     )
-    box = build_widget(plan)
+    box = plan.widget()
     box.send.click()
-    assert plan.result["status"].tolist() == ["sent", "sent", "sent"]
+    assert box.result["status"].tolist() == ["sent", "sent", "sent"]
+    assert not hasattr(plan, "result")  # the plan is a value: a push never changes it
     assert fyno.profiles["u2"] == {"plan": "free", "premium": False}
     assert fyno.profiles["u3"] == {"plan": "<b>team</b>", "ltv": 12.5, "premium": True}
     assert 'class="fyno-result"' in box.status.value
@@ -126,22 +155,22 @@ def test_dry_run_sends_nothing(fyno: Any) -> None:
     plan = users().fyno.plan(
         "user_id", wsid=fyno.wsid, api_key=fyno.api_key, endpoint=fyno.endpoint
     )
-    box = build_widget(plan)
+    box = build_widget(plan, send=push_plan)
     box.dry_run.value = True
     box.send.click()
-    assert set(plan.result["status"]) == {"dry_run"}
+    assert set(box.result["status"]) == {"dry_run"}
     assert fyno.profiles == {}
     assert "3 dry_run" in box.status.value
 
 
 def test_missing_config_says_what_is_missing(fyno: Any) -> None:
     plan = users().fyno.plan("user_id", endpoint=fyno.endpoint)
-    box = build_widget(plan)
+    box = build_widget(plan, send=push_plan)
     box.send.click()
     assert 'class="fyno-error"' in box.status.value
     assert "Not sent" in box.status.value
     assert "wsid" in box.status.value
     assert "FYNO_API_KEY" in box.status.value
-    assert getattr(plan, "result", None) is None
+    assert box.result is None
     assert fyno.requests == []
     assert not box.send.disabled

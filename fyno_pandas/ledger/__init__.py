@@ -1,8 +1,9 @@
 """The local ledger: what Fyno acknowledged, kept in one SQLite file (standard library only).
 
 Fyno cannot say which type a property has and silently drops values of another type, and an
-interrupted notebook cannot ask what already landed. The ledger remembers, per
-(endpoint, workspace, version):
+interrupted notebook cannot ask what already landed. The ledger remembers, per `Scope`
+(endpoint, workspace, version; every `Ledger` method that reads or writes a destination's rows
+takes it as its first argument):
 
 * each property's Fyno type: claimed by a push before it sends the value that fixes it (the
   first claim wins, across threads and processes; ``claims``), fixed once Fyno accepted that
@@ -12,9 +13,11 @@ interrupted notebook cannot ask what already landed. The ledger remembers, per
   request that carried it (``value_hash`` 0 records an acknowledged unset);
 * each push: start, end, counts and plan options. The API key is never stored.
 
-Files: ``store`` (the `Ledger`: schema, migrations, transactions), ``values`` (the per-user value
-rows, written and read in bulk), ``claims`` (types claimed before seeding), ``groupcommit``
-(`AckWriter`) and ``check`` (`unchanged_mask`, `latest_acks`: pure pandas).
+Files: ``store`` (the `Ledger`: its schema, pushes, types and values), ``database`` (opening,
+checking and migrating the file; transactions), ``scope`` (`Scope`), ``values`` (the per-user
+value rows, written and read in bulk), ``claims`` (types claimed before seeding),
+``groupcommit`` (`AckWriter`), ``check`` (`unchanged_mask`, `latest_acks`: pure pandas) and
+``bridge`` (how `plan` and `push` use the ledger).
 
 Durability and concurrency: WAL journal, ``synchronous=NORMAL`` (a killed process loses nothing
 committed; a power cut may lose the last commits, never consistency), a busy timeout, and every
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 from .check import latest_acks, unchanged_mask
 from .groupcommit import AckWriter
+from .scope import Scope
 from .store import FYNO_TYPES, SCHEMA_VERSION, Ledger, default_path
 
 __all__ = [
@@ -34,6 +38,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "AckWriter",
     "Ledger",
+    "Scope",
     "default_path",
     "latest_acks",
     "unchanged_mask",

@@ -7,14 +7,19 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..connection import connected
 from ..errors import FynoInputError
 from .check import ack_users, latest_acks, match_rows, unchanged_mask
 from .groupcommit import AckWriter
+from .scope import Scope
 from .store import Ledger, default_path
+
+if TYPE_CHECKING:
+    from ..pushplan import PushPlan
 
 __all__ = [
     "AckRecorder",
@@ -29,9 +34,12 @@ __all__ = [
 def choose_ledger(spec: Any) -> Ledger | Path | None:
     """Normalise a ``ledger=`` argument: an open `Ledger`, a file path, or None for no ledger.
 
-    ``None`` means the default file (`default_path`), ``False`` no ledger, a string or path
-    that file, a `Ledger` itself (left open for its owner).
+    ``None`` means the ledger named by `fyno_pandas.connect`, else the default file
+    (`default_path`); ``False`` no ledger, a string or path that file, a `Ledger` itself (left
+    open for its owner).
     """
+    if spec is None:
+        spec = connected("ledger")
     if spec is False:
         return None
     if spec is None:
@@ -65,23 +73,16 @@ def opened(choice: Ledger | Path | None, *, create: bool) -> Iterator[Ledger | N
 
 def known_types(ledger: Ledger, config: Any) -> dict[str, str]:
     """The property types the ledger saw fixed at ``config``'s destination."""
-    return ledger.property_types(config.wsid, config.version, config.endpoint)
+    return ledger.property_types(Scope.of(config))
 
 
-def skip_acknowledged(plan: Any, ledger: Ledger, config: Any) -> Any:
+def skip_acknowledged(plan: PushPlan, ledger: Ledger, config: Any) -> PushPlan:
     """``plan`` without the values the ledger says Fyno acknowledged (``only_changed``)."""
     ids = plan.distinct_ids[plan.sendable]
     # SQLite reads without the GIL, so the plan's values are hashed meanwhile; when the ledger
     # knows none of these users the read ends first and the hashing stops.
     with ThreadPoolExecutor(1, thread_name_prefix="fyno-ledger-read") as reader:
-        reading = reader.submit(
-            ledger.acknowledged_hashes,
-            config.endpoint,
-            config.wsid,
-            config.version,
-            ids,
-            exact=False,
-        )
+        reading = reader.submit(ledger.acknowledged_hashes, Scope.of(config), ids, exact=False)
         hashes = {}
         for p in plan.properties:
             if reading.done() and not len(reading.result()):
@@ -104,24 +105,25 @@ class TypeClaims:
     push session calls :meth:`release` when the push ends.
     """
 
-    def __init__(self, ledger: Ledger, target: tuple[Any, ...]) -> None:
-        self._ledger, self._target = ledger, target  # (push_id, endpoint, wsid, version)
+    def __init__(self, ledger: Ledger, scope: Scope, push_id: int) -> None:
+        self._ledger, self._scope, self._push_id = ledger, scope, push_id
         self._claimed: dict[str, str] = {}
 
     def claim(self, types: dict[str, str]) -> dict[str, str]:
         """Claim ``{property: type}``; return those another push holds with another type."""
-        taken = self._ledger.claim_types(*self._target, types)
+        taken = self._ledger.claim_types(self._scope, self._push_id, types)
         self._claimed.update({p: t for p, t in types.items() if p not in taken})
         return taken
 
     def fixed(self, properties: Sequence[str]) -> None:
         """Fyno accepted the seed of ``properties``: their claimed types are fixed."""
-        self._ledger.confirm_types(*self._target, {p: self._claimed[p] for p in properties})
+        fixed = {p: self._claimed[p] for p in properties}
+        self._ledger.confirm_types(self._scope, self._push_id, fixed)
 
     def release(self) -> None:
         """Withdraw the claims no accepted seed fixed."""
         if self._claimed:
-            self._ledger.release_claims(self._target[0])
+            self._ledger.release_claims(self._push_id)
 
 
 class AckRecorder:
@@ -138,9 +140,11 @@ class AckRecorder:
         (another push won the race): Fyno accepted them and will not store them.
     """
 
-    def __init__(self, plan: Any, ledger: Ledger, writer: AckWriter, target: tuple[Any, ...]):
+    def __init__(
+        self, plan: PushPlan, ledger: Ledger, scope: Scope, push_id: int, writer: AckWriter
+    ) -> None:
         self._ids = plan.distinct_ids
-        self._ledger, self._writer, self._target = ledger, writer, target
+        self._ledger, self._writer, self._target = ledger, writer, (scope, push_id)
         self._arrays = [
             (
                 p,

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..errors import FynoLedgerError
 from .values import Ack
 
 if TYPE_CHECKING:
-    from .store import Ledger
+    from .scope import Scope
 
-__all__ = ["AckWriter"]
+__all__ = ["AckWriter", "RecordAcks"]
+
+#: ``record(scope, push_id, acks)``: commit ``acks`` in one transaction and return, per ack, the
+#: properties not recorded (`fyno_pandas.ledger.Ledger.record_acks_raw`).
+RecordAcks = Callable[["Scope", int, list[Ack]], list[list[str]]]
 
 _LEAD = object()  # a waiter's outcome that tells it to commit the queue itself
 
@@ -44,9 +48,9 @@ class AckWriter:
         Acks recorded and transactions used so far (``acks / commits`` is the batching gained).
     """
 
-    def __init__(self, ledger: Ledger, push_id: int, endpoint: str | None, wsid: str, version: str):
-        self._ledger = ledger
-        self._target = (push_id, endpoint, wsid, version)
+    def __init__(self, record: RecordAcks, scope: Scope, push_id: int) -> None:
+        self._record = record
+        self._target = (scope, push_id)
         self._mutex = threading.Lock()
         self._queue: list[_Waiter] = []
         self._busy = False  # a leader is committing
@@ -87,7 +91,7 @@ class AckWriter:
             batch, self._queue = self._queue, []
         outcomes: list[Any]
         try:
-            outcomes = list(self._ledger._record(*self._target, [w.ack for w in batch]))
+            outcomes = list(self._record(*self._target, [w.ack for w in batch]))
         except BaseException as exc:  # noqa: BLE001 (handed to every waiting caller, re-raised)
             outcomes = [exc] * len(batch)
         with self._mutex:

@@ -1,4 +1,4 @@
-"""The ``Ledger``: one SQLite file, its schema and migrations, connections and transactions."""
+"""The ``Ledger``: one SQLite file's schema and the reads and writes of its scopes."""
 
 from __future__ import annotations
 
@@ -15,16 +15,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..config import DEFAULT_ENDPOINT
 from ..errors import FynoLedgerError
-from . import claims
+from ..types import FYNO_TYPES
+from . import claims, database
 from .groupcommit import AckWriter
+from .scope import Scope
 from .values import Ack, Column, read_acked, write_acks, write_batch
 
-__all__ = ["APPLICATION_ID", "FYNO_TYPES", "SCHEMA_VERSION", "Ledger", "default_path"]
+__all__ = ["FYNO_TYPES", "SCHEMA_VERSION", "Ledger", "default_path"]
 
-APPLICATION_ID = 0x46594E4F  # "FYNO": marks the file as ours (PRAGMA application_id)
-FYNO_TYPES = ("string", "number", "boolean", "date", "list")
 # _MIGRATIONS[i] takes a file from schema version i to i + 1 (PRAGMA user_version).
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
@@ -56,9 +55,13 @@ def default_path() -> Path:
     return (Path(home).expanduser() if home else Path.home() / ".fyno_pandas") / "ledger.sqlite"
 
 
-def _endpoint(endpoint: str | None) -> str:
-    # Same spelling as FynoConfig.resolve: env fallback, no trailing slash.
-    return (endpoint or os.environ.get("FYNO_ENDPOINT") or DEFAULT_ENDPOINT).strip().rstrip("/")
+def _scope_of(scope: Scope | str, version: str | None, endpoint: str | None) -> Scope:
+    """``scope``, or the `Scope` resolved from a workspace id (the readers' convenience)."""
+    if not isinstance(scope, Scope):
+        return Scope.resolve(scope, version, endpoint)
+    if version is not None or endpoint is not None:
+        raise TypeError("pass a Scope alone, or a workspace id with version and endpoint")
+    return scope
 
 
 def _json(obj: Any) -> str:
@@ -96,7 +99,7 @@ class Ledger:
         self._conn: sqlite3.Connection | None = None
         self._pid = os.getpid()
         # Per open ledger: scope ids, and property ids and types once fixed (never change).
-        self._scopes: dict[tuple[str, str, str], int] = {}
+        self._scopes: dict[Scope, int] = {}
         self._fixed_types: dict[int, dict[str, tuple[int, str]]] = {}
         self._conn = self._open()
 
@@ -130,122 +133,24 @@ class Ledger:
 
     # -- connection and transactions ---------------------------------------------------------
 
-    @contextmanager
-    def _errors(self, action: str) -> Iterator[None]:
-        try:
-            yield
-        except sqlite3.Error as exc:
-            raise FynoLedgerError(
-                f"cannot {action} the ledger {self._path}: {exc}. Move the file away or pass "
-                "ledger=<another path> (ledger=False turns the ledger off)."
-            ) from exc
-
     def _open(self) -> sqlite3.Connection:
-        if self._path.is_dir():
-            raise FynoLedgerError(
-                f"the ledger path {self._path} is a directory; pass a file such as "
-                f"{self._path / 'ledger.sqlite'}"
-            )
-        try:
-            self._path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise FynoLedgerError(
-                f"cannot create the folder of the ledger {self._path}: {exc}"
-            ) from exc
-        with self._errors("open"):
-            conn = sqlite3.connect(
-                self._path, timeout=self._timeout, isolation_level=None, check_same_thread=False
-            )
-            try:
-                if self._journal_mode_wal(conn) != "wal":
-                    raise FynoLedgerError(f"the ledger {self._path} cannot use WAL journaling")
-                conn.execute("PRAGMA synchronous = NORMAL")
-                self._migrate(conn)
-            except BaseException:
-                conn.close()
-                raise
-        return conn
-
-    def _journal_mode_wal(self, conn: sqlite3.Connection) -> str:
-        # Switching a new file to WAL while another connection writes it fails at once, busy
-        # timeout or not (each would wait for the other's lock): retried within the timeout.
-        deadline = time.monotonic() + self._timeout
-        while True:
-            try:
-                return conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            except sqlite3.OperationalError as exc:
-                # By its message: sqlite_errorcode needs Python 3.11.
-                if "locked" not in str(exc) or time.monotonic() > deadline:
-                    raise
-            time.sleep(0.005)
-
-    def _migrate(self, conn: sqlite3.Connection) -> None:
-        # Each check reads three values: one transaction makes them one snapshot, so a migration
-        # committed between two reads cannot look like another application's database.
-        with self._transaction_on(conn, "DEFERRED"):
-            if self._check_schema(conn) == SCHEMA_VERSION:
-                return  # the usual open: no write lock needed
-        with self._transaction_on(conn):
-            version = self._check_schema(conn)  # again: another process may have migrated
-            for statements in _MIGRATIONS[version:]:
-                for statement in statements:
-                    conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-
-    def _check_schema(self, conn: sqlite3.Connection) -> int:
-        """The file's schema version; raise when it is not ours or too new."""
-        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if app_id != APPLICATION_ID and (
-            version or conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-        ):
-            raise FynoLedgerError(
-                f"{self._path} is an SQLite database but not a fyno_pandas ledger"
-            )
-        if version > SCHEMA_VERSION:
-            raise FynoLedgerError(
-                f"the ledger {self._path} has schema version {version}, newer than this "
-                f"fyno_pandas understands ({SCHEMA_VERSION}); upgrade fyno_pandas"
-            )
-        return version
-
-    @staticmethod
-    @contextmanager
-    def _transaction_on(conn: sqlite3.Connection, mode: str = "IMMEDIATE") -> Iterator[None]:
-        # IMMEDIATE takes the write lock up front, so read-then-write steps (ack ids, states)
-        # cannot interleave with another process; DEFERRED gives readers one snapshot.
-        conn.execute(f"BEGIN {mode}")
-        try:
-            yield
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        return database.open_database(self._path, self._timeout, _MIGRATIONS)
 
     @contextmanager
     def _transaction(self, action: str, mode: str = "IMMEDIATE") -> Iterator[sqlite3.Connection]:
-        with self._lock, self._errors(action):
+        with self._lock, database.errors(self._path, action):
             if self._conn is None or self._pid != os.getpid():
                 if self._conn is not None:
                     self._conn.close()
                 self._pid = os.getpid()
                 self._conn = self._open()
-            with self._transaction_on(self._conn, mode):
+            with database.transaction(self._conn, mode):
                 yield self._conn
 
-    def _scope(
-        self,
-        conn: sqlite3.Connection,
-        endpoint: str | None,
-        wsid: str,
-        version: str,
-        create: bool,
-    ) -> int | None:
-        key = (_endpoint(endpoint), wsid, version)
-        if key in self._scopes:
-            return self._scopes[key]
+    def _scope(self, conn: sqlite3.Connection, scope: Scope, create: bool) -> int | None:
+        if scope in self._scopes:
+            return self._scopes[scope]
+        key = (scope.endpoint, scope.wsid, scope.version)
         sql = "SELECT scope_id FROM scopes WHERE endpoint = ? AND wsid = ? AND version = ?"
         row = conn.execute(sql, key).fetchone()
         if row is None:
@@ -255,18 +160,12 @@ class Ledger:
             return conn.execute(sql, key).lastrowid
         # Only scopes already committed are remembered (scopes are never deleted): one made in
         # this transaction would be gone if it rolled back.
-        self._scopes[key] = row[0]
+        self._scopes[scope] = row[0]
         return row[0]
 
     # -- pushes and property types -----------------------------------------------------------
 
-    def begin_push(
-        self,
-        endpoint: str | None,
-        wsid: str,
-        version: str,
-        options: Mapping[str, Any] | None = None,
-    ) -> int:
+    def begin_push(self, scope: Scope, options: Mapping[str, Any] | None = None) -> int:
         """Record the start of a push and return its id (an increasing integer).
 
         ``options`` (the plan and send options) are stored as JSON; an ``api_key`` entry is
@@ -274,9 +173,9 @@ class Ledger:
         """
         kept = {k: v for k, v in (options or {}).items() if k != "api_key"}
         with self._transaction("record a push in") as conn:
-            scope = self._scope(conn, endpoint, wsid, version, create=True)
+            scope_id = self._scope(conn, scope, create=True)
             sql = "INSERT INTO pushes (scope_id, started_at, options) VALUES (?, ?, ?)"
-            return conn.execute(sql, (scope, time.time(), _json(kept))).lastrowid
+            return conn.execute(sql, (scope_id, time.time(), _json(kept))).lastrowid
 
     def end_push(self, push_id: int, counts: Mapping[str, Any]) -> None:
         """Record the end of a push with its counts (e.g. rows per status)."""
@@ -310,52 +209,58 @@ class Ledger:
         frame["options"] = [json.loads(r[8]) for r in rows]
         return frame.set_index("push_id")
 
-    def properties(self, wsid: str, version: str, endpoint: str | None = None) -> pd.DataFrame:
+    def properties(
+        self, scope: Scope | str, version: str | None = None, endpoint: str | None = None
+    ) -> pd.DataFrame:
         """Known properties of a scope: property, fyno_type, fixed_at, push_id.
 
-        ``fyno_type`` is missing for a property only ever unset. ``endpoint`` None means
-        ``$FYNO_ENDPOINT`` or Fyno's default endpoint.
+        ``fyno_type`` is missing for a property only ever unset. A workspace id instead of a
+        `Scope` is a convenience: ``properties("WSID", "live")`` reads the scope
+        `Scope.resolve` makes of it (the endpoint from ``endpoint``, `fyno_pandas.connect`,
+        ``$FYNO_ENDPOINT`` or Fyno's default).
         """
+        scope = _scope_of(scope, version, endpoint)
         with self._transaction("read", "DEFERRED") as conn:
-            scope = self._scope(conn, endpoint, wsid, version, create=False)
+            scope_id = self._scope(conn, scope, create=False)
             sql = (
                 "SELECT name, fyno_type, fixed_at, push_id FROM properties"
                 " WHERE scope_id = ? ORDER BY prop_id"
             )
-            rows = conn.execute(sql, (scope,)).fetchall()
+            rows = conn.execute(sql, (scope_id,)).fetchall()
         frame = pd.DataFrame(rows, columns=["property", "fyno_type", "fixed_at", "push_id"])
         frame["fixed_at"] = pd.to_datetime(frame["fixed_at"].astype("float64"), unit="s", utc=True)
         frame["push_id"] = frame["push_id"].astype("Int64")
         return frame
 
     def property_types(
-        self, wsid: str, version: str, endpoint: str | None = None
+        self, scope: Scope | str, version: str | None = None, endpoint: str | None = None
     ) -> dict[str, str]:
         """``{property: fyno type}`` fixed in Fyno, in the order they were fixed (a type only
-        claimed by a push that has not seen its seed accepted is not listed)."""
+        claimed by a push that has not seen its seed accepted is not listed).
+
+        ``property_types("WSID", "live")``: a workspace id instead of a `Scope`, as
+        :meth:`properties`.
+        """
+        scope = _scope_of(scope, version, endpoint)
         sql = (
             "SELECT name, fyno_type FROM properties WHERE scope_id = ?"
             " AND fyno_type IS NOT NULL AND fixed_at IS NOT NULL ORDER BY fixed_at, prop_id"
         )
         with self._transaction("read", "DEFERRED") as conn:
-            scope = self._scope(conn, endpoint, wsid, version, create=False)
-            return dict(conn.execute(sql, (scope,)).fetchall())
+            scope_id = self._scope(conn, scope, create=False)
+            return dict(conn.execute(sql, (scope_id,)).fetchall())
 
-    def claim_types(
-        self, push_id: int, endpoint: str | None, wsid: str, version: str, types: Mapping[str, str]
-    ) -> dict[str, str]:
+    def claim_types(self, scope: Scope, push_id: int, types: Mapping[str, str]) -> dict[str, str]:
         """Claim new properties' types for a push before it seeds them (`claims.claim`)."""
         with self._transaction("claim property types in") as conn:
-            scope = self._scope(conn, endpoint, wsid, version, create=True)
-            return claims.claim(conn, scope, push_id, types)  # type: ignore[arg-type]
+            scope_id = self._scope(conn, scope, create=True)
+            return claims.claim(conn, scope_id, push_id, types)  # type: ignore[arg-type]
 
-    def confirm_types(
-        self, push_id: int, endpoint: str | None, wsid: str, version: str, types: Mapping[str, str]
-    ) -> None:
+    def confirm_types(self, scope: Scope, push_id: int, types: Mapping[str, str]) -> None:
         """Record types whose seed Fyno accepted (`claims.confirm`)."""
         with self._transaction("record property types in") as conn:
-            scope = self._scope(conn, endpoint, wsid, version, create=True)
-            claims.confirm(conn, scope, push_id, types)  # type: ignore[arg-type]
+            scope_id = self._scope(conn, scope, create=True)
+            claims.confirm(conn, scope_id, push_id, types)  # type: ignore[arg-type]
 
     def release_claims(self, push_id: int) -> None:
         """Withdraw a push's claims that no accepted seed fixed (`claims.release`)."""
@@ -364,9 +269,7 @@ class Ledger:
 
     # -- acknowledged values -----------------------------------------------------------------
 
-    def record_acks(
-        self, push_id: int, endpoint: str | None, wsid: str, version: str, acks: Iterable[Ack]
-    ) -> list[tuple[str, str]]:
+    def record_acks(self, scope: Scope, push_id: int, acks: Iterable[Ack]) -> list[tuple[str, str]]:
         """Record acknowledged requests, all in one transaction.
 
         Parameters
@@ -383,27 +286,27 @@ class Ledger:
             Fyno accepted them (202) but drops them silently.
         """
         items = list(acks)
-        rejected = self._record(push_id, endpoint, wsid, version, items) if items else []
+        rejected = self.record_acks_raw(scope, push_id, items) if items else []
         return [(a[0], p) for a, props in zip(items, rejected, strict=True) for p in props]
 
-    def _record(
-        self, push_id: int, endpoint: str | None, wsid: str, version: str, acks: list[Ack]
-    ) -> list[list[str]]:
+    def record_acks_raw(self, scope: Scope, push_id: int, acks: list[Ack]) -> list[list[str]]:
+        """As `record_acks`, saying per ack which of its properties were not recorded.
+
+        What an `AckWriter` commits for the workers queued behind it; it hands each its own.
+        """
         items = [(str(d), dict(h), dict(t or {}), r) for d, h, t, r in acks]
         with self._transaction("record acknowledged values in") as conn:
-            scope = self._scope(conn, endpoint, wsid, version, create=True)
-            known = self._fixed_types.setdefault(scope, {})  # type: ignore[arg-type]
-            rejected, looked_up = write_acks(conn, push_id, scope, items, known)  # type: ignore[arg-type]
+            scope_id = self._scope(conn, scope, create=True)
+            known = self._fixed_types.setdefault(scope_id, {})  # type: ignore[arg-type]
+            rejected, looked_up = write_acks(conn, push_id, scope_id, items, known)  # type: ignore[arg-type]
         # Only after the commit: a rolled-back transaction may have fixed types that are gone.
         known.update((n, (pid, t)) for n, (pid, t) in looked_up.items() if t is not None)
         return rejected
 
     def record_batch(
         self,
+        scope: Scope,
         push_id: int,
-        endpoint: str | None,
-        wsid: str,
-        version: str,
         distinct_ids: Sequence[str],
         columns: Sequence[Column],
         request_id: str | None,
@@ -417,12 +320,12 @@ class Ledger:
         if len(set(distinct_ids)) != len(distinct_ids):
             raise FynoLedgerError("record_batch: a batch holds each distinct_id once")
         with self._transaction("record acknowledged values in") as conn:
-            scope = self._scope(conn, endpoint, wsid, version, create=True)
-            known = self._fixed_types.setdefault(scope, {})  # type: ignore[arg-type]
+            scope_id = self._scope(conn, scope, create=True)
+            known = self._fixed_types.setdefault(scope_id, {})  # type: ignore[arg-type]
             rejected, looked_up = write_batch(
                 conn,
                 push_id,
-                scope,
+                scope_id,
                 distinct_ids,
                 columns,
                 request_id,
@@ -431,15 +334,13 @@ class Ledger:
         known.update((n, (pid, t)) for n, (pid, t) in looked_up.items() if t is not None)
         return rejected
 
-    def ack_writer(self, push_id: int, endpoint: str | None, wsid: str, version: str) -> AckWriter:
+    def ack_writer(self, scope: Scope, push_id: int) -> AckWriter:
         """A group-commit writer of acks for one push; see :class:`AckWriter`."""
-        return AckWriter(self, push_id, endpoint, wsid, version)
+        return AckWriter(self.record_acks_raw, scope, push_id)
 
     def acknowledged_hashes(
         self,
-        endpoint: str | None,
-        wsid: str,
-        version: str,
+        scope: Scope,
         distinct_ids: Iterable[str | None] | None = None,
         *,
         exact: bool = True,
@@ -463,6 +364,4 @@ class Ledger:
             # Stored ids are text, and text order is what a range of them follows.
             wanted = np.fromiter(map(str, wanted), dtype=object, count=len(wanted))
         with self._transaction("read", "DEFERRED") as conn:
-            return read_acked(
-                conn, self._scope(conn, endpoint, wsid, version, False), wanted, exact
-            )
+            return read_acked(conn, self._scope(conn, scope, create=False), wanted, exact)

@@ -1,4 +1,4 @@
-"""The preview of a push: what will be sent, what will not, and why, as text and static HTML.
+"""A plan's preview as pure text and static HTML: what will be sent, what will not, and why.
 
 Pure render functions over a `PushPlan`'s aggregates (``plan.columns``, ``plan.issues``,
 ``plan.summary()``): grouped counts and the first rows of each group, never a loop over the
@@ -8,21 +8,21 @@ timestamps, so notebook outputs stay stable for nbval.
 - `render_text` is ``repr(plan)``: what a terminal, nbval and GitHub show.
 - `render_html` is ``plan._repr_html_()``: the same tables for front-ends without widgets
   (nbconvert, VS Code without widgets); everything is HTML-escaped.
-- `mimebundle` is ``plan._repr_mimebundle_()``: the ipywidgets view (`fyno_pandas.widget`,
-  imported only here and only inside a Jupyter kernel) plus the static forms, so each front-end
-  picks the richest it can show and nothing is shown twice.
-- `show_preview` is what ``push(preview=True)`` calls before sending.
+- `aggregate` computes the counts and tables once, for text, HTML and the widget
+  (`fyno_pandas.widget`); `fyno_pandas.display` decides which of them a front-end is shown.
 """
 
 from __future__ import annotations
 
 import html
-import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from .pushplan import PushPlan
 
 __all__ = [
     "Aggregates",
@@ -31,13 +31,10 @@ __all__ = [
     "column_table",
     "header_html",
     "html_of",
-    "in_kernel",
-    "mimebundle",
     "render_html",
     "render_text",
     "rule_table",
     "rules_html",
-    "show_preview",
     "table_html",
     "text_of",
 ]
@@ -85,7 +82,7 @@ def _values_line(summary: dict[str, Any]) -> str:
     return text + (f", {summary['values_unset']:,} to clear" if summary["values_unset"] else "")
 
 
-def column_table(plan: Any) -> pd.DataFrame:
+def column_table(plan: PushPlan) -> pd.DataFrame:
     """``plan.columns`` plus ``warnings`` (issues warned per property) and a ``status``.
 
     ``status`` is the worst of: ``dropped`` (values left out), ``coerced``, ``warned``, ``ok``.
@@ -103,7 +100,7 @@ def column_table(plan: Any) -> pd.DataFrame:
     return table
 
 
-def rule_table(plan: Any, first: int = FIRST_ROWS) -> pd.DataFrame:
+def rule_table(plan: PushPlan, first: int = FIRST_ROWS) -> pd.DataFrame:
     """Issues grouped by rule, action and column: a count, the first rows and a message.
 
     A column-wide issue (row None) is reported once; its count is in its message, so its
@@ -154,7 +151,9 @@ def rule_table(plan: Any, first: int = FIRST_ROWS) -> pd.DataFrame:
     return out[cols].reset_index(drop=True)
 
 
-def affected_rows(plan: Any, column: str | None = None, rule: str | None = None) -> pd.DataFrame:
+def affected_rows(
+    plan: PushPlan, column: str | None = None, rule: str | None = None
+) -> pd.DataFrame:
     """The issue rows of one property and/or one rule (row, column, value, rule, action, message).
 
     The widget's drill-down pages through this frame; it is a boolean-mask selection, so it
@@ -169,7 +168,7 @@ def affected_rows(plan: Any, column: str | None = None, rule: str | None = None)
     return issues[mask]
 
 
-def _skipped(plan: Any) -> list[tuple[str, int]]:
+def _skipped(plan: PushPlan) -> list[tuple[str, int]]:
     issues = plan.issues
     counts = issues.loc[issues["action"] == "row_skipped", "rule"].value_counts()
     return sorted((str(rule), int(n)) for rule, n in counts.items())
@@ -186,7 +185,7 @@ class Aggregates:
     known_types: dict[str, str]
 
 
-def aggregate(plan: Any) -> Aggregates:
+def aggregate(plan: PushPlan) -> Aggregates:
     """The counts and tables of a preview: `column_table`, `rule_table`, skips, summary."""
     return Aggregates(
         summary=plan.summary(),
@@ -245,7 +244,7 @@ def _header_lines(agg: Aggregates) -> list[tuple[str, str]]:
     return lines
 
 
-def render_text(plan: Any) -> str:
+def render_text(plan: PushPlan) -> str:
     """The preview as plain text: header, one line per property, issues per rule.
 
     Stable (no ids, no timestamps, fixed ordering), so it is what nbval compares.
@@ -382,7 +381,7 @@ def rules_html(agg: Aggregates) -> str:
     )
 
 
-def render_html(plan: Any) -> str:
+def render_html(plan: PushPlan) -> str:
     """The whole preview as static HTML (header, property table, issues per rule)."""
     return html_of(aggregate(plan))
 
@@ -393,46 +392,3 @@ def html_of(agg: Aggregates) -> str:
         f'<div class="fyno-preview" style="{BLOCK}">'
         f"{header_html(agg)}{table_html(agg)}{rules_html(agg)}</div>"
     )
-
-
-def in_kernel() -> bool:
-    """True inside a Jupyter kernel, found without importing IPython (as tqdm.auto does)."""
-    ipython = sys.modules.get("IPython")
-    if ipython is None:
-        return False
-    shell = ipython.get_ipython()
-    return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
-
-
-def mimebundle(plan: Any, buttons: bool = True) -> dict[str, Any]:
-    """Display data for a plan: the widget view inside a kernel, plus text/html and text/plain.
-
-    Front-ends with ipywidgets render the widget; others (nbconvert, VS Code without widgets,
-    GitHub) fall back to the static HTML, a terminal to the text: each shows one of them.
-    """
-    agg = aggregate(plan)
-    data: dict[str, Any] = {"text/plain": text_of(agg), "text/html": html_of(agg)}
-    if in_kernel():
-        try:
-            from .widget import build_widget
-        except ImportError:  # ipywidgets is a dependency; without it the static forms suffice
-            return data
-        view = build_widget(plan, buttons=buttons, agg=agg)._repr_mimebundle_()
-        data.update({k: v for k, v in view.items() if k != "text/plain"})
-    return data
-
-
-def show_preview(plan: Any) -> None:
-    """Show the preview once, before a push: widget (no buttons), HTML or text.
-
-    In IPython it goes through ``IPython.display`` (the front-end picks widget, HTML or text);
-    elsewhere the text is written to stderr, beside the progress bar, so stdout stays the
-    caller's.
-    """
-    ipython = sys.modules.get("IPython")
-    if ipython is not None and ipython.get_ipython() is not None:
-        from IPython.display import display
-
-        display(mimebundle(plan, buttons=False), raw=True)
-        return
-    print(render_text(plan), file=sys.stderr)

@@ -1,0 +1,100 @@
+"""Type seeds: a new property's type is fixed on purpose, before any other value is sent.
+
+Fyno fixes a property's type from the first value it processes. For each property the plan
+sends that neither ``schema`` nor the ledger knows, the push claims its type in the ledger
+(`without_taken` drops the cells of a property another push claimed otherwise), then sends one
+row whose value no reading of ISO 8601 types otherwise (``plan.seed_values``), carrying only
+the properties it seeds, and awaits every seed's answer (`seed_types`). A property whose seed
+was not accepted gets no type: the rows carrying it are ``failed`` and not sent.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .client import Outcome
+from .sendstate import PushState, run_units
+
+if TYPE_CHECKING:
+    from .pushplan import PushPlan
+
+__all__ = ["new_properties", "seed_types", "without_taken"]
+
+log = logging.getLogger("fyno_pandas")
+
+
+def new_properties(plan: PushPlan) -> dict[str, str]:
+    """``{property: planned type}`` of the properties whose type no one fixed yet (no ``schema``
+    entry, not in the ledger) and that some sendable row sets."""
+    sending = plan.sendable
+    return {
+        p: plan.fyno_types[p]
+        for p in plan.properties
+        if p not in plan.known_types
+        and p in plan.fyno_types
+        and np.not_equal(plan.fragments[p][sending], None).any()
+    }
+
+
+def seed_types(push: PushState, new: dict[str, str], concurrency: int, claims: Any) -> bool:
+    """Fix the type of every new property with one value of it, and wait for all of them.
+
+    A property whose seed Fyno did not accept (or that has no safe seed) gets no type, so
+    every row carrying it is ``failed`` and not sent: whichever value Fyno processed first
+    would otherwise decide its type. True when interrupted by Ctrl-C.
+    """
+    plan = push.plan
+    chosen = plan.seed_values(list(new))
+    by_row: dict[int, list[str]] = {}
+    for prop, pos in chosen.items():
+        by_row.setdefault(pos, []).append(prop)
+    seeds = list(by_row.items())
+    refused = {p: "no value can fix its type for sure" for p in new if p not in chosen}
+    if seeds:
+        log.debug("fixing the type of %d new properties first", len(chosen))
+
+    def unit(k: int) -> None:
+        pos, props = seeds[k]
+        outcome = push.client.post("set", plan.set_body(pos, props), stop=push.stop)
+        push.count((outcome,))
+        if outcome.ok:
+            if claims is not None:
+                claims.fixed(props)
+        elif outcome.status == "failed":
+            refused.update(dict.fromkeys(props, outcome))
+
+    interrupted = run_units(push, len(seeds), unit, concurrency, None)
+    for prop, why in refused.items():
+        _fail_carriers(push, prop, why)
+    return interrupted
+
+
+def without_taken(plan: PushPlan, new: dict[str, str], taken: dict[str, str]) -> PushPlan:
+    """``plan`` without the values of properties another push claimed with another type."""
+    for prop, other in taken.items():
+        del new[prop]
+        message = (
+            f"a {plan.fyno_types[prop]} value for a {other} property (another push fixed its "
+            "type after this plan was made); Fyno would not store it"
+        )
+        plan = plan.drop_values(prop, "type_mismatch", message)
+        log.warning("property %r: %s", prop, message)
+    return plan
+
+
+def _fail_carriers(push: PushState, prop: str, why: Outcome | str) -> None:
+    """Fail the pending rows that set ``prop``, whose type could not be fixed."""
+    rows = np.flatnonzero(
+        np.not_equal(push.plan.fragments[prop], None) & (push.status == "pending")
+    )
+    reason = why if isinstance(why, str) else f"its first value was not accepted: {why.error}"
+    log.warning("property %r has no type (%s): %d rows not sent", prop, reason, len(rows))
+    push.status[rows] = "failed"
+    push.error[rows] = f"not sent: property {prop!r} got no type ({reason})"
+    if not isinstance(why, str):
+        push.http_status[rows] = why.http_status or 0
+    with push.lock:
+        push.failed += len(rows)

@@ -1,0 +1,138 @@
+"""The state of one push being sent, and the worker pool that sends it.
+
+`PushState` holds the per-row result arrays, the tallies and the stop signal; `run_units`
+runs numbered units of work on a bounded thread pool and refreshes the progress bar from the
+calling thread. `fyno_pandas.sender` (the rows) and `fyno_pandas.seeding` (the type seeds)
+send through both.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .client import FynoClient, Outcome
+
+if TYPE_CHECKING:
+    from .pushplan import PushPlan
+
+__all__ = ["AckHook", "PushState", "refresh_bar", "run_units"]
+
+log = logging.getLogger("fyno_pandas")
+
+_AUTH = (401, 403)
+_TICK = 0.1  # seconds between progress refreshes (and Ctrl-C checks) of the calling thread
+
+AckHook = Callable[[Sequence[int], "str | None"], None]
+
+
+class PushState:
+    """The state of one push: per-row result arrays, tallies and the stop signal."""
+
+    def __init__(self, plan: PushPlan, client: FynoClient | None, on_ack: AckHook | None) -> None:
+        n = len(plan.index)
+        self.plan, self.client, self.on_ack = plan, client, on_ack
+        config = client.config if client is not None else plan.config
+        self.destination = getattr(config, "label", None)
+        self.status = np.where(
+            plan.sendable, "pending", np.where(plan.unchanged, "unchanged", "skipped")
+        ).astype(object)
+        self.error = np.where(plan.sendable | plan.unchanged, None, plan.skip_reasons).astype(
+            object
+        )
+        # unchanged rows keep the request that stored their values (from the ledger)
+        self.request_id = np.where(plan.unchanged, plan.acked_request_ids, None).astype(object)
+        self.http_status = np.zeros(n, dtype=np.int64)  # 0: no answer
+        self.attempts = np.zeros(n, dtype=np.int64)
+        self.stop = threading.Event()
+        self.bar_start = 0  # a shared progress bar's count when this plan started
+        self.lock = threading.Lock()
+        self.sent = self.failed = self.requests = self.retries = self.throttled = 0
+        self.auth_failure: Outcome | None = None
+        self.crash: BaseException | None = None
+
+    def count(self, outcomes: Sequence[Outcome]) -> None:
+        with self.lock:
+            for o in outcomes:
+                self.requests += o.attempts
+                self.retries += o.retries
+                self.throttled += o.throttled
+        for o in outcomes:
+            if o.http_status in _AUTH and self.auth_failure is None:
+                self.auth_failure = o
+                self.stop.set()  # every worker stops before its next attempt
+
+    def settle(self, positions: Sequence[int], outcomes: Sequence[Outcome]) -> None:
+        """Record the rows' status from their request outcomes (all must be sent for 'sent')."""
+        last = outcomes[-1]
+        bad = next((o for o in outcomes if not o.ok), None)
+        final = bad or last
+        status = "sent" if bad is None else bad.status
+        rid = next((o.request_id for o in outcomes if o.request_id), None)
+        for pos in positions:
+            self.status[pos] = status
+            self.request_id[pos] = rid
+            self.http_status[pos] = final.http_status or 0
+            self.attempts[pos] = sum(o.attempts for o in outcomes)
+            self.error[pos] = None if bad is None else final.error
+        with self.lock:
+            if status == "sent":
+                self.sent += len(positions)
+            elif status == "failed":
+                self.failed += len(positions)
+
+    def ack(self, positions: Sequence[int], request_id: str | None) -> None:
+        if self.on_ack is not None and positions:
+            self.on_ack(positions, request_id)
+
+
+def run_units(
+    push: PushState, count: int, unit: Callable[[int], None], workers: int, bar: Any
+) -> bool:
+    """Run ``unit(0..count-1)`` on ``workers`` threads; True when interrupted by Ctrl-C."""
+    if count == 0:
+        return False
+    cursor = itertools.count()  # next() on it is atomic: the workers' shared cursor
+    stop = push.stop
+
+    def work() -> None:
+        try:
+            while not stop.is_set():
+                k = next(cursor)
+                if k >= count:
+                    return
+                unit(k)  # records and acks before this worker takes its next unit
+        except BaseException as exc:  # noqa: BLE001  (re-raised by send_plan in the caller)
+            push.crash = push.crash or exc
+            stop.set()
+
+    pool = ThreadPoolExecutor(max_workers=max(1, min(workers, count)), thread_name_prefix="fyno")
+    interrupted = False
+    try:
+        futures = [pool.submit(work) for _ in range(pool._max_workers)]
+        pending = set(futures)
+        while pending:
+            _, pending = wait(pending, timeout=_TICK, return_when=FIRST_EXCEPTION)
+            refresh_bar(bar, push)
+    except KeyboardInterrupt:
+        interrupted = True
+        stop.set()
+        log.warning("push interrupted: letting requests in flight finish")
+    finally:
+        pool.shutdown(wait=True)  # a second Ctrl-C here leaves; the workers stop on their own
+    refresh_bar(bar, push)
+    return interrupted
+
+
+def refresh_bar(bar: Any, push: PushState) -> None:
+    """Show ``push``'s rows done on ``bar`` (None: no bar)."""
+    if bar is not None:
+        bar.n = push.bar_start + push.sent + push.failed
+        bar.set_postfix(sent=push.sent, failed=push.failed, refresh=False)
+        bar.refresh()
