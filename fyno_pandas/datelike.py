@@ -12,10 +12,13 @@ property. Where the reading is not documented we assume the one that loses data,
     ``z``, ``±HH``, ``±HHMM`` or ``±HH:MM``;
 
 whether or not it is a real date (``2023-04-31`` and ``2021-01-01T25:00`` are date-like too: a
-strict reader stores nothing for them and creates no property). Of the date-like strings, the
-**documented** ones (`ISO_DATE`, a real calendar date and clock time) are the only strings sent
-to a Date property. Reduced forms (``2024``, ``2024-01``), week and ordinal dates and the basic
-format (``20240101``) are not treated as date-like.
+strict reader stores nothing for them and creates no property). A date-like string is **real**
+only when it is written in ASCII digits and names a day of the years 0001-9999: year ``0000``
+(which pandas 3 reads) and digits of other scripts (which ``\\d`` matches and Python's ``int``
+reads, but a strict reader does not) make it malformed. Of the date-like strings, the
+**documented** ones (`ISO_DATE`, ASCII digits, a real calendar date and clock time) are the only
+strings sent to a Date property. Reduced forms (``2024``, ``2024-01``), week and ordinal dates
+and the basic format (``20240101``) are not treated as date-like.
 
 Pure: numpy and pandas only.
 """
@@ -27,10 +30,12 @@ import pandas as pd
 
 __all__ = ["DATE_LIKE", "ISO_DATE", "date_like", "documented_date"]
 
-#: The documented forms: ``YYYY-MM-DD``, or ``YYYY-MM-DDTHH:MM:SS[.fff](Z|+HH:MM|-HH:MM)``.
+#: The documented forms: ``YYYY-MM-DD``, or ``YYYY-MM-DDTHH:MM:SS[.fff](Z|+HH:MM|-HH:MM)``, in
+#: ASCII digits (``\d`` would match every script's).
 ISO_DATE = (
-    r"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])"
-    r"(?:T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{3})?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d))?"
+    r"[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+    r"(?:T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{3})?"
+    r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9]))?"
 )
 _ISO_LENGTHS = np.array([10, 20, 24, 25, 29])
 #: Every date-like shape (see the module docstring), with groups for the range checks.
@@ -40,11 +45,24 @@ DATE_LIKE = (
     r"(?:[Zz]|[+-](?P<oh>\d{2})(?::?(?P<om>\d{2}))?)?)?"
 )
 _SHORTEST = 10
+_MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 
 
 def _real_days(days: pd.Series) -> np.ndarray:
-    parsed = pd.to_datetime(days, format="%Y-%m-%d", errors="coerce")
-    return parsed.notna().to_numpy(dtype=bool, copy=True)
+    """Bool mask: ``YYYY-MM-DD`` in ASCII digits naming a day of the years 0001-9999.
+
+    Counted in integers, not by `pandas.to_datetime`: pandas 3 reads year 0000, which Python
+    and a strict reader refuse, and pandas 2 refuses years before 1677.
+    """
+    text = days.to_numpy(dtype=object)
+    ok = np.fromiter(map(str.isascii, text), dtype=bool, count=len(text))
+    if ok.any():
+        ymd = pd.Series(text[ok], dtype=object).str.split("-", expand=True).astype(np.int64)
+        year, month, day = (ymd[i].to_numpy() for i in range(3))
+        leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+        last = _MONTH_DAYS[np.clip(month, 0, 12)] + ((month == 2) & leap)
+        ok[ok] = (year >= 1) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= last)
+    return ok
 
 
 def _candidates(values: np.ndarray) -> np.ndarray:
@@ -61,8 +79,9 @@ def date_like(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     Returns
     -------
     like, real : numpy.ndarray
-        Bool masks: the string has a date-like shape; it also names a real day, a clock time
-        within 00:00-23:59:59 and an offset within ±23:59.
+        Bool masks: the string has a date-like shape; it is also written in ASCII digits and
+        names a real day of the years 0001-9999, a clock time within 00:00-23:59:59 and an
+        offset within ±23:59.
     """
     like = np.zeros(len(values), dtype=bool)
     real = np.zeros(len(values), dtype=bool)
@@ -75,6 +94,8 @@ def date_like(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return like, real
     fields = pd.Series(values[cand[hit]], dtype=object).str.extract(DATE_LIKE)
     ok = _real_days(fields["day"])
+    # every digit ASCII (the time's and the offset's too): pd.to_numeric gives NaN otherwise
+    ok &= np.fromiter(map(str.isascii, values[cand[hit]]), dtype=bool, count=int(hit.sum()))
     for name, top in (("h", 23), ("m", 59), ("s", 59), ("oh", 23), ("om", 59)):
         number = pd.to_numeric(fields[name], errors="coerce").to_numpy(dtype=float)
         ok &= ~(number > top)  # NaN (the part is absent) passes

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -20,6 +21,7 @@ from hypothesis import strategies as st
 import fyno_pandas
 from fyno_pandas.coerce import Coerced, coerce_series
 from fyno_pandas.emulator import FynoEmulator
+from fyno_pandas.pushplan import PushPlan
 
 pa = pytest.importorskip("pyarrow", reason="pd.ArrowDtype needs pyarrow")
 
@@ -451,6 +453,18 @@ def test_what_is_sent_means_what_the_frame_holds(
     emulator: FynoEmulator, destination: dict[str, str], data: dict, zone: str, list_zone: str
 ) -> None:
     df = frame(data, list_zone)
+    push_and_check(emulator, destination, df, data, zone)
+
+
+def push_and_check(
+    emulator: FynoEmulator, destination: dict[str, str], df: pd.DataFrame, data: dict, zone: str
+) -> PushPlan:
+    """Plan and push ``df`` (built from ``data``); check both promises cell by cell.
+
+    Every value planned to be sent means the frame's value unless the plan reports the cell;
+    every property Fyno typed has the plan's type; a row reported sent has every value it
+    carried stored, and nothing else.
+    """
     emulator.reset()
     plan = fyno_pandas.plan(df, "id", ledger=False, naive_tz=zone)
     reported = set(zip(plan.issues.row, plan.issues.column, strict=True))
@@ -462,6 +476,8 @@ def test_what_is_sent_means_what_the_frame_holds(
     result = fyno_pandas.push(
         df, "id", ledger=False, preview=False, progress=False, naive_tz=zone, **destination
     )
+    for name, fyno_type in emulator.property_types.items():
+        assert fyno_type == plan.fyno_types.get(name), (name, fyno_type, plan.fyno_types)
     profiles = emulator.profiles
     for row, (status, dropped) in enumerate(zip(result.status, result.dropped, strict=True)):
         assert status in ("sent", "skipped")
@@ -473,6 +489,7 @@ def test_what_is_sent_means_what_the_frame_holds(
             else:
                 assert name in profile, (row, name, value)
                 assert means(profile[name], value, zone), (row, name, value, profile[name])
+    return plan
 
 
 def test_a_signalling_nan_id_skips_its_row_instead_of_raising() -> None:
@@ -480,3 +497,208 @@ def test_a_signalling_nan_id_skips_its_row_instead_of_raising() -> None:
     plan = fyno_pandas.plan(frame, "id", ledger=False)
     assert plan.distinct_ids.tolist() == [None, "u1"]
     assert plan.skip_reasons.tolist() == ["missing_id", None]
+
+
+# -- property: date-like and numeric text, alone, among words and inside lists -------------------
+
+# Other scripts' decimal digits: \\d matches them, and some readers (Python's int) read them.
+OTHER_DIGITS = [
+    "\u0660\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668\u0669",
+    "０１２３４５６７８９",
+]
+DOCUMENTED = [
+    "2020-10-01",
+    "2020-10-01T18:30:00Z",
+    "2020-10-01T18:30:00.000Z",
+    "2020-10-01T18:30:00+02:00",
+    "2020-10-01T18:30:00.000+05:30",
+]
+WIDER = [
+    "2024-01-01T10:00:00.123456+00:00",
+    "2024-01-01 10:00:00",
+    "2024-01-01T10:00z",
+    "2024-01-01T10:00:00+0530",
+    "2024-01-01t10:00:00,5-03",
+    "2024-02-29T23:59:59.999999999Z",
+]
+MALFORMED = [
+    "2023-04-31",
+    "2021-02-30",
+    "0000-01-01",
+    "2021-01-01T25:00:00Z",
+    "2021-01-01T10:60",
+    "2021-01-01T10:00:60",
+    "2021-01-01T10:00+24:00",
+    "2021-01-01T10:00-05:60",
+    "2023-01-01T\uff12\uff15:00",  # hour 25, in fullwidth digits
+]
+NEAR_MISSES = [
+    "2024",
+    "2024-01",
+    "20240101",
+    "2024-W01-1",
+    "2024-001",
+    "2024-1-1",
+    "2024-01-01T",
+    "2024-01-01T10",
+    "2024-01-01x",
+    " 2024-01-01",
+    "2024-01-01 ",
+    "2024-01-01\n",
+    "2024-01-01T10:00:00Zjunk",
+    "on 2024-01-01",
+]
+NUMERIC_WORDS = [
+    "007", " 3 ", "+1", "-0", "1e5", ".5", "5.", "1_000", "0x1F", "1,5", "NaN", "Infinity", "-inf",
+    "\u0661\u0662\u0663", "１２",
+]  # fmt: skip
+WORDS = ["alpha", "never", "pending", "", " ", "N/A", "true", "null"]
+
+
+def _number(width: int, common: st.SearchStrategy, odd: list[int]) -> st.SearchStrategy:
+    return st.one_of(common, st.sampled_from(odd)).map(lambda v: f"{v:0{width}d}")
+
+
+@st.composite
+def date_texts(draw: st.DrawFn) -> str:
+    """A string of a date-like shape (`fyno_pandas.datelike`): real, malformed, in any digits."""
+    year = draw(_number(4, st.integers(1, 9999), [0, 1969, 1970, 2000]))
+    month = draw(_number(2, st.integers(1, 12), [0, 13, 99]))
+    day = draw(_number(2, st.integers(1, 28), [0, 29, 30, 31, 32]))
+    text = f"{year}-{month}-{day}"
+    if draw(st.booleans()):
+        hour = draw(_number(2, st.integers(0, 23), [24, 25, 99]))
+        minute = draw(_number(2, st.integers(0, 59), [60, 99]))
+        text += draw(st.sampled_from("Tt ")) + f"{hour}:{minute}"
+        if draw(st.booleans()):
+            text += ":" + draw(_number(2, st.integers(0, 59), [60, 61]))
+            if draw(st.booleans()):
+                digits = draw(st.text("0123456789", min_size=1, max_size=10))
+                text += draw(st.sampled_from(".,")) + digits
+        sign, off_h, off_m = (
+            draw(st.sampled_from("+-")),
+            draw(_number(2, st.integers(0, 23), [24, 99])),
+            draw(_number(2, st.sampled_from([0, 30, 45]), [59, 60])),
+        )
+        text += draw(
+            st.sampled_from(
+                ["", "Z", "z", sign + off_h, sign + off_h + off_m, f"{sign}{off_h}:{off_m}"]
+            )
+        )
+    if draw(st.integers(0, 9)) == 0:  # some digits in another script
+        script = draw(st.sampled_from(OTHER_DIGITS))
+        where = draw(st.sets(st.integers(0, len(text) - 1), max_size=3))
+        text = "".join(
+            script[int(c)] if i in where and c.isdigit() else c for i, c in enumerate(text)
+        )
+    return text
+
+
+DATE_TEXT = st.one_of(date_texts(), st.sampled_from(DOCUMENTED + WIDER + MALFORMED))
+NUMERIC_TEXT = st.one_of(
+    st.integers(-(2**70), 2**70).map(str),
+    st.floats().map(repr),
+    st.decimals(places=3).map(str),
+    st.sampled_from(NUMERIC_WORDS),
+)
+STRINGS = st.one_of(DATE_TEXT, NUMERIC_TEXT, st.sampled_from(NEAR_MISSES + WORDS), TEXT)
+MIXED = st.one_of(st.none(), STRINGS, SCALARS)
+MIXED_OBJECTS = st.one_of(MIXED, st.lists(MIXED, max_size=3), st.lists(STRINGS, max_size=3))
+# Date-like as the README says: YYYY-MM-DD, then [Tt ]HH:MM[:SS[.,fraction]][offset].
+DATE_SHAPE = re.compile(
+    r"\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:[Zz]|[+-]\d{2}(?::?\d{2})?)?)?"
+)
+
+
+@st.composite
+def text_columns(draw: st.DrawFn) -> dict[str, list]:
+    """Columns of strings (see `text_frame`), ``n`` rows each."""
+    n = draw(st.integers(1, 6))
+
+    def column(elements: st.SearchStrategy) -> list:
+        return draw(st.lists(elements, min_size=n, max_size=n))
+
+    return {
+        "o0": column(MIXED_OBJECTS),
+        "o1": column(MIXED_OBJECTS),
+        "stamps": column(maybe(DATE_TEXT)),  # a new property of date-like text only
+        "mixed": column(maybe(STRINGS)),
+        "strs": column(maybe(STRINGS)),
+        "arrow_strs": column(maybe(st.one_of(DATE_TEXT, NUMERIC_TEXT))),
+        "cats": column(maybe(st.one_of(DATE_TEXT, st.sampled_from(WORDS)))),
+        "tags": column(maybe(st.lists(STRINGS, max_size=3))),
+        "otags": column(maybe(st.lists(st.one_of(STRINGS, NUMBERS, st.dates()), max_size=3))),
+    }
+
+
+def text_frame(data: dict[str, list]) -> pd.DataFrame:
+    """Object columns, str, string[pyarrow], category, Arrow lists of str and object lists."""
+    df = pd.DataFrame({"id": [f"u{i}" for i in range(len(data["o0"]))]})
+    for name in ("o0", "o1", "stamps", "mixed", "otags"):
+        df[name] = objects(*data[name])
+    df["strs"] = pd.Series(data["strs"], dtype="string")
+    df["arrow_strs"] = pd.Series(data["arrow_strs"], dtype=pd.ArrowDtype(pa.string()))
+    df["cats"] = pd.Series(data["cats"], dtype="category")
+    df["tags"] = arrow(data["tags"], pa.list_(pa.string()))
+    return df
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=text_columns(), zone=st.sampled_from(ZONES))
+def test_date_like_and_numeric_text_is_sent_as_the_frame_holds(
+    emulator: FynoEmulator, destination: dict[str, str], data: dict, zone: str
+) -> None:
+    plan = push_and_check(emulator, destination, text_frame(data), data, zone)
+    for name, values in data.items():
+        texts = [v for v in values if v is not None]
+        if not texts or not all(isinstance(v, str) and DATE_SHAPE.fullmatch(v) for v in texts):
+            continue
+        if plan.fyno_types.get(name) == "date":  # documented dates only: Fyno's type too
+            continue
+        # a new string property whose only values are date-like: nothing stored unless reported
+        assert name not in emulator.property_types, (name, texts)
+        assert all(name not in p for p in emulator.profiles.values()), (name, texts)
+        seedless = plan.issues[(plan.issues.column == name) & (plan.issues.rule == "no_safe_seed")]
+        assert sorted(seedless.row) == [i for i, v in enumerate(values) if v is not None], name
+
+
+@pytest.mark.parametrize(
+    ("column", "expected_rule"),
+    [
+        (pd.Series(["0000-01-01"], dtype="category"), "no_safe_seed"),  # pandas 3 reads year 0
+        (pd.Series(["0000-12-31T10:00:00Z"], dtype=object), "no_safe_seed"),
+        (objects(["0000-01-01", "a"]), "invalid_list"),
+        (objects(["2023-01-01T\uff12\uff15:00", "a"]), "invalid_list"),  # hour 25, fullwidth
+        (objects(["\uff12\uff10\uff12\uff13-01-01"]), "invalid_list"),
+        (arrow([["2023-01-01T10:00+\u0662\u0664"]], pa.list_(pa.string())), "invalid_list"),
+    ],
+    ids=["category", "object", "list", "list_fullwidth_hour", "list_fullwidth_year", "arrow"],
+)
+def test_year_zero_and_other_scripts_digits_are_never_real_dates(
+    column: pd.Series, expected_rule: str, emulator: FynoEmulator, destination: dict[str, str]
+) -> None:
+    """A strict reader refuses them: never sent to a date property, nor inside a list."""
+    df = pd.DataFrame({"id": ["u0"], "p": column})
+    plan = fyno_pandas.plan(df, "id", ledger=False)
+    result = fyno_pandas.push(df, "id", ledger=False, preview=False, progress=False, **destination)
+    rules = plan.issues.loc[plan.issues.row.notna(), "rule"]
+    assert sorted(rules) == sorted([expected_rule, "empty_row"])
+    assert plan.fyno_types.get("p") != "date"
+    assert result["dropped"].tolist() == [["p"]]
+    assert emulator.profiles == {}
+    assert emulator.property_types == {}
+
+
+def test_year_zero_and_other_scripts_digits_are_text_on_a_string_property(
+    emulator: FynoEmulator, destination: dict[str, str]
+) -> None:
+    texts = ["alpha", "0000-01-01", "\uff12\uff10\uff12\uff13-01-01", "2023-01-01T10:0\uff15:00Z"]
+    df = pd.DataFrame({"id": ["u0", "u1", "u2", "u3"], "p": objects(*texts)})
+    result = fyno_pandas.push(df, "id", ledger=False, preview=False, progress=False, **destination)
+    assert result["status"].tolist() == ["sent"] * 4
+    assert emulator.property_types == {"p": "string"}
+    assert [emulator.profiles[f"u{i}"]["p"] for i in range(4)] == texts
