@@ -99,6 +99,7 @@ class FynoConfig:
         FynoConfigError
             When a setting is missing (and required) or malformed.
         """
+
         def pick(name: str, given: str | None, default: str | None) -> Any:
             if given is not None:
                 return given
