@@ -1,8 +1,9 @@
 """The command line: ``python -m fyno_pandas push FILE --id-col COL`` and ``quickstart``.
 
 Exit status: 0 when every row was sent (or skipped by the plan, or unchanged), 1 when any row
-failed or stayed pending, 2 for bad input or configuration (nothing sent). The API key is read
-from ``FYNO_API_KEY`` only, never from a flag, so it stays out of shell history and process lists.
+failed, stayed pending or is in doubt (an add whose answer was lost), 2 for bad input or
+configuration (nothing sent). The API key is read from ``FYNO_API_KEY`` only, never from a
+flag, so it stays out of shell history and process lists.
 """
 
 from __future__ import annotations
@@ -102,6 +103,7 @@ def _add_option_flags(parser: argparse.ArgumentParser) -> None:
                 parser.add_argument(
                     flag.spelling,
                     dest=option.name,
+                    action="append" if flag.repeat else "store",
                     type=flag.parse,
                     choices=option.choices,
                     default=option.default,
@@ -122,6 +124,8 @@ def _option_values(args: argparse.Namespace) -> dict[str, Any]:
         for flag in option.flags:
             if not flag.switch:
                 values[option.name] = getattr(args, option.name)
+                if flag.repeat is not None and values[option.name] is not None:
+                    values[option.name] = flag.repeat(values[option.name])
         for flag in option.flags:
             if flag.switch:
                 values.setdefault(option.name, option.default)
@@ -145,9 +149,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _push(args: argparse.Namespace) -> int:
+    from .mirror import MirrorSync
+    from .options import check_options
     from .render import render_text
     from .resultfile import check_output, write_result
-    from .workflow import plan, push_plan
+    from .workflow import _push_plan, plan
 
     frame = read_table(args.file, _split(args.parse_dates))
     options = _option_values(args)
@@ -155,13 +161,20 @@ def _push(args: argparse.Namespace) -> int:
     # Checked before anything is sent: a result that cannot be written is lost.
     output = check_output(Path(output or args.file.with_name(f"{args.file.stem}.result.csv")))
     the_plan = plan(frame, args.id_col, **pick(options, entry="plan"))
+    send = pick(check_options("push", pick(options, entry="push")), entry="push_plan")
+    sync = MirrorSync(the_plan, options) if options["mirror"] else None
+    if sync is not None:
+        sync.finish()  # refused above the limit before anything is sent
     print(render_text(the_plan))
-    result = push_plan(the_plan, **pick(options, entry="push_plan"))
+    if sync is not None:
+        print(sync.text())
+    result = _push_plan(the_plan, send, sync)
     write_result(result, output)
     counts = result["status"].value_counts()
     print(", ".join(f"{status}: {count}" for status, count in counts.items()))
     print(f"result written to {output}")
-    return EXIT_ROWS_FAILED if counts.get("failed", 0) or counts.get("pending", 0) else EXIT_OK
+    unfinished = sum(counts.get(status, 0) for status in ("failed", "pending", "in_doubt"))
+    return EXIT_ROWS_FAILED if unfinished else EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:

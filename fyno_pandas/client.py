@@ -29,8 +29,24 @@ from .config import FynoConfig
 from .errors import FynoAPIError, FynoAuthError, FynoConnectionError, FynoInputError
 from .ratelimit import RateLimiter
 from .redact import Redactor
-from .retry import FATAL, OK, THROTTLED, RetryPolicy, classify_status, parse_retry_after
-from .transport import NETWORK_ERRORS, RequestsTransport, Urllib3Transport, describe_failure
+from .retry import (
+    FATAL,
+    LOST,
+    NOT_SENT,
+    OK,
+    THROTTLED,
+    RetryPolicy,
+    classify_status,
+    may_resend,
+    parse_retry_after,
+)
+from .transport import (
+    NETWORK_ERRORS,
+    RequestsTransport,
+    Urllib3Transport,
+    describe_failure,
+    never_sent,
+)
 
 __all__ = ["BatchResult", "FynoClient", "Outcome", "error_for"]
 
@@ -46,7 +62,8 @@ class Outcome:
     Attributes
     ----------
     status : str
-        ``"sent"`` (Fyno answered 2xx), ``"failed"`` or ``"pending"`` (stopped before an answer).
+        ``"sent"`` (Fyno answered 2xx), ``"failed"``, ``"pending"`` (stopped before an answer)
+        or ``"in_doubt"`` (a request that is not idempotent may have been applied: not resent).
     http_status : int or None
         The last answer's status (None when the last attempt got no answer).
     request_id : str or None
@@ -199,7 +216,14 @@ class FynoClient:
         if self._owned_session is not None:
             self._owned_session.close()
 
-    def post(self, operation: str, body: bytes, *, stop: threading.Event | None = None) -> Outcome:
+    def post(
+        self,
+        operation: str,
+        body: bytes,
+        *,
+        stop: threading.Event | None = None,
+        idempotent: bool = True,
+    ) -> Outcome:
         """Send one request with retries; never raises for HTTP or network failures.
 
         Parameters
@@ -211,6 +235,10 @@ class FynoClient:
         stop : threading.Event, optional
             When set, no further attempt is made and waits are cut short; the outcome is then
             ``pending`` unless an answer already settled it.
+        idempotent : bool, default True
+            False for an add or an append: an attempt that may have been applied (timeout,
+            connection closed, 5xx) is not resent and the outcome is ``in_doubt``
+            (`fyno_pandas.retry.may_resend`).
         """
         path = self._paths[operation]
         policy, limiter = self.policy, self.limiter
@@ -234,6 +262,8 @@ class FynoClient:
             except NETWORK_ERRORS as exc:
                 last_status, last_error = None, describe_failure(exc, self.timeout)
                 log.debug("%s attempt %d: %s", operation, attempts, last_error)
+                if not may_resend(idempotent, NOT_SENT if never_sent(exc) else LOST):
+                    return end("in_doubt", _in_doubt(last_error))
                 if retries >= policy.max_retries:
                     return end("failed", _after(last_error, attempts))
                 retries += 1
@@ -264,6 +294,8 @@ class FynoClient:
                 if wait is None:
                     self._sleep(policy.backoff(min(throttled, 10), self._rng()), stop)
                 continue
+            if not may_resend(idempotent, kind):
+                return end("in_doubt", _in_doubt(last_error), data)
             if retries >= policy.max_retries:
                 return end("failed", _after(last_error, attempts), data)
             retries += 1
@@ -337,6 +369,13 @@ def _dumps(obj: Any) -> bytes:
         return json.dumps(obj, allow_nan=False, ensure_ascii=False).encode()
     except (TypeError, ValueError) as exc:
         raise FynoInputError(f"the body cannot be sent as JSON: {exc}") from None
+
+
+def _in_doubt(error: str) -> str:
+    return (
+        f"in doubt: {error}; Fyno may have applied this add or append, so it was not resent "
+        "(check the user's value in Fyno before sending it again)"
+    )
 
 
 def _after(error: str, attempts: int) -> str:

@@ -12,7 +12,8 @@ no partition can fix a property's type by racing another:
   partition (a column with no value there must be named in ``schema=``), then each partition
   is pushed on the worker that holds it, with ``max_rps`` shared out over the cluster's worker
   threads, and the result is a Dask DataFrame, already persisted (the pushes run when ``push``
-  is called, once).
+  is called, once). ``mirror=True`` is refused there (no process sees every partition sent);
+  on the local scheduler it clears the leavers once, after the last partition.
 """
 
 from __future__ import annotations
@@ -107,6 +108,15 @@ class DaskFynoAccessor:
             # output before it reads the first partition.
             chunks = (frame.get_partition(i).compute() for i in range(frame.npartitions))
             return _push_frames(chunks, id_col, options)
+        if options["mirror"]:
+            raise FynoInputError(
+                "mirror=True is refused on a Dask cluster: each worker pushes its own "
+                "partitions, and no process sees them all sent; stream them through this "
+                "process instead, which clears the leavers once after the last: "
+                "fyno_pandas.push_frames((ddf.get_partition(i).compute() for i in "
+                "range(ddf.npartitions)), id_col, mirror=True)",
+                rule="mirror",
+            )
         if options["output"] is not None:
             raise FynoInputError(
                 "output= is not used on a Dask cluster: the result is a Dask DataFrame; write "
@@ -134,7 +144,8 @@ class DaskFynoAccessor:
         if show:
             show_preview(first)
         types = {**dict(options.get("schema") or {}), **first.fyno_types}
-        untyped = [p for p in first.properties if p not in types]
+        cleared = first.options.get("unset") or ()  # unset=: no value, no type needed
+        untyped = [p for p in first.properties if p not in types and p not in cleared]
         if untyped:
             raise FynoInputError(
                 f"column(s) {', '.join(map(repr, untyped))} have no value in the first "

@@ -23,6 +23,7 @@ from .config import FynoConfig
 from .display import show_preview
 from .errors import FynoAuthError, FynoInputError, PushInterrupted
 from .ledger.bridge import skip_acknowledged
+from .mirror import MirrorSync, check_mirror, show_text
 from .optiondocs import takes
 from .options import Destination, PlanOptions, SendOptions, pick
 from .pushplan import PushPlan
@@ -94,6 +95,7 @@ def _push_frames(
     only_changed, preview, output = o["only_changed"], o["preview"], o["output"]
     where = pick(o, Destination)
     config = FynoConfig.resolve(**where, require_credentials=not dry_run)
+    check_mirror(o)
     resolved = {name: getattr(config, name) for name in where}
     options = pick(o, PlanOptions)
     ledger = o["ledger"]
@@ -129,6 +131,7 @@ def _push_frames(
             )
 
         interrupted = False
+        sync: MirrorSync | None = None
         with ThreadPoolExecutor(1, thread_name_prefix="fyno-plan") as ahead:
             upcoming = ahead.submit(plan_next)
             while True:
@@ -141,6 +144,10 @@ def _push_frames(
                 if planned is None:
                     break
                 number, chunk = planned
+                if o["mirror"] and sync is None:  # the ledger's holders, read before any send
+                    sync = MirrorSync(chunk, o)
+                elif sync is not None:
+                    sync.see(chunk)
                 for prop, fyno_type in chunk.fyno_types.items():
                     types.setdefault(prop, fyno_type)
                 upcoming = ahead.submit(plan_next)
@@ -161,10 +168,16 @@ def _push_frames(
                 if result.attrs["fyno"]["interrupted"]:
                     interrupted = True
                     break
+        if sync is not None:
+            interrupted = _clear_leavers(sync, session, chunks, interrupted, preview)
+        elif o["mirror"]:
+            log.warning("mirror: no chunk was read, so nothing was cleared")
         if chunks.count == 0 and chunks.writer is not None:
             chunks.writer.write(empty_result())
         summary = session.summary() if session is not None else chunks.summed()
     summary.update(chunks=chunks.count, types=types, plan=dict(plan_counts))
+    if sync is not None:
+        summary["mirror"] = sync.summary()
     summary["interrupted"] = interrupted
     if interrupted and send["raise_on_interrupt"]:
         raise PushInterrupted(chunks.result() if output is None else summary)
@@ -175,6 +188,37 @@ def _push_frames(
     result = chunks.result()
     result.attrs["fyno"] = summary
     return result
+
+
+def _clear_leavers(
+    sync: MirrorSync, session: PushSession | None, chunks: _Chunks, interrupted: bool, show: bool
+) -> bool:
+    """After the last chunk, clear the leavers through the same push (none after Ctrl-C);
+    return whether the push was interrupted."""
+    if interrupted:
+        sync.interrupted = True
+        log.warning("mirror: the push was interrupted before its last chunk; nothing cleared")
+        return True
+    try:
+        sync.finish()
+    except FynoInputError as exc:
+        exc.result = chunks.result() if chunks.writer is None else None  # type: ignore[attr-defined]
+        raise
+    if show:
+        show_text(sync.text())
+    if session is None:
+        if len(sync.clear.index):  # type: ignore[union-attr]
+            chunks.add(sync.dry_rows(), counted=False)
+        return False
+    try:
+        cleared = sync.send(session)
+    except (FynoAuthError, PushInterrupted) as exc:
+        chunks.add(exc.result, counted=False)  # type: ignore[attr-defined]
+        exc.result = chunks.result()  # type: ignore[attr-defined]
+        raise
+    if len(cleared):
+        chunks.add(cleared, counted=False)
+    return bool(cleared.attrs.get("fyno", {}).get("interrupted"))
 
 
 def _as_frame(frame: Any, number: int) -> pd.DataFrame:
@@ -220,8 +264,8 @@ class _Chunks:
         if self.writer is not None:
             self.writer.close()
 
-    def add(self, result: pd.DataFrame) -> None:
-        self.count += 1
+    def add(self, result: pd.DataFrame, counted: bool = True) -> None:
+        self.count += counted
         self._sums.update(
             {k: v for k, v in result.attrs["fyno"].items() if type(v) is int}  # not bools
         )

@@ -2,18 +2,20 @@
 
 `fyno_pandas.planning` documents the rules and actions; this module only says what an issue
 row holds and keeps the rows in order: by row position, column-wide issues (position -1) and
-row issues first, then the columns in the frame's order.
+row issues first, then the columns in the frame's order; `short_repr` and `shown` give the
+``value`` column's text.
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable
 from itertools import chain
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["ISSUE_COLUMNS", "IssueRows"]
+__all__ = ["ISSUE_COLUMNS", "IssueRows", "short_repr", "shown"]
 
 #: The columns of ``plan.issues`` (and of ``ddf.fyno.plan()``, which adds ``partition``).
 ISSUE_COLUMNS = ["row", "column", "value", "rule", "action", "message"]
@@ -69,3 +71,30 @@ class IssueRows:
         # object columns keep None (pandas 3 would infer "str" and turn None into NaN)
         frame = pd.DataFrame({k: pd.Series(v[sort], dtype=object) for k, v in data.items()})
         return frame, pos[sort]
+
+
+_REPR_MAX = 60
+
+
+def short_repr(value: Any) -> str:
+    """``repr(value)`` cut to 60 characters, for issue and column tables."""
+    if isinstance(value, (np.number, np.bool_)):
+        value = value.item()  # numpy 2 reprs scalars as np.float64(1.5)
+    text = repr(value)
+    return text if len(text) <= _REPR_MAX else text[: _REPR_MAX - 1] + "…"
+
+
+def shown(s: pd.Series, positions: Any) -> list[str]:
+    """`short_repr` of the cells of ``s`` at ``positions``, for issue and column tables.
+
+    An Arrow value Python's datetime cannot hold (a year-1 instant in a zone) is shown as Arrow
+    prints it rather than raised from deep inside pandas.
+    """
+    try:
+        return [short_repr(v) for v in s.iloc[positions]]
+    except (OverflowError, ValueError):
+        import pyarrow as pa
+
+        values = pa.array(s.array)
+        texts = (values.slice(int(p), 1).to_string(indent=0, window=8) for p in positions)
+        return [short_repr(" ".join(text.split())[1:-1].strip()) for text in texts]

@@ -13,6 +13,7 @@ from typing import Any, get_args
 import pandas as pd
 
 from .errors import FynoInputError
+from .ops import OPS
 from .retry import RetryPolicy
 from .types import FYNO_TYPES
 
@@ -95,3 +96,32 @@ def path(name: str, value: Any) -> None:
 def comma_list(text: str) -> list[str] | None:
     """``"a, b"`` -> ``["a", "b"]``; nothing -> None (the CLI's ``--columns``)."""
     return [part.strip() for part in text.split(",") if part.strip()] or None
+
+
+def ops(name: str, value: Any) -> None:
+    """``{column: op}``; that each column is sent is checked by the plan."""
+    if value is None:
+        return
+    if not hasattr(value, "items"):
+        raise FynoInputError(f"{name} must be a mapping {{column: op}}", rule="invalid_option")
+    for column, op in value.items():
+        if op not in OPS:
+            raise FynoInputError(
+                f"{name}[{column!r}] = {op!r} is not one of {OPS}", column=column, rule="invalid_op"
+            )
+
+
+def names(name: str, value: Any) -> None:
+    """A list of property names (a single name is taken as a list of one)."""
+    if value is None or isinstance(value, str):
+        return
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise FynoInputError(f"{name} must be a list of property names", rule="invalid_option")
+
+
+def op_pair(text: str) -> tuple[str, str]:
+    """``"logins=add"`` -> ``("logins", "add")`` (the CLI's ``--op``)."""
+    column, sep, op = text.partition("=")
+    if not sep or not column.strip():
+        raise ValueError(f"expected COLUMN=OP, not {text!r}")
+    return column.strip(), op.strip()

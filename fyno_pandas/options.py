@@ -17,6 +17,8 @@ The groups follow who consumes the values:
   Dask worker needs to plan its partition;
 - `LedgerOptions` (ledger, only_changed): the memory that planning reads and sending records;
   `push_plan` takes ``ledger`` only, since ``only_changed`` was applied by the plan;
+- `MirrorOptions` (mirror, mirror_max_clear): what the one-call pushes clear after sending
+  (`fyno_pandas.mirror`);
 - `SendOptions`: exactly the keywords of `fyno_pandas.push_plan` (and, but for ``dry_run``, of
   `PushSession`), the advanced ones last;
 - `PushOptions` (preview, output): what the one-call pushes add around sending.
@@ -46,6 +48,7 @@ __all__ = [
     "Destination",
     "Flag",
     "LedgerOptions",
+    "MirrorOptions",
     "Option",
     "PlanOptions",
     "PushOptions",
@@ -79,6 +82,8 @@ class Flag:
     help: str | None = None
     parse: Callable[[str], Any] | None = None
     const: Any = ...  # ``...``: the flag takes a value
+    #: The flag may be given several times: its parsed values, in order, combined by this.
+    repeat: Callable[[list[Any]], Any] | None = None
 
     @property
     def switch(self) -> bool:
@@ -178,6 +183,18 @@ class PlanOptions(_Checked):
         Flag("--long-strings"),
         check=checks.one_of(LongStrings),
     )
+    ops: Mapping[str, str] | None = opt(
+        None,
+        "``{column: op}``: set, set_once, add, append or remove (`fyno_pandas.ops`); default set.",
+        Flag("--op", "COLUMN=OP, repeatable (e.g. logins=add)", checks.op_pair, repeat=dict),
+        check=checks.ops,
+    )
+    unset: Sequence[str] | None = opt(
+        None,
+        "Properties to unset for every row with an id (none of them a sent column).",
+        Flag("--unset", "comma-separated properties to unset", checks.comma_list),
+        check=checks.names,
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -196,6 +213,26 @@ class LedgerOptions(_Checked):
         "Send only values the ledger does not hold as acknowledged; the rest is unchanged.",
         Flag("--all", "resend values the ledger says are stored", const=False),
         check=checks.flag,
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class MirrorOptions(_Checked):
+    """Mirror sync: after the push, clear the pushed properties of users not in the frame."""
+
+    mirror: bool = opt(
+        False,
+        "After the push, unset the pushed properties of users the ledger says hold them and "
+        "the frame does not name.",
+        Flag("--mirror", "clear the properties of users no longer in the frame", const=True),
+        check=checks.flag,
+    )
+    mirror_max_clear: int | None = opt(
+        None,
+        "Refuse a mirror push that would clear more users than this; None: half of those "
+        "holding the properties.",
+        Flag("--mirror-max-clear", "most users a mirror push may clear", int),
+        check=checks.integer(0, optional=True),
     )
 
 
@@ -277,7 +314,8 @@ class PushOptions(_Checked):
     )
 
 
-GROUPS: tuple[type, ...] = (Destination, PlanOptions, LedgerOptions, SendOptions, PushOptions)
+GROUPS: tuple[type, ...]
+GROUPS = (Destination, PlanOptions, LedgerOptions, MirrorOptions, SendOptions, PushOptions)
 
 
 def _declared() -> dict[str, Option]:
@@ -300,7 +338,7 @@ def names(*groups: type) -> tuple[str, ...]:
 
 
 _PLAN = names(Destination, PlanOptions, LedgerOptions)
-_PUSH = (*_PLAN, *names(SendOptions), "preview")
+_PUSH = (*_PLAN, *names(MirrorOptions), *names(SendOptions), "preview")
 #: The options each public entry point takes, in signature order (``ddf.fyno.plan`` takes
 #: ``plan``'s, ``ddf.fyno.push`` ``push_frames``').
 ENTRY_POINTS: dict[str, tuple[str, ...]] = {

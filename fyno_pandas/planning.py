@@ -38,6 +38,7 @@ Policy (where Fyno's documentation is silent, these are our choices)
   ``long_strings`` applies to scalar strings only.
 - Cell issues are kept for rows that are skipped too (they are still true of the data);
   ``plan.columns.values`` counts cells with a value to set, skipped rows included.
+- ``ops=`` and ``unset=``: `fyno_pandas.ops` documents their rules and request order.
 - Errors the user's arguments cause: ``unknown_id_col``, ``unknown_column``,
   ``invalid_property_name``, ``duplicate_property``, ``invalid_option``, ``invalid_schema``,
   ``null_value`` (``nulls="error"``) and ``string_too_long`` (``long_strings="error"``).
@@ -62,6 +63,9 @@ numeric_string      warned       numbers written as text (once per column, count
 unsafe_integer      warned       an integer beyond ±2**53
 unsupported_type    dropped      timedelta, time, period, interval, complex, bytes, dict, ...
 invalid_list        dropped      a list Fyno cannot hold
+add_not_number      dropped      ``ops`` add: not a number (a string, a bool, ...)
+invalid_element     dropped      ``ops`` append/remove: an element Fyno cannot hold
+op_type_mismatch    dropped      the op needs another type than the property's known one
 category            coerced      a category column typed by its categories (once per column)
 missing_id          row_skipped  the id is missing or blank
 invalid_id          row_skipped  the id is bytes that are not valid UTF-8
@@ -78,11 +82,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .coerce import Coerced, Issue, coerce_series
+from .coerce import Coerced
 from .errors import FynoInputError
 from .ids import id_strings
-from .issues import ISSUE_COLUMNS, IssueRows
-from .pushplan import PushPlan, short_repr
+from .issues import ISSUE_COLUMNS, IssueRows, shown
+from .ops import check_ops, coerce_op, drop_without_safe_seed, unset_column
+from .pushplan import PushPlan
 from .types import FYNO_TYPES
 
 if TYPE_CHECKING:
@@ -187,34 +192,14 @@ def _cell_issues(issues: IssueRows, s: pd.Series, order: int, name: str, c: Coer
     for issue in c.issues:
         if issue.column_wide:
             count = str(len(issue.positions))
-            first = [short_repr(s.iloc[int(issue.positions[0])])]
+            first = shown(s, issue.positions[:1])
             message = issue.message.replace("{count}", count)
             issues.add(np.array([-1]), order, name, first, issue.rule, issue.action, message)
         else:
-            values = [short_repr(v) for v in s.iloc[issue.positions]]
+            values = shown(s, issue.positions)
             issues.add(
                 issue.positions, order, name, values, issue.rule, issue.action, issue.message
             )
-
-
-def _drop_without_safe_seed(c: Coerced, ok: np.ndarray) -> None:
-    """Drop every value of a new property when none of them can fix its type for sure.
-
-    Fyno types a new property by its first value; when every value a sent row carries is
-    date-like text (`fyno_pandas.datelike`), whichever Fyno processed first would decide
-    between String and Date, or create nothing at all.
-    """
-    if c.ambiguous is None or not c.present.any() or (c.present & ok & ~c.ambiguous).any():
-        return
-    cells = np.flatnonzero(c.present)
-    message = (
-        "every value of this new property looks like a date to some ISO-8601 reader, so none "
-        "can safely be its first; left out (schema= names the type when the property exists)"
-    )
-    c.issues.append(Issue("no_safe_seed", "dropped", cells, message))
-    c.fragments[cells] = None
-    c.present[cells] = False
-    c.ambiguous[cells] = False
 
 
 def _column_row(name: str, s: pd.Series, c: Coerced) -> dict[str, Any]:
@@ -237,7 +222,7 @@ def _column_row(name: str, s: pd.Series, c: Coerced) -> dict[str, Any]:
         "missing": int(c.missing.sum()),
         "coerced": cells("coerced"),
         "dropped": cells("dropped"),
-        "example_before": None if first is None else short_repr(s.iloc[int(first)]),
+        "example_before": None if first is None else shown(s, [int(first)])[0],
         "example_after": None if first is None else c.fragments[first],
         "note": c.note,
     }
@@ -252,6 +237,8 @@ def build_plan(
     naive_tz: Any = "UTC",
     nulls: str = "skip",
     long_strings: str = "report",
+    ops: Mapping[Hashable, str] | None = None,
+    unset: Any = None,
     known_types: Mapping[str, str] | None = None,
     config: FynoConfig | None = None,
 ) -> PushPlan:
@@ -273,6 +260,10 @@ def build_plan(
         Missing values are left out, cleared through Fyno's unset operation, or raise.
     long_strings : {"report", "truncate", "error"}
         Strings over 255 characters are left out and reported, cut to 255, or raise.
+    ops : mapping, optional
+        ``{column: op}``, op one of set, set_once, add, append, remove (default set).
+    unset : list of str, optional
+        Properties cleared for every row with a valid id (none of them a sent column).
     known_types : mapping, optional
         ``{property: fyno_type}`` remembered by the ledger.
     config : FynoConfig, optional
@@ -295,6 +286,7 @@ def build_plan(
     known = _check_types(known_types, "known_types")
     known.update(_check_types(schema, "schema"))
     chosen = _select(df, id_col, columns)
+    op_of, unset_names = check_ops(ops, unset, [str(label) for label in chosen])
     n = len(df)
     issues = IssueRows(df.index)
     ids, not_utf8 = id_strings(df[id_col])
@@ -310,7 +302,7 @@ def build_plan(
     ):
         where = np.flatnonzero(mask)
         if len(where):
-            values = [short_repr(v) for v in id_values.iloc[where]]
+            values = shown(id_values, where)
             issues.add(where, -1, str(id_col), values, rule, "row_skipped", message)
     properties: list[str] = []
     fyno_types: dict[str, str] = {}
@@ -322,8 +314,8 @@ def build_plan(
     for order, label in enumerate(chosen):
         name = str(label)
         s = df[label]
-        c = coerce_series(s, known_type=known.get(name), naive_tz=tz, long_strings=long_strings)
-        if nulls == "error" and c.missing.any():
+        c = coerce_op(s, op_of.get(name, "set"), known.get(name), tz, long_strings)
+        if nulls == "error" and c.missing.any() and name not in op_of:  # set columns only
             row = df.index[int(np.argmax(c.missing))]
             raise FynoInputError(
                 f"column {label!r}, row {row!r}: missing value (nulls='error')",
@@ -331,23 +323,29 @@ def build_plan(
                 row=row,
                 rule="null_value",
             )
-        if name not in known:
-            _drop_without_safe_seed(c, ok)
+        if name not in known and op_of.get(name) != "remove":
+            drop_without_safe_seed(c, ok)
         properties.append(name)
         if c.fyno_type is not None:
             fyno_types[name] = c.fyno_type
         fragments[name] = c.fragments
-        unsets[name] = (c.missing & ok) if nulls == "unset" else np.zeros(n, dtype=bool)
+        clear = nulls == "unset" and name not in op_of  # set columns only
+        unsets[name] = (c.missing & ok) if clear else np.zeros(n, dtype=bool)
         is_set[name] = c.present
         ambiguous[name] = c.ambiguous  # type: ignore[assignment]
         _cell_issues(issues, s, order, name, c)
         rows.append(_column_row(name, s, c))
+    for name in unset_names:
+        properties.append(name)
+        fragments[name], ambiguous[name] = np.full(n, None, dtype=object), np.zeros(n, bool)
+        unsets[name], is_set[name] = ok.copy(), np.zeros(n, dtype=bool)
+        rows.append(unset_column(name))
     anything = np.zeros(n, dtype=bool)
     for name in properties:
         anything |= is_set[name] | unsets[name]
     empty = np.flatnonzero(ok & ~anything)
     if len(empty):
-        values = [short_repr(v) for v in id_values.iloc[empty]]
+        values = shown(id_values, empty)
         message = "no value left to set or unset; row skipped"
         issues.add(empty, -1, None, values, "empty_row", "row_skipped", message)
     skip_reasons = np.full(n, None, dtype=object)
@@ -365,6 +363,8 @@ def build_plan(
             "naive_tz": str(tz),
             "nulls": nulls,
             "long_strings": long_strings,
+            **({"ops": dict(op_of)} if op_of else {}),
+            **({"unset": unset_names} if unset_names else {}),
         },
         config=config,
         known_types=known,
@@ -388,4 +388,5 @@ def build_plan(
         _set=is_set,
         _ambiguous=ambiguous,
         _issue_pos=issue_pos,
+        ops=op_of,
     )

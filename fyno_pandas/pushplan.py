@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 
 from .encode import encode_string
+from .issues import short_repr
+from .ops import OPS, request_count, row_steps, step_body
 from .render import render_html, render_text
 
 if TYPE_CHECKING:
@@ -29,17 +31,7 @@ if TYPE_CHECKING:
     from .ledger import Ledger
     from .widget import PlanWidget
 
-__all__ = ["PushPlan", "short_repr"]
-
-_REPR_MAX = 60
-
-
-def short_repr(value: Any) -> str:
-    """``repr(value)`` cut to 60 characters, for issue and column tables."""
-    if isinstance(value, (np.number, np.bool_)):
-        value = value.item()  # numpy 2 reprs scalars as np.float64(1.5)
-    text = repr(value)
-    return text if len(text) <= _REPR_MAX else text[: _REPR_MAX - 1] + "…"
+__all__ = ["PushPlan"]
 
 
 @dataclasses.dataclass(frozen=True, eq=False, repr=False)
@@ -79,6 +71,9 @@ class PushPlan:
         Values left out by `without_acknowledged` because Fyno already holds them.
     ledger : Ledger, pathlib.Path or False
         The ledger `fyno_pandas.plan` consulted, which `push_plan` records to (False: none).
+    ops : dict
+        ``{property: op}`` of the properties not ``set`` (`fyno_pandas.ops`); the set bodies
+        carry only the others.
 
     The private fields serve the request bodies: ``_set`` (``{property: rows with a
     fragment}``), ``_ambiguous`` (``{property: fragments Fyno could type otherwise}``, never a
@@ -107,6 +102,7 @@ class PushPlan:
     _issue_pos: np.ndarray
     values_unchanged: int = 0
     ledger: Ledger | Path | Literal[False] = False
+    ops: dict[str, str] = dataclasses.field(default_factory=dict)
 
     @cached_property
     def _keys(self) -> dict[str, str]:
@@ -156,6 +152,8 @@ class PushPlan:
 
         ``rows_unchanged`` and ``values_unchanged`` count what the ledger says Fyno already
         holds; ``unchanged_since`` is the oldest acknowledgement among those rows (or None).
+        ``requests`` counts the requests of a per-row push (seeds aside), ``ops`` the
+        properties of each op but set.
         """
         sent = self.sendable
         cell = self._issue_pos >= 0
@@ -175,6 +173,9 @@ class PushPlan:
             "values_unchanged": self.values_unchanged,
             "unchanged_since": pd.Timestamp(since.min(), tz="UTC") if len(since) else None,
             "destination": getattr(self.config, "label", None),
+            "requests": request_count(self),
+            "ops": {op: sorted(p for p, o in self.ops.items() if o == op) for op in OPS[1:]}
+            | {"unset": list(self.options.get("unset") or ())},
         }
 
     def dropped_by_row(self) -> np.ndarray:
@@ -188,8 +189,12 @@ class PushPlan:
             out[pos] = sorted(names.get(pos, ()))
         return out
 
+    @cached_property
+    def _set_properties(self) -> list[str]:
+        return [p for p in self.properties if p not in self.ops]
+
     def _set_text(self, pos: int, properties: Iterable[str] | None = None) -> str:
-        names = self.properties if properties is None else properties
+        names = self._set_properties if properties is None else properties
         parts = [
             self._keys[p] + self.fragments[p][pos]
             for p in names
@@ -214,7 +219,7 @@ class PushPlan:
             positions = np.flatnonzero(self.sendable)
         positions = np.asarray(positions, dtype=np.intp)
         count = len(positions)
-        names = [p for p in self.properties if self._set[p][positions].any()]
+        names = [p for p in self._set_properties if self._set[p][positions].any()]
         tokens = np.full((count, 4 + 2 * len(names)), "", dtype=object)
         tokens[:, 0] = '{"distinct_id":'
         tokens[:, 1] = np.fromiter(
@@ -352,15 +357,13 @@ class PushPlan:
         )
 
     def payloads(self) -> list[dict[str, Any]]:
-        """The request bodies as dicts, in row order: each row's set body, then its unset body."""
-        out = []
-        for pos in np.flatnonzero(self.sendable).tolist():
-            if any(self._set[p][pos] for p in self.properties):
-                out.append(json.loads(self.set_body(pos)))
-            unset = self.unset_body(pos)
-            if unset is not None:
-                out.append(json.loads(unset))
-        return out
+        """The request bodies as dicts, in row order: each row's requests in `fyno_pandas.ops`'
+        order (set, set-once, add, each appended and removed element, unset)."""
+        return [
+            json.loads(step_body(self, pos, step))
+            for pos in np.flatnonzero(self.sendable).tolist()
+            for step in row_steps(self, pos)
+        ]
 
     def to_frame(self) -> pd.DataFrame:
         """The rows to send as a DataFrame: distinct_id, then each property's value (or None)."""

@@ -236,6 +236,9 @@ def _header_lines(agg: Aggregates) -> list[tuple[str, str]]:
         ),
         ("Coerced / warnings", f"{s['values_coerced']:,} / {s['warnings']:,}"),
     ]
+    if any(s.get("ops", {}).values()):  # with ops= or unset=: what the quota counts
+        ops = "; ".join(f"{op} {', '.join(p)}" for op, p in s["ops"].items() if p)
+        lines.insert(1, ("Requests", f"{s['requests']:,} in per-row mode ({ops})"))
     if s.get("values_unchanged"):
         since = s["unchanged_since"]
         when = f", rows unchanged since {since:%Y-%m-%d %H:%M:%S} UTC" if since else ""

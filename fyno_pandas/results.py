@@ -15,7 +15,7 @@ import pandas as pd
 __all__ = ["COLUMNS", "DTYPES", "STATUSES", "arrow_types", "empty_result", "result_frame"]
 
 #: What became of a row (the ``status`` column; the summary counts each).
-STATUSES = ("sent", "failed", "skipped", "pending", "dry_run", "unchanged")
+STATUSES = ("sent", "failed", "skipped", "pending", "dry_run", "unchanged", "in_doubt")
 
 # column, pandas dtype, Arrow type (Parquet: a chunk whose error column is all None would
 # otherwise fix it as type null)
@@ -27,7 +27,11 @@ _SCHEMA = (
     ("attempts", "int64", "int64"),
     ("error", "object", "string"),
     ("dropped", "object", "list<string>"),
+    ("request_ids", "object", "list<string>"),  # every request of the row, in order
+    ("mirror_clear", "bool", "bool"),  # a user cleared by mirror sync, not an input row
 )
+#: Columns a result may be built without, and the value they then hold.
+_FILL = {"mirror_clear": False}
 
 #: The result's columns, in order.
 COLUMNS = tuple(name for name, _, _ in _SCHEMA)
@@ -40,13 +44,19 @@ def arrow_types() -> dict[str, Any]:
     import pyarrow as pa
 
     made = {"string": pa.string(), "int64": pa.int64(), "list<string>": pa.list_(pa.string())}
+    made["bool"] = pa.bool_()
     return {name: made[arrow] for name, _, arrow in _SCHEMA}
 
 
 def result_frame(columns: Mapping[str, Any], index: pd.Index) -> pd.DataFrame:
     """A result from one array-like per column (every column of `COLUMNS`), on ``index``."""
     return pd.DataFrame(
-        {name: pd.Series(columns[name], dtype=DTYPES[name], index=index) for name in COLUMNS},
+        {
+            name: pd.Series(
+                columns[name] if name in columns else _FILL[name], dtype=DTYPES[name], index=index
+            )
+            for name in COLUMNS
+        },
         index=index,
     )
 

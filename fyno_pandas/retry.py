@@ -9,7 +9,12 @@ The rule (Fyno documents no rate limit or 5xx, so this is our policy):
   the backoff; a 429 does not count against ``max_retries`` (it says "later", not "broken"), but
   429s are bounded by their own generous count and by a total time so nothing loops forever;
 - 400, 401, 403, 404 and 413 (and every other 4xx) are never retried: sending the same body again
-  gets the same answer.
+  gets the same answer;
+- a request that is not idempotent (``numerical-add``, ``list-append``, a batch holding one:
+  Fyno takes no idempotency key) is resent only when it certainly never reached Fyno's storage:
+  a refused connection, a failed DNS lookup, a 429. A timeout, a connection closed before the
+  answer, or a 5xx (a gateway may answer one after the write) leave it *in doubt*: never resent
+  automatically (`may_resend`).
 
 Nothing here sleeps or does I/O; `fyno_pandas.client` applies the rule.
 """
@@ -29,6 +34,7 @@ __all__ = [
     "RetryPolicy",
     "backoff_delay",
     "classify_status",
+    "may_resend",
     "parse_retry_after",
 ]
 
@@ -40,6 +46,19 @@ OK = "ok"
 RETRY = "retry"
 THROTTLED = "throttled"
 FATAL = "fatal"
+# How a failed attempt ended, as `may_resend` reads it.
+NOT_SENT = "not_sent"  # refused connection, DNS failure: the body never left
+LOST = "lost"  # timeout, connection closed before the answer: it may have been applied
+
+
+def may_resend(idempotent: bool, failure: str) -> bool:
+    """Whether an attempt that ended in ``failure`` may be sent again automatically.
+
+    ``failure`` is `THROTTLED` (429), `RETRY` (5xx, 408), `NOT_SENT` or `LOST`. An idempotent
+    request may always be resent (``max_retries`` bounds it); one that is not (an add, an
+    append) only when Fyno certainly did not store it: `NOT_SENT` and `THROTTLED`.
+    """
+    return idempotent or failure in (NOT_SENT, THROTTLED)
 
 
 def classify_status(status: int) -> str:

@@ -6,6 +6,12 @@ sends that neither ``schema`` nor the ledger knows, the push claims its type in 
 row whose value no reading of ISO 8601 types otherwise (``plan.seed_values``), carrying only
 the properties it seeds, and awaits every seed's answer (`seed_types`). A property whose seed
 was not accepted gets no type: the rows carrying it are ``failed`` and not sent.
+
+A seed goes through its property's op (`fyno_pandas.ops`): ``set-once`` for a set_once column,
+``numerical-add`` for an add (the row's amount), ``list-append`` for an append (the row's first
+element). An add or append seed is part of its row's work and is not made again: the row's
+result starts with it (``push.prior``, ``push.done``); one in doubt leaves its row ``in_doubt``.
+A ``remove`` column never creates a property, so it is never seeded.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .client import Outcome
+from .encode import encode_string
+from .ops import NOT_IDEMPOTENT, OPERATION, OPS, elements, step_body
 from .sendstate import PushState, run_units
 
 if TYPE_CHECKING:
@@ -35,6 +43,7 @@ def new_properties(plan: PushPlan) -> dict[str, str]:
         for p in plan.properties
         if p not in plan.known_types
         and p in plan.fyno_types
+        and plan.ops.get(p) != "remove"
         and np.not_equal(plan.fragments[p][sending], None).any()
     }
 
@@ -48,28 +57,64 @@ def seed_types(push: PushState, new: dict[str, str], concurrency: int, claims: A
     """
     plan = push.plan
     chosen = plan.seed_values(list(new))
-    by_row: dict[int, list[str]] = {}
+    by_row: dict[int, dict[str, list[str]]] = {}
     for prop, pos in chosen.items():
-        by_row.setdefault(pos, []).append(prop)
-    seeds = list(by_row.items())
+        by_row.setdefault(pos, {}).setdefault(plan.ops.get(prop, "set"), []).append(prop)
+    # one unit per row, its seeds one after the other: never two in flight for one user
+    seeds = [(pos, op, ops[op]) for pos, ops in by_row.items() for op in OPS if op in ops]
+    units = [[k for k, seed in enumerate(seeds) if seed[0] == pos] for pos in by_row]
     refused = {p: "no value can fix its type for sure" for p in new if p not in chosen}
     if seeds:
         log.debug("fixing the type of %d new properties first", len(chosen))
 
-    def unit(k: int) -> None:
-        pos, props = seeds[k]
-        outcome = push.client.post("set", plan.set_body(pos, props), stop=push.stop)
+    def unit(j: int) -> None:
+        for k in units[j]:
+            status = seed(*seeds[k])
+            if status != "sent":  # the row's later seeds are not sent
+                later = [p for _, _, props in (seeds[i] for i in units[j] if i > k) for p in props]
+                if status != "pending":  # stopped: their rows stay pending
+                    refused.update(dict.fromkeys(later, "an earlier seed of its row failed"))
+                return
+
+    def seed(pos: int, op: str, props: list[str]) -> str:
+        if op == "set":
+            outcome = push.client.post("set", plan.set_body(pos, props), stop=push.stop)
+        else:
+            body = step_body(plan, pos, (op, _seed_argument(plan, pos, props)))
+            idempotent = op not in NOT_IDEMPOTENT
+            outcome = push.client.post(OPERATION[op], body, stop=push.stop, idempotent=idempotent)
+            if op in NOT_IDEMPOTENT and outcome.status != "pending":
+                push.prior.setdefault(pos, []).append(outcome)
+                push.done.setdefault(pos, {}).update(dict.fromkeys(props, 1))
         push.count((outcome,))
         if outcome.ok:
             if claims is not None:
                 claims.fixed(props)
-        elif outcome.status == "failed":
+        elif outcome.status in ("failed", "in_doubt"):
             refused.update(dict.fromkeys(props, outcome))
+        return outcome.status
 
-    interrupted = run_units(push, len(seeds), unit, concurrency, None)
+    interrupted = run_units(push, len(units), unit, concurrency, None)
     for prop, why in refused.items():
         _fail_carriers(push, prop, why)
+    for pos, outcomes in push.prior.items():
+        if any(o.status == "in_doubt" for o in outcomes):  # its own add may have landed
+            push.failed -= push.status[pos] == "failed"
+            push.status[pos] = "pending"
+            push.settle((pos,), outcomes)
+        elif push.status[pos] == "failed" and any(o.ok for o in outcomes):
+            push.error[pos] += "; its seeded add or append was accepted: resending repeats it"
     return interrupted
+
+
+def _seed_argument(plan: PushPlan, pos: int, props: list[str]) -> str:
+    """The JSON object a seed of ``props`` sends: the row's value, or its first element."""
+    parts = []
+    for p in props:
+        frag = plan.fragments[p][pos]
+        value = elements(frag)[0] if plan.ops.get(p) == "append" else frag
+        parts.append(encode_string(p) + ":" + value)
+    return "{" + ",".join(parts) + "}"
 
 
 def without_taken(plan: PushPlan, new: dict[str, str], taken: dict[str, str]) -> PushPlan:

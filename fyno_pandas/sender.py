@@ -13,7 +13,10 @@ Order of work:
 2. **rows**: every sendable row, by ``concurrency`` workers pulling from one shared cursor:
    ``properties/set`` per row (plus ``properties/unset`` when the row clears properties), or,
    with ``batch_size``, ``properties/batch`` with that many rows per request (rows then take
-   their item's status from the answer).
+   their item's status from the answer). With ``ops=`` a row makes its requests one after the
+   other in `fyno_pandas.ops`' order (a batch carries a row's items together, in that order),
+   stopping at the first that is not accepted; one worker per row, so never two in flight for
+   one user. An add or append that may have been applied is not resent: ``in_doubt``.
 
 Threads (`fyno_pandas.sendstate`): a `concurrent.futures.ThreadPoolExecutor` that is shut down
 before `send_plan` returns, so no thread outlives the call; nothing asynchronous (safe inside
@@ -26,6 +29,7 @@ requests finish, and returns the partial result (or raises `PushInterrupted` car
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -34,8 +38,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .client import FynoClient, error_for
+from .client import FynoClient, Outcome, error_for
 from .errors import PushInterrupted
+from .ops import NOT_IDEMPOTENT, OPERATION, batch_items, not_idempotent, row_steps, step_body
 from .results import STATUSES, result_frame
 from .seeding import new_properties, seed_types, without_taken
 from .sendstate import AckHook, PushState, refresh_bar, run_units
@@ -102,6 +107,79 @@ def _batch_unit(push: PushState, chunks: list[np.ndarray]) -> Callable[[int], No
             with push.lock:
                 push.sent -= 1
                 push.failed += 1
+        push.ack(acked, outcome.request_id)
+
+    return run
+
+
+def _op_row_unit(push: PushState) -> Callable[[int], None]:
+    """Per-row mode with ops: the row's requests in order, each awaited, then record."""
+    plan, post, stop = push.plan, push.client.post, push.stop
+
+    def run(pos: int) -> None:
+        outcomes: list[Outcome] = []
+        added = any(o.ok for o in push.prior.get(pos, ()))  # an add or append Fyno accepted
+        for step in row_steps(plan, pos, push.done.get(pos)):
+            op = step[0]
+            body = step_body(plan, pos, step)
+            outcome = post(OPERATION[op], body, stop=stop, idempotent=op not in NOT_IDEMPOTENT)
+            outcomes.append(outcome)
+            if not outcome.ok:
+                break
+            added |= op in NOT_IDEMPOTENT
+        push.count(outcomes)
+        push.settle((pos,), [*push.prior.get(pos, ()), *outcomes])
+        if push.status[pos] == "sent":
+            push.ack((pos,), push.request_id[pos])
+        elif added and push.status[pos] != "in_doubt":
+            # the hook for the ledger's in-flight records (not built yet): say it, at least
+            push.error[pos] = f"{push.error[pos]}; {_PARTLY}"
+
+    return run
+
+
+_PARTLY = "its adds or appends before this were accepted: resending the row repeats them"
+
+
+def _op_batch_unit(push: PushState, chunks: list[np.ndarray]) -> Callable[[int], None]:
+    """Batch mode with ops: each row's items together and in order; a row takes the worst of
+    its items. A batch holding an add or append is not resent once it may have been applied;
+    its rows that add or append are then ``in_doubt``, the others ``failed``."""
+    plan, post, stop = push.plan, push.client.post, push.stop
+
+    def run(k: int) -> None:
+        rows = chunks[k].tolist()
+        items = {pos: batch_items(plan, pos, push.done.get(pos)) for pos in rows}
+        sending = [pos for pos in rows if items[pos]]
+        for pos in rows:
+            if not items[pos]:  # a seed made all of its work
+                push.settle((pos,), push.prior[pos])
+                if push.status[pos] == "sent":
+                    push.ack((pos,), push.request_id[pos])
+        if not sending:
+            return
+        text = ",".join(item for pos in sending for item in items[pos])
+        doubtful = {pos for pos in sending if not_idempotent(plan, pos)}
+        body = ('{"batch":[' + text + "]}").encode()
+        outcome = post("batch", body, stop=stop, idempotent=not doubtful)
+        push.count((outcome,))
+        answers = outcome.json.get("batch") if isinstance(outcome.json, dict) else None
+        answers = answers if isinstance(answers, list) else []
+        acked, at = [], 0
+        for pos in sending:
+            count = len(items[pos])
+            mine, at = answers[at : at + count], at + count
+            own = outcome
+            if outcome.status == "in_doubt" and pos not in doubtful:
+                own = dataclasses.replace(outcome, status="failed")
+            elif outcome.ok:
+                mine += [None] * (count - len(mine))  # no status: the item counts as failed
+                reason = next(filter(None, map(_item_error, mine)), None)
+                if reason is not None:
+                    own = dataclasses.replace(outcome, status="failed", error=reason)
+            push.settle((pos,), [*push.prior.get(pos, ()), own])
+            if push.status[pos] == "sent":
+                acked.append(pos)
         push.ack(acked, outcome.request_id)
 
     return run
@@ -177,12 +255,17 @@ def send_plan(
         interrupted = seed_types(push, new, concurrency, claims)
         positions = positions[push.status[positions] == "pending"]
         if not interrupted and not push.stop.is_set():
-            if batch_size is None:
+            if batch_size is None and not plan.ops:
                 interrupted = _send_rows(push, positions, concurrency, bar)
+            elif batch_size is None:
+                order = positions.tolist()
+                run_row = _op_row_unit(push)
+                unit = lambda k: run_row(order[k])  # noqa: E731
+                interrupted = run_units(push, len(order), unit, concurrency, bar)
             else:
                 size = batch_size
                 chunks = [positions[i : i + size] for i in range(0, len(positions), size)]
-                unit = _batch_unit(push, chunks)
+                unit = (_op_batch_unit if plan.ops else _batch_unit)(push, chunks)
                 interrupted = run_units(push, len(chunks), unit, concurrency, bar)
     except KeyboardInterrupt:  # between the phases (encoding): nothing is in flight
         push.stop.set()
@@ -254,10 +337,18 @@ def _result_frame(push: PushState, started: float, interrupted: bool) -> pd.Data
         "attempts": push.attempts,
         "error": push.error,
         "dropped": plan.dropped_by_row(),
+        "request_ids": _request_ids(push),
     }
     result = result_frame(columns, plan.index)
     result.attrs["fyno"] = _summary(push, started, interrupted)
     return result
+
+
+def _request_ids(push: PushState) -> np.ndarray:
+    out = np.empty(len(push.status), dtype=object)
+    for pos, rid in enumerate(push.request_id.tolist()):  # item by item: a list per row
+        out[pos] = push.request_ids.get(pos) or ([rid] if rid else [])
+    return out
 
 
 def dry_run_result(plan: PushPlan) -> pd.DataFrame:

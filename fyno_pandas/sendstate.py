@@ -27,6 +27,8 @@ __all__ = ["AckHook", "PushState", "refresh_bar", "run_units"]
 log = logging.getLogger("fyno_pandas")
 
 _AUTH = (401, 403)
+#: A row that needed several requests shows the worst of their statuses.
+_WORST = ("in_doubt", "failed", "pending", "sent")
 _TICK = 0.1  # seconds between progress refreshes (and Ctrl-C checks) of the calling thread
 
 AckHook = Callable[[Sequence[int], "str | None"], None]
@@ -53,7 +55,14 @@ class PushState:
         self.stop = threading.Event()
         self.bar_start = 0  # a shared progress bar's count when this plan started
         self.lock = threading.Lock()
-        self.sent = self.failed = self.requests = self.retries = self.throttled = 0
+        self.sent = self.failed = self.in_doubt = 0
+        self.requests = self.retries = self.throttled = 0
+        # every request id of a row, in order, when it needed several requests
+        self.request_ids: dict[int, list[str]] = {}
+        # `fyno_pandas.seeding`: per row, the seed requests made for it and how many of each
+        # property's requests they were (not made again)
+        self.prior: dict[int, list[Outcome]] = {}
+        self.done: dict[int, dict[str, int]] = {}
         self.auth_failure: Outcome | None = None
         self.crash: BaseException | None = None
 
@@ -69,15 +78,18 @@ class PushState:
                 self.stop.set()  # every worker stops before its next attempt
 
     def settle(self, positions: Sequence[int], outcomes: Sequence[Outcome]) -> None:
-        """Record the rows' status from their request outcomes (all must be sent for 'sent')."""
-        last = outcomes[-1]
-        bad = next((o for o in outcomes if not o.ok), None)
-        final = bad or last
-        status = "sent" if bad is None else bad.status
-        rid = next((o.request_id for o in outcomes if o.request_id), None)
+        """Record the rows' status from their request outcomes: the worst of them (in_doubt,
+        failed, pending, sent), with every request id."""
+        status = next(s for s in _WORST if any(o.status == s for o in outcomes))
+        bad = next((o for o in outcomes if o.status == status), None) if status != "sent" else None
+        final = bad or outcomes[-1]
+        rids = [o.request_id for o in outcomes if o.request_id]
+        rid = rids[0] if rids else None
         for pos in positions:
             self.status[pos] = status
             self.request_id[pos] = rid
+            if len(rids) > 1:
+                self.request_ids[pos] = rids
             self.http_status[pos] = final.http_status or 0
             self.attempts[pos] = sum(o.attempts for o in outcomes)
             self.error[pos] = None if bad is None else final.error
@@ -86,6 +98,8 @@ class PushState:
                 self.sent += len(positions)
             elif status == "failed":
                 self.failed += len(positions)
+            elif status == "in_doubt":
+                self.in_doubt += len(positions)
 
     def ack(self, positions: Sequence[int], request_id: str | None) -> None:
         if self.on_ack is not None and positions:
@@ -133,6 +147,9 @@ def run_units(
 def refresh_bar(bar: Any, push: PushState) -> None:
     """Show ``push``'s rows done on ``bar`` (None: no bar)."""
     if bar is not None:
-        bar.n = push.bar_start + push.sent + push.failed
-        bar.set_postfix(sent=push.sent, failed=push.failed, refresh=False)
+        bar.n = push.bar_start + push.sent + push.failed + push.in_doubt
+        postfix = {"sent": push.sent, "failed": push.failed}
+        if push.in_doubt:
+            postfix["in_doubt"] = push.in_doubt
+        bar.set_postfix(postfix, refresh=False)
         bar.refresh()

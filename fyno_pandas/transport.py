@@ -18,7 +18,13 @@ import requests
 import urllib3
 from urllib3.connection import HTTPConnection, HTTPSConnection
 
-__all__ = ["NETWORK_ERRORS", "RequestsTransport", "Urllib3Transport", "describe_failure"]
+__all__ = [
+    "NETWORK_ERRORS",
+    "RequestsTransport",
+    "Urllib3Transport",
+    "describe_failure",
+    "never_sent",
+]
 
 # Errors that mean "no usable answer": socket errors and timeouts (OSError), a connection closed
 # before or during the answer (http.client), urllib3's wrappers of both, and requests' own.
@@ -125,6 +131,12 @@ def describe_failure(exc: BaseException, timeout: float) -> str:
     if any(isinstance(e, _CLOSED) for e in chain):
         return "connection closed without an answer"
     return f"connection error: {type(exc).__name__}"
+
+
+def never_sent(exc: BaseException) -> bool:
+    """True when the request certainly never reached the server (refused, DNS lookup failed)."""
+    chain = _causes(exc)
+    return any(isinstance(e, (ConnectionRefusedError, socket.gaierror)) for e in chain)
 
 
 def _causes(exc: BaseException | None) -> list[BaseException]:

@@ -150,7 +150,7 @@ def result_html(result: pd.DataFrame) -> str:
     info = result.attrs.get("fyno", {})
     counts = result["status"].value_counts()
     parts = [f"{int(n):,} {_esc(status)}" for status, n in sorted(counts.items())]
-    failed = result[result["status"] == "failed"]
+    failed = result[result["status"].isin(("failed", "in_doubt"))]  # in doubt: check first
     colour = _BAD if len(failed) else _OK
     icon = "⚠" if len(failed) else "✓"
     speed = ""

@@ -19,6 +19,7 @@ from .config import FynoConfig
 from .display import show_preview
 from .errors import FynoInputError
 from .ledger.bridge import choose_ledger, known_types, opened, skip_acknowledged
+from .mirror import MirrorSync, check_mirror, retry_clears, show_text
 from .optiondocs import takes
 from .options import RECORDED, Destination, PlanOptions, SendOptions, names, pick
 from .planning import build_plan
@@ -121,11 +122,18 @@ def _push(df: pd.DataFrame, id_col: Any, o: dict[str, Any]) -> pd.DataFrame:
     """`push` with ``o`` holding every option of `push`, checked."""
     where = pick(o, Destination)
     config = FynoConfig.resolve(**where, require_credentials=not o["dry_run"])
+    check_mirror(o)
     resolved = {name: getattr(config, name) for name in where}
     the_plan = _plan(df, id_col, {**pick(o, entry="plan"), **resolved})
+    sync = None
+    if o["mirror"]:  # reads the ledger's holders and refuses above the limit: nothing sent yet
+        sync = MirrorSync(the_plan, o)
+        sync.finish()
     if o["preview"]:
         show_preview(the_plan)
-    return _push_plan(the_plan, pick(o, entry="push_plan"))
+        if sync is not None:
+            show_text(sync.text())
+    return _push_plan(the_plan, pick(o, entry="push_plan"), sync)
 
 
 @takes("push_plan")
@@ -145,23 +153,29 @@ def push_plan(plan: PushPlan, **options: Any) -> pd.DataFrame:
     return _push_plan(plan, options)
 
 
-def _push_plan(plan: PushPlan, o: dict[str, Any]) -> pd.DataFrame:
-    """`push_plan` with ``o`` holding every option of `push_plan`, checked."""
+def _push_plan(plan: PushPlan, o: dict[str, Any], sync: MirrorSync | None = None) -> pd.DataFrame:
+    """`push_plan` with ``o`` holding every option of `push_plan`, checked; ``sync`` (finished)
+    clears the leavers after the plan, in the same push."""
     if o["dry_run"]:
-        return dry_run_result(plan)
+        return dry_run_result(plan) if sync is None else sync.dry_run(dry_run_result(plan))
+    clears = 0 if sync is None else len(sync.clear)  # type: ignore[arg-type]
     base = plan.config
     config = FynoConfig.resolve(**{name: getattr(base, name, None) for name in names(Destination)})
     send = pick(o, SendOptions)
     del send["dry_run"]  # a PushSession always sends
-    send["progress"] = send["progress"] and len(plan) > 0
+    send["progress"] = send["progress"] and len(plan) + clears > 0
     with PushSession(
         config,
         **send,
-        total=len(plan),
+        total=len(plan) + clears,
         ledger=plan.ledger if o["ledger"] is None else o["ledger"],
-        options={**plan.options, **{k: o[k] for k in RECORDED}},
+        options={**plan.options, **{k: o[k] for k in RECORDED}, **_mirrored(sync)},
     ) as push:
-        return push.send(plan)
+        return push.send(plan) if sync is None else sync.push(push, plan)
+
+
+def _mirrored(sync: MirrorSync | None) -> dict[str, Any]:
+    return {} if sync is None else {"mirror": True}
 
 
 @takes("retry_failed")
@@ -169,6 +183,10 @@ def retry_failed(
     df: pd.DataFrame, result: pd.DataFrame, id_col: Any, **options: Any
 ) -> pd.DataFrame:
     """Resend the rows of ``df`` that ``result`` reports ``failed`` or ``pending``.
+
+    Rows a mirror push appended (``mirror_clear``) are resent too: each of those users is
+    cleared of the pushed properties the ledger says they still hold (a value set for them
+    again since that push began is kept). The retry itself never mirrors.
 
     Parameters
     ----------
@@ -190,18 +208,36 @@ def retry_failed(
     FynoInputError
         When ``result`` is not the result of ``df`` (other length or index); as `push`.
     """
-    if len(result) != len(df) or not result.index.equals(df.index):
+    cleared = np.zeros(len(result), dtype=bool)
+    if "mirror_clear" in result.columns:
+        cleared = result["mirror_clear"].to_numpy(dtype=bool)
+    inputs = result.index[~cleared]
+    if len(inputs) != len(df) or not inputs.equals(df.index):
         raise FynoInputError(
             "result does not belong to this frame: it must have the same rows and index",
             rule="retry_failed",
         )
-    again = result["status"].isin(("failed", "pending")).to_numpy()
+    failed = result["status"].isin(("failed", "pending")).to_numpy()
     merged = result.copy()
-    merged.attrs["fyno"] = dict(result.attrs.get("fyno", {}), retried=int(again.sum()))
-    if not again.any():
+    merged.attrs["fyno"] = dict(result.attrs.get("fyno", {}), retried=int(failed.sum()))
+    if not failed.any():
         return merged
-    retried = _push(df.iloc[np.flatnonzero(again)], id_col, options)
-    rows = np.flatnonzero(again)
+    options = {**options, "mirror": False}
+    again = np.flatnonzero(failed[~cleared])  # positions in df
+    rows, parts = np.flatnonzero(~cleared)[again], []
+    if len(again):
+        parts.append(_push(df.iloc[again], id_col, options))
+    clear_rows = np.flatnonzero(failed & cleared)
+    if len(clear_rows):
+        base = _plan(df.iloc[:0], id_col, pick(options, entry="plan"))
+        ids = result["distinct_id"].to_numpy(dtype=object)[clear_rows]
+        push_id = result.attrs.get("fyno", {}).get("push_id")
+        clears = retry_clears(base, ids, result.index[clear_rows], push_id, options)
+        part = _push_plan(clears, pick(options, entry="push_plan"))
+        part["mirror_clear"] = True
+        parts.append(part)
+        rows = np.concatenate([rows, clear_rows])
+    retried = pd.concat(parts) if len(parts) > 1 else parts[0]
     for column in merged.columns:
         values = merged[column].to_numpy(dtype=object, copy=True)
         values[rows] = retried[column].to_numpy(dtype=object)
@@ -209,6 +245,6 @@ def retry_failed(
     counts = merged["status"].value_counts()
     summary = merged.attrs["fyno"]
     summary.update({s: int(counts.get(s, 0)) for s in STATUSES})
-    summary["push_id"] = retried.attrs["fyno"].get("push_id")
+    summary["push_id"] = parts[-1].attrs["fyno"].get("push_id")
     log.info("retried %d rows: %s", len(rows), dict(retried["status"].value_counts()))
     return merged

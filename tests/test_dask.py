@@ -140,6 +140,14 @@ def test_a_cluster_returns_its_result_rather_than_writing_a_file(
     assert emulator.requests == []
 
 
+def test_a_cluster_refuses_mirror_before_anything_is_sent(
+    destination: dict[str, str], cluster: Client, emulator: FynoEmulator
+) -> None:
+    with pytest.raises(FynoInputError, match="mirror=True is refused on a Dask cluster"):
+        unread_partitions().fyno.push("user_id", mirror=True, **destination, **QUIET)
+    assert emulator.requests == []
+
+
 def test_on_a_cluster_bad_settings_fail_before_any_partition_is_read(cluster: Client) -> None:
     with pytest.raises(FynoInputError, match="concurrency"):
         unread_partitions().fyno.push("user_id", wsid="W", api_key="k", concurrency=0)

@@ -148,6 +148,8 @@ def test_no_chunks_still_writes_a_result_file(destination: dict[str, str], tmp_p
         "attempts",
         "error",
         "dropped",
+        "request_ids",
+        "mirror_clear",
     ]
 
 

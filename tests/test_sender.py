@@ -17,7 +17,17 @@ from fyno_pandas.retry import RetryPolicy
 from fyno_pandas.workflow import plan, push, push_plan
 
 FAST = RetryPolicy(backoff_base=0.001, backoff_cap=0.005, retry_after_cap=0.05, seed=0)
-COLUMNS = ["distinct_id", "status", "request_id", "http_status", "attempts", "error", "dropped"]
+COLUMNS = [
+    "distinct_id",
+    "status",
+    "request_id",
+    "http_status",
+    "attempts",
+    "error",
+    "dropped",
+    "request_ids",
+    "mirror_clear",
+]
 
 
 def users(n: int = 40) -> pd.DataFrame:

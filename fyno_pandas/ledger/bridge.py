@@ -13,7 +13,7 @@ import numpy as np
 
 from ..connection import connected
 from ..errors import FynoInputError
-from .check import ack_users, latest_acks, match_rows, unchanged_mask
+from .check import CHANGED, HOLDS, ack_users, latest_acks, match_rows, unchanged_mask
 from .groupcommit import AckWriter
 from .scope import Scope
 from .store import Ledger, default_path
@@ -77,14 +77,19 @@ def known_types(ledger: Ledger, config: Any) -> dict[str, str]:
 
 
 def skip_acknowledged(plan: PushPlan, ledger: Ledger, config: Any) -> PushPlan:
-    """``plan`` without the values the ledger says Fyno acknowledged (``only_changed``)."""
+    """``plan`` without the values the ledger says Fyno acknowledged (``only_changed``).
+
+    Never for add, append or remove cells; a set_once cell is unchanged when the ledger says
+    the user holds any value of the property.
+    """
     ids = plan.distinct_ids[plan.sendable]
+    checked = [p for p in plan.properties if plan.ops.get(p, "set") in ("set", "set_once")]
     # SQLite reads without the GIL, so the plan's values are hashed meanwhile; when the ledger
     # knows none of these users the read ends first and the hashing stops.
     with ThreadPoolExecutor(1, thread_name_prefix="fyno-ledger-read") as reader:
         reading = reader.submit(ledger.acknowledged_hashes, Scope.of(config), ids, exact=False)
         hashes = {}
-        for p in plan.properties:
+        for p in checked:
             if reading.done() and not len(reading.result()):
                 break
             hashes[p] = plan.value_hashes(p)
@@ -92,7 +97,8 @@ def skip_acknowledged(plan: PushPlan, ledger: Ledger, config: Any) -> PushPlan:
     if not len(acked):
         return plan
     rows = match_rows(ack_users(acked), plan.distinct_ids)
-    same = unchanged_mask(hashes, plan.distinct_ids, acked, rows)
+    once = [p for p in checked if plan.ops.get(p) == "set_once"]
+    same = unchanged_mask(hashes, plan.distinct_ids, acked, rows, any_value=once)
     latest = latest_acks(acked, plan.distinct_ids, rows)
     acked_at = latest["acked_at"].dt.tz_convert(None).to_numpy(dtype="datetime64[ns]")
     return plan.without_acknowledged(same, latest["request_id"].to_numpy(dtype=object), acked_at)
@@ -148,10 +154,10 @@ class AckRecorder:
         self._arrays = [
             (
                 p,
-                plan.value_hashes(p),
+                _hashes(plan, p),
                 np.not_equal(plan.fragments[p], None),
                 plan.unsets[p],
-                plan.fyno_types.get(p),
+                None if plan.ops.get(p) == "remove" else plan.fyno_types.get(p),
             )
             for p in plan.properties
         ]
@@ -187,3 +193,12 @@ class AckRecorder:
         rejected = self._ledger.record_batch(*self._target, ids, columns, request_id)
         for i, k in zip(*np.nonzero(rejected), strict=True):
             self.not_stored.append((int(rows[i]), self._arrays[k][0]))
+
+
+def _hashes(plan: PushPlan, prop: str) -> np.ndarray:
+    """What an ack records per row: the value's hash, or the mark of its op (`HOLDS` for
+    set_once, `CHANGED` for add, append and remove: a value the ledger cannot know)."""
+    op = plan.ops.get(prop, "set")
+    if op == "set":
+        return plan.value_hashes(prop)
+    return np.full(len(plan.index), HOLDS if op == "set_once" else CHANGED, dtype=np.uint64)

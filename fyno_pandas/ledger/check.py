@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["ack_users", "latest_acks", "match_rows", "unchanged_mask"]
+__all__ = ["CHANGED", "HOLDS", "ack_users", "latest_acks", "match_rows", "unchanged_mask"]
+
+#: Recorded for an acknowledged add, append or remove: the value is unknown, so the mark must
+#: match no plan hash (a later ``set`` of any value is sent). 0 marks an acknowledged unset.
+CHANGED = np.uint64(1)
+#: Recorded for an acknowledged set_once: the user holds some value (not this value's hash).
+HOLDS = np.uint64(2)
 
 
 def unchanged_mask(
@@ -15,6 +21,7 @@ def unchanged_mask(
     distinct_ids: Sequence[str | None] | np.ndarray,
     acked: pd.DataFrame,
     rows: np.ndarray | None = None,
+    any_value: Collection[str] = (),
 ) -> dict[str, np.ndarray]:
     """Cells whose value Fyno already acknowledged, per property (a vectorised hash join).
 
@@ -29,6 +36,8 @@ def unchanged_mask(
         plain columns).
     rows : ndarray, optional
         `match_rows` of ``acked`` and ``distinct_ids``, when the caller has it already.
+    any_value : collection of str
+        Properties (set_once) for which any acknowledged value, not an unset, matches.
 
     Returns
     -------
@@ -57,7 +66,8 @@ def unchanged_mask(
     for k, prop in enumerate(wanted):
         mask = np.zeros(n, dtype=bool)
         plan = np.asarray(plan_hashes[prop], dtype=np.uint64)[found]
-        mask[found] = present[at, k] & (table[at, k] == plan)
+        same = table[at, k] != 0 if prop in any_value else table[at, k] == plan
+        mask[found] = present[at, k] & same
         out[prop] = mask
     return out
 

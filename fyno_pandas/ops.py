@@ -1,0 +1,299 @@
+"""Operations per column: set-once, numerical-add, list-append, list-remove, and unset by name.
+
+``ops={"logins": "add", "first_seen": "set_once", "badges": "append", "old": "remove"}`` (every
+other column ``set``) and ``unset=["old_prop"]`` (cleared for every row with a valid id). Pure:
+the plan rules of each op (`check_ops`, `coerce_op`) and the requests of a row (`row_steps`,
+`step_body`, `batch_items`, `request_count`).
+
+Rules (where Fyno's documentation is silent, these are our choices)
+-------------------------------------------------------------------
+- ``set_once`` follows ``set``'s type rules; its requests go to ``properties/set-once``.
+- ``nulls=`` applies to ``set`` columns only: a missing cell of another op sends nothing.
+- ``add`` takes finite numbers: a string, a bool or any other type is ``add_not_number``,
+  ±inf ``not_finite``, both dropped; a missing cell adds nothing and is not an issue.
+- ``append`` / ``remove``: a list cell is its elements, in order, a scalar cell one element;
+  elements follow the list rules (strings of at most 255 characters that are not a malformed
+  date, finite numbers, dates; no bools): a cell holding an element Fyno cannot hold is left out
+  whole (``invalid_element``), so that a list never lands half; an empty list sends nothing.
+- A property the ledger or ``schema=`` knows must have the op's type (add: number, append and
+  remove: list), else every cell is ``op_type_mismatch``. A new property created by add (Number)
+  or append (List) is seeded like a new ``set`` property; ``remove`` never creates one.
+- Requests of one user, in this order: set, set-once, numerical-add, list-append (one request per
+  element: request k carries the k-th element of every appended property), list-remove (the
+  same), unset. In batch mode a row's items follow each other in one batch: the first item holds
+  every action (its keys touch distinct properties, so their order cannot matter), each further
+  item the next elements of the appended and removed lists.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Hashable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from .coerce import Coerced, Issue, coerce_series
+from .datelike import date_like
+from .encode import encode_string
+from .errors import FynoInputError
+
+if TYPE_CHECKING:
+    from .pushplan import PushPlan
+
+__all__ = [
+    "NOT_IDEMPOTENT",
+    "OPERATION",
+    "OPS",
+    "batch_items",
+    "check_ops",
+    "coerce_op",
+    "drop_without_safe_seed",
+    "not_idempotent",
+    "request_count",
+    "row_steps",
+    "step_body",
+]
+
+OPS = ("set", "set_once", "add", "append", "remove")
+#: op -> the endpoint's last path segment, and the body key of its argument
+OPERATION = {
+    "set": "set",
+    "set_once": "set-once",
+    "add": "numerical-add",
+    "append": "list-append",
+    "remove": "list-remove",
+    "unset": "unset",
+}
+KEY = {
+    "set": "$set",
+    "set_once": "$once",
+    "add": "$add",
+    "append": "$append",
+    "remove": "$remove",
+    "unset": "$unset",
+}
+#: Ops whose request counts twice when applied twice (Fyno takes no idempotency key).
+NOT_IDEMPOTENT = frozenset({"add", "append"})
+_OP_TYPE = {"add": "number", "append": "list", "remove": "list"}
+_ELEMENTS = ("append", "remove")
+
+Step = tuple[str, str]  # (op, the JSON text of its argument)
+
+
+def check_ops(
+    ops: Mapping[Hashable, str] | None, unset: Any, names: Sequence[str]
+) -> tuple[dict[str, str], list[str]]:
+    """``ops`` as ``{property: op}`` (``set`` left out) and ``unset`` as a list, both checked.
+
+    ``names`` are the properties the plan sends; ``ops`` may name only those, ``unset`` none.
+    """
+    out: dict[str, str] = {}
+    if ops is not None:
+        if not hasattr(ops, "items"):
+            raise FynoInputError("ops must be a mapping {column: op}", rule="invalid_option")
+        for column, op in ops.items():
+            if op not in OPS:
+                raise FynoInputError(
+                    f"ops[{column!r}] = {op!r} is not one of {OPS}",
+                    column=column,
+                    rule="invalid_op",
+                )
+            if str(column) not in names:
+                raise FynoInputError(
+                    f"ops names {column!r}, which is not a sent column",
+                    column=column,
+                    rule="invalid_op",
+                )
+            if op != "set":
+                out[str(column)] = op
+    if unset is None:
+        return out, []
+    listed = [unset] if isinstance(unset, str) else list(unset)
+    for name in listed:
+        if not isinstance(name, str) or not name.strip() or name.startswith("$"):
+            raise FynoInputError(
+                f"unset names {name!r}: property names must be non-empty text, not start with '$'",
+                column=name,
+                rule="invalid_property_name",
+            )
+        if name in names:
+            raise FynoInputError(
+                f"unset names {name!r}, which this push also sends", column=name, rule="unset_sent"
+            )
+    return out, list(dict.fromkeys(listed))
+
+
+def _as_lists(s: pd.Series) -> pd.Series:
+    """Each cell as a list of elements (a scalar as one), None where missing."""
+    out = np.full(len(s), None, dtype=object)
+    for i, v in enumerate(s.to_numpy(dtype=object)):
+        if isinstance(v, (list, tuple, np.ndarray)):
+            out[i] = list(v)
+        elif not (np.ndim(v) == 0 and pd.isna(v)):
+            out[i] = [v]
+    return pd.Series(out, index=s.index, name=s.name, dtype=object)
+
+
+def _relabel(c: Coerced, old: str, new: str, message: str) -> None:
+    c.issues = [
+        Issue(new, i.action, i.positions, message) if i.rule == old else i for i in c.issues
+    ]
+
+
+def coerce_op(
+    s: pd.Series, op: str, known_type: str | None, naive_tz: Any, long_strings: str
+) -> Coerced:
+    """`coerce_series` with the rules of ``op`` (see the module docstring)."""
+    if op in ("set", "set_once"):
+        return coerce_series(s, known_type=known_type, naive_tz=naive_tz, long_strings=long_strings)
+    wanted = _OP_TYPE[op]
+    data = _as_lists(s) if op in _ELEMENTS else s
+    c = coerce_series(data, known_type=wanted, naive_tz=naive_tz, long_strings=long_strings)
+    c.note = f"{op}" + ("" if known_type is None else f"; type {known_type} known in Fyno")
+    if op == "add":
+        _relabel(c, "type_mismatch", "add_not_number", "add takes numbers only; left out")
+    else:
+        msg = "an element Fyno cannot hold (a bool, a long string, a malformed date, ...); left out"
+        _relabel(c, "invalid_list", "invalid_element", msg)
+        empty = np.equal(c.fragments, "[]")
+        c.fragments[empty], c.present[empty] = None, False
+        append = op == "append"
+        c.ambiguous = _first_date_like(c.fragments) if append else np.zeros(len(s), bool)
+    if known_type is not None and known_type != wanted:
+        cells = np.flatnonzero(c.present)
+        msg = f"{op} needs a {wanted} property; this one is {known_type}, Fyno would store nothing"
+        c.issues.append(Issue("op_type_mismatch", "dropped", cells, msg))
+        c.fragments[cells], c.present[cells] = None, False
+    c.fyno_type = wanted
+    return c
+
+
+def drop_without_safe_seed(c: Coerced, ok: np.ndarray) -> None:
+    """Drop every value of a new property when none of them can fix its type for sure.
+
+    Fyno types a new property by its first value; when every value a sent row carries is
+    date-like text (`fyno_pandas.datelike`), whichever Fyno processed first would decide
+    between String and Date, or create nothing at all.
+    """
+    if c.ambiguous is None or not c.present.any() or (c.present & ok & ~c.ambiguous).any():
+        return
+    cells = np.flatnonzero(c.present)
+    message = (
+        "every value of this new property looks like a date to some ISO-8601 reader, so none "
+        "can safely be its first; left out (schema= names the type when the property exists)"
+    )
+    c.issues.append(Issue("no_safe_seed", "dropped", cells, message))
+    c.fragments[cells] = None
+    c.present[cells] = False
+    c.ambiguous[cells] = False
+
+
+def _first_date_like(fragments: np.ndarray) -> np.ndarray:
+    """Rows whose first element is date-like text: never the seed of a new List property."""
+    out = np.zeros(len(fragments), dtype=bool)
+    rows = [i for i, f in enumerate(fragments) if f is not None and f.startswith('["')]
+    firsts = np.array([json.loads(fragments[i])[0] for i in rows], dtype=object)
+    if len(rows):
+        out[rows] = date_like(firsts)[0]
+    return out
+
+
+def elements(fragment: str) -> list[str]:
+    """The JSON text of each element of a list fragment, in order."""
+    return [encode_string(e) if isinstance(e, str) else json.dumps(e) for e in json.loads(fragment)]
+
+
+def _object(pairs: list[tuple[str, str]]) -> str:
+    return "{" + ",".join(encode_string(k) + ":" + v for k, v in pairs) + "}"
+
+
+def row_steps(plan: PushPlan, pos: int, done: Mapping[str, int] | None = None) -> list[Step]:
+    """The requests of row ``pos`` in order, as (op, argument text); ``done`` maps a property
+    to how many of its requests for this row a seed already made (they are not made again)."""
+    done = done or {}
+    by_op: dict[str, list[tuple[str, str]]] = {op: [] for op in OPS}
+    lists: dict[str, list[tuple[str, list[str]]]] = {"append": [], "remove": []}
+    for p in plan.properties:
+        frag = plan.fragments[p][pos]
+        if frag is None:
+            continue
+        op = plan.ops.get(p, "set")
+        if op in _ELEMENTS:
+            lists[op].append((p, elements(frag)[done.get(p, 0) :]))
+        elif not (op == "add" and done.get(p)):
+            by_op[op].append((p, frag))
+    steps = [(op, _object(by_op[op])) for op in ("set", "set_once", "add") if by_op[op]]
+    for op in _ELEMENTS:
+        for k in range(max((len(e) for _, e in lists[op]), default=0)):
+            pairs = [(p, e[k]) for p, e in lists[op] if k < len(e)]
+            steps.append((op, _object(pairs)))
+    names = [encode_string(p) for p in plan.properties if plan.unsets[p][pos]]
+    if names:
+        steps.append(("unset", "[" + ",".join(names) + "]"))
+    return steps
+
+
+def step_body(plan: PushPlan, pos: int, step: Step) -> bytes:
+    """The request body of one step of row ``pos``."""
+    op, arg = step
+    head = '{"distinct_id":' + encode_string(plan.distinct_ids[pos])
+    return (head + ',"' + KEY[op] + '":' + arg + "}").encode()
+
+
+def batch_items(plan: PushPlan, pos: int, done: Mapping[str, int] | None = None) -> list[str]:
+    """The ``properties/batch`` items of row ``pos``, in order (see the module docstring)."""
+    head = '{"distinct_id":' + encode_string(plan.distinct_ids[pos]) + ',"action":{'
+    first: list[str] = []
+    rest: list[list[str]] = []
+    k = {"append": 0, "remove": 0}
+    for op, arg in row_steps(plan, pos, done):
+        part = '"' + KEY[op] + '":' + arg
+        if op not in _ELEMENTS or k[op] == 0:
+            first.append(part)
+        else:
+            while len(rest) < k[op]:
+                rest.append([])
+            rest[k[op] - 1].append(part)
+        if op in _ELEMENTS:
+            k[op] += 1
+    return [head + ",".join(parts) + "}}" for parts in (first, *rest) if parts]
+
+
+def not_idempotent(plan: PushPlan, pos: int) -> bool:
+    """True when row ``pos`` adds or appends something."""
+    return any(
+        plan.fragments[p][pos] is not None for p, op in plan.ops.items() if op in NOT_IDEMPOTENT
+    )
+
+
+def request_count(plan: PushPlan) -> int:
+    """Requests a per-row push of ``plan`` makes (seeds aside; batch mode packs rows)."""
+    n = len(plan.index)
+    any_of = {op: np.zeros(n, dtype=bool) for op in (*OPS, "unset")}
+    longest = {op: np.zeros(n, dtype=np.int64) for op in _ELEMENTS}
+    for p in plan.properties:
+        op = plan.ops.get(p, "set")
+        any_of["unset"] |= plan.unsets[p]
+        if op in _ELEMENTS:
+            sizes = [len(json.loads(f)) if f is not None else 0 for f in plan.fragments[p]]
+            longest[op] = np.maximum(longest[op], sizes)
+        else:
+            any_of[op] |= np.not_equal(plan.fragments[p], None)
+    count = sum(any_of.values(), np.zeros(n, dtype=np.int64)) + sum(longest.values())
+    return int(count[plan.sendable].sum())
+
+
+def unset_column(name: str) -> dict[str, Any]:
+    """The ``plan.columns`` row of a property cleared by ``unset=``."""
+    empty = dict.fromkeys(("values", "missing", "coerced", "dropped"), 0)
+    return {
+        "column": name,
+        "dtype": "",
+        "fyno_type": None,
+        **empty,
+        "example_before": None,
+        "example_after": None,
+        "note": "unset for every row",
+    }
