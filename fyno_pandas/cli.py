@@ -2,8 +2,10 @@
 
 Exit status: 0 when every row was sent (or skipped by the plan, or unchanged), 1 when any row
 failed, stayed pending or is in doubt (an add whose answer was lost), 2 for bad input or
-configuration (nothing sent). The API key is read from ``FYNO_API_KEY`` only, never from a
-flag, so it stays out of shell history and process lists.
+configuration (nothing sent). Running the same push again resumes an unfinished one's adds
+and appends (``--no-resume``: a new push); ``--resend-in-doubt`` resends its in-doubt rows.
+The API key is read from ``FYNO_API_KEY`` only, never from a flag, so it stays out of shell
+history and process lists.
 """
 
 from __future__ import annotations
@@ -153,6 +155,7 @@ def _push(args: argparse.Namespace) -> int:
     from .options import check_options
     from .render import render_text
     from .resultfile import check_output, write_result
+    from .resume import prepare
     from .workflow import _push_plan, plan
 
     frame = read_table(args.file, _split(args.parse_dates))
@@ -165,10 +168,13 @@ def _push(args: argparse.Namespace) -> int:
     sync = MirrorSync(the_plan, options) if options["mirror"] else None
     if sync is not None:
         sync.finish()  # refused above the limit before anything is sent
+    the_plan, resumed = prepare(the_plan, the_plan.config, send)
     print(render_text(the_plan))
     if sync is not None:
         print(sync.text())
-    result = _push_plan(the_plan, send, sync)
+    if resumed.note:
+        print(resumed.note)
+    result = _push_plan(the_plan, send, sync, resumed)
     write_result(result, output)
     counts = result["status"].value_counts()
     print(", ".join(f"{status}: {count}" for status, count in counts.items()))

@@ -27,6 +27,7 @@ Rules (where Fyno's documentation is silent, these are our choices)
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Hashable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -46,6 +47,8 @@ __all__ = [
     "NOT_IDEMPOTENT",
     "OPERATION",
     "OPS",
+    "add_fingerprint",
+    "add_keys",
     "batch_items",
     "check_ops",
     "coerce_op",
@@ -266,6 +269,37 @@ def not_idempotent(plan: PushPlan, pos: int) -> bool:
     return any(
         plan.fragments[p][pos] is not None for p, op in plan.ops.items() if op in NOT_IDEMPOTENT
     )
+
+
+def add_keys(plan: PushPlan) -> np.ndarray:
+    """Per row, the stable key of its adds and appends (None for a row without any): the JSON
+    text of [distinct_id, occurrence of that id among the keyed rows, [[op, property, element
+    index, value text], ...]]. The same frame pushed again gives the same keys; a row's key
+    does not depend on which rows are sendable."""
+    keys = np.full(len(plan.index), None, dtype=object)
+    adding = [(p, op) for p, op in plan.ops.items() if op in NOT_IDEMPOTENT]
+    seen: dict[str, int] = {}
+    for pos in np.flatnonzero(pd.notna(plan.distinct_ids)).tolist():
+        work = []
+        for p, op in adding:
+            frag = plan.fragments[p][pos]
+            if frag is not None:
+                texts = elements(frag) if op == "append" else [frag]
+                work += [[op, p, k, text] for k, text in enumerate(texts)]
+        if work:
+            did = str(plan.distinct_ids[pos])
+            seen[did] = seen.get(did, -1) + 1
+            keys[pos] = json.dumps([did, seen[did], work], ensure_ascii=False)
+    return keys
+
+
+def add_fingerprint(plan: PushPlan, keys: np.ndarray) -> str | None:
+    """What identifies a push's adds and appends: a hash of its sendable rows' sorted keys
+    (None: it adds and appends nothing)."""
+    present = sorted(k for k in keys[plan.sendable].tolist() if k is not None)
+    if not present:
+        return None
+    return hashlib.sha256("\n".join(present).encode()).hexdigest()
 
 
 def request_count(plan: PushPlan) -> int:

@@ -19,6 +19,8 @@ The groups follow who consumes the values:
   `push_plan` takes ``ledger`` only, since ``only_changed`` was applied by the plan;
 - `MirrorOptions` (mirror, mirror_max_clear): what the one-call pushes clear after sending
   (`fyno_pandas.mirror`);
+- `AddOptions` (resume, in_doubt): what becomes of an unfinished push's adds and appends
+  (`fyno_pandas.resume`);
 - `SendOptions`: exactly the keywords of `fyno_pandas.push_plan` (and, but for ``dry_run``, of
   `PushSession`), the advanced ones last;
 - `PushOptions` (preview, output): what the one-call pushes add around sending.
@@ -31,11 +33,11 @@ import difflib
 import os
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from datetime import tzinfo
-from typing import Any, Literal, get_args, get_origin
+from typing import Any, Literal
 
 from . import optionchecks as checks
 from .errors import FynoOptionError
-from .optionchecks import Check
+from .optionfields import Checked, Flag, Option, opt
 from .retry import RetryPolicy
 
 __all__ = [
@@ -45,6 +47,7 @@ __all__ = [
     "MAX_CONCURRENCY",
     "OPTIONS",
     "RECORDED",
+    "AddOptions",
     "Destination",
     "Flag",
     "LedgerOptions",
@@ -66,69 +69,11 @@ MAX_CONCURRENCY = 256
 Nulls = Literal["skip", "unset", "error"]
 LongStrings = Literal["report", "truncate", "error"]
 Version = Literal["live", "test"]
+InDoubt = Literal["keep", "resend", "assume_stored"]
 
 
 @dataclasses.dataclass(frozen=True)
-class Flag:
-    """An option's command-line spelling.
-
-    A flag with ``const`` is a switch that sets the option to ``const`` (``--no-ledger``:
-    False); an inversion says so in its ``help``. Otherwise it takes a value, read with
-    ``parse`` (the option's choices, if its type is a `Literal`, limit it) and defaulting to
-    the option's default; ``help`` replaces the option's doc line on ``--help``.
-    """
-
-    spelling: str
-    help: str | None = None
-    parse: Callable[[str], Any] | None = None
-    const: Any = ...  # ``...``: the flag takes a value
-    #: The flag may be given several times: its parsed values, in order, combined by this.
-    repeat: Callable[[list[Any]], Any] | None = None
-
-    @property
-    def switch(self) -> bool:
-        return self.const is not ...
-
-
-@dataclasses.dataclass(frozen=True)
-class Option:
-    """One declared option, as the generated signatures, docs, checks and flags see it."""
-
-    name: str
-    group: type
-    annotation: Any
-    default: Any
-    doc: str
-    check: Check | None
-    flags: tuple[Flag, ...]
-
-    @property
-    def choices(self) -> tuple[Any, ...] | None:
-        """The values a `Literal` annotation allows (None aside), else None."""
-        for part in (self.annotation, *get_args(self.annotation)):
-            if get_origin(part) is Literal:
-                return get_args(part)
-        return None
-
-
-def opt(default: Any, doc: str, *flags: Flag, check: Check | None = None) -> Any:
-    """A dataclass field declaring an option (see the module docstring)."""
-    meta = {"doc": doc, "check": check, "flags": flags}
-    return dataclasses.field(default=default, metadata=meta)
-
-
-class _Checked:
-    """Constructing a group checks each field with its declared check."""
-
-    def __post_init__(self) -> None:
-        for field in dataclasses.fields(self):  # type: ignore[arg-type]
-            check = field.metadata["check"]
-            if check is not None:
-                check(field.name, getattr(self, field.name))
-
-
-@dataclasses.dataclass(frozen=True)
-class Destination(_Checked):
+class Destination(Checked):
     """Where to send; `FynoConfig.resolve` fills and judges the four together."""
 
     wsid: str | None = opt(
@@ -152,7 +97,7 @@ class Destination(_Checked):
 
 
 @dataclasses.dataclass(frozen=True)
-class PlanOptions(_Checked):
+class PlanOptions(Checked):
     """How the frame's cells become property values: `build_plan`'s keywords."""
 
     columns: Hashable | Sequence[Hashable] | None = opt(
@@ -198,7 +143,7 @@ class PlanOptions(_Checked):
 
 
 @dataclasses.dataclass(frozen=True)
-class LedgerOptions(_Checked):
+class LedgerOptions(Checked):
     """The local memory of what Fyno acknowledged."""
 
     ledger: Any = opt(
@@ -217,7 +162,7 @@ class LedgerOptions(_Checked):
 
 
 @dataclasses.dataclass(frozen=True)
-class MirrorOptions(_Checked):
+class MirrorOptions(Checked):
     """Mirror sync: after the push, clear the pushed properties of users not in the frame."""
 
     mirror: bool = opt(
@@ -237,7 +182,27 @@ class MirrorOptions(_Checked):
 
 
 @dataclasses.dataclass(frozen=True)
-class SendOptions(_Checked):
+class AddOptions(Checked):
+    """Adds and appends (not idempotent): resuming an unfinished push, rows in doubt."""
+
+    resume: bool = opt(
+        True,
+        "Resume the unfinished push with the same adds and appends (`fyno_pandas.resume`); "
+        "False: a new push.",
+        Flag("--no-resume", "send every add again as a new push", const=False),
+        check=checks.flag,
+    )
+    in_doubt: InDoubt = opt(
+        "keep",
+        "Adds that may have landed: keep them in doubt (not sent), resend them, or mark them "
+        "stored.",
+        Flag("--resend-in-doubt", "resend adds and appends in doubt", const="resend"),
+        check=checks.one_of(InDoubt),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class SendOptions(Checked):
     """How the requests go out: `push_plan`'s keywords."""
 
     concurrency: int = opt(
@@ -298,7 +263,7 @@ class SendOptions(_Checked):
 
 
 @dataclasses.dataclass(frozen=True)
-class PushOptions(_Checked):
+class PushOptions(Checked):
     """What the one-call pushes add around sending."""
 
     preview: bool = opt(
@@ -315,7 +280,15 @@ class PushOptions(_Checked):
 
 
 GROUPS: tuple[type, ...]
-GROUPS = (Destination, PlanOptions, LedgerOptions, MirrorOptions, SendOptions, PushOptions)
+GROUPS = (
+    Destination,
+    PlanOptions,
+    LedgerOptions,
+    MirrorOptions,
+    AddOptions,
+    SendOptions,
+    PushOptions,
+)
 
 
 def _declared() -> dict[str, Option]:
@@ -338,14 +311,14 @@ def names(*groups: type) -> tuple[str, ...]:
 
 
 _PLAN = names(Destination, PlanOptions, LedgerOptions)
-_PUSH = (*_PLAN, *names(MirrorOptions), *names(SendOptions), "preview")
+_PUSH = (*_PLAN, *names(MirrorOptions), *names(AddOptions), *names(SendOptions), "preview")
 #: The options each public entry point takes, in signature order (``ddf.fyno.plan`` takes
 #: ``plan``'s, ``ddf.fyno.push`` ``push_frames``').
 ENTRY_POINTS: dict[str, tuple[str, ...]] = {
     "plan": _PLAN,
     "push": _PUSH,
     "retry_failed": _PUSH,
-    "push_plan": (*names(SendOptions), "ledger"),
+    "push_plan": (*names(SendOptions), "ledger", *names(AddOptions)),
     "push_frames": (*_PUSH, "output"),
 }
 #: The send options recorded with a push in the ledger, beside the plan's options.

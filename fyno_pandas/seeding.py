@@ -82,8 +82,12 @@ def seed_types(push: PushState, new: dict[str, str], concurrency: int, claims: A
         else:
             body = step_body(plan, pos, (op, _seed_argument(plan, pos, props)))
             idempotent = op not in NOT_IDEMPOTENT
+            if not idempotent:
+                push.flying((pos,))
             outcome = push.client.post(OPERATION[op], body, stop=push.stop, idempotent=idempotent)
-            if op in NOT_IDEMPOTENT and outcome.status != "pending":
+            if outcome.status == "pending":  # stopped before it was sent
+                push.journal_settle((pos,))
+            elif op in NOT_IDEMPOTENT:
                 push.prior.setdefault(pos, []).append(outcome)
                 push.done.setdefault(pos, {}).update(dict.fromkeys(props, 1))
         push.count((outcome,))
@@ -104,6 +108,8 @@ def seed_types(push: PushState, new: dict[str, str], concurrency: int, claims: A
             push.settle((pos,), outcomes)
         elif push.status[pos] == "failed" and any(o.ok for o in outcomes):
             push.error[pos] += "; its seeded add or append was accepted: resending repeats it"
+        elif push.status[pos] == "failed":
+            push.journal_settle((pos,))  # its seed was refused: nothing of it stored
     return interrupted
 
 

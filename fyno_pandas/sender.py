@@ -16,7 +16,9 @@ Order of work:
    their item's status from the answer). With ``ops=`` a row makes its requests one after the
    other in `fyno_pandas.ops`' order (a batch carries a row's items together, in that order),
    stopping at the first that is not accepted; one worker per row, so never two in flight for
-   one user. An add or append that may have been applied is not resent: ``in_doubt``.
+   one user. An add or append that may have been applied is not resent: ``in_doubt``. With a
+   ledger, a row's adds and appends are recorded in flight before they are sent, then
+   acknowledged or failed (``journal``, `fyno_pandas.ledger.inflight`).
 
 Threads (`fyno_pandas.sendstate`): a `concurrent.futures.ThreadPoolExecutor` that is shut down
 before `send_plan` returns, so no thread outlives the call; nothing asynchronous (safe inside
@@ -119,6 +121,7 @@ def _op_row_unit(push: PushState) -> Callable[[int], None]:
     def run(pos: int) -> None:
         outcomes: list[Outcome] = []
         added = any(o.ok for o in push.prior.get(pos, ()))  # an add or append Fyno accepted
+        push.flying((pos,))
         for step in row_steps(plan, pos, push.done.get(pos)):
             op = step[0]
             body = step_body(plan, pos, step)
@@ -132,13 +135,17 @@ def _op_row_unit(push: PushState) -> Callable[[int], None]:
         if push.status[pos] == "sent":
             push.ack((pos,), push.request_id[pos])
         elif added and push.status[pos] != "in_doubt":
-            # the hook for the ledger's in-flight records (not built yet): say it, at least
+            # left in flight in the ledger: a resume holds the row in doubt
             push.error[pos] = f"{push.error[pos]}; {_PARTLY}"
+        push.journal_settle((pos,), added)
 
     return run
 
 
-_PARTLY = "its adds or appends before this were accepted: resending the row repeats them"
+_PARTLY = (
+    "its adds or appends before this were accepted: resending the row repeats them (it is "
+    "in doubt for a resume)"
+)
 
 
 def _op_batch_unit(push: PushState, chunks: list[np.ndarray]) -> Callable[[int], None]:
@@ -156,8 +163,10 @@ def _op_batch_unit(push: PushState, chunks: list[np.ndarray]) -> Callable[[int],
                 push.settle((pos,), push.prior[pos])
                 if push.status[pos] == "sent":
                     push.ack((pos,), push.request_id[pos])
+                push.journal_settle((pos,))
         if not sending:
             return
+        push.flying(sending)
         text = ",".join(item for pos in sending for item in items[pos])
         doubtful = {pos for pos in sending if not_idempotent(plan, pos)}
         body = ('{"batch":[' + text + "]}").encode()
@@ -181,6 +190,9 @@ def _op_batch_unit(push: PushState, chunks: list[np.ndarray]) -> Callable[[int],
             if push.status[pos] == "sent":
                 acked.append(pos)
         push.ack(acked, outcome.request_id)
+        settled = [pos for pos in sending if not any(o.ok for o in push.prior.get(pos, ()))]
+        push.journal_settle(settled)
+        push.journal_settle([pos for pos in sending if pos not in settled], added=True)
 
     return run
 
@@ -206,6 +218,7 @@ def send_plan(
     raise_on_interrupt: bool = False,
     bar: Any = None,
     claims: Any = None,
+    journal: Any = None,
 ) -> pd.DataFrame:
     """Send every sendable row of ``plan`` and return the per-row result.
 
@@ -233,6 +246,9 @@ def send_plan(
         Where pushes sharing a ledger claim a new property's type before seeding it
         (`fyno_pandas.ledger.bridge.TypeClaims`); cells of a property another push claimed
         with another type are dropped (``type_mismatch``) before anything is sent.
+    journal : AddJournal, optional
+        Where rows that add or append are recorded in flight before they are sent, then
+        acknowledged or failed (`fyno_pandas.ledger.inflight.AddJournal`).
 
     Raises
     ------
@@ -244,6 +260,7 @@ def send_plan(
     if claims is not None and new:
         plan = without_taken(plan, new, claims.claim(new))
     push = PushState(plan, client, on_ack)
+    push.journal = journal
     positions = np.flatnonzero(plan.sendable)
     own_bar = bar is None and progress and len(positions) > 0
     if own_bar:

@@ -63,6 +63,8 @@ class PushState:
         # property's requests they were (not made again)
         self.prior: dict[int, list[Outcome]] = {}
         self.done: dict[int, dict[str, int]] = {}
+        # `fyno_pandas.ledger.inflight.AddJournal`: adds recorded in flight before they are sent
+        self.journal: Any = None
         self.auth_failure: Outcome | None = None
         self.crash: BaseException | None = None
 
@@ -100,6 +102,20 @@ class PushState:
                 self.failed += len(positions)
             elif status == "in_doubt":
                 self.in_doubt += len(positions)
+
+    def flying(self, positions: Sequence[int]) -> None:
+        """Record these rows' adds and appends in flight in the ledger, before sending them."""
+        if self.journal is not None:
+            self.journal.flying(positions)
+
+    def journal_settle(self, positions: Sequence[int], added: bool = False) -> None:
+        """Record the settled rows' adds: acknowledged when sent; failed when not sent or
+        refused for sure (``added``: one of them was accepted, so the row stays in flight)."""
+        if self.journal is not None:
+            acked = [p for p in positions if self.status[p] == "sent"]
+            unsent = () if added else ("failed", "pending")
+            failed = [p for p in positions if self.status[p] in unsent]
+            self.journal.settle(acked, failed, self.request_id)
 
     def ack(self, positions: Sequence[int], request_id: str | None) -> None:
         if self.on_ack is not None and positions:

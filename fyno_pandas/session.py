@@ -19,7 +19,9 @@ from .client import FynoClient
 from .config import FynoConfig
 from .errors import FynoAuthError, PushInterrupted
 from .ledger.bridge import AckRecorder, TypeClaims, choose_ledger, opened
+from .ledger.inflight import AddJournal
 from .ledger.scope import Scope
+from .ops import NOT_IDEMPOTENT
 from .ratelimit import RateLimiter
 from .results import STATUSES
 from .retry import RetryPolicy
@@ -55,6 +57,8 @@ class PushSession:
         Where acknowledged values are recorded: None the default file, False nowhere.
     options : dict, optional
         The plan and send options, recorded with the push in the ledger (never the key).
+    fingerprint : str, optional
+        Names the push's adds and appends in the ledger (`fyno_pandas.resume`).
 
     Attributes
     ----------
@@ -81,6 +85,7 @@ class PushSession:
         raise_on_interrupt: bool = False,
         on_ack: AckHook | None = None,
         options: dict[str, Any] | None = None,
+        fingerprint: str | None = None,
     ) -> None:
         self.config = config.require()
         self._ledger_choice = choose_ledger(ledger)
@@ -99,6 +104,8 @@ class PushSession:
         }
         self._progress, self._total, self._on_ack = progress, total, on_ack
         self._options = dict(options or {})
+        self._fingerprint = fingerprint
+        self._adds: Any = None  # the group-commit writer of add states, once needed
         self._stack = ExitStack()
         self._bar: Any = None
         self._sums = dict.fromkeys(_SUMMED, 0)
@@ -116,7 +123,7 @@ class PushSession:
             self.ledger = stack.enter_context(opened(self._ledger_choice, create=True))
             if self.ledger is not None:
                 self._scope = Scope.of(self.config)
-                self.push_id = self.ledger.begin_push(self._scope, self._options)
+                self.push_id = self.ledger.begin_push(self._scope, self._options, self._fingerprint)
                 self._writer = self.ledger.ack_writer(self._scope, self.push_id)
                 self._claims = TypeClaims(self.ledger, self._scope, self.push_id)
                 stack.callback(self._end_push)
@@ -148,6 +155,11 @@ class PushSession:
         if self.ledger is not None:
             recorder = AckRecorder(plan, self.ledger, self._scope, self.push_id, self._writer)
             hook = recorder if self._on_ack is None else _both(recorder, self._on_ack)
+        journal = None
+        if self.ledger is not None and NOT_IDEMPOTENT & set(plan.ops.values()):
+            if self._adds is None:
+                self._adds = self.ledger.add_writer(self._scope, self.push_id)
+            journal = AddJournal(plan, self._adds)
         try:
             result = send_plan(
                 plan,
@@ -156,6 +168,7 @@ class PushSession:
                 on_ack=hook,
                 bar=self._bar,
                 claims=self._claims,
+                journal=journal,
                 **self._send_options,
             )
         except (FynoAuthError, PushInterrupted) as exc:

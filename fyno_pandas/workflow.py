@@ -17,13 +17,14 @@ import pandas as pd
 
 from .config import FynoConfig
 from .display import show_preview
-from .errors import FynoInputError
+from .errors import FynoAuthError, FynoInputError, PushInterrupted
 from .ledger.bridge import choose_ledger, known_types, opened, skip_acknowledged
 from .mirror import MirrorSync, check_mirror, retry_clears, show_text
 from .optiondocs import takes
 from .options import RECORDED, Destination, PlanOptions, SendOptions, names, pick
 from .planning import build_plan
 from .pushplan import PushPlan
+from .resume import Resume, finish, prepare
 from .sender import STATUSES, dry_run_result
 from .session import PushSession
 
@@ -129,11 +130,14 @@ def _push(df: pd.DataFrame, id_col: Any, o: dict[str, Any]) -> pd.DataFrame:
     if o["mirror"]:  # reads the ledger's holders and refuses above the limit: nothing sent yet
         sync = MirrorSync(the_plan, o)
         sync.finish()
+    the_plan, resumed = prepare(the_plan, config, o, o.get("_fingerprint"))
     if o["preview"]:
         show_preview(the_plan)
         if sync is not None:
             show_text(sync.text())
-    return _push_plan(the_plan, pick(o, entry="push_plan"), sync)
+        if resumed.note:
+            show_text(resumed.note)
+    return _push_plan(the_plan, pick(o, entry="push_plan"), sync, resumed)
 
 
 @takes("push_plan")
@@ -153,14 +157,27 @@ def push_plan(plan: PushPlan, **options: Any) -> pd.DataFrame:
     return _push_plan(plan, options)
 
 
-def _push_plan(plan: PushPlan, o: dict[str, Any], sync: MirrorSync | None = None) -> pd.DataFrame:
+def _push_plan(
+    plan: PushPlan,
+    o: dict[str, Any],
+    sync: MirrorSync | None = None,
+    resumed: Resume | None = None,
+) -> pd.DataFrame:
     """`push_plan` with ``o`` holding every option of `push_plan`, checked; ``sync`` (finished)
-    clears the leavers after the plan, in the same push."""
-    if o["dry_run"]:
-        return dry_run_result(plan) if sync is None else sync.dry_run(dry_run_result(plan))
-    clears = 0 if sync is None else len(sync.clear)  # type: ignore[arg-type]
+    clears the leavers after the plan, in the same push; ``resumed``: what `prepare` decided
+    (None: decided here)."""
     base = plan.config
-    config = FynoConfig.resolve(**{name: getattr(base, name, None) for name in names(Destination)})
+    where = {name: getattr(base, name, None) for name in names(Destination)}
+    if resumed is None:  # `push_plan`: the note goes to the log (there is no preview)
+        known = FynoConfig.resolve(**where, require_credentials=False)
+        plan, resumed = prepare(plan, known, o)
+        if resumed.note:
+            log.warning("%s", resumed.note)
+    if o["dry_run"]:
+        result = dry_run_result(plan) if sync is None else sync.dry_run(dry_run_result(plan))
+        return finish(result, resumed, dry_run=True)
+    clears = 0 if sync is None else len(sync.clear)  # type: ignore[arg-type]
+    config = FynoConfig.resolve(**where)
     send = pick(o, SendOptions)
     del send["dry_run"]  # a PushSession always sends
     send["progress"] = send["progress"] and len(plan) + clears > 0
@@ -170,8 +187,14 @@ def _push_plan(plan: PushPlan, o: dict[str, Any], sync: MirrorSync | None = None
         total=len(plan) + clears,
         ledger=plan.ledger if o["ledger"] is None else o["ledger"],
         options={**plan.options, **{k: o[k] for k in RECORDED}, **_mirrored(sync)},
+        fingerprint=resumed.fingerprint,
     ) as push:
-        return push.send(plan) if sync is None else sync.push(push, plan)
+        try:
+            result = push.send(plan) if sync is None else sync.push(push, plan)
+        except (FynoAuthError, PushInterrupted) as exc:
+            finish(exc.result, resumed, push.ledger)  # type: ignore[attr-defined]
+            raise
+        return finish(result, resumed, push.ledger)
 
 
 def _mirrored(sync: MirrorSync | None) -> dict[str, Any]:
@@ -183,6 +206,11 @@ def retry_failed(
     df: pd.DataFrame, result: pd.DataFrame, id_col: Any, **options: Any
 ) -> pd.DataFrame:
     """Resend the rows of ``df`` that ``result`` reports ``failed`` or ``pending``.
+
+    Rows ``in_doubt`` (an add or append that may have landed) are left alone unless
+    ``in_doubt="resend"`` (sent again: they may count twice) or ``"assume_stored"`` (not
+    sent; recorded acknowledged in the ledger, shown ``sent`` with no request id and the error
+    column saying so). See `fyno_pandas.resume`.
 
     Rows a mirror push appended (``mirror_clear``) are resent too: each of those users is
     cleared of the pushed properties the ledger says they still hold (a value set for them
@@ -217,7 +245,9 @@ def retry_failed(
             "result does not belong to this frame: it must have the same rows and index",
             rule="retry_failed",
         )
-    failed = result["status"].isin(("failed", "pending")).to_numpy()
+    retried = ("failed", "pending") + (() if options["in_doubt"] == "keep" else ("in_doubt",))
+    failed = result["status"].isin(retried).to_numpy()
+    doubt = (result["status"] == "in_doubt").to_numpy()
     merged = result.copy()
     merged.attrs["fyno"] = dict(result.attrs.get("fyno", {}), retried=int(failed.sum()))
     if not failed.any():
@@ -226,7 +256,11 @@ def retry_failed(
     again = np.flatnonzero(failed[~cleared])  # positions in df
     rows, parts = np.flatnonzero(~cleared)[again], []
     if len(again):
-        parts.append(_push(df.iloc[again], id_col, options))
+        # one chain with the push retried (`fyno_pandas.resume`); its in-doubt rows stay so
+        fingerprint = result.attrs.get("fyno", {}).get("fingerprint")
+        forced = doubt[~cleared][again]
+        more = {"_fingerprint": fingerprint, "_doubt": forced if forced.any() else None}
+        parts.append(_push(df.iloc[again], id_col, {**options, **more}))
     clear_rows = np.flatnonzero(failed & cleared)
     if len(clear_rows):
         base = _plan(df.iloc[:0], id_col, pick(options, entry="plan"))

@@ -38,6 +38,9 @@ def test_no_faults_by_default(emulator) -> None:
         **FAULT_DEFAULTS,
         "error_statuses": [500, 502, 503],
         "error_requests": [],
+        "drop_after_requests": [],
+        "error_after_requests": [],
+        "stall_after_requests": [],
     }
 
 

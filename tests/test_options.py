@@ -227,6 +227,8 @@ TODAYS_FLAGS = {
     "--no-ledger": False,
     "--all": False,
     "--no-progress": False,
+    "--no-resume": False,
+    "--resend-in-doubt": False,
 }
 
 

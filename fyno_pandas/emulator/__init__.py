@@ -170,7 +170,10 @@ class FynoEmulator:
         Settings (defaults): latency=0.0, jitter=0.0 (seconds), rate_limit=None (requests/s),
         rate_burst=None (max(1, rate_limit/10)), error_rate=0.0, error_statuses=(500, 502, 503),
         error_requests=() (numbers of the requests that answer an error),
-        throttle_rate=0.0, drop_before_rate=0.0, drop_after_rate=0.0, max_body_bytes=1_000_000.
+        throttle_rate=0.0, drop_before_rate=0.0, drop_after_rate=0.0, drop_after_requests=(),
+        error_after_rate=0.0, error_after_requests=() (applied, then answered 5xx),
+        stall_after_requests=() (applied, answer held stall_seconds=30.0),
+        max_body_bytes=1_000_000 (see :mod:`.faults`).
         ``configure(**FAULT_DEFAULTS)`` turns every fault off. Returns all current settings.
         """
         return self._faults.configure(**changes)

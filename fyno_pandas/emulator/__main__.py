@@ -56,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--throttle-rate", type=float, default=0.0, help="fraction answered 429")
     p.add_argument("--drop-before-rate", type=float, default=0.0, help="dropped, not applied")
     p.add_argument("--drop-after-rate", type=float, default=0.0, help="applied, then dropped")
+    p.add_argument("--error-after-rate", type=float, default=0.0, help="applied, then answered 5xx")
     p.add_argument("--max-body-bytes", type=int, default=1_000_000, help="larger bodies: 413")
     return p
 
@@ -79,6 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "throttle_rate",
             "drop_before_rate",
             "drop_after_rate",
+            "error_after_rate",
             "max_body_bytes",
         )
     }

@@ -14,8 +14,15 @@ authentication and body validation. Per request, in this order:
    ``error_requests``: the requests with these numbers (1 is the first request to reach a
    property operation since the faults were last configured) answer the first of
    ``error_statuses``; nothing applied (a fault that hits the same request every run);
-6. the request is handled; then ``drop_after_rate`` (only for accepted, 202, requests): that
-   fraction is applied and its connection closed without an answer, so the client cannot know.
+6. the request is handled; then, only for accepted (202) requests, which are applied:
+   ``drop_after_requests`` (request numbers, as ``error_requests``) and ``drop_after_rate``
+   (that fraction) close the connection without an answer, so the client cannot know;
+   ``error_after_requests`` and ``error_after_rate`` answer the first of ``error_statuses``
+   instead of 202 (a gateway timing out after the write); ``stall_after_requests`` hold the
+   answer ``stall_seconds`` (default 30) before sending the 202, a deterministic window in
+   which a test can kill the client after the emulator applied the request and before the
+   client recorded it (the request is in the request log, with ``fault`` ``stall_after``, from
+   the moment it was applied). Numbered faults are checked before the rates, in this order.
 
 With a seed, the random draws come from one ``random.Random(seed)``, so a single-connection run
 is reproducible (with concurrent clients the draws interleave with arrival order).
@@ -42,21 +49,33 @@ DEFAULTS: dict[str, Any] = {
     "throttle_rate": 0.0,
     "drop_before_rate": 0.0,
     "drop_after_rate": 0.0,
+    "drop_after_requests": (),
+    "error_after_rate": 0.0,
+    "error_after_requests": (),
+    "stall_after_requests": (),
+    "stall_seconds": 30.0,
     "max_body_bytes": 1_000_000,
 }
 
-_RATES = ("error_rate", "throttle_rate", "drop_before_rate", "drop_after_rate")
+_RATES = ("error_rate", "throttle_rate", "drop_before_rate", "drop_after_rate", "error_after_rate")
+_NUMBERED = (
+    "error_requests",
+    "drop_after_requests",
+    "error_after_requests",
+    "stall_after_requests",
+)
 
 
 class Verdict:
     """What the fault layer decided for one request (None fields: no fault)."""
 
-    __slots__ = ("drop", "retry_after", "status")
+    __slots__ = ("drop", "number", "retry_after", "status")
 
-    def __init__(self, status: int | None = None, retry_after: int | None = None, drop=False):
+    def __init__(self, status=None, retry_after=None, drop=False, number=None):
         self.status = status
         self.retry_after = retry_after
         self.drop = drop
+        self.number = number  # the request's number since the faults were configured
 
 
 _PASS = Verdict()
@@ -88,10 +107,14 @@ def _check(name: str, value: Any) -> Any:
         value = tuple(int(status) for status in value)
         if not value or not all(400 <= status <= 599 for status in value):
             raise ValueError(f"error_statuses must be HTTP error codes, got {value}")
-    elif name == "error_requests":
+    elif name in _NUMBERED:
         value = tuple(int(number) for number in value)
         if not all(number >= 1 for number in value):
-            raise ValueError(f"error_requests must be request numbers from 1, got {value}")
+            raise ValueError(f"{name} must be request numbers from 1, got {value}")
+    elif name == "stall_seconds":
+        value = float(value)
+        if not 0.0 <= value <= 600.0:
+            raise ValueError(f"stall_seconds must be between 0 and 600 seconds, got {value}")
     elif name == "max_body_bytes":
         value = int(value)
         if value < 1:
@@ -122,7 +145,7 @@ class Faults:
                 s["latency"]
                 or s["jitter"]
                 or s["rate_limit"]
-                or s["error_requests"]
+                or any(s[n] for n in _NUMBERED)
                 or any(s[r] for r in _RATES)
             )
             self._count = 0
@@ -134,7 +157,8 @@ class Faults:
     def settings_locked(self) -> dict[str, Any]:
         s = dict(self._settings)
         s["error_statuses"] = list(s["error_statuses"])
-        s["error_requests"] = list(s["error_requests"])
+        for name in _NUMBERED:
+            s[name] = list(s[name])
         return s
 
     @property
@@ -165,7 +189,8 @@ class Faults:
         with self._lock:
             s = self._settings
             self._count += 1
-            if self._count in s["error_requests"]:
+            number = self._count
+            if number in s["error_requests"]:
                 return Verdict(s["error_statuses"][0])
             rate = s["rate_limit"]
             if rate is not None:
@@ -183,11 +208,23 @@ class Faults:
                 return _DROP
             if s["error_rate"] and rng.random() < s["error_rate"]:
                 return Verdict(rng.choice(s["error_statuses"]))
-        return _PASS
+        return Verdict(number=number)
 
-    def drop_after(self) -> bool:
-        """Whether an applied request's connection is closed without an answer."""
-        if not self._active or not self._settings["drop_after_rate"]:
-            return False
+    def after(self, verdict: Verdict) -> tuple[str, Any] | None:
+        """What becomes of an applied (202) request's answer: ``("drop", None)``,
+        ``("error", status)``, ``("stall", seconds)`` or None (answered as usual)."""
+        if not self._active:
+            return None
         with self._lock:
-            return self._rng.random() < self._settings["drop_after_rate"]
+            s, number = self._settings, verdict.number
+            if number in s["drop_after_requests"]:
+                return ("drop", None)
+            if number in s["error_after_requests"]:
+                return ("error", s["error_statuses"][0])
+            if number in s["stall_after_requests"]:
+                return ("stall", s["stall_seconds"])
+            if s["drop_after_rate"] and self._rng.random() < s["drop_after_rate"]:
+                return ("drop", None)
+            if s["error_after_rate"] and self._rng.random() < s["error_after_rate"]:
+                return ("error", self._rng.choice(s["error_statuses"]))
+        return None

@@ -22,6 +22,7 @@ import socket
 import socketserver
 import sys
 import threading
+import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -288,11 +289,20 @@ class _Handler(BaseHTTPRequestHandler):
         status, answer = state.handle(wsid, version, operation, body, raw)
         request_id = answer.get("request_id")
         logged = body if state.log_bodies else None
-        if status == 202 and faults.drop_after():
+        after = faults.after(verdict) if status == 202 else None
+        if after is not None:
+            kind, arg = after
+            shown = {"drop": None, "error": arg, "stall": status}[kind]
             self._log(
-                path, operation, wsid, version, None, len(raw), logged, request_id, "drop_after"
+                path, operation, wsid, version, shown, len(raw), logged, request_id, kind + "_after"
             )
-            self.close_connection = True
+            if kind == "drop":
+                self.close_connection = True
+            elif kind == "error":
+                self._send(arg, _error(HTTPStatus(arg).phrase))
+            else:
+                time.sleep(arg)
+                self._send(status, json.dumps(answer).encode())
             return
         self._log(path, operation, wsid, version, status, len(raw), logged, request_id)
         self._send(status, json.dumps(answer).encode())

@@ -11,11 +11,15 @@ takes it as its first argument):
   push; later acks never change it;
 * for each (distinct_id, property) a 64-bit hash of the last value Fyno acknowledged (202) and the
   request that carried it (``value_hash`` 0 records an acknowledged unset);
-* each push: start, end, counts and plan options. The API key is never stored.
+* each push: start, end, counts and plan options, and the fingerprint of its adds and appends;
+  the API key is never stored;
+* each row's adds and appends, per push: in flight before they are sent, then acknowledged or
+  failed (``adds``, ``inflight``); left in flight they are in doubt (`fyno_pandas.resume`).
 
-Files: ``store`` (the `Ledger`: its schema, pushes, types and values), ``database`` (opening,
-checking and migrating the file; transactions), ``scope`` (`Scope`), ``values`` (the per-user
-value rows, written and read in bulk), ``claims`` (types claimed before seeding),
+Files: ``store`` (the `Ledger`: pushes, types and values), ``schema`` (the migrations),
+``database`` (opening, checking and migrating the file; transactions), ``adds`` and
+``inflight`` (adds and appends in flight; `AddJournal`), ``scope`` (`Scope`), ``values``
+(the per-user value rows, written and read in bulk), ``claims`` (types claimed before seeding),
 ``groupcommit`` (`AckWriter`), ``check`` (`unchanged_mask`, `latest_acks`: pure pandas) and
 ``bridge`` (how `plan` and `push` use the ledger).
 

@@ -26,7 +26,7 @@ class _Waiter:
 
     __slots__ = ("ack", "outcome", "wake")
 
-    def __init__(self, ack: Ack) -> None:
+    def __init__(self, ack: Any) -> None:
         self.ack = ack
         self.outcome: Any = None
         self.wake = threading.Lock()
@@ -69,7 +69,12 @@ class AckWriter:
         Returns the properties not recorded because their type differs from the fixed one (see
         :meth:`Ledger.record_acks`). Raises `FynoLedgerError` when the commit failed.
         """
-        me = _Waiter((distinct_id, hashes, types, request_id))
+        return self.write((distinct_id, hashes, types, request_id), f"ack of {distinct_id!r}")  # type: ignore[no-any-return]
+
+    def write(self, item: Any, what: str) -> Any:
+        """Queue ``item`` for the record function; block until it is committed and return its
+        outcome (``what`` names it in the error raised when the commit failed)."""
+        me = _Waiter(item)
         with self._mutex:
             self._queue.append(me)
             lead = not self._busy
@@ -81,10 +86,10 @@ class AckWriter:
             self._commit_queue(me)
         outcome = me.outcome
         if isinstance(outcome, Exception):
-            raise FynoLedgerError(f"ack of {distinct_id!r} not recorded: {outcome}") from outcome
+            raise FynoLedgerError(f"{what} not recorded: {outcome}") from outcome
         if isinstance(outcome, BaseException):  # KeyboardInterrupt or SystemExit during commit
             raise outcome
-        return outcome  # type: ignore[no-any-return]
+        return outcome
 
     def _commit_queue(self, me: _Waiter) -> None:
         with self._mutex:

@@ -1,4 +1,4 @@
-"""The ``Ledger``: one SQLite file's schema and the reads and writes of its scopes."""
+"""The ``Ledger``: one SQLite file (schema in ``schema``) and the reads and writes of its scopes."""
 
 from __future__ import annotations
 
@@ -17,35 +17,14 @@ import pandas as pd
 
 from ..errors import FynoLedgerError
 from ..types import FYNO_TYPES
-from . import claims, database
+from . import adds, claims, database
 from .groupcommit import AckWriter
+from .schema import MIGRATIONS as _MIGRATIONS
 from .scope import Scope
 from .values import Ack, Column, read_acked, write_acks, write_batch
 
 __all__ = ["FYNO_TYPES", "SCHEMA_VERSION", "Ledger", "default_path"]
 
-# _MIGRATIONS[i] takes a file from schema version i to i + 1 (PRAGMA user_version).
-_MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    (
-        "CREATE TABLE scopes (scope_id INTEGER PRIMARY KEY, endpoint TEXT NOT NULL,"
-        " wsid TEXT NOT NULL, version TEXT NOT NULL, UNIQUE (endpoint, wsid, version))",
-        "CREATE TABLE pushes (push_id INTEGER PRIMARY KEY, scope_id INTEGER NOT NULL"
-        " REFERENCES scopes, started_at REAL NOT NULL, ended_at REAL, counts TEXT,"
-        " options TEXT NOT NULL)",
-        "CREATE TABLE properties (prop_id INTEGER PRIMARY KEY, scope_id INTEGER NOT NULL"
-        " REFERENCES scopes, name TEXT NOT NULL, fyno_type TEXT CHECK (fyno_type IN"
-        f" {FYNO_TYPES}), fixed_at REAL, push_id INTEGER REFERENCES pushes,"
-        " UNIQUE (scope_id, name))",
-        # One row per write transaction of acks: ack ids first_ack .. first_ack + acks - 1.
-        "CREATE TABLE ack_groups (first_ack INTEGER PRIMARY KEY, push_id INTEGER NOT NULL"
-        " REFERENCES pushes, acks INTEGER NOT NULL, acked_at REAL NOT NULL)",
-        "CREATE INDEX ack_groups_by_push ON ack_groups (push_id)",
-        "CREATE TABLE acks (ack_id INTEGER PRIMARY KEY, request_id TEXT)",
-        "CREATE TABLE acked_values (scope_id INTEGER NOT NULL REFERENCES scopes,"
-        " distinct_id TEXT NOT NULL, state BLOB NOT NULL, PRIMARY KEY (scope_id, distinct_id))"
-        " WITHOUT ROWID",
-    ),
-)
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 
@@ -165,17 +144,27 @@ class Ledger:
 
     # -- pushes and property types -----------------------------------------------------------
 
-    def begin_push(self, scope: Scope, options: Mapping[str, Any] | None = None) -> int:
+    def begin_push(
+        self,
+        scope: Scope,
+        options: Mapping[str, Any] | None = None,
+        fingerprint: str | None = None,
+    ) -> int:
         """Record the start of a push and return its id (an increasing integer).
 
         ``options`` (the plan and send options) are stored as JSON; an ``api_key`` entry is
-        left out, so the key never reaches the file.
+        left out, so the key never reaches the file. ``fingerprint`` names its adds and
+        appends (`fyno_pandas.ops.add_fingerprint`).
         """
         kept = {k: v for k, v in (options or {}).items() if k != "api_key"}
         with self._transaction("record a push in") as conn:
             scope_id = self._scope(conn, scope, create=True)
-            sql = "INSERT INTO pushes (scope_id, started_at, options) VALUES (?, ?, ?)"
-            return conn.execute(sql, (scope_id, time.time(), _json(kept))).lastrowid
+            sql = (
+                "INSERT INTO pushes (scope_id, started_at, options, fingerprint)"
+                " VALUES (?, ?, ?, ?)"
+            )
+            args = (scope_id, time.time(), _json(kept), fingerprint)
+            return conn.execute(sql, args).lastrowid
 
     def end_push(self, push_id: int, counts: Mapping[str, Any]) -> None:
         """Record the end of a push with its counts (e.g. rows per status)."""
@@ -337,6 +326,24 @@ class Ledger:
     def ack_writer(self, scope: Scope, push_id: int) -> AckWriter:
         """A group-commit writer of acks for one push; see :class:`AckWriter`."""
         return AckWriter(self.record_acks_raw, scope, push_id)
+
+    # -- adds and appends (`adds`) -----------------------------------------------------------
+
+    def record_adds_raw(self, scope: Scope, push_id: int, groups: list[list[adds.AddItem]]) -> list:
+        """Record groups of (request key, state, request id) items of a push in one
+        transaction; one outcome (an empty list) per group, as `AckWriter` expects."""
+        with self._transaction("record adds in") as conn:
+            adds.write(conn, push_id, [item for group in groups for item in group])
+        return [[] for _ in groups]
+
+    def add_writer(self, scope: Scope, push_id: int) -> AckWriter:
+        """A group-commit writer of a push's add states (`AckWriter.write`)."""
+        return AckWriter(self.record_adds_raw, scope, push_id)
+
+    def add_history(self, scope: Scope, fingerprint: str) -> tuple[list, list]:
+        """The pushes with ``fingerprint`` at ``scope`` and their add states (`adds.history`)."""
+        with self._transaction("read", "DEFERRED") as conn:
+            return adds.history(conn, self._scope(conn, scope, create=False), fingerprint)
 
     def acknowledged_hashes(
         self,

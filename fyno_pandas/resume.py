@@ -1,0 +1,176 @@
+"""Resuming a push's adds and appends: what an unfinished identical push already did.
+
+An add or an append counts twice when it is applied twice, and Fyno cannot be read back, so
+the ledger records each row's adds and appends in flight before they are sent
+(`fyno_pandas.ledger.inflight`), then acknowledged or failed. A push's *fingerprint* names its
+adds and appends (`fyno_pandas.ops.add_fingerprint`: every sendable row's distinct_id, op,
+property, element index and value text) at one destination.
+
+Rules, read from the pushes of the destination with the same fingerprint, oldest first:
+
+- a push *finished* when, with the unfinished pushes before it since the last finished one,
+  every row's adds were acknowledged (failed, pending or in-doubt rows leave it unfinished);
+- when the latest of them did not finish and ``resume=True`` (the default), this push resumes
+  them: rows whose adds were acknowledged are ``unchanged`` (with their request ids), rows whose
+  adds are in flight without an ack are ``in_doubt`` and not sent, the rest is sent; the
+  preview says "resuming push N: X acknowledged, Y in doubt (not resent), Z to send";
+- ``in_doubt="resend"`` sends the in-doubt rows again; ``"assume_stored"`` sends nothing for
+  them, records them acknowledged in the ledger and shows them ``sent`` with no request id and
+  the error column saying so;
+- ``resume=False``, or a predecessor that finished, makes a new push that adds everything again
+  (which is what add means); the preview says "the same adds were acknowledged at HH:MM:
+  sending adds them again".
+
+`fyno_pandas.retry_failed` records its push under the fingerprint of the push it retries, so a
+later run sees the retry's acks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .ledger.adds import ACKED, IN_FLIGHT
+from .ledger.bridge import choose_ledger, opened
+from .ledger.scope import Scope
+from .ops import NOT_IDEMPOTENT, add_fingerprint, add_keys
+from .pushplan import PushPlan
+from .results import STATUSES
+
+__all__ = ["Resume", "finish", "prepare"]
+
+_DOUBT = (
+    "its adds or appends may have been applied by {n} (answer lost, 5xx or killed before "
+    "the ack was recorded); not resent: check the user in Fyno, then retry_failed(..., "
+    "in_doubt='resend') or in_doubt='assume_stored'"
+)
+_ASSUMED = "assumed stored (in_doubt='assume_stored'): no request sent, recorded acknowledged"
+
+
+@dataclasses.dataclass(frozen=True)
+class Resume:
+    """What `prepare` decided for a plan: its fingerprint, the push resumed, and per row
+    whether its adds were acknowledged, are in doubt (held) or assumed stored."""
+
+    fingerprint: str | None = None
+    note: str | None = None
+    resumed: int | None = None
+    keys: np.ndarray | None = None
+    doubt: np.ndarray | None = None
+    assumed: np.ndarray | None = None
+
+
+def _walk(history: tuple[list, list], needed: set[str]) -> tuple[list[int], dict, set, float]:
+    """The unfinished pushes since the last finished one, their acks {key: (request_id, at)},
+    the keys in flight without an ack, and when the last finished push finished (0: never)."""
+    pushes, rows = history
+    by_push: dict[int, list] = {}
+    for push_id, key, state, rid, at in rows:
+        by_push.setdefault(push_id, []).append((key, state, rid, at))
+    chain: list[int] = []
+    acked: dict[str, tuple[str | None, float]] = {}
+    flying: set[str] = set()
+    finished_at = 0.0
+    for push_id, _ in pushes:
+        for key, state, rid, at in by_push.get(push_id, ()):
+            if state == ACKED:
+                acked[key] = (rid, at)
+            elif state == IN_FLIGHT:
+                flying.add(key)
+        if needed <= acked.keys():
+            finished_at = max((acked[k][1] for k in needed), default=finished_at)
+            chain, acked, flying = [], {}, set()
+        else:
+            chain.append(push_id)
+    return chain, acked, flying - acked.keys(), finished_at
+
+
+def prepare(
+    plan: PushPlan, config: Any, o: dict[str, Any], fingerprint: str | None = None
+) -> tuple[PushPlan, Resume]:
+    """``plan`` narrowed to what is left of an unfinished identical push (see the module
+    docstring), and what was decided. ``o`` holds ``ledger``, ``resume`` and ``in_doubt``;
+    ``fingerprint`` (a retry's) replaces the plan's own."""
+    if not NOT_IDEMPOTENT & set(plan.ops.values()):
+        return plan, Resume()
+    keys = add_keys(plan)
+    fingerprint = fingerprint or add_fingerprint(plan, keys)
+    choice = choose_ledger(plan.ledger if o.get("ledger") is None else o["ledger"])
+    history: tuple[list, list] = ([], [])
+    if fingerprint is not None and choice is not None and getattr(config, "wsid", None):
+        with opened(choice, create=False) as book:
+            history = book.add_history(Scope.of(config), fingerprint) if book else history
+    needed = {k for k in keys[plan.sendable].tolist() if k is not None}
+    chain, acked, flying, finished_at = _walk(history, needed)
+    forced = o.get("_doubt")  # rows a retry was told are in doubt (`retry_failed`)
+    if not chain and forced is None:
+        note = None
+        if finished_at:
+            at = time.strftime("%H:%M", time.localtime(finished_at))
+            note = f"the same adds were acknowledged at {at}: sending adds them again"
+        return plan, Resume(fingerprint, note)
+    first = chain[0] if chain else None
+    if not o["resume"]:
+        note = f"push {first} with the same adds did not finish: resume=False sends them all again"
+        return plan, Resume(fingerprint, note)
+    has = np.array([k is not None for k in keys], dtype=bool) & plan.sendable
+    done = has & np.array([k in acked for k in keys], dtype=bool)
+    doubt = has & np.array([k in flying for k in keys], dtype=bool) & ~done
+    if forced is not None:
+        doubt |= plan.sendable & np.asarray(forced, dtype=bool) & ~done
+    what = {"keep": "not resent", "resend": "resent", "assume_stored": "assumed stored"}
+    assumed = doubt if o["in_doubt"] == "assume_stored" else np.zeros_like(doubt)
+    held = doubt if o["in_doubt"] != "resend" else np.zeros_like(doubt)
+    send = plan.sendable & ~done & ~held
+    note = (
+        f"{f'resuming push {first}' if first else 'retrying'}: {int(done.sum())} acknowledged, "
+        f"{int(doubt.sum())} in doubt ({what[o['in_doubt']]}), {int(send.sum())} to send"
+    )
+    why = _DOUBT.format(n=f"push {first}" if first else "the push retried")
+    rids = np.array([acked[k][0] if k in acked else None for k in keys], dtype=object)
+    narrowed = dataclasses.replace(
+        plan,
+        sendable=send,
+        unchanged=plan.unchanged | done,
+        acked_request_ids=np.where(done, rids, plan.acked_request_ids),
+        skip_reasons=np.where(held, why, plan.skip_reasons),
+    )
+    doubt_kept = held & ~assumed
+    return narrowed, Resume(fingerprint, note, first, keys, doubt_kept, assumed)
+
+
+def finish(
+    result: pd.DataFrame, resume: Resume, ledger: Any = None, *, dry_run: bool = False
+) -> pd.DataFrame:
+    """``result`` with the held rows ``in_doubt`` and the assumed ones ``sent``; for a push
+    that adds or appends, the summary says its ``fingerprint``, the push it ``resumed`` (or
+    None) and the preview's note (``resume``). Assumed rows are recorded acknowledged in
+    ``ledger`` (the push's open `Ledger`; None: not recorded); a dry run shows them
+    ``dry_run``."""
+    if resume.fingerprint is None:  # nothing added or appended: nothing to say
+        return result
+    summary = result.attrs.setdefault("fyno", {})
+    summary.update(fingerprint=resume.fingerprint, resumed=resume.resumed, resume=resume.note)
+    if resume.doubt is None or resume.assumed is None:
+        return result
+    n = len(resume.doubt)
+    status = result["status"].to_numpy(dtype=object, copy=True)
+    error = result["error"].to_numpy(dtype=object, copy=True)
+    rid = result["request_id"].to_numpy(dtype=object, copy=True)
+    status[:n][resume.doubt] = "in_doubt"
+    status[:n][resume.assumed] = "dry_run" if dry_run else "sent"
+    error[:n][resume.assumed] = _ASSUMED
+    rid[:n][resume.assumed] = None
+    for column, values in (("status", status), ("error", error), ("request_id", rid)):
+        result[column] = pd.Series(values, index=result.index, dtype=result[column].dtype)
+    counts = result["status"].value_counts()
+    summary.update({s: int(counts.get(s, 0)) for s in STATUSES})
+    push_id = summary.get("push_id")
+    if resume.assumed.any() and push_id is not None and ledger is not None and not dry_run:
+        items = [(resume.keys[p], ACKED, None) for p in np.flatnonzero(resume.assumed)]
+        ledger.record_adds_raw(None, push_id, [items])
+    return result
