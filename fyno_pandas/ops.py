@@ -88,21 +88,13 @@ Step = tuple[str, str]  # (op, the JSON text of its argument)
 def check_ops(
     ops: Mapping[Hashable, str] | None, unset: Any, names: Sequence[str]
 ) -> tuple[dict[str, str], list[str]]:
-    """``ops`` as ``{property: op}`` (``set`` left out) and ``unset`` as a list, both checked.
-
-    ``names`` are the properties the plan sends; ``ops`` may name only those, ``unset`` none.
+    """``ops`` as ``{property: op}`` (``set`` left out) and ``unset`` as a list, checked against
+    the frame: ``names`` are the properties the plan sends; ``ops`` may name only those,
+    ``unset`` none. Their shape is the declaration's check (`fyno_pandas.optionchecks`).
     """
     out: dict[str, str] = {}
     if ops is not None:
-        if not hasattr(ops, "items"):
-            raise FynoInputError("ops must be a mapping {column: op}", rule="invalid_option")
         for column, op in ops.items():
-            if op not in OPS:
-                raise FynoInputError(
-                    f"ops[{column!r}] = {op!r} is not one of {OPS}",
-                    column=column,
-                    rule="invalid_op",
-                )
             if str(column) not in names:
                 raise FynoInputError(
                     f"ops names {column!r}, which is not a sent column",

@@ -82,21 +82,20 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from . import optionchecks as checks
 from .coerce import Coerced
 from .errors import FynoInputError
 from .ids import id_strings
 from .issues import ISSUE_COLUMNS, IssueRows, shown
 from .ops import check_ops, coerce_op, drop_without_safe_seed, unset_column
+from .options import PlanOptions
 from .pushplan import PushPlan
-from .types import FYNO_TYPES
 
 if TYPE_CHECKING:
     from .config import FynoConfig
 
-__all__ = ["COLUMN_COLUMNS", "ISSUE_COLUMNS", "LONG_STRINGS", "NULLS", "PushPlan", "build_plan"]
+__all__ = ["COLUMN_COLUMNS", "ISSUE_COLUMNS", "PushPlan", "build_plan"]
 
-NULLS = ("skip", "unset", "error")
-LONG_STRINGS = ("report", "truncate", "error")
 COLUMN_COLUMNS = [
     "column",
     "dtype",
@@ -112,39 +111,8 @@ COLUMN_COLUMNS = [
 _COLUMN_DTYPES = dict.fromkeys(("values", "missing", "coerced", "dropped"), np.int64)
 
 
-def _check_options(nulls: str, long_strings: str, naive_tz: Any) -> Any:
-    if nulls not in NULLS:
-        raise FynoInputError(
-            f"nulls={nulls!r} is not one of {NULLS}", column=None, rule="invalid_option"
-        )
-    if long_strings not in LONG_STRINGS:
-        raise FynoInputError(
-            f"long_strings={long_strings!r} is not one of {LONG_STRINGS}", rule="invalid_option"
-        )
-    try:
-        pd.Timestamp("2000-01-01").tz_localize(naive_tz).tz_convert("UTC")
-    except (KeyError, ValueError, TypeError, AttributeError) as exc:
-        raise FynoInputError(
-            f"naive_tz={naive_tz!r} is not a time zone", rule="invalid_option"
-        ) from exc
-    return naive_tz
-
-
-def _check_types(types: Any, what: str) -> dict[str, str]:
-    if types is None:
-        return {}
-    if not hasattr(types, "items"):
-        raise FynoInputError(f"{what} must be a mapping {{property: type}}", rule="invalid_schema")
-    out = {}
-    for prop, fyno_type in types.items():
-        if fyno_type not in FYNO_TYPES:
-            raise FynoInputError(
-                f"{what}[{prop!r}] = {fyno_type!r} is not one of {FYNO_TYPES}",
-                column=prop,
-                rule="invalid_schema",
-            )
-        out[str(prop)] = fyno_type
-    return out
+def _types(types: Mapping[Hashable, str] | None) -> dict[str, str]:
+    return {str(prop): fyno_type for prop, fyno_type in (types or {}).items()}
 
 
 def _select(df: pd.DataFrame, id_col: Any, columns: Any) -> list[Any]:
@@ -282,9 +250,18 @@ def build_plan(
     """
     if not isinstance(df, pd.DataFrame):
         raise FynoInputError("build_plan needs a pandas DataFrame", rule="invalid_option")
-    tz = _check_options(nulls, long_strings, naive_tz)
-    known = _check_types(known_types, "known_types")
-    known.update(_check_types(schema, "schema"))
+    # the declaration's own checks, as every entry point runs them (build_plan is public too)
+    PlanOptions(
+        columns=columns,
+        schema=schema,
+        naive_tz=naive_tz,
+        nulls=nulls,
+        long_strings=long_strings,
+        ops=ops,
+        unset=unset,
+    )
+    checks.schema("known_types", known_types)
+    known = {**_types(known_types), **_types(schema)}
     chosen = _select(df, id_col, columns)
     op_of, unset_names = check_ops(ops, unset, [str(label) for label in chosen])
     n = len(df)
@@ -314,7 +291,7 @@ def build_plan(
     for order, label in enumerate(chosen):
         name = str(label)
         s = df[label]
-        c = coerce_op(s, op_of.get(name, "set"), known.get(name), tz, long_strings)
+        c = coerce_op(s, op_of.get(name, "set"), known.get(name), naive_tz, long_strings)
         if nulls == "error" and c.missing.any() and name not in op_of:  # set columns only
             row = df.index[int(np.argmax(c.missing))]
             raise FynoInputError(
@@ -359,8 +336,8 @@ def build_plan(
         id_col=id_col,
         options={
             "columns": list(chosen),
-            "schema": _check_types(schema, "schema"),
-            "naive_tz": str(tz),
+            "schema": _types(schema),
+            "naive_tz": str(naive_tz),
             "nulls": nulls,
             "long_strings": long_strings,
             **({"ops": dict(op_of)} if op_of else {}),
