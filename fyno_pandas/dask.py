@@ -9,7 +9,9 @@ no partition can fix a property's type by racing another:
 - on the local scheduler the partitions are computed one at a time and streamed through
   `fyno_pandas.push_frames`: one rate limiter, one progress bar, one ledger push;
 - with a ``dask.distributed`` client the types are decided on the client from the first
-  partition (a column with no value there must be named in ``schema=``), then each partition
+  partition (a column with no value there must be named in ``schema=``), and the new ones
+  (neither in ``schema=`` nor in the ledger) are fixed in Fyno on the client, by the seeds of
+  the first partition's plan, before any partition is sent (`seed_first`); then each partition
   is pushed on the worker that holds it, with ``max_rps`` shared out over the cluster's worker
   threads, and the result is a Dask DataFrame, already persisted (the pushes run when ``push``
   is called, once). ``mirror=True`` is refused there (no process sees every partition sent);
@@ -22,18 +24,22 @@ import logging
 from typing import Any
 
 import dask.dataframe as dd
+import numpy as np
 import pandas as pd
 
 from .config import FynoConfig
 from .connection import connected
 from .display import show_preview
-from .errors import FynoInputError
-from .frames import _push_frames
+from .errors import FynoAPIError, FynoConnectionError, FynoInputError, PushInterrupted
+from .frames import _push_frames, stored_types
 from .issues import ISSUE_COLUMNS
 from .ledger import Ledger
 from .optiondocs import takes
-from .options import Destination, PlanOptions, defaults, pick
+from .options import Destination, PlanOptions, SendOptions, defaults, pick
+from .pushplan import PushPlan
 from .results import empty_result
+from .seeding import new_properties
+from .session import PushSession
 from .workflow import _plan
 
 __all__ = ["DaskFynoAccessor"]
@@ -68,7 +74,7 @@ class DaskFynoAccessor:
             ``.attrs["fyno"]`` holds ``types`` (what every partition is held to) and
             ``issues`` (counts per rule).
         """
-        options = self._fixed_types(id_col, options, show=False)
+        options, _ = self._fixed_types(id_col, options, show=False)
         meta = pd.DataFrame({c: pd.Series(dtype=object) for c in (*ISSUE_COLUMNS, "partition")})
         issues = self._frame.map_partitions(
             _partition_issues, id_col, options, meta=meta, partition_info=True
@@ -100,6 +106,12 @@ class DaskFynoAccessor:
         pandas.DataFrame, dict or dask.dataframe.DataFrame
             On the local scheduler, what `push_frames` returns; with a distributed client, a
             persisted Dask DataFrame of the result, partitioned like the input.
+
+        Raises
+        ------
+        FynoInputError, FynoAPIError, FynoConnectionError
+            On a cluster, before any partition is sent, when a new property's type cannot be
+            fixed from the client (`seed_first`).
         """
         frame = self._frame
         client = _distributed_client()
@@ -126,20 +138,24 @@ class DaskFynoAccessor:
         where = pick(options, Destination)
         config = FynoConfig.resolve(**where, require_credentials=not options["dry_run"])
         options.update({name: getattr(config, name) for name in where})
-        options = self._fixed_types(id_col, options, show=options["preview"])
+        options, first = self._fixed_types(id_col, options, show=options["preview"])
         if options["ledger"] is None:  # workers run no connect(): carry the client's
             options["ledger"] = connected("ledger")
         if isinstance(options["ledger"], Ledger):
             options["ledger"] = options["ledger"].path
+        if not options["dry_run"]:
+            seed_first(first, config, options)
         threads = sum(w["nthreads"] for w in client.scheduler_info()["workers"].values())
         if options["max_rps"] is not None:
             options["max_rps"] = options["max_rps"] / max(threads, 1)
         log.info("pushing %d partitions on %d worker threads", frame.npartitions, threads)
         return frame.map_partitions(_push_partition, id_col, options, meta=empty_result()).persist()
 
-    def _fixed_types(self, id_col: Any, options: dict[str, Any], show: bool) -> dict[str, Any]:
+    def _fixed_types(
+        self, id_col: Any, options: dict[str, Any], show: bool
+    ) -> tuple[dict[str, Any], PushPlan]:
         """``options`` with the types the first partition fixes (with schema and ledger) as
-        ``schema``."""
+        ``schema``, and the first partition's plan."""
         first = _plan(self._frame.get_partition(0).compute(), id_col, pick(options, entry="plan"))
         if show:
             show_preview(first)
@@ -154,7 +170,67 @@ class DaskFynoAccessor:
                 column=untyped[0],
                 rule="untyped_column",
             )
-        return {**options, "schema": types}
+        return {**options, "schema": types}, first
+
+
+def seed_first(first: PushPlan, config: FynoConfig, options: dict[str, Any]) -> None:
+    """Fix in Fyno, from the client, the type of every property ``options["schema"]`` holds
+    that neither ``schema=`` nor the ledger knows, by sending only the seeds of ``first`` (the
+    first partition's plan) and awaiting them; the workers then hold these types as known and
+    seed nothing. A seed row is then sent once more here by its own request (the seeded values
+    only), and by its worker unless the ledger holds it acknowledged (``unchanged``).
+
+    Raises, before any partition is sent, `FynoInputError` for a new add or append property
+    (its seed would be the row's own add, which the worker's push would repeat) or one with no
+    value that fixes its type for sure, and `FynoAPIError` (`FynoConnectionError` when Fyno did
+    not answer) when a seed was not accepted; `PushInterrupted` on Ctrl-C.
+    """
+    unfixed = [
+        p for p in options["schema"] if p not in first.known_types and first.ops.get(p) != "remove"
+    ]
+    stepped = [p for p in unfixed if first.ops.get(p) in ("add", "append")]
+    seeds = first.seed_values(p for p in new_properties(first) if p not in stepped)
+    unsafe = [p for p in unfixed if p not in seeds and p not in stepped]
+    for names, why in (
+        (stepped, "add to or append to a new property, whose type a seed cannot fix"),
+        (unsafe, "have no value in the first partition that fixes their new type for sure"),
+    ):
+        if names:
+            example = {names[0]: options["schema"][names[0]]}
+            raise FynoInputError(
+                f"column(s) {', '.join(map(repr, names))} {why} on a Dask cluster (a new "
+                "property's type is fixed on the client before any partition is sent); fix "
+                "its type first, or name it if Fyno holds it, e.g. schema=" + repr(example),
+                column=names[0],
+                rule="untyped_column",
+            )
+    if not seeds:
+        return
+    keep = {p: np.zeros(len(first.index), dtype=bool) for p in first.properties}
+    for prop, pos in seeds.items():
+        keep[prop][pos] = True
+    only_seeds = first.restrict(keep)
+    send = {**pick(options, SendOptions), "progress": False, "raise_on_interrupt": False}
+    del send["dry_run"]
+    recorded = {**first.options, "seeds": True}
+    log.info("fixing the type of %d new properties before the partitions", len(seeds))
+    with PushSession(config, ledger=options["ledger"], options=recorded, **send) as session:
+        result = session.send(only_seeds)
+    if result.attrs["fyno"]["interrupted"]:
+        raise PushInterrupted(result)
+    refused = sorted(set(seeds) - stored_types(only_seeds, seeds, result))
+    if refused:
+        failed = result[result["status"] != "sent"]
+        why = next(iter(failed["error"].dropna()), "no answer")
+        message = (
+            f"the type of new propert(ies) {', '.join(map(repr, refused))} could not be fixed "
+            f"before the partitions are sent ({why}); no partition was sent: push again, or "
+            "name the type in schema= once it is fixed in Fyno"
+        )
+        status = failed["http_status"].dropna()
+        if len(status):
+            raise FynoAPIError(int(status.iloc[0]), message)
+        raise FynoConnectionError(message)
 
 
 def _distributed_client() -> Any:

@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .config import FynoConfig
@@ -29,6 +30,7 @@ from .options import Destination, PlanOptions, SendOptions, pick
 from .pushplan import PushPlan
 from .resultfile import ResultWriter
 from .results import empty_result
+from .seeding import new_properties
 from .sender import dry_run_result
 from .session import PushSession
 from .workflow import _plan
@@ -48,10 +50,12 @@ def push_frames(
     knows); the types are then held fixed, so a later chunk whose values disagree gets
     ``type_mismatch`` issues (its values are dropped and reported, never sent to switch the
     type). A property that is empty in every chunk so far is typed by the first chunk that
-    has a value. An id repeated in a later chunk is sent again: the later row wins, as it
-    would in Fyno. The options are those of `fyno_pandas.push`, plus ``output``; ``max_rps``
-    and ``concurrency`` hold across all chunks; ``preview`` shows the first chunk's preview,
-    and later chunks log a warning when values are dropped.
+    has a value. A new property's type is fixed in Fyno by its seed (`fyno_pandas.seeding`):
+    one whose seed was not accepted (its rows failed) is seeded again by the next chunk that
+    sets it, held to the same type. An id repeated in a later chunk is sent again: the later
+    row wins, as it would in Fyno. The options are those of `fyno_pandas.push`, plus
+    ``output``; ``max_rps`` and ``concurrency`` hold across all chunks; ``preview`` shows the
+    first chunk's preview, and later chunks log a warning when values are dropped.
 
     Parameters
     ----------
@@ -99,7 +103,8 @@ def _push_frames(
     resolved = {name: getattr(config, name) for name in where}
     options = pick(o, PlanOptions)
     ledger = o["ledger"]
-    types = dict(options.pop("schema", None) or {})
+    types = dict(options.pop("schema", None) or {})  # what every chunk is held to
+    unfixed: set[str] = set()  # of those, the types a chunk planned and no seed fixed yet
     chunks = _Chunks(output)
     plan_counts: Counter[str] = Counter()
     with ExitStack() as stack:
@@ -149,12 +154,17 @@ def _push_frames(
                 elif sync is not None:
                     sync.see(chunk)
                 for prop, fyno_type in chunk.fyno_types.items():
+                    if prop not in types and prop not in chunk.known_types:
+                        unfixed.add(prop)
                     types.setdefault(prop, fyno_type)
                 upcoming = ahead.submit(plan_next)
                 if session is not None and session.ledger is not None and only_changed:
                     chunk = skip_acknowledged(chunk, session.ledger, config)
                     chunk = replace(chunk, options={**chunk.options, "only_changed": True})
                 _report(chunk, number, preview, plan_counts)
+                if unfixed & chunk.known_types.keys():  # held to them, but still new in Fyno
+                    known = {p: t for p, t in chunk.known_types.items() if p not in unfixed}
+                    chunk = replace(chunk, known_types=known)
                 if session is None:
                     chunks.add(dry_run_result(chunk))
                     continue
@@ -165,6 +175,7 @@ def _push_frames(
                     exc.result = chunks.result()  # type: ignore[attr-defined]
                     raise
                 chunks.add(result)
+                unfixed -= stored_types(chunk, unfixed & new_properties(chunk).keys(), result)
                 if result.attrs["fyno"]["interrupted"]:
                     interrupted = True
                     break
@@ -219,6 +230,23 @@ def _clear_leavers(
     if len(cleared):
         chunks.add(cleared, counted=False)
     return bool(cleared.attrs.get("fyno", {}).get("interrupted"))
+
+
+def stored_types(plan: PushPlan, new: Iterable[str], result: pd.DataFrame) -> set[str]:
+    """Of the ``new`` properties ``plan`` seeded, those whose type is fixed in Fyno: a row
+    setting one was accepted (`fyno_pandas.seeding` fails every row of a property whose seed
+    was not accepted). A seed accepted whose rows all failed counts as not fixed: the next
+    chunk seeds it again, with a value of the same type."""
+    sent = result["status"].to_numpy(dtype=object) == "sent"
+    dropped = result["dropped"].to_numpy(dtype=object)
+    return {
+        p
+        for p in new
+        if any(
+            p not in dropped[i]
+            for i in np.flatnonzero(sent & np.not_equal(plan.fragments[p], None))
+        )
+    }
 
 
 def _as_frame(frame: Any, number: int) -> pd.DataFrame:

@@ -60,5 +60,11 @@ def float_texts(values: np.ndarray) -> np.ndarray:
     integral = values == np.trunc(values)
     whole = values[integral].tolist()  # Python floats: exact, and int() of them too
     texts[integral] = np.fromiter(map(str, map(int, whole)), dtype=object, count=len(whole))
-    texts[~integral] = values[~integral].astype(str).astype(object)
+    rest = values[~integral]
+    narrow = rest.astype(str).astype(object)  # may be scientific (1.00000006e+06) ...
+    exact = np.fromiter(map(float.__repr__, rest.tolist()), dtype=object, count=len(rest))
+    shorter = np.fromiter(map(len, exact), int, len(rest)) < np.fromiter(
+        map(len, narrow), int, len(rest)
+    )
+    texts[~integral] = np.where(shorter, exact, narrow)  # ... where the double's text is shorter
     return texts

@@ -12,7 +12,7 @@ import pytest
 from distributed import Client, LocalCluster
 
 import fyno_pandas.dask  # noqa: F401  (registers ddf.fyno)
-from fyno_pandas import FynoConfigError, FynoInputError
+from fyno_pandas import FynoAPIError, FynoConfigError, FynoInputError
 from fyno_pandas.emulator import FynoEmulator
 
 QUIET = {"preview": False, "progress": False}
@@ -120,7 +120,8 @@ def test_a_cluster_of_two_workers_pushes_and_resumes(
     assert result.npartitions == 6
     done = result.compute()
     assert done.index.tolist() == list(range(600))
-    assert (done["status"] == "sent").all()
+    # row 0 seeded both new types from the client: the ledger holds it before its worker runs
+    assert done["status"].tolist() == ["unchanged"] + ["sent"] * 599
     assert done["dropped"].map(len).sum() == 300
     assert emulator.property_types == {"plan": "string", "ltv": "number"}
     assert len(emulator.profiles) == 600
@@ -170,3 +171,26 @@ def test_a_column_empty_in_the_first_partition_must_be_named_for_parallel_work(
     result = ddf.fyno.push("user_id", schema={"city": "string"}, **destination, **QUIET)
     assert (result.compute()["status"] == "sent").all()
     assert emulator.property_types["city"] == "string"
+
+
+def test_a_cluster_fixes_new_types_by_seed_before_any_partition_is_sent(
+    cluster: Client, destination: dict[str, str], emulator: FynoEmulator
+) -> None:
+    df = pd.DataFrame({"user_id": ["a", "b", "c", "d"], "code": ["abc", "xyz", "2024-01-01", "q"]})
+    ddf = dd.from_pandas(df, npartitions=2, sort=False)
+    options = {"ledger": False, "max_retries": 0, **destination, **QUIET}
+    # a refused seed: the push is refused, and no partition is sent
+    emulator.configure(error_requests=(1,), error_statuses=(503,))
+    with pytest.raises(FynoAPIError, match="'code' could not be fixed"):
+        ddf.fyno.push("user_id", **options)
+    assert len(emulator.requests) == 1
+    emulator.configure(error_requests=())
+    # a new add property: its seed would be the worker's add too
+    with pytest.raises(FynoInputError, match="schema="):
+        ddf.assign(n=1).fyno.push("user_id", ops={"n": "add"}, **options)
+    assert len(emulator.requests) == 1
+    result = ddf.fyno.push("user_id", **options).compute()
+    assert (result["status"] == "sent").all()
+    assert emulator.requests[1]["body"] == {"distinct_id": "a", "$set": {"code": "abc"}}
+    assert emulator.property_types == {"code": "string"}
+    assert emulator.profiles["c"] == {"code": "2024-01-01"}

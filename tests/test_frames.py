@@ -218,3 +218,17 @@ def test_options_are_checked_before_the_first_chunk_is_read(
         push_frames(never(), "user_id", concurrency=0, **destination)
     with pytest.raises(FynoInputError, match="no such directory"):
         push_frames(never(), "user_id", output="/nonexistent/r.csv", **destination)
+
+
+def test_a_type_whose_seed_was_refused_is_seeded_again_by_the_next_chunk(
+    destination: dict[str, str], emulator: FynoEmulator
+) -> None:
+    # chunk 1's seed of code is refused: chunk 2 must fix code on purpose, not by a race
+    first = pd.DataFrame({"user_id": ["a"], "code": ["abc"]})
+    second = pd.DataFrame({"user_id": ["b", "c"], "code": ["2024-01-01", "xyz"]}, index=[1, 2])
+    emulator.configure(error_requests=(1,), error_statuses=(503,))
+    options = {"concurrency": 1, "max_retries": 0, "ledger": False}
+    result = push_frames([first, second], "user_id", **destination, **options, **QUIET)
+    assert result["status"].tolist() == ["failed", "sent", "sent"]
+    assert emulator.property_types == {"code": "string"}
+    assert emulator.profiles == {"b": {"code": "2024-01-01"}, "c": {"code": "xyz"}}
