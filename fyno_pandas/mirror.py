@@ -165,9 +165,10 @@ class MirrorSync:
         )
 
     @property
-    def limit(self) -> float:
-        """The most users this push may clear (default: half of those holding the properties)."""
-        return len(self.holders) / 2 if self._limit is None else self._limit
+    def limit(self) -> int:
+        """The most users this push may clear (default: half of those holding the properties,
+        rounded down: clearing more than half is refused)."""
+        return len(self.holders) // 2 if self._limit is None else int(self._limit)
 
     def see(self, plan: PushPlan) -> None:
         """Users named by ``plan`` (any row, skipped or not) stay; its labels come before."""

@@ -11,9 +11,13 @@ Rules, read from the pushes of the destination with the same fingerprint, oldest
 - a push *finished* when, with the unfinished pushes before it since the last finished one,
   every row's adds were acknowledged (failed, pending or in-doubt rows leave it unfinished);
 - when the latest of them did not finish and ``resume=True`` (the default), this push resumes
-  them: rows whose adds were acknowledged are ``unchanged`` (with their request ids), rows whose
+  them: rows whose adds were acknowledged send only their other steps (set, set_once, remove,
+  unset), or are ``unchanged`` (with their request ids) when nothing else is left; rows whose
   adds are in flight without an ack are ``in_doubt`` and not sent, the rest is sent; the
   preview says "resuming push N: X acknowledged, Y in doubt (not resent), Z to send";
+- a push still running (it holds its lease, `fyno_pandas.ledger.lease`) is never resumed: an
+  identical push started meanwhile raises `FynoInputError` naming it (``resume=False`` sends
+  all again alongside it);
 - ``in_doubt="resend"`` sends the in-doubt rows again; ``"assume_stored"`` sends nothing for
   them, records them acknowledged in the ledger and shows them ``sent`` with no request id and
   the error column saying so;
@@ -34,8 +38,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .errors import FynoInputError
 from .ledger.adds import ACKED, IN_FLIGHT
 from .ledger.bridge import choose_ledger, opened
+from .ledger.lease import running
 from .ledger.scope import Scope
 from .ops import NOT_IDEMPOTENT, add_fingerprint, add_keys
 from .pushplan import PushPlan
@@ -101,11 +107,21 @@ def prepare(
     fingerprint = fingerprint or add_fingerprint(plan, keys)
     choice = choose_ledger(plan.ledger if o.get("ledger") is None else o["ledger"])
     history: tuple[list, list] = ([], [])
+    path = None
     if fingerprint is not None and choice is not None and getattr(config, "wsid", None):
         with opened(choice, create=False) as book:
             history = book.add_history(Scope.of(config), fingerprint) if book else history
+            path = book.path if book else None
     needed = {k for k in keys[plan.sendable].tolist() if k is not None}
     chain, acked, flying, finished_at = _walk(history, needed)
+    live = [p for p in chain if path is not None and running(path, p)]
+    if live and o["resume"]:
+        raise FynoInputError(
+            f"push {live[-1]} with the same adds is still running (it holds its lease on "
+            f"{path}): wait for it to end, then run this again to resume what it left; "
+            "resume=False adds them all again alongside it",
+            rule="push_running",
+        )
     forced = o.get("_doubt")  # rows a retry was told are in doubt (`retry_failed`)
     if not chain and forced is None:
         note = None
@@ -125,19 +141,20 @@ def prepare(
     what = {"keep": "not resent", "resend": "resent", "assume_stored": "assumed stored"}
     assumed = doubt if o["in_doubt"] == "assume_stored" else np.zeros_like(doubt)
     held = doubt if o["in_doubt"] != "resend" else np.zeros_like(doubt)
-    send = plan.sendable & ~done & ~held
-    note = (
-        f"{f'resuming push {first}' if first else 'retrying'}: {int(done.sum())} acknowledged, "
-        f"{int(doubt.sum())} in doubt ({what[o['in_doubt']]}), {int(send.sum())} to send"
-    )
     why = _DOUBT.format(n=f"push {first}" if first else "the push retried")
     rids = np.array([acked[k][0] if k in acked else None for k in keys], dtype=object)
+    # acknowledged rows send their other steps (set, set_once, remove, unset: only_changed
+    # decided those); a row left with nothing to send is unchanged, with the adds' request ids
+    adding = {p: ~done for p, op in plan.ops.items() if op in NOT_IDEMPOTENT}
+    rest = dataclasses.replace(plan, sendable=plan.sendable & ~held).restrict(adding)
     narrowed = dataclasses.replace(
-        plan,
-        sendable=send,
-        unchanged=plan.unchanged | done,
-        acked_request_ids=np.where(done, rids, plan.acked_request_ids),
+        rest,
+        acked_request_ids=np.where(done & rest.unchanged, rids, plan.acked_request_ids),
         skip_reasons=np.where(held, why, plan.skip_reasons),
+    )
+    note = (
+        f"{f'resuming push {first}' if first else 'retrying'}: {int(done.sum())} acknowledged, "
+        f"{int(doubt.sum())} in doubt ({what[o['in_doubt']]}), {int(rest.sendable.sum())} to send"
     )
     doubt_kept = held & ~assumed
     return narrowed, Resume(fingerprint, note, first, keys, doubt_kept, assumed)

@@ -10,7 +10,9 @@ was not accepted gets no type: the rows carrying it are ``failed`` and not sent.
 A seed goes through its property's op (`fyno_pandas.ops`): ``set-once`` for a set_once column,
 ``numerical-add`` for an add (the row's amount), ``list-append`` for an append (the row's first
 element). An add or append seed is part of its row's work and is not made again: the row's
-result starts with it (``push.prior``, ``push.done``); one in doubt leaves its row ``in_doubt``.
+result starts with it (``push.prior``, ``push.done``). A row whose seeded add or append may have
+been applied (`fyno_pandas.sendstate.may_have_added`) is never ``failed``: `PushState.hold`
+makes it ``in_doubt`` (``pending`` when stopped, saying so) and it stays in flight.
 A ``remove`` column never creates a property, so it is never seeded.
 """
 
@@ -24,7 +26,7 @@ import numpy as np
 from .client import Outcome
 from .encode import encode_string
 from .ops import NOT_IDEMPOTENT, OPERATION, OPS, elements, step_body
-from .sendstate import PushState, run_units
+from .sendstate import PushState, may_have_added, run_units
 
 if TYPE_CHECKING:
     from .pushplan import PushPlan
@@ -85,9 +87,9 @@ def seed_types(push: PushState, new: dict[str, str], concurrency: int, claims: A
             if not idempotent:
                 push.flying((pos,))
             outcome = push.client.post(OPERATION[op], body, stop=push.stop, idempotent=idempotent)
-            if outcome.status == "pending":  # stopped before it was sent
-                push.journal_settle((pos,))
-            elif op in NOT_IDEMPOTENT:
+            if may_have_added([(not idempotent, outcome.status)]):
+                push.applied.add(pos)
+            if not idempotent and outcome.status != "pending":  # made: not made again
                 push.prior.setdefault(pos, []).append(outcome)
                 push.done.setdefault(pos, {}).update(dict.fromkeys(props, 1))
         push.count((outcome,))
@@ -101,15 +103,12 @@ def seed_types(push: PushState, new: dict[str, str], concurrency: int, claims: A
     interrupted = run_units(push, len(units), unit, concurrency, None)
     for prop, why in refused.items():
         _fail_carriers(push, prop, why)
-    for pos, outcomes in push.prior.items():
-        if any(o.status == "in_doubt" for o in outcomes):  # its own add may have landed
-            push.failed -= push.status[pos] == "failed"
-            push.status[pos] = "pending"
-            push.settle((pos,), outcomes)
-        elif push.status[pos] == "failed" and any(o.ok for o in outcomes):
-            push.error[pos] += "; its seeded add or append was accepted: resending repeats it"
-        elif push.status[pos] == "failed":
-            push.journal_settle((pos,))  # its seed was refused: nothing of it stored
+    # one path with the rows phase (`PushState.hold`): a row whose add or append may have
+    # been applied stays in flight, ``in_doubt`` when its type failed, else ``pending``
+    seeded = sorted(by_row)
+    push.hold(seeded)
+    stopped = push.stop.is_set()  # no rows phase: a pending row is settled here
+    push.journal_settle([p for p in seeded if push.status[p] != "pending" or stopped])
     return interrupted
 
 
@@ -143,9 +142,7 @@ def _fail_carriers(push: PushState, prop: str, why: Outcome | str) -> None:
     )
     reason = why if isinstance(why, str) else f"its first value was not accepted: {why.error}"
     log.warning("property %r has no type (%s): %d rows not sent", prop, reason, len(rows))
-    push.status[rows] = "failed"
-    push.error[rows] = f"not sent: property {prop!r} got no type ({reason})"
-    if not isinstance(why, str):
-        push.http_status[rows] = why.http_status or 0
-    with push.lock:
-        push.failed += len(rows)
+    http = None if isinstance(why, str) else why.http_status
+    error = f"not sent: property {prop!r} got no type ({reason})"
+    if len(rows):  # through the rows' one settle path (`PushState.settle`)
+        push.settle(rows.tolist(), (Outcome("failed", http, None, 0, error),))

@@ -42,10 +42,18 @@ import pandas as pd
 
 from .client import FynoClient, Outcome, error_for
 from .errors import PushInterrupted
-from .ops import NOT_IDEMPOTENT, OPERATION, batch_items, not_idempotent, row_steps, step_body
+from .ops import (
+    KEY,
+    NOT_IDEMPOTENT,
+    OPERATION,
+    batch_items,
+    not_idempotent,
+    row_steps,
+    step_body,
+)
 from .results import STATUSES, result_frame
 from .seeding import new_properties, seed_types, without_taken
-from .sendstate import AckHook, PushState, refresh_bar, run_units
+from .sendstate import AckHook, PushState, may_have_added, refresh_bar, run_units
 
 if TYPE_CHECKING:
     from .pushplan import PushPlan
@@ -120,38 +128,30 @@ def _op_row_unit(push: PushState) -> Callable[[int], None]:
 
     def run(pos: int) -> None:
         outcomes: list[Outcome] = []
-        added = any(o.ok for o in push.prior.get(pos, ()))  # an add or append Fyno accepted
         push.flying((pos,))
         for step in row_steps(plan, pos, push.done.get(pos)):
             op = step[0]
             body = step_body(plan, pos, step)
             outcome = post(OPERATION[op], body, stop=stop, idempotent=op not in NOT_IDEMPOTENT)
             outcomes.append(outcome)
+            if may_have_added([(op in NOT_IDEMPOTENT, outcome.status)]):
+                push.applied.add(pos)
             if not outcome.ok:
                 break
-            added |= op in NOT_IDEMPOTENT
         push.count(outcomes)
-        push.settle((pos,), [*push.prior.get(pos, ()), *outcomes])
+        push.conclude((pos,), [*push.prior.get(pos, ()), *outcomes])
         if push.status[pos] == "sent":
             push.ack((pos,), push.request_id[pos])
-        elif added and push.status[pos] != "in_doubt":
-            # left in flight in the ledger: a resume holds the row in doubt
-            push.error[pos] = f"{push.error[pos]}; {_PARTLY}"
-        push.journal_settle((pos,), added)
+        push.journal_settle((pos,))
 
     return run
-
-
-_PARTLY = (
-    "its adds or appends before this were accepted: resending the row repeats them (it is "
-    "in doubt for a resume)"
-)
 
 
 def _op_batch_unit(push: PushState, chunks: list[np.ndarray]) -> Callable[[int], None]:
     """Batch mode with ops: each row's items together and in order; a row takes the worst of
     its items. A batch holding an add or append is not resent once it may have been applied;
-    its rows that add or append are then ``in_doubt``, the others ``failed``."""
+    a row whose add or append item may have been applied (accepted, in doubt, or without a
+    readable status in a 202) is then ``in_doubt`` (`PushState.hold`), the others ``failed``."""
     plan, post, stop = push.plan, push.client.post, push.stop
 
     def run(k: int) -> None:
@@ -160,7 +160,7 @@ def _op_batch_unit(push: PushState, chunks: list[np.ndarray]) -> Callable[[int],
         sending = [pos for pos in rows if items[pos]]
         for pos in rows:
             if not items[pos]:  # a seed made all of its work
-                push.settle((pos,), push.prior[pos])
+                push.conclude((pos,), push.prior[pos])
                 if push.status[pos] == "sent":
                     push.ack((pos,), push.request_id[pos])
                 push.journal_settle((pos,))
@@ -178,23 +178,33 @@ def _op_batch_unit(push: PushState, chunks: list[np.ndarray]) -> Callable[[int],
         for pos in sending:
             count = len(items[pos])
             mine, at = answers[at : at + count], at + count
-            own = outcome
+            mine += [None] * (count - len(mine))  # no status: an error, and its adds in doubt
+            own, states = outcome, [outcome.status] * count
             if outcome.status == "in_doubt" and pos not in doubtful:
                 own = dataclasses.replace(outcome, status="failed")
             elif outcome.ok:
-                mine += [None] * (count - len(mine))  # no status: the item counts as failed
+                states = [_item_state(answer) for answer in mine]
                 reason = next(filter(None, map(_item_error, mine)), None)
                 if reason is not None:
                     own = dataclasses.replace(outcome, status="failed", error=reason)
-            push.settle((pos,), [*push.prior.get(pos, ()), own])
+            adds = [any(f'"{KEY[op]}":' in item for op in NOT_IDEMPOTENT) for item in items[pos]]
+            if may_have_added(zip(adds, states, strict=True)):
+                push.applied.add(pos)
+            push.conclude((pos,), [*push.prior.get(pos, ()), own])
             if push.status[pos] == "sent":
                 acked.append(pos)
         push.ack(acked, outcome.request_id)
-        settled = [pos for pos in sending if not any(o.ok for o in push.prior.get(pos, ()))]
-        push.journal_settle(settled)
-        push.journal_settle([pos for pos in sending if pos not in settled], added=True)
+        push.journal_settle(sending)
 
     return run
+
+
+def _item_state(item: Any) -> str:
+    """A batch item's status in a 202: ``sent``, ``failed`` (refused), or ``in_doubt`` (no
+    readable status: it may have been applied)."""
+    if not isinstance(item, dict) or not item:
+        return "in_doubt"
+    return "sent" if _item_error(item) is None else "failed"
 
 
 def _item_error(item: Any) -> str | None:
@@ -339,6 +349,11 @@ def _summary(push: PushState, started: float, interrupted: bool) -> dict[str, An
         push_id=None,
         destination=push.destination,
     )
+    # what retry_failed must send the same way (a set in place of an add would overwrite)
+    if push.plan.ops:
+        summary["ops"] = dict(push.plan.ops)
+    if push.plan.options.get("unset"):
+        summary["unset"] = list(push.plan.options["unset"])
     return summary
 
 

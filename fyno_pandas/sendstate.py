@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +22,7 @@ from .client import FynoClient, Outcome
 if TYPE_CHECKING:
     from .pushplan import PushPlan
 
-__all__ = ["AckHook", "PushState", "refresh_bar", "run_units"]
+__all__ = ["AckHook", "PushState", "may_have_added", "refresh_bar", "run_units"]
 
 log = logging.getLogger("fyno_pandas")
 
@@ -32,6 +32,17 @@ _WORST = ("in_doubt", "failed", "pending", "sent")
 _TICK = 0.1  # seconds between progress refreshes (and Ctrl-C checks) of the calling thread
 
 AckHook = Callable[[Sequence[int], "str | None"], None]
+_APPLIED = (
+    "its adds or appends may have been applied: resending the row repeats them (in doubt: "
+    "retry_failed keeps it unless in_doubt='resend')"
+)
+
+
+def may_have_added(requests: Iterable[tuple[bool, str]]) -> bool:
+    """May any of a row's non-idempotent requests have been applied? ``requests``: per request
+    (a seed, a step, a batch item), whether it adds or appends and its status; a ``sent`` or
+    ``in_doubt`` one may have been. The one rule for whether a row's adds leave "in flight"."""
+    return any(adds and status in ("sent", "in_doubt") for adds, status in requests)
 
 
 class PushState:
@@ -63,6 +74,8 @@ class PushState:
         # property's requests they were (not made again)
         self.prior: dict[int, list[Outcome]] = {}
         self.done: dict[int, dict[str, int]] = {}
+        # rows an add or append of which may have been applied (`may_have_added`)
+        self.applied: set[int] = set()
         # `fyno_pandas.ledger.inflight.AddJournal`: adds recorded in flight before they are sent
         self.journal: Any = None
         self.auth_failure: Outcome | None = None
@@ -108,13 +121,35 @@ class PushState:
         if self.journal is not None:
             self.journal.flying(positions)
 
-    def journal_settle(self, positions: Sequence[int], added: bool = False) -> None:
+    def conclude(self, positions: Sequence[int], outcomes: Sequence[Outcome]) -> None:
+        """`settle` the rows, then `hold` those whose adds may have been applied."""
+        self.settle(positions, outcomes)
+        self.hold(positions)
+
+    def hold(self, positions: Sequence[int]) -> None:
+        """A row whose add or append may have been applied (``applied``) is never certainly
+        not stored: ``failed`` becomes ``in_doubt``, ``pending`` stays, both say so."""
+        for pos in positions:
+            if pos not in self.applied or self.status[pos] not in ("failed", "pending"):
+                continue
+            if self.status[pos] == "failed":
+                self.status[pos] = "in_doubt"
+                with self.lock:
+                    self.failed -= 1
+                    self.in_doubt += 1
+            error = self.error[pos]
+            self.error[pos] = f"{error}; {_APPLIED}" if error else _APPLIED
+
+    def journal_settle(self, positions: Sequence[int]) -> None:
         """Record the settled rows' adds: acknowledged when sent; failed when not sent or
-        refused for sure (``added``: one of them was accepted, so the row stays in flight)."""
+        refused for sure (a row in ``applied`` stays in flight: in doubt)."""
         if self.journal is not None:
             acked = [p for p in positions if self.status[p] == "sent"]
-            unsent = () if added else ("failed", "pending")
-            failed = [p for p in positions if self.status[p] in unsent]
+            failed = [
+                p
+                for p in positions
+                if self.status[p] in ("failed", "pending") and p not in self.applied
+            ]
             self.journal.settle(acked, failed, self.request_id)
 
     def ack(self, positions: Sequence[int], request_id: str | None) -> None:

@@ -20,6 +20,7 @@ from .config import FynoConfig
 from .errors import FynoAuthError, PushInterrupted
 from .ledger.bridge import AckRecorder, TypeClaims, choose_ledger, opened
 from .ledger.inflight import AddJournal
+from .ledger.lease import Lease
 from .ledger.scope import Scope
 from .ops import NOT_IDEMPOTENT
 from .ratelimit import RateLimiter
@@ -124,6 +125,8 @@ class PushSession:
             if self.ledger is not None:
                 self._scope = Scope.of(self.config)
                 self.push_id = self.ledger.begin_push(self._scope, self._options, self._fingerprint)
+                if self._fingerprint is not None:  # held until the push ended (`resume`)
+                    stack.callback(Lease(self.ledger.path, self.push_id).release)
                 self._writer = self.ledger.ack_writer(self._scope, self.push_id)
                 self._claims = TypeClaims(self.ledger, self._scope, self.push_id)
                 stack.callback(self._end_push)

@@ -201,6 +201,13 @@ def _mirrored(sync: MirrorSync | None) -> dict[str, Any]:
     return {} if sync is None else {"mirror": True}
 
 
+def _same(value: Any) -> Any:
+    """``ops`` or ``unset`` in a form that compares equal however it was spelled."""
+    if hasattr(value, "items"):
+        return {str(k): v for k, v in value.items() if v != "set"}
+    return sorted([value] if isinstance(value, str) else value)
+
+
 @takes("retry_failed")
 def retry_failed(
     df: pd.DataFrame, result: pd.DataFrame, id_col: Any, **options: Any
@@ -245,6 +252,17 @@ def retry_failed(
             "result does not belong to this frame: it must have the same rows and index",
             rule="retry_failed",
         )
+    summary = result.attrs.get("fyno", {})
+    for name in ("ops", "unset"):  # the push's own operations, never a plain set in their place
+        pushed = summary.get(name)
+        if options[name] is None:
+            options = {**options, name: pushed}
+        elif pushed is not None and _same(options[name]) != _same(pushed):
+            raise FynoInputError(
+                f"the push sent {name}={pushed!r}; retry_failed must send the same ({name}= "
+                "left out takes it from the result)",
+                rule="retry_failed",
+            )
     retried = ("failed", "pending") + (() if options["in_doubt"] == "keep" else ("in_doubt",))
     failed = result["status"].isin(retried).to_numpy()
     doubt = (result["status"] == "in_doubt").to_numpy()

@@ -7,10 +7,12 @@ same rows every run.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,7 @@ import pandas as pd
 import pytest
 
 import fyno_pandas
-from fyno_pandas import cli
+from fyno_pandas import cli, transport
 from fyno_pandas.emulator import FynoEmulator
 from fyno_pandas.retry import RetryPolicy
 
@@ -342,3 +344,113 @@ def test_push_plan_resumes_too_and_logs_the_note(
 
     assert result["status"].tolist() == ["unchanged", "in_doubt"] + ["unchanged"] * 4
     assert "1 in doubt (not resent), 0 to send" in caplog.text
+
+
+def test_a_resumed_row_still_sends_its_changed_set_values(
+    emulator: FynoEmulator, to: dict[str, Any]
+) -> None:
+    frame = pd.DataFrame({"uid": list("abc"), "logins": [1, 2, 3], "plan": ["free"] * 3})
+    to = {**to, "schema": {"logins": "number", "plan": "string"}}
+    emulator.configure(error_requests=[4], error_statuses=[400])  # b's add (set, add per row)
+    first = fyno_pandas.push(frame, "uid", concurrency=1, **to)
+    assert first["status"].tolist() == ["sent", "failed", "sent"]
+    emulator.configure(error_requests=[])
+
+    again = fyno_pandas.push(frame.assign(plan="pro"), "uid", concurrency=1, **to)
+
+    assert again["status"].tolist() == ["sent"] * 3
+    assert again.attrs["fyno"]["resume"].startswith("resuming push 1: 2 acknowledged")
+    assert {u: p["plan"] for u, p in emulator.profiles.items()} == dict.fromkeys("abc", "pro")
+    assert totals(emulator) == {"a": 1, "b": 2, "c": 3}  # the acknowledged adds not resent
+
+
+def test_an_identical_push_while_one_runs_refuses_and_nothing_counts_twice(
+    emulator: FynoEmulator, to: dict[str, Any]
+) -> None:
+    frame = pd.DataFrame({"uid": [f"u{i}" for i in range(8)], "logins": [1] * 8})
+    emulator.configure(latency=0.1)
+    out: dict[str, Any] = {}
+    runner = threading.Thread(
+        target=lambda: out.update(a=fyno_pandas.push(frame, "uid", concurrency=1, **to))
+    )
+    runner.start()
+    deadline = time.monotonic() + 10
+    while not emulator.requests and time.monotonic() < deadline:
+        time.sleep(0.01)
+    with pytest.raises(fyno_pandas.FynoInputError, match="push 1 with the same adds is still"):
+        fyno_pandas.push(frame, "uid", concurrency=1, **to)
+    runner.join()
+
+    assert (out["a"]["status"] == "sent").all()
+    assert totals(emulator) == dict.fromkeys(frame["uid"], 1)
+    again = fyno_pandas.push(frame, "uid", concurrency=1, **to)  # ended: a new push adds again
+    assert (again["status"] == "sent").all()
+    assert "sending adds them again" in again.attrs["fyno"]["resume"]
+
+
+def test_a_seed_stopped_after_an_add_landed_keeps_it_in_flight(
+    emulator: FynoEmulator, to: dict[str, Any]
+) -> None:
+    frame = pd.DataFrame({"uid": ["a", "b"], "logins": [5, 7], "badges": ["x", "y"]})
+    options = {**to, "ops": {"logins": "add", "badges": "append"}, "schema": None}
+    emulator.configure(stall_after_requests=[1], stall_seconds=1.5)  # the logins seed lands
+    threading.Timer(0.5, lambda: signal.raise_signal(signal.SIGINT)).start()
+    first = fyno_pandas.push(frame, "uid", concurrency=1, **options)
+    assert first.attrs["fyno"]["interrupted"]
+    assert first["status"].tolist() == ["pending", "pending"]
+    assert "may have been applied" in first.loc[0, "error"]
+    emulator.configure(stall_after_requests=[])
+
+    again = fyno_pandas.push(frame, "uid", concurrency=1, **options)
+
+    assert again["status"].tolist() == ["in_doubt", "sent"]
+    assert totals(emulator) == {"a": 5, "b": 7}  # a's add not sent again
+
+
+@pytest.mark.parametrize("answer", ["no item statuses", "a later item refused"])
+def test_a_202_batch_with_add_items_not_all_refused_leaves_them_in_doubt(
+    emulator: FynoEmulator, to: dict[str, Any], monkeypatch: pytest.MonkeyPatch, answer: str
+) -> None:
+    frame = pd.DataFrame({"uid": ["a", "b"], "logins": [5, 7], "badges": [["x", "y"], ["z"]]})
+    options = {**to, "ops": {"logins": "add", "badges": "append"}, "batch_size": 10}
+    options["schema"] = {"logins": "number", "badges": "list"}
+    real = transport.Urllib3Transport.post
+
+    def post(self: Any, path: str, body: bytes) -> Any:
+        status, data, retry_after = real(self, path, body)
+        if len(emulator.requests) == 1:  # the first batch's answer, as a gateway mangles it
+            items = [{"$add": "ok", "$append": "ok"}, {"$append": "bad"}, {"$add": "ok"}]
+            fake = {"request_id": "r-1"} if answer == "no item statuses" else {"batch": items}
+            data = json.dumps(fake).encode()
+        return status, data, retry_after
+
+    monkeypatch.setattr(transport.Urllib3Transport, "post", post)
+    first = fyno_pandas.push(frame, "uid", concurrency=1, **options)
+    expected = ["in_doubt", "in_doubt" if answer == "no item statuses" else "sent"]
+    assert first["status"].tolist() == expected
+    stored = totals(emulator)
+
+    again = fyno_pandas.retry_failed(frame, first, "uid", concurrency=1, **options)
+
+    assert again["status"].tolist() == expected
+    assert totals(emulator) == stored == {"a": 5, "b": 7}
+
+
+def test_retry_failed_without_a_ledger_keeps_a_row_whose_add_was_accepted(
+    emulator: FynoEmulator, to: dict[str, Any]
+) -> None:
+    frame = pd.DataFrame({"uid": ["a"], "logins": [5], "badges": ["x"]})
+    options = {**to, "ledger": False, "ops": {"logins": "add", "badges": "append"}}
+    options["schema"] = {"logins": "number", "badges": "list"}
+    emulator.configure(error_requests=[2], error_statuses=[400])  # the append: refused
+    first = fyno_pandas.push(frame, "uid", concurrency=1, **options)
+    assert first["status"].tolist() == ["in_doubt"]
+    assert "resending the row repeats them" in first.loc[0, "error"]
+    emulator.configure(error_requests=[])
+
+    kept = fyno_pandas.retry_failed(frame, first, "uid", concurrency=1, **options)
+    assert kept["status"].tolist() == ["in_doubt"]
+    assert totals(emulator) == {"a": 5}
+    resent = fyno_pandas.retry_failed(frame, first, "uid", in_doubt="resend", **options)
+    assert resent["status"].tolist() == ["sent"]
+    assert totals(emulator) == {"a": 10}  # sent again on request: it counted twice

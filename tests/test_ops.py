@@ -369,6 +369,31 @@ def test_a_row_that_failed_after_its_add_says_so(
     result = fyno_pandas.push(
         df, "uid", ops=ops, schema=schema, ledger=False, **QUIET, **destination
     )
-    assert result["status"].tolist() == ["failed"]
+    assert result["status"].tolist() == ["in_doubt"]  # its add was accepted: never resent
     assert "resending the row repeats them" in result.loc[0, "error"]
     assert len(result.loc[0, "request_ids"]) == 1  # the add's
+
+
+def test_retry_failed_sends_the_pushs_own_operations(
+    emulator: FynoEmulator, destination: dict[str, str]
+) -> None:
+    week = pd.DataFrame({"uid": ["a", "b"], "logins": [2, 3], "badges": [["x"], ["y"]]})
+    ops = {"logins": "add", "badges": "append"}
+    options = {"ledger": False, "concurrency": 1, "max_retries": 0, **destination, **QUIET}
+    emulator.configure(error_requests=[3], error_statuses=[400])  # after a's two seeds: b's add
+    result = fyno_pandas.push(week, "uid", ops=ops, **options)
+    assert result["status"].tolist() == ["sent", "failed"]
+    emulator.configure(error_requests=[])
+
+    with pytest.raises(FynoInputError, match="must send the same"):
+        fyno_pandas.retry_failed(week, result, "uid", ops={"logins": "add"}, **options)
+    again = fyno_pandas.retry_failed(week, result, "uid", **options)
+
+    assert again["status"].tolist() == ["sent", "sent"]
+    assert emulator.profiles["b"] == {"logins": 3, "badges": ["y"]}
+    b_requests = [
+        r["operation"]
+        for r in emulator.requests
+        if r["body"] is not None and r["body"].get("distinct_id") == "b"
+    ]
+    assert b_requests[-2:] == ["numerical-add", "list-append"]
