@@ -11,6 +11,8 @@ Used by `fyno_pandas.encode` and `fyno_pandas.coerce`; pure: numpy and pandas on
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 import numpy as np
 import pandas as pd
 
@@ -24,7 +26,10 @@ _OUTSIDE = (np.datetime64("0000-12-31"), np.datetime64("10000-01-02"))
 
 
 def _localize(values: np.ndarray, naive_tz: str) -> np.ndarray:
-    idx = pd.DatetimeIndex(values).tz_localize(naive_tz, ambiguous="NaT", nonexistent="NaT")
+    # A zone's name as zoneinfo reads it on every pandas: pandas 2 would hand it to pytz, which
+    # cuts local mean time to whole minutes and gives NaT before the year 1677 or so.
+    zone = ZoneInfo(naive_tz) if isinstance(naive_tz, str) else naive_tz
+    idx = pd.DatetimeIndex(values).tz_localize(zone, ambiguous="NaT", nonexistent="NaT")
     return idx.tz_convert(None).to_numpy()
 
 
