@@ -21,7 +21,8 @@ import pandas as pd
 
 from .encode import encode_string
 from .issues import short_repr
-from .ops import OPS, request_count, row_steps, step_body
+from .ops import OPS, request_count
+from .payloads import request_payloads
 from .render import render_html, render_text
 
 if TYPE_CHECKING:
@@ -358,12 +359,9 @@ class PushPlan:
 
     def payloads(self) -> list[dict[str, Any]]:
         """The request bodies as dicts, in row order: each row's requests in `fyno_pandas.ops`'
-        order (set, set-once, add, each appended and removed element, unset)."""
-        return [
-            json.loads(step_body(self, pos, step))
-            for pos in np.flatnonzero(self.sendable).tolist()
-            for step in row_steps(self, pos)
-        ]
+        order (set, set-once, add, each appended and removed element, unset). Built from each
+        property's decoded values, not by parsing the bodies (`fyno_pandas.payloads`)."""
+        return request_payloads(self)
 
     def to_frame(self) -> pd.DataFrame:
         """The rows to send as a DataFrame: distinct_id, then each property's value (or None)."""

@@ -44,6 +44,7 @@ PURE = {
         "planning",
         "ops",
         "pushplan",
+        "payloads",
         "render",
         "results",
         "options",

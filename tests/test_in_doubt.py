@@ -312,7 +312,7 @@ def test_a_schema_1_ledger_is_migrated_and_keeps_its_pushes(tmp_path: Path) -> N
     assert [p[0] for p in pushes] == [push_id]
     assert [r[1:4] for r in rows] == [("k", "in_flight", None)]
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,) == (2,)
+        assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,) == (3,)
     conn.close()
 
 

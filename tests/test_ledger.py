@@ -424,7 +424,8 @@ def test_callers_waiting_for_a_commit_share_the_next_one(ledger):
     blocker.execute("BEGIN IMMEDIATE")  # the first caller's commit waits for this lock
     first = threading.Thread(target=writer.ack, args=("u0", {"a": 1}, {}, "r0"))
     first.start()
-    wait_until(lambda: writer._busy, "the first caller to start its commit")
+    # busy with an empty queue: the first caller took it (a leader yields before it does)
+    wait_until(lambda: writer._busy and not writer._queue, "the first caller to start its commit")
     others = [
         threading.Thread(target=writer.ack, args=(f"u{i}", {"a": 1}, {}, f"r{i}"))
         for i in range(1, 8)
@@ -606,3 +607,77 @@ def test_an_invalid_type_rolls_the_whole_group_back(ledger):
         ledger.record_acks(SCOPE, push, acks)
     assert acked_dict(ledger) == {}
     assert ledger.property_types(SCOPE) == {}
+
+
+# -- learnt rates -----------------------------------------------------------------------------
+
+
+def test_a_learnt_rate_is_remembered_per_scope_and_forgotten(tmp_path):
+    other = Scope(E, "FYTEST", "test")
+    path = tmp_path / "ledger.sqlite"
+    with Ledger(path) as led:
+        assert led.learnt_rate(SCOPE) is None  # a scope the ledger does not know yet
+        led.remember_rate(SCOPE, 180)
+        led.remember_rate(other, 42.5)
+        led.remember_rate(SCOPE, 150.0)  # the last push to learn it wins
+    with Ledger(path) as led:
+        assert led.learnt_rate(SCOPE) == 150.0
+        assert led.learnt_rate(other) == 42.5
+        led.remember_rate(SCOPE, None)
+        led.remember_rate(Scope(E, "NEVER", "live"), None)  # nothing to forget: no scope made
+        assert led.learnt_rate(SCOPE) is None
+        assert led.learnt_rate(other) == 42.5
+        assert "NEVER" not in set(led.pushes()["wsid"])
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT count(*) FROM scopes WHERE wsid = 'NEVER'").fetchone() == (0,)
+    conn.close()
+
+
+@pytest.mark.parametrize("rps", [0, -1.0, float("nan"), float("inf"), "fast", [1.0]])
+def test_a_learnt_rate_must_be_a_positive_number(ledger, rps):
+    with pytest.raises(ValueError, match="positive number"):
+        ledger.remember_rate(SCOPE, rps)
+    assert ledger.learnt_rate(SCOPE) is None
+
+
+def _schema_2_file(path: Path) -> None:
+    """A ledger file of schema version 2 holding one acknowledged value: written by today's
+    code, then taken back to version 2 (migration 3 only adds ``rate_limits``)."""
+    with Ledger(path) as led:
+        push = led.begin_push(SCOPE, {})
+        led.record_acks(SCOPE, push, [("u1", {"a": 7}, {"a": "number"}, "r1")])
+    conn = sqlite3.connect(path)
+    conn.execute("DROP TABLE rate_limits")
+    conn.execute("PRAGMA user_version = 2")
+    conn.commit()
+    conn.close()
+
+
+def test_a_schema_2_ledger_is_migrated_and_keeps_its_values(tmp_path):
+    path = tmp_path / "v2.sqlite"
+    _schema_2_file(path)
+    with Ledger(path) as led:
+        assert acked_dict(led) == {("u1", "a"): (7, "r1")}
+        assert led.property_types(SCOPE) == {"a": "number"}
+        assert led.learnt_rate(SCOPE) is None
+        led.remember_rate(SCOPE, 99.0)
+        assert led.learnt_rate(SCOPE) == 99.0
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,) == (3,)
+    conn.close()
+
+
+def test_reading_a_schema_2_ledger_migrates_it_like_every_reader(tmp_path):
+    # A plan only reads the ledger, yet opening an older file migrates it first (one write
+    # transaction), so readers never meet a file without the tables they query.
+    from fyno_pandas.ledger.bridge import opened
+
+    path = tmp_path / "v2.sqlite"
+    _schema_2_file(path)
+    with opened(path, create=False) as led:
+        assert led is not None
+        assert led.learnt_rate(SCOPE) is None
+        assert led.property_types(SCOPE) == {"a": "number"}
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone() == (3,)
+    conn.close()

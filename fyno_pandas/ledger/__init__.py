@@ -14,20 +14,24 @@ takes it as its first argument):
 * each push: start, end, counts and plan options, and the fingerprint of its adds and appends;
   the API key is never stored;
 * each row's adds and appends, per push: in flight before they are sent, then acknowledged or
-  failed (``adds``, ``inflight``); left in flight they are in doubt (`fyno_pandas.resume`).
+  failed (``adds``, ``inflight``); left in flight they are in doubt (`fyno_pandas.resume`);
+* the request rate Fyno was found to accept, learnt from its 429 answers (``rates``).
 
 Files: ``store`` (the `Ledger`: pushes, types and values), ``schema`` (the migrations),
 ``database`` (opening, checking and migrating the file; transactions), ``adds`` and
 ``inflight`` (adds and appends in flight; `AddJournal`), ``scope`` (`Scope`), ``values``
-(the per-user value rows, written and read in bulk), ``claims`` (types claimed before seeding),
-``groupcommit`` (`AckWriter`), ``check`` (`unchanged_mask`, `latest_acks`: pure pandas) and
-``bridge`` (how `plan` and `push` use the ledger).
+(the per-user value rows, read in bulk), ``acktable`` (what each row's ack records, as arrays)
+and ``writes`` (groups of acks written in one statement), ``claims`` (types claimed before
+seeding), ``rates`` (the request rate learnt per scope), ``reports`` (pushes and properties as
+frames), ``groupcommit`` (`AckWriter`), ``check`` (`unchanged_mask`, `latest_acks`,
+`compare_states`: pure numpy and pandas) and ``bridge`` (how `plan` and `push` use the ledger).
 
 Durability and concurrency: WAL journal, ``synchronous=NORMAL`` (a killed process loses nothing
 committed; a power cut may lose the last commits, never consistency), a busy timeout, and every
-write one ``BEGIN IMMEDIATE`` transaction, so several processes can write at once and a killed
-writer leaves whole transactions only. Within a process one connection per `Ledger` is shared by
-all threads under a lock; `AckWriter` batches the acks of concurrent workers into shared commits.
+write one transaction (``BEGIN IMMEDIATE``, or one statement that is its own transaction), so
+several processes can write at once and a killed writer leaves whole transactions only. Within
+a process one connection per `Ledger` is shared by all threads under a lock; `AckWriter`
+batches the acks of concurrent workers into shared commits.
 """
 
 from __future__ import annotations

@@ -13,7 +13,8 @@ import numpy as np
 
 from ..connection import connected
 from ..errors import FynoInputError
-from .check import CHANGED, HOLDS, ack_users, latest_acks, match_rows, unchanged_mask
+from .acktable import AckTable
+from .check import CHANGED, HOLDS, compare_states
 from .groupcommit import AckWriter
 from .scope import Scope
 from .store import Ledger, default_path
@@ -87,21 +88,18 @@ def skip_acknowledged(plan: PushPlan, ledger: Ledger, config: Any) -> PushPlan:
     # SQLite reads without the GIL, so the plan's values are hashed meanwhile; when the ledger
     # knows none of these users the read ends first and the hashing stops.
     with ThreadPoolExecutor(1, thread_name_prefix="fyno-ledger-read") as reader:
-        reading = reader.submit(ledger.acknowledged_hashes, Scope.of(config), ids, exact=False)
+        reading = reader.submit(ledger.acknowledged_states, Scope.of(config), ids)
         hashes = {}
         for p in checked:
-            if reading.done() and not len(reading.result()):
+            if reading.done() and not reading.result().users:
                 break
             hashes[p] = plan.value_hashes(p)
-        acked = reading.result()
-    if not len(acked):
+        states = reading.result()
+    if not states.users:
         return plan
-    rows = match_rows(ack_users(acked), plan.distinct_ids)
     once = [p for p in checked if plan.ops.get(p) == "set_once"]
-    same = unchanged_mask(hashes, plan.distinct_ids, acked, rows, any_value=once)
-    latest = latest_acks(acked, plan.distinct_ids, rows)
-    acked_at = latest["acked_at"].dt.tz_convert(None).to_numpy(dtype="datetime64[ns]")
-    return plan.without_acknowledged(same, latest["request_id"].to_numpy(dtype=object), acked_at)
+    same, request_ids, acked_at = compare_states(hashes, plan.distinct_ids, states, once)
+    return plan.without_acknowledged(same, request_ids, acked_at)
 
 
 class TypeClaims:
@@ -137,7 +135,10 @@ class AckRecorder:
 
     A worker's next request waits until its ack is committed, so a killed process has sent at
     most ``concurrency`` acknowledged requests the ledger does not know (``concurrency *
-    batch_size`` rows in batch mode). A batch answer is recorded in one transaction.
+    batch_size`` rows in batch mode). What each row's ack records is built once, as one
+    `AckTable` of the plan, so a worker only queues the row's position and request id: the
+    group's commit writes them in bulk (`fyno_pandas.ledger.writes`). A batch answer is
+    recorded in one transaction of its own.
 
     Attributes
     ----------
@@ -149,50 +150,29 @@ class AckRecorder:
     def __init__(
         self, plan: PushPlan, ledger: Ledger, scope: Scope, push_id: int, writer: AckWriter
     ) -> None:
-        self._ids = plan.distinct_ids
         self._ledger, self._writer, self._target = ledger, writer, (scope, push_id)
-        self._arrays = [
-            (
-                p,
-                _hashes(plan, p),
-                np.not_equal(plan.fragments[p], None),
-                plan.unsets[p],
-                None if plan.ops.get(p) == "remove" else plan.fyno_types.get(p),
-            )
-            for p in plan.properties
-        ]
-        # The same as lists: one row's values are read faster from lists than from arrays.
-        self._columns = [
-            (p, hashes.tolist(), is_set.tolist(), is_unset.tolist(), fyno_type)
-            for p, hashes, is_set, is_unset, fyno_type in self._arrays
-        ]
+        self._table = AckTable.from_columns(
+            plan.distinct_ids,
+            [
+                (
+                    p,
+                    _hashes(plan, p),
+                    np.not_equal(plan.fragments[p], None),
+                    plan.unsets[p],
+                    None if plan.ops.get(p) == "remove" else plan.fyno_types.get(p),
+                )
+                for p in plan.properties
+            ],
+        )
         self.not_stored: list[tuple[int, str]] = []
 
-    def _ack(self, pos: int, request_id: str | None) -> tuple[Any, ...]:
-        hashes, types = {}, {}
-        for prop, hashed, is_set, is_unset, fyno_type in self._columns:
-            if is_set[pos]:
-                hashes[prop] = hashed[pos]
-                types[prop] = fyno_type
-            elif is_unset[pos]:
-                hashes[prop] = 0  # the ledger's mark of an acknowledged unset
-        return (self._ids[pos], hashes, types, request_id)
-
     def __call__(self, positions: Sequence[int], request_id: str | None) -> None:
+        ack = (self._table, positions, request_id)
         if len(positions) == 1:
-            pos = positions[0]
-            for prop in self._writer.ack(*self._ack(pos, request_id)):
-                self.not_stored.append((pos, prop))
-            return
-        rows = np.asarray(positions, dtype=np.intp)
-        columns = [
-            (p, hashes[rows], is_set[rows], is_unset[rows], fyno_type)
-            for p, hashes, is_set, is_unset, fyno_type in self._arrays
-        ]
-        ids = self._ids[rows].tolist()
-        rejected = self._ledger.record_batch(*self._target, ids, columns, request_id)
-        for i, k in zip(*np.nonzero(rejected), strict=True):
-            self.not_stored.append((int(rows[i]), self._arrays[k][0]))
+            what = f"ack of {self._table.ids[positions[0]]!r}"
+            self.not_stored.extend(self._writer.write(ack, what))
+        else:
+            self.not_stored.extend(self._ledger.record_rows(*self._target, [ack])[0])
 
 
 def _hashes(plan: PushPlan, prop: str) -> np.ndarray:

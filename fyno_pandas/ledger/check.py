@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["CHANGED", "HOLDS", "ack_users", "latest_acks", "match_rows", "unchanged_mask"]
+if TYPE_CHECKING:
+    from .values import States
+
+__all__ = [
+    "CHANGED",
+    "HOLDS",
+    "compare_states",
+    "latest_acks",
+    "match_rows",
+    "unchanged_mask",
+]
 
 #: Recorded for an acknowledged add, append or remove: the value is unknown, so the mark must
 #: match no plan hash (a later ``set`` of any value is sent). 0 marks an acknowledged unset.
@@ -72,6 +83,73 @@ def unchanged_mask(
     return out
 
 
+def compare_states(
+    plan_hashes: Mapping[str, np.ndarray],
+    distinct_ids: Sequence[str | None] | np.ndarray,
+    states: States,
+    any_value: Collection[str] = (),
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """`unchanged_mask` and `latest_acks` straight from the records `read_states` read (with
+    each user's latest request): no row per value, no request id per value.
+
+    Returns the masks per property, and per plan row the user's latest request id (None when
+    the ledger does not know the user) and its time (datetime64[ns], UTC; NaT).
+    """
+    n = len(distinct_ids)
+    rows = match_rows(states.users, distinct_ids)
+    found = rows >= 0
+    everyone = len(rows) == len(states.users) and bool(found.all())
+    at = rows[found]
+    in_order = everyone and bool((at == np.arange(len(at))).all())
+    out = {}
+    for prop, (held, present) in _columns(states, list(plan_hashes)).items():
+        held = held if in_order else held[at]
+        plan = np.asarray(plan_hashes[prop], dtype=np.uint64)
+        same = held != 0 if prop in any_value else held == (plan if everyone else plan[found])
+        if present is not None:
+            same &= present if in_order else present[at]
+        mask = same if everyone else np.zeros(n, dtype=bool)
+        if not everyone:
+            mask[found] = same
+        out[prop] = mask
+    out.update((p, np.zeros(n, dtype=bool)) for p in plan_hashes if p not in out)
+    request_id = np.full(n, None, dtype=object)
+    when = np.full(n, np.datetime64("NaT", "ns"))
+    if states.latest_request is not None and states.latest_at is not None:
+        request_id[found] = states.latest_request[at]
+        when[found] = states.latest_at[at].view("datetime64[ns]")
+    return out, request_id, when
+
+
+def _columns(states: States, wanted: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
+    """Per wanted property the ledger holds: each user's hash (0 where none) and which users
+    hold one (None: all of them)."""
+    users, rec = len(states.users), states.rec
+    width = len(rec) // users if users else 0
+    column = {pid: wanted.index(name) for pid, name in states.names.items() if name in wanted}
+    if users and len(rec) == users * width and (states.per_user == width).all():
+        props = rec["prop"].reshape(users, width)
+        if (props == props[0]).all():  # every user holds the same properties in the same order
+            hashes = rec["hash"].reshape(users, width)
+            return {
+                wanted[column[pid]]: (hashes[:, j], None)
+                for j, pid in enumerate(props[0].tolist())
+                if pid in column
+            }
+    owner = np.repeat(np.arange(users), states.per_user)
+    col = np.full(max(states.names, default=0) + 1, -1, dtype=np.intp)
+    for pid, k in column.items():
+        col[pid] = k
+    col = col[rec["prop"]] if len(rec) else np.zeros(0, dtype=np.intp)
+    sel = col >= 0
+    table = np.zeros((users, len(wanted)), dtype=np.uint64)
+    present = np.zeros((users, len(wanted)), dtype=bool)
+    table[owner[sel], col[sel]] = rec["hash"][sel]
+    present[owner[sel], col[sel]] = True
+    held = present.any(axis=0)
+    return {wanted[k]: (table[:, k], present[:, k]) for k in np.flatnonzero(held).tolist()}
+
+
 def latest_acks(
     acked: pd.DataFrame,
     distinct_ids: Sequence[str | None] | np.ndarray,
@@ -116,18 +194,20 @@ def match_rows(users: pd.Index, distinct_ids: Sequence[str | None] | np.ndarray)
     """Per distinct id, its position in ``users`` (the ledger's users), or -1.
 
     One factorize of both lists: about twice as fast as ``users.get_indexer`` for a million
-    string ids, whose hash table pandas would build for that one lookup.
+    string ids, whose hash table pandas would build for that one lookup. Ids in the very order
+    of ``users`` (a sorted frame pushed again: the ledger reads users sorted) need no lookup.
     """
     ids = np.asarray(distinct_ids, dtype=object)
+    if len(ids) == len(users) and len(ids):
+        known = np.asarray(users, dtype=object)
+        middle = len(ids) // 2
+        ends = (0, middle, -1)
+        if all(known[k] == ids[k] for k in ends) and (known == ids).all():
+            return np.arange(len(ids))
     codes, _ = pd.factorize(np.concatenate([np.asarray(users, dtype=object), ids]))
     position = np.full(len(users) + len(ids) + 1, -1, dtype=np.intp)
     position[codes[: len(users)]] = np.arange(len(users))
     return position[codes[len(users) :]]  # a missing id (None) has code -1: the last slot
-
-
-def ack_users(acked: pd.DataFrame) -> pd.Index:
-    """The users of an `acknowledged_hashes` frame, in the order `match_rows` expects."""
-    return _categories(acked["distinct_id"])[0]
 
 
 def _categories(col: pd.Series) -> tuple[pd.Index, np.ndarray]:

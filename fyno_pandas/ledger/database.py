@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -43,10 +43,14 @@ def transaction(conn: sqlite3.Connection, mode: str = "IMMEDIATE") -> Iterator[N
 
 
 def open_database(
-    path: Path, timeout: float, migrations: Sequence[Sequence[str]]
+    path: Path,
+    timeout: float,
+    migrations: Sequence[Sequence[str]],
+    setup: Callable[[sqlite3.Connection], None] | None = None,
 ) -> sqlite3.Connection:
     """Open ``path`` (created with its folders when missing) in WAL mode, migrated to the
     schema version ``len(migrations)``; ``migrations[i]`` takes a file from version i to i + 1.
+    ``setup`` then prepares the connection (temporary objects, functions).
 
     Raises `FynoLedgerError` when the file is a directory, not a SQLite database, another
     application's database, or of a newer schema version.
@@ -66,6 +70,8 @@ def open_database(
                 raise FynoLedgerError(f"the ledger {path} cannot use WAL journaling")
             conn.execute("PRAGMA synchronous = NORMAL")
             _migrate(conn, path, migrations)
+            if setup is not None:
+                setup(conn)
         except BaseException:
             conn.close()
             raise

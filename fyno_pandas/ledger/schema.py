@@ -39,4 +39,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         " ('in_flight', 'acked', 'failed')), request_id TEXT, at REAL NOT NULL,"
         " PRIMARY KEY (push_id, request_key)) WITHOUT ROWID",
     ),
+    # 3: the request rate Fyno accepted at each destination, learnt from its 429 answers, so
+    # the next push starts at it instead of learning it again (`fyno_pandas.ledger.rates`).
+    (
+        "CREATE TABLE rate_limits (scope_id INTEGER PRIMARY KEY REFERENCES scopes,"
+        " rps REAL NOT NULL CHECK (rps > 0), learnt_at REAL NOT NULL)",
+    ),
 )

@@ -17,11 +17,12 @@ import pandas as pd
 
 from ..errors import FynoLedgerError
 from ..types import FYNO_TYPES
-from . import adds, claims, database
+from . import adds, claims, database, rates, reports, writes
+from .acktable import Ack, AckTable, Column, RowAck
 from .groupcommit import AckWriter
 from .schema import MIGRATIONS as _MIGRATIONS
 from .scope import Scope
-from .values import Ack, Column, read_acked, write_acks, write_batch
+from .values import States, read_acked, read_states, wanted_ids
 
 __all__ = ["FYNO_TYPES", "SCHEMA_VERSION", "Ledger", "default_path"]
 
@@ -80,6 +81,7 @@ class Ledger:
         # Per open ledger: scope ids, and property ids and types once fixed (never change).
         self._scopes: dict[Scope, int] = {}
         self._fixed_types: dict[int, dict[str, tuple[int, str]]] = {}
+        self._next_ack: int | None = None  # the ack id after the last this ledger wrote
         self._conn = self._open()
 
     @property
@@ -113,18 +115,23 @@ class Ledger:
     # -- connection and transactions ---------------------------------------------------------
 
     def _open(self) -> sqlite3.Connection:
-        return database.open_database(self._path, self._timeout, _MIGRATIONS)
+        return database.open_database(self._path, self._timeout, _MIGRATIONS, writes.prepare)
 
     @contextmanager
-    def _transaction(self, action: str, mode: str = "IMMEDIATE") -> Iterator[sqlite3.Connection]:
+    def _connection(self, action: str) -> Iterator[sqlite3.Connection]:
+        """The connection, under the lock, reopened after a fork or `close`."""
         with self._lock, database.errors(self._path, action):
             if self._conn is None or self._pid != os.getpid():
                 if self._conn is not None:
                     self._conn.close()
                 self._pid = os.getpid()
                 self._conn = self._open()
-            with database.transaction(self._conn, mode):
-                yield self._conn
+            yield self._conn
+
+    @contextmanager
+    def _transaction(self, action: str, mode: str = "IMMEDIATE") -> Iterator[sqlite3.Connection]:
+        with self._connection(action) as conn, database.transaction(conn, mode):
+            yield conn
 
     def _scope(self, conn: sqlite3.Connection, scope: Scope, create: bool) -> int | None:
         if scope in self._scopes:
@@ -179,24 +186,8 @@ class Ledger:
         Columns: endpoint, wsid, version, started_at, ended_at (NaT while running or after a
         crash), acks (requests acknowledged), counts and options (dicts).
         """
-        sql = (
-            "SELECT p.push_id, s.endpoint, s.wsid, s.version, p.started_at, p.ended_at,"
-            " (SELECT COALESCE(SUM(g.acks), 0) FROM ack_groups g WHERE g.push_id = p.push_id),"
-            " p.counts, p.options"
-            " FROM pushes p JOIN scopes s USING (scope_id)"
-            " WHERE (?1 IS NULL OR s.wsid = ?1) AND (?2 IS NULL OR s.version = ?2)"
-            " ORDER BY p.push_id"
-        )
         with self._transaction("read", "DEFERRED") as conn:
-            rows = conn.execute(sql, (wsid, version)).fetchall()
-        cols = ["push_id", "endpoint", "wsid", "version", "started_at", "ended_at", "acks"]
-        frame = pd.DataFrame([r[:7] for r in rows], columns=cols)
-        for col in ("started_at", "ended_at"):
-            frame[col] = pd.to_datetime(frame[col].astype("float64"), unit="s", utc=True)
-        frame["acks"] = frame["acks"].astype("int64")
-        frame["counts"] = [json.loads(r[7]) if r[7] else {} for r in rows]
-        frame["options"] = [json.loads(r[8]) for r in rows]
-        return frame.set_index("push_id")
+            return reports.pushes(conn, wsid, version)
 
     def properties(
         self, scope: Scope | str, version: str | None = None, endpoint: str | None = None
@@ -210,16 +201,7 @@ class Ledger:
         """
         scope = _scope_of(scope, version, endpoint)
         with self._transaction("read", "DEFERRED") as conn:
-            scope_id = self._scope(conn, scope, create=False)
-            sql = (
-                "SELECT name, fyno_type, fixed_at, push_id FROM properties"
-                " WHERE scope_id = ? ORDER BY prop_id"
-            )
-            rows = conn.execute(sql, (scope_id,)).fetchall()
-        frame = pd.DataFrame(rows, columns=["property", "fyno_type", "fixed_at", "push_id"])
-        frame["fixed_at"] = pd.to_datetime(frame["fixed_at"].astype("float64"), unit="s", utc=True)
-        frame["push_id"] = frame["push_id"].astype("Int64")
-        return frame
+            return reports.properties(conn, self._scope(conn, scope, create=False))
 
     def property_types(
         self, scope: Scope | str, version: str | None = None, endpoint: str | None = None
@@ -256,6 +238,23 @@ class Ledger:
         with self._transaction("release property types in") as conn:
             claims.release(conn, push_id)
 
+    # -- learnt request rates (`rates`) ------------------------------------------------------
+
+    def learnt_rate(self, scope: Scope) -> float | None:
+        """The requests per second Fyno was found to accept at ``scope``, or None."""
+        with self._transaction("read", "DEFERRED") as conn:
+            return rates.learnt(conn, self._scope(conn, scope, create=False))
+
+    def remember_rate(self, scope: Scope, rps: float | None) -> None:
+        """Remember ``rps`` (positive) as the rate Fyno accepts at ``scope``; None forgets it."""
+        value = None if rps is None else rates.check_rate(rps)
+        with self._transaction("record a rate in") as conn:
+            scope_id = self._scope(conn, scope, create=value is not None)
+            if value is not None:
+                rates.remember(conn, scope_id, value)  # type: ignore[arg-type]
+            elif scope_id is not None:
+                rates.forget(conn, scope_id)
+
     # -- acknowledged values -----------------------------------------------------------------
 
     def record_acks(self, scope: Scope, push_id: int, acks: Iterable[Ack]) -> list[tuple[str, str]]:
@@ -264,9 +263,9 @@ class Ledger:
         Parameters
         ----------
         acks : iterable of (distinct_id, {property: value_hash}, {property: fyno type}, request_id)
-            One per 202 answer (a batch request gives one per item, sharing its request_id).
-            ``value_hash`` is a uint64 (``PushPlan.value_hashes``); 0 records an unset. A
-            property's first typed ack fixes its type; later ones never change it.
+            One per 202 answer. ``value_hash`` is a uint64 (``PushPlan.value_hashes``); 0
+            records an unset. A property's first typed ack fixes its type; later ones never
+            change it.
 
         Returns
         -------
@@ -275,22 +274,46 @@ class Ledger:
             Fyno accepted them (202) but drops them silently.
         """
         items = list(acks)
-        rejected = self.record_acks_raw(scope, push_id, items) if items else []
-        return [(a[0], p) for a, props in zip(items, rejected, strict=True) for p in props]
+        table = AckTable.from_acks(items)
+        rows = [(table, (i,), a[3]) for i, a in enumerate(items)]
+        rejected = self.record_rows(scope, push_id, rows) if items else []
+        return [(table.ids[i], p) for found in rejected for i, p in found]
 
-    def record_acks_raw(self, scope: Scope, push_id: int, acks: list[Ack]) -> list[list[str]]:
-        """As `record_acks`, saying per ack which of its properties were not recorded.
+    def record_rows(
+        self, scope: Scope, push_id: int, acks: Sequence[RowAck]
+    ) -> list[list[tuple[int, str]]]:
+        """Record acknowledged requests given as rows of `AckTable` s, in one transaction.
 
-        What an `AckWriter` commits for the workers queued behind it; it hands each its own.
+        What an `AckWriter` commits for the workers queued behind it, each ack (table, row
+        positions, request id) one request: several rows are a batch request's items. Returns
+        per ack the (row position, property) of its values not recorded (see `record_acks`).
         """
-        items = [(str(d), dict(h), dict(t or {}), r) for d, h, t, r in acks]
+        now = time.time()
+        with self._connection("record acknowledged values in") as conn:
+            scope_id, base = self._scopes.get(scope), self._next_ack
+            known = self._fixed_types.get(scope_id, {})  # type: ignore[arg-type]
+            # The steady state: one statement, its own transaction (`writes`). The ack ids
+            # after this ledger's last are free unless another writer took them meanwhile.
+            if scope_id is not None and base is not None and not writes.first_types(acks, known):
+                try:
+                    out = writes.write_group(conn, push_id, scope_id, acks, known, base, now, True)
+                except sqlite3.IntegrityError:
+                    out = None
+                if out is not None:
+                    self._next_ack = base + len(acks)
+                    return out
         with self._transaction("record acknowledged values in") as conn:
             scope_id = self._scope(conn, scope, create=True)
             known = self._fixed_types.setdefault(scope_id, {})  # type: ignore[arg-type]
-            rejected, looked_up = write_acks(conn, push_id, scope_id, items, known)  # type: ignore[arg-type]
+            first = writes.first_types(acks, known)
+            looked_up = writes.fix_types(conn, push_id, scope_id, first, now) if first else {}  # type: ignore[arg-type]
+            base = conn.execute("SELECT COALESCE(MAX(ack_id), 0) + 1 FROM acks").fetchone()[0]
+            fixed = {**known, **looked_up}
+            out = writes.write_group(conn, push_id, scope_id, acks, fixed, base, now)  # type: ignore[arg-type]
         # Only after the commit: a rolled-back transaction may have fixed types that are gone.
         known.update((n, (pid, t)) for n, (pid, t) in looked_up.items() if t is not None)
-        return rejected
+        self._next_ack = base + len(acks)
+        return out  # type: ignore[return-value]
 
     def record_batch(
         self,
@@ -308,24 +331,17 @@ class Ledger:
         """
         if len(set(distinct_ids)) != len(distinct_ids):
             raise FynoLedgerError("record_batch: a batch holds each distinct_id once")
-        with self._transaction("record acknowledged values in") as conn:
-            scope_id = self._scope(conn, scope, create=True)
-            known = self._fixed_types.setdefault(scope_id, {})  # type: ignore[arg-type]
-            rejected, looked_up = write_batch(
-                conn,
-                push_id,
-                scope_id,
-                distinct_ids,
-                columns,
-                request_id,
-                known,  # type: ignore[arg-type]
-            )
-        known.update((n, (pid, t)) for n, (pid, t) in looked_up.items() if t is not None)
+        table = AckTable.from_columns(distinct_ids, columns)
+        rejected = np.zeros(table.is_set.shape, dtype=bool)
+        if len(distinct_ids):
+            batch = (table, range(len(distinct_ids)), request_id)
+            for i, p in self.record_rows(scope, push_id, [batch])[0]:
+                rejected[i, table.names.index(p)] = True
         return rejected
 
     def ack_writer(self, scope: Scope, push_id: int) -> AckWriter:
-        """A group-commit writer of acks for one push; see :class:`AckWriter`."""
-        return AckWriter(self.record_acks_raw, scope, push_id)
+        """A group-commit writer of acks for one push (`record_rows`); see :class:`AckWriter`."""
+        return AckWriter(self.record_rows, scope, push_id)
 
     # -- adds and appends (`adds`) -----------------------------------------------------------
 
@@ -364,11 +380,16 @@ class Ledger:
         frame pushed again); otherwise each is looked up by key (``benchmarks/ledger_check.py``
         measures it).
         """
-        wanted = None
-        if distinct_ids is not None:
-            wanted = np.asarray(distinct_ids, dtype=object)
-            wanted = wanted[~pd.isna(wanted)]
-            # Stored ids are text, and text order is what a range of them follows.
-            wanted = np.fromiter(map(str, wanted), dtype=object, count=len(wanted))
         with self._transaction("read", "DEFERRED") as conn:
-            return read_acked(conn, self._scope(conn, scope, create=False), wanted, exact)
+            scope_id = self._scope(conn, scope, create=False)
+            return read_acked(conn, scope_id, wanted_ids(distinct_ids), exact)
+
+    def acknowledged_states(
+        self, scope: Scope, distinct_ids: Iterable[str | None] | None = None
+    ) -> States:
+        """`acknowledged_hashes` as stored, for the ``only_changed`` check: each user's records
+        and latest request, not a row per value (`check.compare_states`). May hold other users
+        of the scope too (``exact=False``)."""
+        with self._transaction("read", "DEFERRED") as conn:
+            scope_id = self._scope(conn, scope, create=False)
+            return read_states(conn, scope_id, wanted_ids(distinct_ids), False, latest=True)

@@ -1,29 +1,26 @@
-"""Acknowledged values: per-user state rows and the acks journal, written and read in bulk.
+"""Acknowledged values: per-user state rows and the acks journal, read in bulk.
 
 A user's acknowledged values are one row of ``acked_values``; its ``state`` blob packs one
 20-byte record per property: property id (uint32), value hash (uint64), ack id (uint64), little
 endian. ``acks`` gives each ack (one acknowledged request, or one item of a batch request) its
-request id; ``ack_groups`` gives each write transaction's consecutive acks their push and time.
+request id; ``ack_groups`` gives each write's consecutive acks their push and time (`writes`).
 Python's sqlite3 builds a tuple per fetched row, so one row per user instead of one per value
 makes reading 1,000,000 users x 7 properties several times faster.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 import struct
-import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-Ack = tuple[str, Mapping[str, int], Mapping[str, str], "str | None"]
-
-_U64 = (1 << 64) - 1
-_REC = struct.Struct("<IQQ")  # property id, value hash, ack id
-_REC_DTYPE = np.dtype([("prop", "<u4"), ("hash", "<u8"), ("ack", "<u8")])
+REC = struct.Struct("<IQQ")  # property id, value hash, ack id
+REC_DTYPE = np.dtype([("prop", "<u4"), ("hash", "<u8"), ("ack", "<u8")])
 _CHUNK = 500  # keys per IN (...) query, well under SQLite's parameter limit
 # When the ids asked for span fewer than 8 times as many users of the scope, one scan of that
 # range beats looking each up by key.
@@ -31,23 +28,13 @@ _LOOKUP_FRACTION = 8
 # An ack id range up to this many times the users read is fetched by one scan, else by key.
 _RANGE_FACTOR = 4
 
-# First writer wins: a later ack only fills a type still unknown (a property only ever unset).
-_UPSERT_PROPERTY = (
-    "INSERT INTO properties (scope_id, name, fyno_type, fixed_at, push_id) VALUES (?, ?, ?, ?, ?)"
-    " ON CONFLICT (scope_id, name) DO UPDATE SET fyno_type = excluded.fyno_type,"
-    " fixed_at = excluded.fixed_at, push_id = excluded.push_id"
-    " WHERE properties.fyno_type IS NULL AND excluded.fyno_type IS NOT NULL"
-)
 _SELECT_STATES = "SELECT distinct_id, state FROM acked_values WHERE scope_id = ?"
-_UPSERT_STATE = (
-    "INSERT INTO acked_values (scope_id, distinct_id, state) VALUES (?, ?, ?)"
-    " ON CONFLICT (scope_id, distinct_id) DO UPDATE SET state = excluded.state"
-)
 _SCAN = (
     "SELECT group_concat(distinct_id, char(31)), CAST(group_concat(state, '') AS BLOB),"
     " group_concat(length(state)), count(*) FROM acked_values WHERE scope_id = ?"
 )
 _IN_RANGE = " AND distinct_id BETWEEN ? AND ?"
+_COUNT = "SELECT count(*) FROM (SELECT 1 FROM acked_values WHERE scope_id = ? LIMIT ?)"
 _COUNT_RANGE = (
     "SELECT count(*) FROM (SELECT 1 FROM acked_values WHERE scope_id = ?" + _IN_RANGE + " LIMIT ?)"
 )
@@ -70,191 +57,111 @@ def select_in(
         yield from conn.execute(sql.format(",".join("?" * len(part))), (*head, *part))
 
 
-def stored(fixed: str | None, sent: str | None) -> bool:
-    """Whether Fyno keeps a value of type ``sent`` on a property fixed as ``fixed``."""
-    # An ISO date travels as a JSON string, so a String property stores it as a string.
-    return fixed is None or sent is None or sent == fixed or (fixed, sent) == ("string", "date")
+def wanted_ids(distinct_ids: Iterable[object] | None) -> np.ndarray | None:
+    """The ids to read as text, None entries left out (None: every user)."""
+    if distinct_ids is None:
+        return None
+    wanted = np.asarray(distinct_ids, dtype=object)
+    if pd.api.types.infer_dtype(wanted, skipna=False) == "string":
+        return wanted  # text already (a plan's ids), none missing
+    wanted = wanted[~pd.isna(wanted)]
+    # Stored ids are text, and text order is what a range of them follows.
+    return np.fromiter(map(str, wanted), dtype=object, count=len(wanted))
 
 
-def _fix_types(
-    conn: sqlite3.Connection,
-    push_id: int,
-    scope: int,
-    first: Mapping[str, str | None],
-    now: float,
-) -> dict[str, tuple[int, str | None]]:
-    """Record each property's first acknowledged type (unless fixed before); return
-    ``{name: (prop_id, fixed type)}`` of these properties."""
-    conn.executemany(
-        _UPSERT_PROPERTY,
-        [(scope, n, t, now if t else None, push_id if t else None) for n, t in first.items()],
-    )
-    sql = "SELECT name, prop_id, fyno_type FROM properties WHERE scope_id = ? AND name IN ({})"
-    return {n: (pid, typ) for n, pid, typ in select_in(conn, sql, (scope,), list(first))}
+@dataclasses.dataclass(frozen=True)
+class States:
+    """The acknowledged states of some users of a scope, as stored, from one read snapshot.
 
-
-def write_acks(
-    conn: sqlite3.Connection,
-    push_id: int,
-    scope: int,
-    acks: Sequence[Ack],
-    known: Mapping[str, tuple[int, str]],
-) -> tuple[list[list[str]], dict[str, tuple[int, str | None]]]:
-    """Write ``acks`` in the caller's ``BEGIN IMMEDIATE`` transaction.
-
-    ``known`` holds ``{name: (prop_id, fyno_type)}`` of properties whose type was fixed before
-    (a fixed type never changes, so these need no lookup). Returns, per ack, the properties
-    not recorded because their type differs from the fixed one, and the properties looked up.
+    Attributes
+    ----------
+    users : list of str
+        The distinct ids, in the order read.
+    per_user : numpy.ndarray
+        int64: each user's number of records.
+    rec : numpy.ndarray
+        `REC_DTYPE`: the users' records (property id, value hash, ack id), user after user.
+    names : dict
+        ``{property id: name}`` of the scope's properties.
+    latest_request, latest_at : numpy.ndarray or None
+        Per user, the request id (object) and the time (int64 ns since the epoch, UTC) of the
+        user's latest ack, the one with the largest id (ids grow with every commit); None
+        unless `read_states` was asked for them.
     """
-    now = time.time()
-    first: dict[str, str | None] = {}
-    for _, hashes, types, _ in acks:
-        for name in hashes:
-            if name not in known and first.get(name) is None:
-                first[name] = types.get(name)
-    looked_up = _fix_types(conn, push_id, scope, first, now)
-    fixed = {**known, **looked_up}
-    # The write lock is held, so no other process can take these ids; they stay consecutive.
-    base = conn.execute("SELECT COALESCE(MAX(ack_id), 0) FROM acks").fetchone()[0] + 1
-    conn.execute(
-        "INSERT INTO ack_groups (first_ack, push_id, acks, acked_at) VALUES (?, ?, ?, ?)",
-        (base, push_id, len(acks), now),
-    )
-    conn.executemany(
-        "INSERT INTO acks (ack_id, request_id) VALUES (?, ?)",
-        [(base + i, ack[3]) for i, ack in enumerate(acks)],
-    )
-    users = list(dict.fromkeys(ack[0] for ack in acks))
-    states: dict[str, dict[int, tuple[int, int]]] = {
-        d: {p: (h, a) for p, h, a in _REC.iter_unpack(s)}
-        for d, s in select_in(conn, _SELECT_STATES + " AND distinct_id IN ({})", (scope,), users)
-    }
-    rejected = []
-    for i, (did, hashes, types, _) in enumerate(acks):
-        state = states.setdefault(did, {})
-        bad = []
-        for name, value_hash in hashes.items():
-            prop_id, fixed_type = fixed[name]
-            if stored(fixed_type, types.get(name)):
-                state[prop_id] = (int(value_hash) & _U64, base + i)
-            else:
-                bad.append(name)
-        rejected.append(bad)
-    rows = [
-        (scope, d, b"".join(_REC.pack(p, h, a) for p, (h, a) in states[d].items()))
-        for d in users
-        if states[d]
-    ]
-    conn.executemany(_UPSERT_STATE, rows)
-    return rejected, looked_up
+
+    users: list[str]
+    per_user: np.ndarray
+    rec: np.ndarray
+    names: dict[int, str]
+    latest_request: np.ndarray | None = None
+    latest_at: np.ndarray | None = None
 
 
-#: One property of a batch, as `write_batch` takes it: name, value hashes, rows setting it,
-#: rows unsetting it, and the Fyno type of the values set (None when unknown).
-Column = tuple[str, np.ndarray, np.ndarray, np.ndarray, "str | None"]
-
-
-def write_batch(
+def read_states(
     conn: sqlite3.Connection,
-    push_id: int,
-    scope: int,
-    ids: Sequence[str],
-    columns: Sequence[Column],
-    request_id: str | None,
-    known: Mapping[str, tuple[int, str]],
-) -> tuple[np.ndarray, dict[str, tuple[int, str | None]]]:
-    """Write one acknowledged batch request (one ack for all its users) in the caller's
-    ``BEGIN IMMEDIATE`` transaction; `write_acks` for arrays.
-
-    Returns a (rows, properties) bool array of the values not recorded because their type
-    differs from the fixed one, and the properties looked up.
-    """
-    now = time.time()
-    n = len(ids)
-    first = {
-        name: (sent if is_set.any() else None)
-        for name, _, is_set, is_unset, sent in columns
-        if name not in known and (is_set.any() or is_unset.any())
-    }
-    looked_up = _fix_types(conn, push_id, scope, first, now)
-    fixed = {**known, **looked_up}
-    ack = conn.execute("SELECT COALESCE(MAX(ack_id), 0) FROM acks").fetchone()[0] + 1
-    conn.execute(
-        "INSERT INTO ack_groups (first_ack, push_id, acks, acked_at) VALUES (?, ?, 1, ?)",
-        (ack, push_id, now),
-    )
-    conn.execute("INSERT INTO acks (ack_id, request_id) VALUES (?, ?)", (ack, request_id))
-    rec = np.zeros((n, len(columns)), dtype=_REC_DTYPE)
-    keep = np.zeros((n, len(columns)), dtype=bool)
-    rejected = np.zeros((n, len(columns)), dtype=bool)
-    for k, (name, hashes, is_set, is_unset, sent) in enumerate(columns):
-        if name not in fixed:  # neither set nor unset in this batch
-            continue
-        prop_id, fixed_type = fixed[name]
-        ok = is_set if stored(fixed_type, sent) else np.zeros(n, dtype=bool)
-        rejected[:, k] = is_set & ~ok
-        keep[:, k] = ok | is_unset
-        rec["prop"][:, k] = prop_id
-        rec["hash"][:, k] = np.where(ok, hashes, 0)  # 0: the ledger's mark of an unset
-    rec["ack"] = ack
-    sizes = keep.sum(axis=1) * _REC.size
-    ends = np.cumsum(sizes).tolist()
-    packed = rec[keep].tobytes()  # row by row: each user's records are contiguous
-    blobs = {d: packed[e - z : e] for d, e, z in zip(ids, ends, sizes.tolist(), strict=True) if z}
-    for d, old in select_in(conn, _SELECT_STATES + " AND distinct_id IN ({})", (scope,), ids):
-        if d in blobs:  # a user seen before: the new records replace the same properties
-            state = {p: (h, a) for p, h, a in _REC.iter_unpack(old)}
-            state.update((p, (h, a)) for p, h, a in _REC.iter_unpack(blobs[d]))
-            blobs[d] = b"".join(_REC.pack(p, h, a) for p, (h, a) in state.items())
-    conn.executemany(_UPSERT_STATE, [(scope, d, b) for d, b in blobs.items()])
-    return rejected, looked_up
-
-
-def read_acked(
-    conn: sqlite3.Connection, scope: int | None, wanted: np.ndarray | None, exact: bool = True
-) -> pd.DataFrame:
-    """The acknowledged values of ``wanted`` users (None: all) of a scope, in one read snapshot.
+    scope: int | None,
+    wanted: np.ndarray | None,
+    exact: bool = True,
+    latest: bool = False,
+) -> States:
+    """The `States` of ``wanted`` users (None: all) of a scope, in the caller's read
+    transaction; with ``latest``, each user's latest request too.
 
     ``exact=False`` lets a whole-scope read keep the other users too (the caller joins anyway).
     """
     bounds: tuple[str, str] | None = None
-    if wanted is not None:
-        if not len(wanted):
-            bounds = ("", "")
-        else:
-            # The users between the smallest and the largest id wanted are read by one range
-            # scan when they are few (new users with ordered ids: none; a chunk pushed again:
-            # about as many as wanted), else the wanted ones by key.
+    by_key = False
+    if wanted is not None and not len(wanted):
+        bounds = ("", "")
+    elif wanted is not None:
+        cap = len(wanted) * _LOOKUP_FRACTION
+        # A scope with fewer than 8 users per id wanted is read whole; otherwise the users
+        # between the smallest and the largest id wanted are read by one range scan when they
+        # are few (new users with ordered ids: none; a chunk pushed again: about as many as
+        # wanted), else the wanted ones by key.
+        if conn.execute(_COUNT, (scope, cap)).fetchone()[0] >= cap:
             bounds = (min(wanted), max(wanted))
-            cap = len(wanted) * _LOOKUP_FRACTION
-            in_range = conn.execute(_COUNT_RANGE, (scope, *bounds, cap)).fetchone()[0]
-            if in_range >= cap:
-                bounds = None
-    if wanted is not None and bounds is None:
-        sql = _SELECT_STATES + " AND distinct_id IN ({})"
-        ids, rec, per_user = _unpack(list(select_in(conn, sql, (scope,), list(set(wanted)))))
+            by_key = conn.execute(_COUNT_RANGE, (scope, *bounds, cap)).fetchone()[0] >= cap
+    if by_key:
+        ids, rec, per_user = states_of(conn, scope, list(set(wanted)))  # type: ignore[arg-type]
     else:
-        ids, rec, per_user = _scan(conn, scope, bounds)
+        where, args = (_IN_RANGE, (scope, *bounds)) if bounds else ("", (scope,))
+        ids, rec, per_user = _scan(conn, where, args)
         if wanted is not None and exact:
             keep = set(wanted)
             kept = np.fromiter((d in keep for d in ids), dtype=bool, count=len(ids))
             if not kept.all():
                 ids = [d for d, k in zip(ids, kept, strict=True) if k]
                 rec, per_user = rec[np.repeat(kept, per_user)], per_user[kept]
-    props = conn.execute(
-        "SELECT prop_id, name FROM properties WHERE scope_id = ? ORDER BY prop_id", (scope,)
-    ).fetchall()
-    users = pd.Index(ids, dtype=object)
+    sql = "SELECT prop_id, name FROM properties WHERE scope_id = ?"
+    names = dict(conn.execute(sql, (scope,)).fetchall())
+    if not latest:
+        return States(ids, per_user, rec, names)
+    last = np.zeros(len(ids), dtype=np.uint64)
+    if len(ids):
+        last = np.maximum.reduceat(rec["ack"], np.cumsum(per_user) - per_user)
+    pos, request_ids, acked_ns = _fetch_acks(conn, last, len(ids))
+    return States(ids, per_user, rec, names, request_ids[pos], acked_ns[pos])
+
+
+def read_acked(
+    conn: sqlite3.Connection, scope: int | None, wanted: np.ndarray | None, exact: bool = True
+) -> pd.DataFrame:
+    """The acknowledged values of ``wanted`` users (None: all) of a scope as one row per value:
+    `Ledger.acknowledged_hashes`."""
+    states = read_states(conn, scope, wanted, exact)
+    rec, names = states.rec, sorted(states.names.items())
+    users = pd.Index(states.users, dtype=object)
     pos, request_ids, acked_ns = _fetch_acks(conn, rec["ack"], len(users))
-    prop_code = np.zeros(max((p[0] for p in props), default=0) + 1, dtype=np.int64)
-    prop_code[[p[0] for p in props]] = np.arange(len(props))
+    prop_code = np.zeros(max((p[0] for p in names), default=0) + 1, dtype=np.int64)
+    prop_code[[p[0] for p in names]] = np.arange(len(names))
     return pd.DataFrame(
         {
             "distinct_id": pd.Categorical.from_codes(
-                np.repeat(np.arange(len(users)), per_user), categories=users
+                np.repeat(np.arange(len(users)), states.per_user), categories=users
             ),
             "property": pd.Categorical.from_codes(
-                prop_code[rec["prop"]], categories=pd.Index([p[1] for p in props], dtype=object)
+                prop_code[rec["prop"]], categories=pd.Index([p[1] for p in names], dtype=object)
             ),
             "value_hash": rec["hash"].copy(),
             # object, not str: pandas 3 would convert 7,000,000 strings one by one.
@@ -264,27 +171,45 @@ def read_acked(
     )
 
 
-def _scan(
-    conn: sqlite3.Connection, scope: int | None, bounds: tuple[str, str] | None = None
+def states_of(
+    conn: sqlite3.Connection, scope: int | None, users: Sequence[str]
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """The users of a scope (between ``bounds``, if given): ids, value records, records per user."""
+    """The state rows of these users of a scope (those it has): ids, value records, records
+    per user; one query per 500 users."""
+    found = [
+        _scan(conn, " AND distinct_id IN ({})".format(",".join("?" * len(part))), (scope, *part))
+        for part in (users[start : start + _CHUNK] for start in range(0, len(users), _CHUNK))
+    ]
+    if len(found) == 1:
+        return found[0]
+    return (
+        [d for f in found for d in f[0]],
+        np.concatenate([f[1] for f in found] or [np.empty(0, dtype=REC_DTYPE)]),
+        np.concatenate([f[2] for f in found] or [np.empty(0, dtype=np.int64)]),
+    )
+
+
+def _scan(
+    conn: sqlite3.Connection, where: str, args: tuple[Any, ...]
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The users of a scope (``args[0]``) that ``where`` selects: ids, value records, records
+    per user."""
     # Three aggregates over the same rows (so in the same order) cross into Python as three
-    # objects instead of a tuple per user.
-    where, args = (_IN_RANGE, (scope, *bounds)) if bounds else ("", (scope,))
+    # objects, in one step of the statement, instead of a tuple per user.
     ids, blob, sizes, n = conn.execute(_SCAN + where, args).fetchone()
     if not n:
-        return [], np.empty(0, dtype=_REC_DTYPE), np.empty(0, dtype=np.int64)
+        return [], np.empty(0, dtype=REC_DTYPE), np.empty(0, dtype=np.int64)
     users = ids.split("\x1f")
     if len(users) != n:  # a distinct id holds the separator: fall back to a tuple per user
         return _unpack(conn.execute(_SELECT_STATES + where, args).fetchall())
-    per_user = np.array(sizes.split(","), dtype=np.int64) // _REC.size
-    return users, np.frombuffer(blob, dtype=_REC_DTYPE), per_user
+    per_user = np.fromstring(sizes, dtype=np.int64, sep=",") // REC.size
+    return users, np.frombuffer(blob, dtype=REC_DTYPE), per_user
 
 
 def _unpack(rows: list[tuple[str, bytes]]) -> tuple[list[str], np.ndarray, np.ndarray]:
     blobs = [r[1] for r in rows]
-    per_user = np.fromiter(map(len, blobs), dtype=np.int64, count=len(blobs)) // _REC.size
-    return [r[0] for r in rows], np.frombuffer(b"".join(blobs), dtype=_REC_DTYPE), per_user
+    per_user = np.fromiter(map(len, blobs), dtype=np.int64, count=len(blobs)) // REC.size
+    return [r[0] for r in rows], np.frombuffer(b"".join(blobs), dtype=REC_DTYPE), per_user
 
 
 def _fetch_acks(
