@@ -25,6 +25,7 @@ from typing import Any
 
 import requests
 
+from .concurrency import ConcurrencyLimit
 from .config import FynoConfig
 from .errors import FynoAPIError, FynoAuthError, FynoConnectionError, FynoInputError
 from .ratelimit import RateLimiter
@@ -153,6 +154,10 @@ class FynoClient:
         Backoff and 429 settings; ``max_retries`` overrides its own.
     limiter : RateLimiter, optional
         Shared request-rate limiter; by default an uncapped one that adapts to 429 answers.
+    slots : ConcurrencyLimit, optional
+        The requests in flight, shared by the workers of a push: a request that waits out a
+        429 or a backoff lends its slot meanwhile, and accepted round trips are reported to it
+        (by default ``pool_size`` slots, fixed).
     config : FynoConfig, optional
         A resolved configuration (instead of wsid, api_key, version, endpoint).
     """
@@ -170,6 +175,7 @@ class FynoClient:
         pool_size: int = 16,
         retry_policy: RetryPolicy | None = None,
         limiter: RateLimiter | None = None,
+        slots: ConcurrencyLimit | None = None,
         config: FynoConfig | None = None,
     ) -> None:
         if config is None:
@@ -182,6 +188,7 @@ class FynoClient:
         self.timeout = float(timeout)
         self.policy = replace(retry_policy or RetryPolicy(), max_retries=max_retries)
         self.limiter = limiter if limiter is not None else RateLimiter()
+        self.slots = slots if slots is not None else ConcurrencyLimit(pool_size)
         headers = {
             "Authorization": f"Bearer {config.api_key}",
             "Content-Type": "application/json",
@@ -241,7 +248,7 @@ class FynoClient:
             (`fyno_pandas.retry.may_resend`).
         """
         path = self._paths[operation]
-        policy, limiter = self.policy, self.limiter
+        policy, limiter, sleep = self.policy, self.limiter, self.slots.sleep
         attempts = retries = throttled = 0
         first = time.monotonic()
         last_error = "not sent"
@@ -267,7 +274,7 @@ class FynoClient:
                 if retries >= policy.max_retries:
                     return end("failed", _after(last_error, attempts))
                 retries += 1
-                self._sleep(policy.backoff(retries, self._rng()), stop)
+                sleep(policy.backoff(retries, self._rng()), stop)
                 continue
             kind = classify_status(status)
             try:
@@ -276,6 +283,7 @@ class FynoClient:
                 data = None
             if kind == OK:
                 limiter.on_success()
+                self.slots.observe(time.monotonic() - sent_at)
                 request_id = data.get("request_id") if isinstance(data, dict) else None
                 return Outcome("sent", status, request_id, attempts, None, data, retries, throttled)
             last_status, last_error = status, _message_of(status, data, raw, self._redact)
@@ -285,34 +293,30 @@ class FynoClient:
             if kind == THROTTLED:
                 throttled += 1
                 wait = parse_retry_after(retry_after, cap=policy.retry_after_cap)
-                limiter.on_throttle(wait, sent_at)
+                shared = limiter.on_throttle(wait, sent_at)
                 late = time.monotonic() - first > policy.max_throttle_time
                 if throttled > policy.max_throttled or late:
                     error = f"{last_error} (still throttled after {throttled} answers 429)"
                     return end("failed", error, data)
-                # The limiter pauses everyone for Retry-After; without one, back off alone.
+                # A limit pauses everyone for Retry-After (in the limiter); a sporadic 429, or
+                # one without Retry-After, is waited out by its own request alone.
                 if wait is None:
-                    self._sleep(policy.backoff(min(throttled, 10), self._rng()), stop)
+                    sleep(policy.backoff(min(throttled, 10), self._rng()), stop)
+                elif not shared:
+                    sleep(wait, stop)
                 continue
             if not may_resend(idempotent, kind):
                 return end("in_doubt", _in_doubt(last_error), data)
             if retries >= policy.max_retries:
                 return end("failed", _after(last_error, attempts), data)
             retries += 1
-            self._sleep(policy.backoff(retries, self._rng()), stop)
+            sleep(policy.backoff(retries, self._rng()), stop)
 
     def _rng(self) -> Any:
         rng = getattr(self._local, "rng", None)
         if rng is None:
             rng = self._local.rng = self.policy.rng()
         return rng
-
-    @staticmethod
-    def _sleep(seconds: float, stop: threading.Event | None) -> None:
-        if stop is not None:
-            stop.wait(seconds)
-        elif seconds > 0:
-            time.sleep(seconds)
 
     def _checked(self, operation: str, body: bytes) -> Outcome:
         outcome = self.post(operation, body)

@@ -13,9 +13,11 @@ no partition can fix a property's type by racing another:
   (neither in ``schema=`` nor in the ledger) are fixed in Fyno on the client, by the seeds of
   the first partition's plan, before any partition is sent (`seed_first`); then each partition
   is pushed on the worker that holds it, with ``max_rps`` shared out over the cluster's worker
-  threads, and the result is a Dask DataFrame, already persisted (the pushes run when ``push``
-  is called, once). ``mirror=True`` is refused there (no process sees every partition sent);
-  on the local scheduler it clears the leavers once, after the last partition.
+  threads (each starts at its share of the rate the ledger remembers, then tunes its own
+  concurrency and rate: `fyno_pandas.sendmode`), and the result is a Dask DataFrame, already
+  persisted (the pushes run when ``push`` is called, once). ``mirror=True`` is refused there
+  (no process sees every partition sent); on the local scheduler it clears the leavers once,
+  after the last partition.
 """
 
 from __future__ import annotations
@@ -148,6 +150,8 @@ class DaskFynoAccessor:
         threads = sum(w["nthreads"] for w in client.scheduler_info()["workers"].values())
         if options["max_rps"] is not None:
             options["max_rps"] = options["max_rps"] / max(threads, 1)
+        # each worker thread starts at its share of a remembered rate and tunes its own
+        options["_rate_share"] = max(threads, 1)
         log.info("pushing %d partitions on %d worker threads", frame.npartitions, threads)
         return frame.map_partitions(_push_partition, id_col, options, meta=empty_result()).persist()
 

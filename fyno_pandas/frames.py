@@ -32,6 +32,7 @@ from .resultfile import ResultWriter
 from .results import empty_result
 from .seeding import new_properties
 from .sender import dry_run_result
+from .sendmode import for_plan
 from .session import PushSession
 from .workflow import _plan
 
@@ -112,8 +113,10 @@ def _push_frames(
         session = None
         if not dry_run:
             recorded = {**options, "only_changed": only_changed, "chunks": True}
+            # a Dask cluster's partitions share the destination's rate (`fyno_pandas.dask`)
+            share = o.get("_rate_share", 1)
             session = stack.enter_context(
-                PushSession(config, ledger=ledger, options=recorded, **send)
+                PushSession(config, ledger=ledger, options=recorded, rate_share=share, **send)
             )
         # Planning opens its own connection to the ledger file, so its reads never hold up
         # the acks the sender records meanwhile.
@@ -161,7 +164,7 @@ def _push_frames(
                 if session is not None and session.ledger is not None and only_changed:
                     chunk = skip_acknowledged(chunk, session.ledger, config)
                     chunk = replace(chunk, options={**chunk.options, "only_changed": True})
-                _report(chunk, number, preview, plan_counts)
+                _report(chunk, number, preview, plan_counts, send)
                 if unfixed & chunk.known_types.keys():  # held to them, but still new in Fyno
                     known = {p: t for p, t in chunk.known_types.items() if p not in unfixed}
                     chunk = replace(chunk, known_types=known)
@@ -260,11 +263,15 @@ def _as_frame(frame: Any, number: int) -> pd.DataFrame:
     )
 
 
-def _report(chunk: PushPlan, number: int, preview: bool, counts: Counter[str]) -> None:
+def _report(
+    chunk: PushPlan, number: int, preview: bool, counts: Counter[str], send: dict[str, Any]
+) -> None:
     summary = chunk.summary()
     counts.update({k: v for k, v in summary.items() if isinstance(v, int) and k != "properties"})
     if number == 1 and preview:
         show_preview(chunk)
+        mode = for_plan(chunk, send["concurrency"], send["batch_size"])
+        show_text(f"Sending (chunk 1): {mode.describe()}")
     elif summary["values_dropped"] or summary["rows_skipped"]:
         rules = chunk.issues["rule"].value_counts().to_dict()
         log.warning(

@@ -37,6 +37,25 @@ def integer(low: int, high: int | None = None, optional: bool = False) -> Check:
     return check
 
 
+def auto_or(check: Check) -> Check:
+    """``"auto"`` (`fyno_pandas.sendmode`'s rule decides), or what ``check`` accepts."""
+
+    def checked(name: str, value: Any) -> None:
+        if value != "auto":
+            check(name, value)
+
+    return checked
+
+
+def count_or_auto(text: str) -> int | str | None:
+    """``"auto"`` -> ``"auto"``, ``"none"`` -> None, else an integer (the CLI's ``--batch-size``
+    and ``--concurrency``)."""
+    lowered = text.strip().lower()
+    if lowered in ("auto", "none"):
+        return None if lowered == "none" else "auto"
+    return int(text)
+
+
 def positive(optional: bool = False) -> Check:
     def check(name: str, value: Any) -> None:
         if optional and value is None:

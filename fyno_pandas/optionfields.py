@@ -48,10 +48,13 @@ class Option:
 
     @property
     def choices(self) -> tuple[Any, ...] | None:
-        """The values a `Literal` annotation allows (None aside), else None."""
-        for part in (self.annotation, *get_args(self.annotation)):
-            if get_origin(part) is Literal:
-                return get_args(part)
+        """The values a `Literal` annotation allows (None aside), else None (also when it
+        allows other values too: ``int | Literal["auto"]``)."""
+        if get_origin(self.annotation) is Literal:
+            return get_args(self.annotation)
+        parts = [p for p in get_args(self.annotation) if p is not type(None)]
+        if parts and all(get_origin(p) is Literal for p in parts):
+            return tuple(v for p in parts for v in get_args(p))
         return None
 
 

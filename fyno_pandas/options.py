@@ -66,6 +66,7 @@ __all__ = [
 MAX_BATCH_SIZE = 1000
 MAX_CONCURRENCY = 256
 
+Auto = Literal["auto"]
 Nulls = Literal["skip", "unset", "error"]
 LongStrings = Literal["report", "truncate", "error"]
 Version = Literal["live", "test"]
@@ -205,11 +206,12 @@ class AddOptions(Checked):
 class SendOptions(Checked):
     """How the requests go out: `push_plan`'s keywords."""
 
-    concurrency: int = opt(
-        16,
-        f"Requests in flight at most (threads, kept-open connections), 1..{MAX_CONCURRENCY}.",
-        Flag("--concurrency", parse=int),
-        check=checks.integer(1, MAX_CONCURRENCY),
+    concurrency: int | Auto = opt(
+        "auto",
+        "Requests in flight: ``auto`` starts at 16 and adapts to the round trips up to 64; N "
+        f"(1..{MAX_CONCURRENCY}): N throughout.",
+        Flag("--concurrency", "requests in flight: auto or N", checks.count_or_auto),
+        check=checks.auto_or(checks.integer(1, MAX_CONCURRENCY)),
     )
     max_rps: float | None = opt(
         None,
@@ -217,11 +219,16 @@ class SendOptions(Checked):
         Flag("--max-rps", "cap on requests per second", float),
         check=checks.positive(optional=True),
     )
-    batch_size: int | None = opt(
-        None,
-        f"None: one properties/set per row; N (1..{MAX_BATCH_SIZE}): properties/batch of N.",
-        Flag("--batch-size", "rows per properties/batch request", int),
-        check=checks.integer(1, MAX_BATCH_SIZE, optional=True),
+    batch_size: int | Auto | None = opt(
+        "auto",
+        "``auto``: per row up to 50 rows, else batches (see Performance); None: one "
+        f"properties/set per row; N (1..{MAX_BATCH_SIZE}): properties/batch of N.",
+        Flag(
+            "--batch-size",
+            "rows per properties/batch request: auto, none or N",
+            checks.count_or_auto,
+        ),
+        check=checks.auto_or(checks.integer(1, MAX_BATCH_SIZE, optional=True)),
     )
     timeout: float = opt(
         30, "Seconds allowed for connecting and for each read.", check=checks.positive()

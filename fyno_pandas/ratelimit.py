@@ -2,20 +2,34 @@
 
 A token bucket caps the rate at ``max_rps`` (when given). On top of it the limiter adapts to the
 server, the way TCP adapts to a congested link, so that a rate-limited push spends little time on
-requests answered 429:
+requests answered 429, while a 429 that is not a rate limit costs little more than its own wait:
 
-- **pause**: a 429 carrying ``Retry-After`` pauses *every* worker until then (a server that said
-  "later" to one worker would say it to all of them);
-- **multiplicative decrease**: the first 429 caused by traffic sent at the current rate sets a
-  ceiling just under the rate the server accepted over the last second of sending (measured from
-  successes) and the rate to ``decrease`` x that ceiling; 429s for requests sent before that
-  decrease answer the old rate and do not cut it again. A 429 that comes too soon to measure
-  anything (a burst far above the limit) halves the rate and restarts an exponential climb
-  ("slow start") that the next, measurable, 429 ends;
+- **a limit or a sporadic 429**: a 429 shows a rate limit when, over the last second, at least
+  ``LIMIT_MIN`` (3) answers were 429 and they were at least ``LIMIT_SHARE`` (10%) of the
+  answers: the requests then outrun what the server accepts by a tenth or more. Once a limit
+  was measured (or remembered), 2% suffice (``KNOWN_LIMIT_SHARE``): the rate is then kept just
+  under it. Any other 429 is sporadic: its request alone waits its ``Retry-After``, and the
+  shared rate is not touched;
+- **pause**: a 429 that shows a limit pauses *every* worker for its ``Retry-After`` when that is
+  longer than ``CLOSED_AFTER`` (1 s): the server closed a window. One second, the least the
+  header can say in whole seconds, says no more than "slow down": the rate cut below answers
+  it, and only the throttled requests wait it out;
+- **multiplicative decrease**: the first such 429 caused by traffic sent at the current rate
+  sets a ceiling just under the rate the server accepted over the last 1.5 s of sending
+  (measured from successes) and the rate to ``decrease`` x that ceiling; 429s for requests sent
+  before that decrease, or less than their own round trip (and 0.1 s) after it, answer the old
+  rate and do not cut it again, and only the answers since the decrease can show a limit
+  again; A limit that shows too soon
+  to measure (a burst far above it) halves the rate and restarts an exponential climb ("slow
+  start") that the next, measurable, limit ends;
 - **additive increase**: every success raises the rate a little, back up to the ceiling within
-  ``recover_s`` and then only slowly beyond it (a cautious probe, so the next 429 comes late).
+  ``recover_s`` and then only slowly beyond it (a cautious probe, so the next 429 comes late);
+- **memory**: `learnt` is the rate the server was measured to accept (None before a
+  measurement); `fyno_pandas.session` keeps it in the ledger per destination and starts the
+  next push at it (``start_rps``), so the limit is learnt once.
 
-Without ``max_rps`` and before any 429, `acquire` costs one clock read and no lock.
+Without ``max_rps``, a remembered rate and before any limit, `acquire` costs one clock read and
+no lock.
 """
 
 from __future__ import annotations
@@ -35,6 +49,11 @@ _MIN_OKS = 10  # successes needed to trust a measured rate
 _MARGIN = 0.93  # aim below the measured rate: it includes the server's burst allowance
 _PROBE_BACK = 0.98  # a 429 while probing just above the limit costs this much of the rate
 _START_RPS = 10.0  # where to restart when nothing was ever accepted
+LIMIT_MIN = 3  # 429s in the last second, at least, to show a limit
+LIMIT_SHARE = 0.1  # of the last second's answers, at least, to show a limit ...
+KNOWN_LIMIT_SHARE = 0.02  # ... or this once a limit was measured (or remembered)
+_SETTLE = 0.1  # seconds after a decrease during which 429s still answer the old rate
+CLOSED_AFTER = 1.0  # seconds of Retry-After beyond which a limit pauses every worker
 
 
 class RateLimiter:
@@ -53,6 +72,8 @@ class RateLimiter:
         Seconds to climb a further 10% above it.
     min_rps : float, default 1.0
         The rate never goes below this.
+    start_rps : float, optional
+        A rate learnt before (`learnt`): the push starts at it, as if measured.
     clock : callable, default time.monotonic
         The time source (tests).
     """
@@ -65,6 +86,7 @@ class RateLimiter:
         recover_s: float = 2.0,
         probe_s: float = 60.0,
         min_rps: float = 1.0,
+        start_rps: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if max_rps is not None and not (isinstance(max_rps, (int, float)) and max_rps > 0):
@@ -80,6 +102,9 @@ class RateLimiter:
         self._min_rps = min(float(min_rps), self.max_rps)
         self._rate = self.max_rps
         self._ceiling = self.max_rps  # the rate last seen accepted
+        self._measured = start_rps is not None  # the ceiling is a measured (or learnt) rate
+        if start_rps is not None:
+            self._rate = self._ceiling = max(self._min_rps, min(float(start_rps), self.max_rps))
         now = clock()
         self._tokens = 1.0
         self._last = now
@@ -88,6 +113,7 @@ class RateLimiter:
         self._slow_start = False
         # When recent successes came, to measure what the server accepts; sending time only.
         self._oks: deque[float] = deque(maxlen=16384)
+        self._throttles: deque[float] = deque(maxlen=4096)
         self._active_since = now
         #: How many 429s were reported, and how many of them cut the rate.
         self.throttled = 0
@@ -97,6 +123,11 @@ class RateLimiter:
     def rate(self) -> float:
         """The current rate limit in requests per second (``inf`` when unlimited)."""
         return self._rate
+
+    @property
+    def learnt(self) -> float | None:
+        """The rate the server was measured to accept (None: no limit measured or remembered)."""
+        return max(self._ceiling, self._rate) if self._measured else None
 
     def acquire(self, stop: threading.Event | None = None) -> bool:
         """Wait for a send slot.
@@ -120,8 +151,9 @@ class RateLimiter:
                 wait = self._pause_until - now
                 if wait <= 0:
                     rate = self._rate
-                    burst = max(1.0, rate / 20.0)  # 50 ms of traffic at most at once
-                    self._tokens = min(burst, self._tokens + (now - self._last) * rate)
+                    # No burst: a server's own burst allowance may be a handful of requests,
+                    # and requests sent back to back would overrun it below its rate.
+                    self._tokens = min(1.0, self._tokens + (now - self._last) * rate)
                     self._last = now
                     # Reserve a token even when the bucket is empty: waiters queue up in
                     # arrival order, each sleeping until its own slot.
@@ -157,64 +189,94 @@ class RateLimiter:
             # A success comes every 1/rate seconds, so step/rate per success is step per second.
             self._rate = min(self.max_rps, rate + step / rate)
 
-    def on_throttle(self, retry_after: float | None, sent_at: float) -> None:
-        """Record a 429 answer.
+    def on_throttle(self, retry_after: float | None, sent_at: float) -> bool:
+        """Record a 429 answer; True when every worker pauses for it.
 
         Parameters
         ----------
         retry_after : float or None
-            The (already capped) ``Retry-After`` in seconds; every worker pauses this long.
+            The (already capped) ``Retry-After`` in seconds.
         sent_at : float
             When the throttled request was sent (the limiter's clock); a request sent before
             the last decrease does not cut the rate again.
+
+        Returns
+        -------
+        bool
+            True: the 429 shows a limit and ``retry_after`` closes a window: every worker
+            pauses; False: only the throttled request waits ``retry_after`` out.
         """
         with self._lock:
             now = self._clock()
             self.throttled += 1
-            if sent_at < self._last_decrease:
-                self._pause(now, retry_after)
-                return
+            self._throttles.append(now)
+            if not self._shows_limit(now):
+                return False
+            # Sent before the last decrease, or so soon after it that the requests sent before
+            # it were still ahead of it at the server (one round trip, 0.1 s at least): the
+            # old rate's 429.
+            if sent_at - self._last_decrease < max(now - sent_at, _SETTLE):
+                return self._pause(now, retry_after)
             # What the server accepted over the last 1.5 s of sending (time paused excluded).
             start = max(now - _WINDOW, self._active_since)
             span = now - start
             if span <= 0:  # sent before the pause began: the pause already answers it
-                self._pause(now, retry_after)
-                return
-            accepted = sum(1 for t in reversed(self._oks) if t >= start)
+                return self._pause(now, retry_after)
+            accepted = _since(self._oks, start)
             if span >= _MIN_SPAN and accepted >= _MIN_OKS:
                 average = accepted / span
                 if self._slow_start:
-                    # Climbing fast: the window's average holds time spent below the limit,
-                    # the last half second a burst allowance drained at once; take the middle
-                    # and aim a little below it.
-                    recent = sum(1 for t in reversed(self._oks) if t >= now - 0.5) / 0.5
-                    ceiling = _MARGIN * min((average + recent) / 2, self._rate)
+                    # Climbing fast: the window's average holds time spent below the limit;
+                    # the last half second is the limit (and any burst allowance drained at
+                    # once): aim a little below it.
+                    recent = _since(self._oks, now - 0.5) / 0.5
+                    ceiling = _MARGIN * min(recent, self._rate)
                 else:
                     # Throttled while probing just above the limit: the rate was the limit.
                     ceiling = _PROBE_BACK * min(average, self._rate)
                 self._ceiling = max(self._min_rps, min(ceiling, self.max_rps))
                 self._rate = max(self._min_rps, self._ceiling * self._decrease)
                 self._slow_start = False
+                self._measured = True
             else:
-                # Throttled too soon to measure: far too fast (a burst allowance makes this
-                # measure several times the real limit). Cut it to an eighth, then grow
-                # exponentially until the next 429, which will come late enough to measure.
+                # A limit shown too soon to measure: far too fast (a burst allowance makes
+                # this measure well above the real limit). Halve it, then grow exponentially
+                # until the next limit, which will come late enough to measure.
                 fast = accepted / span if accepted else min(self._rate, _START_RPS * 2)
-                cut = 0.5 if self._slow_start else 0.125  # already climbing from a cut: halve
-                self._rate = max(self._min_rps, cut * min(fast, self._rate, self.max_rps))
+                self._rate = max(self._min_rps, 0.5 * min(fast, self._rate, self.max_rps))
                 self._ceiling = self._rate
                 self._slow_start = True
             self._tokens = min(self._tokens, 0.0)
             self._last_decrease = now
             self.decreases += 1
-            self._pause(now, retry_after)
+            return self._pause(now, retry_after)
 
-    def _pause(self, now: float, retry_after: float | None) -> None:
-        if retry_after:
-            self._pause_until = max(self._pause_until, now + retry_after)
-            self._active_since = self._pause_until
-            self._last = max(self._last, self._pause_until)
+    def _shows_limit(self, now: float) -> bool:
+        start = max(now - 1.0, self._last_decrease)  # the answers to the current rate
+        throttled = _since(self._throttles, start)
+        answers = throttled + _since(self._oks, start)
+        share = KNOWN_LIMIT_SHARE if self._measured else LIMIT_SHARE
+        return throttled >= LIMIT_MIN and throttled >= share * answers
+
+    def _pause(self, now: float, retry_after: float | None) -> bool:
+        if not retry_after or retry_after <= CLOSED_AFTER:
+            return False
+        self._pause_until = max(self._pause_until, now + retry_after)
+        self._active_since = self._pause_until
+        self._last = max(self._last, self._pause_until)
+        return True
 
     def __repr__(self) -> str:
         rate = f"{self._rate:.1f}/s"
         return f"RateLimiter(rate={rate}, max_rps={self.max_rps}, throttled={self.throttled})"
+
+
+def _since(times: deque[float], start: float) -> int:
+    """How many of ``times`` (in order) are at or after ``start``."""
+    count = 0
+    # A copy (atomic) to iterate: workers append successes without the lock meanwhile.
+    for t in reversed(times.copy()):
+        if t < start:
+            break
+        count += 1
+    return count

@@ -50,7 +50,7 @@ def new_properties(plan: PushPlan) -> dict[str, str]:
     }
 
 
-def seed_types(push: PushState, new: dict[str, str], concurrency: int, claims: Any) -> bool:
+def seed_types(push: PushState, new: dict[str, str], claims: Any) -> bool:
     """Fix the type of every new property with one value of it, and wait for all of them.
 
     A property whose seed Fyno did not accept (or that has no safe seed) gets no type, so
@@ -100,7 +100,7 @@ def seed_types(push: PushState, new: dict[str, str], concurrency: int, claims: A
             refused.update(dict.fromkeys(props, outcome))
         return outcome.status
 
-    interrupted = run_units(push, len(units), unit, concurrency, None)
+    interrupted = run_units(push, len(units), unit, None)
     for prop, why in refused.items():
         _fail_carriers(push, prop, why)
     # one path with the rows phase (`PushState.hold`): a row whose add or append may have

@@ -53,25 +53,15 @@ from .ops import (
 )
 from .results import STATUSES, result_frame
 from .seeding import new_properties, seed_types, without_taken
-from .sendstate import AckHook, PushState, may_have_added, refresh_bar, run_units
+from .sendmode import AUTO, for_plan
+from .sendstate import AckHook, PushState, bar_class, may_have_added, refresh_bar, run_units
 
 if TYPE_CHECKING:
     from .pushplan import PushPlan
 
-__all__ = ["bar_class", "dry_run_result", "send_plan"]
+__all__ = ["dry_run_result", "send_plan"]
 
 log = logging.getLogger("fyno_pandas")
-
-
-def bar_class() -> Any:
-    """``tqdm.auto.tqdm`` without its monitor thread (our loop refreshes the bar)."""
-    from tqdm.auto import tqdm
-
-    class _Bar(tqdm):  # type: ignore[misc, valid-type]
-        # tqdm's monitor thread would outlive the push; the bar is refreshed by our own loop.
-        monitor_interval = 0
-
-    return _Bar
 
 
 def _row_unit(push: PushState, bodies: dict[int, bytes], unsets: set[int]) -> Callable[[int], None]:
@@ -221,8 +211,8 @@ def send_plan(
     plan: PushPlan,
     client: FynoClient,
     *,
-    concurrency: int = 16,
-    batch_size: int | None = None,
+    concurrency: int | str = AUTO,
+    batch_size: int | str | None = AUTO,
     progress: bool = True,
     on_ack: AckHook | None = None,
     raise_on_interrupt: bool = False,
@@ -236,17 +226,19 @@ def send_plan(
     ----------
     plan : PushPlan
     client : FynoClient
-    concurrency : int
-        Worker threads (and connections) at most.
-    batch_size : int, optional
-        None: one ``properties/set`` per row; N: ``properties/batch`` with N rows per request.
+    concurrency : int or "auto"
+        The option as given: it sizes automatic batches (`fyno_pandas.sendmode`); the
+        requests in flight are the client's ``slots``.
+    batch_size : int, None or "auto"
+        None: one ``properties/set`` per row; N: ``properties/batch`` with N rows per request;
+        ``"auto"``: `fyno_pandas.sendmode.choose` decides from the rows to send.
     progress : bool
         Show a ``tqdm.auto`` progress bar.
     on_ack : callable, optional
         ``on_ack(positions, request_id)``, called from the worker for every acknowledged request
         (the row positions Fyno accepted) before that worker takes its next request, so that
-        after a crash at most ``concurrency`` acknowledged requests are unrecorded: as many rows
-        one row per request, ``concurrency * batch_size`` rows in batch mode.
+        after a crash at most ``concurrency`` (the slots' ceiling) acknowledged requests are
+        unrecorded: as many rows one row per request, ``concurrency * batch_size`` in batches.
     raise_on_interrupt : bool
         On Ctrl-C raise `PushInterrupted` (partial result on ``.result``) instead of returning.
     bar : tqdm, optional
@@ -272,28 +264,30 @@ def send_plan(
     push = PushState(plan, client, on_ack)
     push.journal = journal
     positions = np.flatnonzero(plan.sendable)
+    push.mode = for_plan(plan, concurrency, batch_size)
+    batch_size = push.mode.batch_size
     own_bar = bar is None and progress and len(positions) > 0
     if own_bar:
         bar = bar_class()(total=len(positions), unit="row", desc="fyno push", leave=True)
     if bar is not None:
         push.bar_start = bar.n
-    log.info("pushing %d rows to %s", len(positions), client.config.label)
+    log.info("pushing %d rows to %s: %s", len(positions), client.config.label, push.mode.describe())
     try:
-        interrupted = seed_types(push, new, concurrency, claims)
+        interrupted = seed_types(push, new, claims)
         positions = positions[push.status[positions] == "pending"]
         if not interrupted and not push.stop.is_set():
             if batch_size is None and not plan.ops:
-                interrupted = _send_rows(push, positions, concurrency, bar)
+                interrupted = _send_rows(push, positions, bar)
             elif batch_size is None:
                 order = positions.tolist()
                 run_row = _op_row_unit(push)
                 unit = lambda k: run_row(order[k])  # noqa: E731
-                interrupted = run_units(push, len(order), unit, concurrency, bar)
+                interrupted = run_units(push, len(order), unit, bar)
             else:
                 size = batch_size
                 chunks = [positions[i : i + size] for i in range(0, len(positions), size)]
                 unit = (_op_batch_unit if plan.ops else _batch_unit)(push, chunks)
-                interrupted = run_units(push, len(chunks), unit, concurrency, bar)
+                interrupted = run_units(push, len(chunks), unit, bar)
     except KeyboardInterrupt:  # between the phases (encoding): nothing is in flight
         push.stop.set()
         interrupted = True
@@ -318,7 +312,7 @@ def send_plan(
     return result
 
 
-def _send_rows(push: PushState, positions: np.ndarray, concurrency: int, bar: Any) -> bool:
+def _send_rows(push: PushState, positions: np.ndarray, bar: Any) -> bool:
     plan = push.plan
     has_set = np.zeros(len(plan.index), dtype=bool)
     has_unset = np.zeros(len(plan.index), dtype=bool)
@@ -330,7 +324,7 @@ def _send_rows(push: PushState, positions: np.ndarray, concurrency: int, bar: An
     bodies = dict(zip(with_set.tolist(), plan.set_bodies(with_set), strict=True))
     order = positions.tolist()
     run_row = _row_unit(push, bodies, set(np.flatnonzero(has_unset).tolist()))
-    return run_units(push, len(order), lambda k: run_row(order[k]), concurrency, bar)
+    return run_units(push, len(order), lambda k: run_row(order[k]), bar)
 
 
 def _summary(push: PushState, started: float, interrupted: bool) -> dict[str, Any]:
@@ -349,6 +343,16 @@ def _summary(push: PushState, started: float, interrupted: bool) -> dict[str, An
         push_id=None,
         destination=push.destination,
     )
+    if push.mode is not None:  # how it was sent: the rule's choices and what was measured
+        mode, slots, learnt = push.mode, push.client.slots, push.client.limiter.learnt
+        summary.update(
+            mode=mode.mode,
+            batch_size=mode.batch_size,
+            concurrency=mode.concurrency,
+            concurrency_peak=slots.peak,
+            auto=list(mode.auto),
+            learnt_rps=None if learnt is None else round(learnt, 1),
+        )
     # what retry_failed must send the same way (a set in place of an add would overwrite)
     if push.plan.ops:
         summary["ops"] = dict(push.plan.ops)

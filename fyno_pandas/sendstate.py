@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
@@ -21,8 +22,9 @@ from .client import FynoClient, Outcome
 
 if TYPE_CHECKING:
     from .pushplan import PushPlan
+    from .sendmode import SendMode
 
-__all__ = ["AckHook", "PushState", "may_have_added", "refresh_bar", "run_units"]
+__all__ = ["AckHook", "PushState", "bar_class", "may_have_added", "refresh_bar", "run_units"]
 
 log = logging.getLogger("fyno_pandas")
 
@@ -79,6 +81,8 @@ class PushState:
         # `fyno_pandas.ledger.inflight.AddJournal`: adds recorded in flight before they are sent
         self.journal: Any = None
         self.auth_failure: Outcome | None = None
+        #: How the rows are sent (`fyno_pandas.sendmode.choose`); None in a dry run.
+        self.mode: SendMode | None = None
         self.crash: BaseException | None = None
 
     def count(self, outcomes: Sequence[Outcome]) -> None:
@@ -157,30 +161,34 @@ class PushState:
             self.on_ack(positions, request_id)
 
 
-def run_units(
-    push: PushState, count: int, unit: Callable[[int], None], workers: int, bar: Any
-) -> bool:
-    """Run ``unit(0..count-1)`` on ``workers`` threads; True when interrupted by Ctrl-C."""
+def run_units(push: PushState, count: int, unit: Callable[[int], None], bar: Any) -> bool:
+    """Run ``unit(0..count-1)`` on the client's slots (`ConcurrencyLimit`): each unit holds a
+    slot from before it starts until it has recorded its answers; the pool keeps spare threads
+    for units that wait out a 429 without their slot. True when interrupted by Ctrl-C."""
     if count == 0:
         return False
     cursor = itertools.count()  # next() on it is atomic: the workers' shared cursor
-    stop = push.stop
+    stop, slots = push.stop, push.client.slots
 
     def work() -> None:
         try:
-            while not stop.is_set():
-                k = next(cursor)
-                if k >= count:
-                    return
-                unit(k)  # records and acks before this worker takes its next unit
+            while slots.enter(stop):
+                try:
+                    k = next(cursor)
+                    if k >= count:
+                        return
+                    unit(k)  # records and acks before this worker takes its next unit
+                finally:
+                    slots.leave()
         except BaseException as exc:  # noqa: BLE001  (re-raised by send_plan in the caller)
             push.crash = push.crash or exc
             stop.set()
 
-    pool = ThreadPoolExecutor(max_workers=max(1, min(workers, count)), thread_name_prefix="fyno")
+    workers = max(1, min(slots.threads, count))
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fyno")
     interrupted = False
     try:
-        futures = [pool.submit(work) for _ in range(pool._max_workers)]
+        futures = [pool.submit(work) for _ in range(workers)]
         pending = set(futures)
         while pending:
             _, pending = wait(pending, timeout=_TICK, return_when=FIRST_EXCEPTION)
@@ -195,12 +203,31 @@ def run_units(
     return interrupted
 
 
+def bar_class() -> Any:
+    """``tqdm.auto.tqdm`` without its monitor thread (our loop refreshes the bar)."""
+    from tqdm.auto import tqdm
+
+    class _Bar(tqdm):  # type: ignore[misc, valid-type]
+        # tqdm's monitor thread would outlive the push; the bar is refreshed by our own loop.
+        monitor_interval = 0
+
+    return _Bar
+
+
 def refresh_bar(bar: Any, push: PushState) -> None:
-    """Show ``push``'s rows done on ``bar`` (None: no bar)."""
-    if bar is not None:
-        bar.n = push.bar_start + push.sent + push.failed + push.in_doubt
-        postfix = {"sent": push.sent, "failed": push.failed}
-        if push.in_doubt:
-            postfix["in_doubt"] = push.in_doubt
-        bar.set_postfix(postfix, refresh=False)
-        bar.refresh()
+    """Show ``push``'s rows done on ``bar`` (None: no bar), its live rate (tqdm's moving
+    average of the updates) and the requests in flight allowed now."""
+    if bar is None:
+        return
+    postfix: dict[str, Any] = {"sent": push.sent, "failed": push.failed}
+    if push.in_doubt:
+        postfix["in_doubt"] = push.in_doubt
+    if push.client is not None:
+        postfix["in_flight"] = push.client.slots.limit
+        if push.client.limiter.rate != math.inf:
+            postfix["max_rps"] = round(push.client.limiter.rate)
+    bar.set_postfix(postfix, refresh=False)
+    done = push.bar_start + push.sent + push.failed + push.in_doubt
+    if done > bar.n:
+        bar.update(done - bar.n)
+    bar.refresh()

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from .client import FynoClient
+from .concurrency import ConcurrencyLimit
 from .config import FynoConfig
 from .errors import FynoAuthError, PushInterrupted
 from .ledger.bridge import AckRecorder, TypeClaims, choose_ledger, opened
@@ -26,8 +27,9 @@ from .ops import NOT_IDEMPOTENT
 from .ratelimit import RateLimiter
 from .results import STATUSES
 from .retry import RetryPolicy
-from .sender import bar_class, send_plan
-from .sendstate import AckHook
+from .sender import send_plan
+from .sendmode import AUTO, in_flight
+from .sendstate import AckHook, bar_class
 
 if TYPE_CHECKING:
     from .pushplan import PushPlan
@@ -60,6 +62,10 @@ class PushSession:
         The plan and send options, recorded with the push in the ledger (never the key).
     fingerprint : str, optional
         Names the push's adds and appends in the ledger (`fyno_pandas.resume`).
+    rate_share : int, default 1
+        How many pushes share the destination's rate at once (a Dask cluster's worker
+        threads): this one starts at that share of the rate the ledger remembers, and
+        remembers its own learnt rate times the share.
 
     Attributes
     ----------
@@ -73,9 +79,9 @@ class PushSession:
         self,
         config: FynoConfig,
         *,
-        concurrency: int = 16,
+        concurrency: int | str = AUTO,
         max_rps: float | None = None,
-        batch_size: int | None = None,
+        batch_size: int | str | None = AUTO,
         timeout: float = 30,
         max_retries: int = 8,
         progress: bool = True,
@@ -87,16 +93,20 @@ class PushSession:
         on_ack: AckHook | None = None,
         options: dict[str, Any] | None = None,
         fingerprint: str | None = None,
+        rate_share: int = 1,
     ) -> None:
         self.config = config.require()
         self._ledger_choice = choose_ledger(ledger)
+        start, ceiling, adaptive = in_flight(concurrency)
+        slots = ConcurrencyLimit(start, ceiling, adaptive=adaptive)
+        self._max_rps, self._rate_share = max_rps, rate_share
         self._client_options = {
             "session": session,
             "timeout": timeout,
             "max_retries": max_retries,
-            "pool_size": concurrency,
+            "pool_size": slots.ceiling,
             "retry_policy": retry_policy,
-            "limiter": RateLimiter(max_rps),
+            "slots": slots,
         }
         self._send_options = {
             "concurrency": concurrency,
@@ -118,12 +128,17 @@ class PushSession:
 
     def __enter__(self) -> PushSession:
         with ExitStack() as stack:
-            self._client = stack.enter_context(
-                FynoClient(config=self.config, **self._client_options)
-            )
             self.ledger = stack.enter_context(opened(self._ledger_choice, create=True))
+            learnt = None
             if self.ledger is not None:
                 self._scope = Scope.of(self.config)
+                learnt = self.ledger.learnt_rate(self._scope)
+            start = None if learnt is None else learnt / self._rate_share
+            limiter = RateLimiter(self._max_rps, start_rps=start)
+            self._client = stack.enter_context(
+                FynoClient(config=self.config, limiter=limiter, **self._client_options)
+            )
+            if self.ledger is not None:
                 self.push_id = self.ledger.begin_push(self._scope, self._options, self._fingerprint)
                 if self._fingerprint is not None:  # held until the push ended (`resume`)
                     stack.callback(Lease(self.ledger.path, self.push_id).release)
@@ -144,6 +159,9 @@ class PushSession:
         self._stack.close()
 
     def _end_push(self) -> None:
+        learnt = self._client.limiter.learnt
+        if learnt is not None:  # the next push to this destination starts at it
+            self.ledger.remember_rate(self._scope, learnt * self._rate_share)
         self.ledger.end_push(self.push_id, self.summary())
 
     def send(self, plan: PushPlan) -> pd.DataFrame:

@@ -26,6 +26,7 @@ from .planning import build_plan
 from .pushplan import PushPlan
 from .resume import Resume, finish, prepare
 from .sender import STATUSES, dry_run_result
+from .sendmode import for_plan
 from .session import PushSession
 
 __all__ = ["plan", "push", "push_plan", "retry_failed"]
@@ -133,6 +134,7 @@ def _push(df: pd.DataFrame, id_col: Any, o: dict[str, Any]) -> pd.DataFrame:
     the_plan, resumed = prepare(the_plan, config, o, o.get("_fingerprint"))
     if o["preview"]:
         show_preview(the_plan)
+        show_text("Sending: " + for_plan(the_plan, o["concurrency"], o["batch_size"]).describe())
         if sync is not None:
             show_text(sync.text())
         if resumed.note:

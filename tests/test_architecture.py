@@ -52,6 +52,7 @@ PURE = {
         "optionchecks",
         "optiondocs",
         "retry",
+        "sendmode",
         "redact",
         "errors",
     )
@@ -70,6 +71,7 @@ IO_AND_STATE = {
         "session",
         "transport",
         "ratelimit",
+        "concurrency",
         "resultfile",
         "emulator",
     )

@@ -212,8 +212,8 @@ TODAYS_FLAGS = {
     "--wsid": None,
     "--version": None,
     "--endpoint": None,
-    "--batch-size": None,
-    "--concurrency": 16,
+    "--batch-size": "auto",
+    "--concurrency": "auto",
     "--max-rps": None,
     "--max-retries": 8,
     "--nulls": "skip",
@@ -263,3 +263,7 @@ def test_the_cli_inversions_set_the_options() -> None:
         parse(["push", "f.csv", "--id-col", "u", "--columns", "a, b", "--batch-size", "5"])
     )
     assert (given["columns"], given["batch_size"]) == (["a", "b"], 5)
+    spelled = cli._option_values(
+        parse(["push", "f.csv", "--id-col", "u", "--batch-size", "none", "--concurrency", "8"])
+    )
+    assert (spelled["batch_size"], spelled["concurrency"]) == (None, 8)

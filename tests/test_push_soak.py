@@ -37,7 +37,15 @@ def test_fault_soak(emulator: FynoEmulator) -> None:
     the_plan = plan(
         df, "user_id", wsid=emulator.wsid, api_key=emulator.api_key, endpoint=emulator.endpoint
     )
-    result = push_plan(the_plan, concurrency=16, max_retries=8, progress=False, retry_policy=FAST)
+    # one request per row: 5,000 requests meet every fault
+    result = push_plan(
+        the_plan,
+        concurrency=16,
+        batch_size=None,
+        max_retries=8,
+        progress=False,
+        retry_policy=FAST,
+    )
     assert result.index.equals(df.index)
     assert set(result["status"]) <= {"sent", "failed"}
     assert result.loc[result["status"] == "failed", "error"].notna().all()

@@ -54,22 +54,50 @@ def test_max_rps_paces_requests() -> None:
     assert 4.9 <= clock.now - start <= 5.01
 
 
-def test_429_pauses_everyone_for_retry_after() -> None:
+def test_a_limit_pauses_everyone_for_retry_after() -> None:
     clock = Clock()
     limiter = RateLimiter(clock=clock)
-    limiter.on_throttle(2.0, sent_at=clock.now)
+    # nothing accepted and three 429s in a second: a limit (the first two alone are not)
+    assert [limiter.on_throttle(2.0, sent_at=clock.now) for _ in range(3)] == [False, False, True]
     stop = Waits(clock)
     assert limiter.acquire(stop)
     assert sum(stop.waits) >= 2.0
 
 
+def test_a_sporadic_429_is_waited_out_by_its_request_alone() -> None:
+    clock = Clock()
+    limiter = RateLimiter(clock=clock)
+    for k in range(200):  # the server accepts 100/s and answers 429 to 1 request in 20
+        clock.now += 0.01
+        limiter.on_success()
+        if k % 20 == 19:
+            assert limiter.on_throttle(1.0, sent_at=clock.now) is False
+    assert limiter.throttled == 10
+    assert (limiter.rate, limiter.decreases, limiter.learnt) == (math.inf, 0, None)
+    stop = Waits(clock)
+    assert limiter.acquire(stop)
+    assert stop.waits == []  # nobody else waits
+
+
 def test_stop_cuts_a_wait_short() -> None:
     clock = Clock()
     limiter = RateLimiter(clock=clock)
-    limiter.on_throttle(30.0, sent_at=clock.now)
+    for _ in range(3):
+        limiter.on_throttle(30.0, sent_at=clock.now)
     stop = Waits(clock)
     stop.set()
     assert limiter.acquire(stop) is False
+
+
+def throttle_until_a_limit(limiter: RateLimiter, clock: Clock) -> int:
+    """429s (Retry-After: 1, which pauses nobody) at the current instant until one shows a
+    limit; how many it took."""
+    decreases = limiter.decreases
+    for count in range(1, 1_000):
+        assert limiter.on_throttle(1.0, sent_at=clock.now) is False
+        if limiter.decreases > decreases:
+            return count
+    raise AssertionError("no limit shown")
 
 
 def test_decrease_to_the_accepted_rate_then_recover() -> None:
@@ -78,13 +106,15 @@ def test_decrease_to_the_accepted_rate_then_recover() -> None:
     for _ in range(200):  # the server accepts 200/s
         clock.now += 0.005
         limiter.on_success()
-    limiter.on_throttle(None, sent_at=clock.now)
+    # a tenth of the last second's answers 429: 23 of 223
+    assert throttle_until_a_limit(limiter, clock) == 23
     # throttled at a steady rate: the ceiling is just under the measured 200/s, the rate x0.9
     assert limiter.rate == pytest.approx(0.9 * 0.98 * 200, rel=0.02)
+    assert limiter.learnt == pytest.approx(0.98 * 200, rel=0.02)
     # a 429 answering a request sent before the decrease does not cut again
     limiter.on_throttle(None, sent_at=clock.now - 0.01)
     assert limiter.rate == pytest.approx(0.9 * 0.98 * 200, rel=0.02)
-    assert (limiter.throttled, limiter.decreases) == (2, 1)
+    assert (limiter.throttled, limiter.decreases) == (24, 1)
     stop = Waits(clock)
     for _ in range(500):  # about 2.7 s of successes: back to the ceiling, then slowly on
         limiter.acquire(stop)
@@ -92,22 +122,37 @@ def test_decrease_to_the_accepted_rate_then_recover() -> None:
     assert 0.97 * 200 <= limiter.rate <= 200
 
 
-def test_a_429_too_soon_to_measure_cuts_then_climbs_fast() -> None:
+def test_a_limit_shown_too_soon_to_measure_halves_then_climbs_fast() -> None:
     clock = Clock()
     limiter = RateLimiter(clock=clock)
     for _ in range(5):  # 5 successes in 10 ms: 500/s, but too little to trust
         clock.now += 0.002
         limiter.on_success()
-    limiter.on_throttle(1.0, sent_at=clock.now)
-    assert limiter.rate == pytest.approx(500 / 8, rel=0.05)
+    assert throttle_until_a_limit(limiter, clock) == 3
+    assert limiter.rate == pytest.approx(500 / 2, rel=0.05)
+    assert limiter.learnt is None  # nothing measured: nothing to remember
     stop = Waits(clock)
     start = clock.now
     for _ in range(600):
         limiter.acquire(stop)
         limiter.on_success()
-    # slow start: the rate doubles about every second of sending (after the 1 s pause)
-    assert limiter.rate > 2 * 500 / 8
+    # slow start: the rate doubles about every second of sending
+    assert limiter.rate > 2 * 500 / 2
     assert clock.now - start < 4.0
+
+
+def test_a_remembered_rate_is_used_from_the_first_request() -> None:
+    clock = Clock()
+    limiter = RateLimiter(start_rps=100, clock=clock)
+    assert (limiter.rate, limiter.learnt) == (100, 100)
+    stop = Waits(clock)
+    start = clock.now
+    for _ in range(300):
+        assert limiter.acquire(stop)
+    # 300 requests at 100/s: about 3 s from the first one, no burst above the rate
+    assert 2.9 <= clock.now - start <= 3.01
+    # below an explicit cap it is used as it is, above it the cap wins
+    assert RateLimiter(max_rps=50, start_rps=100, clock=clock).rate == 50
 
 
 def test_max_rps_is_never_exceeded_by_recovery() -> None:

@@ -29,8 +29,8 @@ import pandas as pd
 import fyno_pandas
 frame = pd.read_pickle(sys.argv[1])
 fyno_pandas.push(frame, "user_id", ledger=sys.argv[2], concurrency=int(sys.argv[3]),
-                 preview=False, progress=False)
-"""
+                 batch_size=None, preview=False, progress=False)
+"""  # one request per row: the tests count requests per user
 
 
 def users(n: int, start: int = 0) -> pd.DataFrame:
@@ -52,6 +52,12 @@ def target(fyno: FynoEmulator) -> dict[str, str]:
 def sets(fyno: FynoEmulator) -> list[dict]:
     # a request cut short by a killed client has no body
     return [r for r in fyno.requests if r["operation"] == "set" and r["body"] is not None]
+
+
+def users_of(requests: list[dict]) -> set[str]:
+    """The users whose values these requests carried (``set`` or ``batch``)."""
+    bodies = [r["body"] for r in requests if r["body"] is not None]
+    return {item["distinct_id"] for b in bodies for item in b.get("batch", [b])}
 
 
 def child_env(fyno: FynoEmulator) -> dict[str, str]:
@@ -235,15 +241,15 @@ def test_a_push_killed_mid_way_resumes_without_resending_what_was_stored(
         time.sleep(0.01)
     child.send_signal(signal.SIGKILL)
     child.wait()
-    before = len(sets(emulator))
-    assert 500 <= before < 3000, "the push should have been killed mid-way"
+    before = len(emulator.requests)
+    assert 500 <= len(sets(emulator)) < 3000, "the push should have been killed mid-way"
     emulator.configure(latency=0.0)
 
+    # resumed with the defaults: in batches
     result = fyno_pandas.push(frame, "user_id", ledger=ledger, **target(emulator), **QUIET)
 
     assert emulator.profiles == expected_profiles(frame)
-    killed_run, resumed_run = sets(emulator)[:before], sets(emulator)[before:]
-    users_of = lambda requests: {r["body"]["distinct_id"] for r in requests}  # noqa: E731
+    killed_run, resumed_run = emulator.requests[:before], emulator.requests[before:]
     sent_twice = users_of(killed_run) & users_of(resumed_run)
     assert len(sent_twice) <= concurrency
     assert set(result["status"]) == {"sent", "unchanged"}

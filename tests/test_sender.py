@@ -205,6 +205,7 @@ def test_401_stops_the_push(emulator: FynoEmulator, caplog: pytest.LogCaptureFix
             endpoint=emulator.endpoint,
             version="live",
             concurrency=4,
+            batch_size=None,
             preview=False,
             progress=False,
             schema={"plan": "string", "ltv": "number"},
@@ -227,7 +228,9 @@ def test_ctrl_c_returns_the_partial_result(emulator: FynoEmulator) -> None:
     timer = threading.Timer(0.4, os.kill, (os.getpid(), signal.SIGINT))
     timer.start()
     try:
-        result = send(df, emulator, concurrency=4, schema={"plan": "string", "ltv": "number"})
+        result = send(
+            df, emulator, concurrency=4, batch_size=None, schema={"plan": "string", "ltv": "number"}
+        )
     finally:
         timer.cancel()
     counts = result["status"].value_counts()
@@ -244,7 +247,7 @@ def test_ctrl_c_raises_when_asked(emulator: FynoEmulator) -> None:
     timer.start()
     try:
         with pytest.raises(PushInterrupted) as info:
-            send(users(2000), emulator, concurrency=4, raise_on_interrupt=True)
+            send(users(2000), emulator, concurrency=4, batch_size=None, raise_on_interrupt=True)
     finally:
         timer.cancel()
     assert (info.value.result["status"] == "pending").any()
