@@ -13,41 +13,17 @@ from __future__ import annotations
 
 import http.client
 import json
-import socket
-import subprocess
 import sys
 import time
 from urllib.parse import urlsplit
 
+from common import start_emulator
+
 TARGET = 2_500.0
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_emulator() -> tuple[subprocess.Popen[str], dict[str, str]]:
-    """The emulator in a subprocess, and its FYNO_* settings read from its stdout."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "fyno_pandas.emulator", "--port", str(free_port()), "--seed", "0"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    settings = {}
-    while len(settings) < 3:
-        line = proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"the emulator exited with {proc.wait()}")
-        name, _, value = line.strip().partition("=")
-        settings[name] = value
-    return proc, settings
-
-
 def run(seconds: float) -> float:
-    proc, env = start_emulator()
+    proc, env = start_emulator(log_bodies=True)
     try:
         url = urlsplit(env["FYNO_ENDPOINT"])
         path = f"{url.path}/{env['FYNO_WSID']}/live/profiles/properties/set"

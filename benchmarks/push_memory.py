@@ -2,7 +2,7 @@
 
 Run: ``python benchmarks/push_memory.py [--quick]``
 
-Starts the emulator as a subprocess (as ``push_throughput.py`` does), then runs each push in a
+Starts the emulator as a subprocess (``common.start_emulator``), then runs each push in a
 fresh Python process of its own, so its peak RSS (``ru_maxrss``) is that push's alone:
 
 1. in memory: a 500,000-row frame built first, then ``push(df, batch_size=500)``;
@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import requests
-from push_throughput import start_emulator
+from common import start_emulator
 
 from fyno_pandas import push, push_frames
 

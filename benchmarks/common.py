@@ -1,0 +1,94 @@
+"""What the push benchmarks share: the emulator in its own process, a users frame, `Bench`.
+
+Not a benchmark: imported by the scripts beside it (``import common`` works because Python puts
+a script's folder first on ``sys.path``), so it prints nothing and has no figures or targets.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import requests
+
+from fyno_pandas.emulator.faults import DEFAULTS
+from fyno_pandas.workflow import push
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_emulator(log_bodies: bool = False) -> tuple[subprocess.Popen[str], dict[str, str]]:
+    """The emulator in a subprocess (so it does not share this process's GIL), and its three
+    FYNO_* settings read from its stdout. Bodies stay out of its log unless ``log_bodies``
+    (a push benchmark's 100,000 rows would fill it)."""
+    cmd = [sys.executable, "-m", "fyno_pandas.emulator", "--port", str(free_port()), "--seed", "0"]
+    if not log_bodies:
+        cmd.append("--no-log-bodies")
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    settings: dict[str, str] = {}
+    while len(settings) < 3:
+        line = proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the emulator exited with {proc.wait()} before its settings")
+        key, _, value = line.strip().partition("=")
+        if key.startswith("FYNO_"):
+            settings[key] = value
+    return proc, settings
+
+
+def users(n: int, seed: int = 0) -> pd.DataFrame:
+    """``n`` users: user_id, plan (text), ltv (float), active (bool), signup (UTC datetime)."""
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "user_id": [f"user-{i:06d}" for i in range(n)],
+            "plan": rng.choice(["free", "pro", "team"], n),
+            "ltv": rng.integers(0, 100_000, n) / 100,
+            "active": rng.random(n) < 0.5,
+            "signup": pd.Timestamp("2024-01-01", tz="UTC")
+            + pd.to_timedelta(rng.integers(0, 365, n), unit="D"),
+        }
+    )
+
+
+class Bench:
+    """Pushes to a running emulator, and changes its faults between scenarios."""
+
+    def __init__(self, settings: dict[str, str]) -> None:
+        self.endpoint = settings["FYNO_ENDPOINT"]
+        self.wsid = settings["FYNO_WSID"]
+        self.key = settings["FYNO_API_KEY"]
+        self.control = self.endpoint.rsplit("/v1", 1)[0] + "/__emulator"
+
+    def configure(self, **faults: Any) -> None:
+        """Forget the emulator's profiles and log, then set ``faults`` and every other fault off
+        (a rate limit starts with a full bucket)."""
+        requests.post(self.control + "/reset", timeout=10).raise_for_status()
+        answer = requests.post(self.control + "/config", json={**DEFAULTS, **faults}, timeout=10)
+        answer.raise_for_status()
+
+    def push(self, df: pd.DataFrame, **kw: Any) -> tuple[pd.DataFrame, float, float]:
+        """`push` ``df`` by user_id (no ledger unless ``ledger=`` is given): the result, and the
+        wall and this process's CPU seconds the call took."""
+        wall, cpu = time.perf_counter(), time.process_time()
+        result = push(
+            df,
+            "user_id",
+            wsid=self.wsid,
+            api_key=self.key,
+            endpoint=self.endpoint,
+            preview=False,
+            progress=False,
+            **{"ledger": False, **kw},
+        )
+        return result, time.perf_counter() - wall, time.process_time() - cpu
