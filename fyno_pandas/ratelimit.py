@@ -19,9 +19,10 @@ requests answered 429, while a 429 that is not a rate limit costs little more th
   (measured from successes) and the rate to ``decrease`` x that ceiling; 429s for requests sent
   before that decrease, or less than their own round trip (and 0.1 s) after it, answer the old
   rate and do not cut it again, and only the answers since the decrease can show a limit
-  again; A limit that shows too soon
-  to measure (a burst far above it) halves the rate and restarts an exponential climb ("slow
-  start") that the next, measurable, limit ends;
+  again. A limit that shows too soon to measure (a burst far above it, which a burst allowance
+  makes look faster still) cuts the rate to an eighth and restarts an exponential climb ("slow
+  start") that the next, measurable, limit ends: a rate left above the limit would have every
+  request wait out its own 429, and nothing measurable would be sent meanwhile;
 - **additive increase**: every success raises the rate a little, back up to the ceiling within
   ``recover_s`` and then only slowly beyond it (a cautious probe, so the next 429 comes late);
 - **memory**: `learnt` is the rate the server was measured to accept (None before a
@@ -53,6 +54,7 @@ LIMIT_MIN = 3  # 429s in the last second, at least, to show a limit
 LIMIT_SHARE = 0.1  # of the last second's answers, at least, to show a limit ...
 KNOWN_LIMIT_SHARE = 0.02  # ... or this once a limit was measured (or remembered)
 _SETTLE = 0.1  # seconds after a decrease during which 429s still answer the old rate
+_FIRST_CUT = 0.125  # of the rate measured too soon (a burst allowance inflates it): aim low
 CLOSED_AFTER = 1.0  # seconds of Retry-After beyond which a limit pauses every worker
 
 
@@ -240,10 +242,10 @@ class RateLimiter:
                 self._measured = True
             else:
                 # A limit shown too soon to measure: far too fast (a burst allowance makes
-                # this measure well above the real limit). Halve it, then grow exponentially
+                # this measure well above the real limit). Aim low, then grow exponentially
                 # until the next limit, which will come late enough to measure.
                 fast = accepted / span if accepted else min(self._rate, _START_RPS * 2)
-                self._rate = max(self._min_rps, 0.5 * min(fast, self._rate, self.max_rps))
+                self._rate = max(self._min_rps, _FIRST_CUT * min(fast, self._rate, self.max_rps))
                 self._ceiling = self._rate
                 self._slow_start = True
             self._tokens = min(self._tokens, 0.0)
