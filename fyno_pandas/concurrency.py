@@ -82,12 +82,14 @@ class ConcurrencyLimit:
         return 2 * self.ceiling
 
     def enter(self, stop: threading.Event | None = None) -> bool:
-        """Take a slot (wait while every slot is busy); False when ``stop`` was set."""
+        """Take a slot (wait while every slot is busy); False once ``stop`` is set."""
         with self._cond:
-            while self._busy + self._returning >= self.limit:
-                if stop is not None and stop.is_set():
-                    return False
+            while stop is None or not stop.is_set():
+                if self._busy + self._returning < self.limit:
+                    break
                 self._cond.wait(0.1)
+            else:
+                return False
             self._busy += 1
         self._held.slot = True
         return True
@@ -120,6 +122,8 @@ class ConcurrencyLimit:
                 self._back.wait(0.1)
             self._returning -= 1
             self._busy += 1
+            if self._busy + self._returning < self.limit:  # a slot is still free: a new unit
+                self._cond.notify()
         self._held.slot = True
 
     def observe(self, rtt: float) -> None:

@@ -151,7 +151,7 @@ class DaskFynoAccessor:
         if options["max_rps"] is not None:
             options["max_rps"] = options["max_rps"] / max(threads, 1)
         # each worker thread starts at its share of a remembered rate and tunes its own
-        options["_rate_share"] = max(threads, 1)
+        options["_rate_share"] = max(1, min(threads, frame.npartitions))
         log.info("pushing %d partitions on %d worker threads", frame.npartitions, threads)
         return frame.map_partitions(_push_partition, id_col, options, meta=empty_result()).persist()
 

@@ -5,6 +5,7 @@ the kind of rule; the messages of ``nulls``, ``long_strings``, ``naive_tz`` and 
 those `fyno_pandas.planning` gives.
 """
 
+import argparse
 import os
 from collections.abc import Callable
 from numbers import Real
@@ -42,7 +43,11 @@ def auto_or(check: Check) -> Check:
 
     def checked(name: str, value: Any) -> None:
         if value != "auto":
-            check(name, value)
+            try:
+                check(name, value)
+            except FynoInputError as exc:
+                text = str(exc).replace(" must be ", " must be 'auto' or ", 1)
+                raise FynoInputError(text, rule=name) from None
 
     return checked
 
@@ -53,7 +58,11 @@ def count_or_auto(text: str) -> int | str | None:
     lowered = text.strip().lower()
     if lowered in ("auto", "none"):
         return None if lowered == "none" else "auto"
-    return int(text)
+    try:
+        return int(text)
+    except ValueError:
+        message = f"expected auto, none or a whole number, not {text!r}"
+        raise argparse.ArgumentTypeError(message) from None
 
 
 def positive(optional: bool = False) -> Check:

@@ -10,15 +10,16 @@ Order of work:
    is awaited before any other request carrying them, because Fyno fixes a property's type
    from the first value it processes. A property whose seed was not accepted gets no type: the
    rows carrying it are ``failed`` and not sent, so no race decides;
-2. **rows**: every sendable row, by ``concurrency`` workers pulling from one shared cursor:
-   ``properties/set`` per row (plus ``properties/unset`` when the row clears properties), or,
-   with ``batch_size``, ``properties/batch`` with that many rows per request (rows then take
-   their item's status from the answer). With ``ops=`` a row makes its requests one after the
-   other in `fyno_pandas.ops`' order (a batch carries a row's items together, in that order),
-   stopping at the first that is not accepted; one worker per row, so never two in flight for
-   one user. An add or append that may have been applied is not resent: ``in_doubt``. With a
-   ledger, a row's adds and appends are recorded in flight before they are sent, then
-   acknowledged or failed (``journal``, `fyno_pandas.ledger.inflight`).
+2. **rows**: every sendable row, by workers pulling from one shared cursor, each holding one of the
+   client's slots (`fyno_pandas.concurrency`) while it works: ``properties/set`` per row (plus
+   ``properties/unset`` when the row clears properties), or ``properties/batch`` with ``batch_size``
+   rows per request (rows then take their item's status from the answer); the request mode and batch
+   size follow `fyno_pandas.sendmode`. With ``ops=`` a row makes its requests one after the other in
+   `fyno_pandas.ops`' order (a batch carries a row's items together, in that order), stopping at the
+   first that is not accepted; one worker per row, so never two in flight for one user. An add or
+   append that may have been applied is not resent: ``in_doubt``. With a ledger, a row's adds and
+   appends are recorded in flight before they are sent, then acknowledged or failed (``journal``,
+   `fyno_pandas.ledger.inflight`).
 
 Threads (`fyno_pandas.sendstate`): a `concurrent.futures.ThreadPoolExecutor` that is shut down
 before `send_plan` returns, so no thread outlives the call; nothing asynchronous (safe inside
@@ -236,9 +237,10 @@ def send_plan(
         Show a ``tqdm.auto`` progress bar.
     on_ack : callable, optional
         ``on_ack(positions, request_id)``, called from the worker for every acknowledged request
-        (the row positions Fyno accepted) before that worker takes its next request, so that
-        after a crash at most ``concurrency`` (the slots' ceiling) acknowledged requests are
-        unrecorded: as many rows one row per request, ``concurrency * batch_size`` in batches.
+        (the row positions Fyno accepted) before that worker takes its next row, so that after
+        a crash at most the slots' ceiling of acknowledged requests are unrecorded, twice that
+        while requests wait out 429s (`fyno_pandas.concurrency`): rows one row per request,
+        batches in batch mode.
     raise_on_interrupt : bool
         On Ctrl-C raise `PushInterrupted` (partial result on ``.result``) instead of returning.
     bar : tqdm, optional

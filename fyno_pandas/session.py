@@ -63,9 +63,9 @@ class PushSession:
     fingerprint : str, optional
         Names the push's adds and appends in the ledger (`fyno_pandas.resume`).
     rate_share : int, default 1
-        How many pushes share the destination's rate at once (a Dask cluster's worker
-        threads): this one starts at that share of the rate the ledger remembers, and
-        remembers its own learnt rate times the share.
+        How many pushes share the destination's rate at once (a Dask cluster's partitions
+        sent at once): this one starts at that share of the rate the ledger remembers, and
+        remembers nothing (nor does a push capped by ``max_rps``).
 
     Attributes
     ----------
@@ -160,8 +160,9 @@ class PushSession:
 
     def _end_push(self) -> None:
         learnt = self._client.limiter.learnt
-        if learnt is not None:  # the next push to this destination starts at it
-            self.ledger.remember_rate(self._scope, learnt * self._rate_share)
+        # the next push to this destination starts at it; a cap or a share is not Fyno's limit
+        if learnt is not None and self._max_rps is None and self._rate_share == 1:
+            self.ledger.remember_rate(self._scope, learnt)
         self.ledger.end_push(self.push_id, self.summary())
 
     def send(self, plan: PushPlan) -> pd.DataFrame:

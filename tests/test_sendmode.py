@@ -100,6 +100,14 @@ def test_a_fixed_limit_holds_and_a_sleeper_lends_its_slot() -> None:
     thread.join()
 
 
+def test_no_slot_is_taken_once_the_push_is_stopped() -> None:
+    slots, stop = ConcurrencyLimit(4), threading.Event()
+    assert slots.enter(stop)
+    stop.set()  # Ctrl-C, a 401 or a crashed worker: no unit starts after it
+    assert slots.enter(stop) is False
+    slots.leave()
+
+
 class Clock:
     def __init__(self) -> None:
         self.now = 0.0
