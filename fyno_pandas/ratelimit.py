@@ -23,6 +23,9 @@ requests answered 429, while a 429 that is not a rate limit costs little more th
   makes look faster still) cuts the rate to an eighth and restarts an exponential climb ("slow
   start") that the next, measurable, limit ends: a rate left above the limit would have every
   request wait out its own 429, and nothing measurable would be sent meanwhile;
+- **a floor**: a measured cut never goes below half the best accepted rate measured in this
+  push, so 429s that do not follow the rate (random ones past the thresholds) cost at most
+  half of it, never a fall to ``min_rps``;
 - **additive increase**: every success raises the rate a little, back up to the ceiling within
   ``recover_s`` and then only slowly beyond it (a cautious probe, so the next 429 comes late);
 - **memory**: `learnt` is the rate the server was measured to accept (None before a
@@ -105,6 +108,7 @@ class RateLimiter:
         self._rate = self.max_rps
         self._ceiling = self.max_rps  # the rate last seen accepted
         self._measured = start_rps is not None  # the ceiling is a measured (or learnt) rate
+        self._best = 0.0  # the highest accepted rate measured at a limit
         if start_rps is not None:
             self._rate = self._ceiling = max(self._min_rps, min(float(start_rps), self.max_rps))
         now = clock()
@@ -236,8 +240,12 @@ class RateLimiter:
                 else:
                     # Throttled while probing just above the limit: the rate was the limit.
                     ceiling = _PROBE_BACK * min(average, self._rate)
-                self._ceiling = max(self._min_rps, min(ceiling, self.max_rps))
-                self._rate = max(self._min_rps, self._ceiling * self._decrease)
+                # Never below half the best rate measured: 429s that do not follow the rate
+                # (random ones) would otherwise cut it step by step down to min_rps.
+                self._best = max(self._best, average)
+                floor = max(self._min_rps, 0.5 * self._best)
+                self._ceiling = max(floor, min(ceiling, self.max_rps))
+                self._rate = max(floor, self._ceiling * self._decrease)
                 self._slow_start = False
                 self._measured = True
             else:
