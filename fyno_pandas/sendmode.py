@@ -8,7 +8,7 @@ default ``"auto"`` applies this rule (the README states it):
   ``ceil(rows / START)`` rows, so that the whole push fills the starting number of requests in
   flight in one round, and at most ``BATCH_MAX`` (500) rows, or ``DOUBT_MAX`` (20) when the
   push adds or appends: a batch whose answer is lost puts all its adds in doubt. Batches win at
-  every latency measured (`benchmarks/defaults.py`): at 0 ms the emulator takes 20x the rows/s
+  every latency measured (`benchmarks/defaults.py`): at 0 ms the emulator takes 15x the rows/s
   in batches, at 200 ms a request per row is bound by ``concurrency / 0.2 s``;
 - **concurrency**: ``START`` (16) requests in flight, adapted while the push runs to the round
   trips measured (`fyno_pandas.concurrency.ConcurrencyLimit`), never above ``CEILING`` (64).
