@@ -22,9 +22,9 @@ import pandas as pd
 REC = struct.Struct("<IQQ")  # property id, value hash, ack id
 REC_DTYPE = np.dtype([("prop", "<u4"), ("hash", "<u8"), ("ack", "<u8")])
 _CHUNK = 500  # keys per IN (...) query, well under SQLite's parameter limit
-# When the ids asked for span fewer than 8 times as many users of the scope, one scan of that
-# range beats looking each up by key.
-_LOOKUP_FRACTION = 8
+# A scope of fewer than twice as many users as the ids asked is read whole (one scan); a larger
+# one is read by range or key, so a push in chunks never holds a whole big scope per chunk.
+_LOOKUP_FRACTION = 2
 # An ack id range up to this many times the users read is fetched by one scan, else by key.
 _RANGE_FACTOR = 4
 
@@ -115,7 +115,7 @@ def read_states(
         bounds = ("", "")
     elif wanted is not None:
         cap = len(wanted) * _LOOKUP_FRACTION
-        # A scope with fewer than 8 users per id wanted is read whole; otherwise the users
+        # A scope with fewer than 2 users per id wanted is read whole; otherwise the users
         # between the smallest and the largest id wanted are read by one range scan when they
         # are few (new users with ordered ids: none; a chunk pushed again: about as many as
         # wanted), else the wanted ones by key.
