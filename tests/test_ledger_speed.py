@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from test_ledger import acked_dict
 
 from fyno_pandas.ledger import Ledger, Scope, latest_acks, unchanged_mask
 from fyno_pandas.ledger.bridge import AckRecorder
@@ -75,20 +76,6 @@ def test_payloads_of_rows_setting_different_properties_keep_row_order():
         assert plan.payloads() == parsed_bodies(plan)
 
 
-def acked(led: Ledger) -> dict[tuple[str, str], tuple[int, str | None]]:
-    frame = led.acknowledged_hashes(SCOPE)
-    return {
-        (d, p): (int(h), r)
-        for d, p, h, r in zip(
-            frame["distinct_id"],
-            frame["property"],
-            frame["value_hash"],
-            frame["request_id"],
-            strict=True,
-        )
-    }
-
-
 def test_rows_recorded_by_group_equal_the_same_acks_given_as_dicts(tmp_path: Path):
     plan = build_plan(FRAME, "uid", nulls="unset")
     rows = np.flatnonzero(plan.sendable).tolist()
@@ -109,7 +96,7 @@ def test_rows_recorded_by_group_equal_the_same_acks_given_as_dicts(tmp_path: Pat
             )
         dicts.record_acks(SCOPE, push, acks[:2])
         dicts.record_acks(SCOPE, push, acks[2:])
-        assert acked(by_rows) == acked(dicts)
+        assert acked_dict(by_rows, SCOPE) == acked_dict(dicts, SCOPE)
         assert by_rows.property_types(SCOPE) == dicts.property_types(SCOPE)
         assert recorder.not_stored == []
 
@@ -127,7 +114,7 @@ def test_a_group_from_many_threads_merges_each_users_states(tmp_path: Path):
             thread.start()
         for thread in threads:
             thread.join()
-        got = acked(led)
+        got = acked_dict(led, SCOPE)
     assert got[("a", "old")] == (5, "first")  # merged into what the user had
     assert got[("a", "ltv")] == (int(plan.value_hashes("ltv")[0]), "r0")
     assert writer.acks == len(rows)
@@ -143,7 +130,7 @@ def test_another_writer_taking_the_next_ack_ids_is_survived(tmp_path: Path):
             SCOPE, push, [("u2", {"a": 3}, {"a": "number"}, "r3")]
         )  # takes one's next id
         one.record_acks(SCOPE, push, [("u1", {"a": 4}, {"a": "number"}, "r4")])
-        assert acked(one) == {("u1", "a"): (4, "r4"), ("u2", "a"): (3, "r3")}
+        assert acked_dict(one, SCOPE) == {("u1", "a"): (4, "r4"), ("u2", "a"): (3, "r3")}
     conn = sqlite3.connect(path)
     ids = [r[0] for r in conn.execute("SELECT ack_id FROM acks ORDER BY ack_id")]
     assert ids == list(range(1, len(ids) + 1))  # no two acks share an id, none skipped
