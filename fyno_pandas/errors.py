@@ -11,8 +11,12 @@
     ├── FynoAPIError                    Fyno answered with an error (``.status``, ``.message``)
     │   └── FynoAuthError               401/403: the key does not open this workspace
     ├── FynoConnectionError             no answer from Fyno after every retry
-    ├── FynoLedgerError                 the local ledger file cannot be used
-    └── PushInterrupted                 Ctrl-C during a push (``.result`` holds the partial result)
+    └── FynoLedgerError                 the local ledger file cannot be used
+
+    KeyboardInterrupt
+    └── PushInterrupted                 Ctrl-C during a push (``.result`` holds the partial
+                                        result); not a FynoPandasError, so that
+                                        ``except Exception`` never swallows Ctrl-C
 
 Messages never contain the API key.
 """
@@ -98,11 +102,34 @@ class FynoLedgerError(FynoPandasError):
     """The ledger database cannot be opened or written."""
 
 
-class PushInterrupted(FynoPandasError):  # noqa: N818 (reads as an event, like KeyboardInterrupt)
-    """A push was interrupted (Ctrl-C); ``result`` holds the rows' outcomes so far."""
+class PushInterrupted(KeyboardInterrupt):  # noqa: N818 (reads as an event, like KeyboardInterrupt)
+    """Ctrl-C stopped a push; ``result`` holds every row's outcome so far.
+
+    A `KeyboardInterrupt` (and not a `FynoPandasError`), so that "Run All" and scripts stop
+    here as they would on any Ctrl-C, and ``except Exception`` never swallows it.
+    """
 
     def __init__(self, result: Any) -> None:
-        super().__init__(
-            "push interrupted; the partial result is on .result (unsent rows 'pending')"
-        )
+        super().__init__()
         self.result = result
+
+    def __str__(self) -> str:  # read when shown: the result's in-doubt rows are settled later
+        return _interrupted_message(self.result)
+
+
+def _interrupted_message(result: Any) -> str:
+    """One line: what is left, and how to finish it without resending what was acknowledged."""
+    statuses = result["status"] if hasattr(result, "columns") else None
+    if statuses is None:  # a streamed push's summary (the rows went to the output file)
+        left = {s: int(result.get(s, 0)) for s in ("pending", "in_doubt")}
+        ledger = result.get("push_id") is not None
+    else:
+        left = {s: int((statuses == s).sum()) for s in ("pending", "in_doubt")}
+        ledger = result.attrs.get("fyno", {}).get("push_id") is not None
+    how = (
+        "running the same push again resumes it without resending what was acknowledged"
+        if ledger
+        else "retry_failed(df, exc.result, id_col) sends the pending rows"
+    )
+    doubt = f", {left['in_doubt']} in doubt" if left["in_doubt"] else ""
+    return f"push interrupted: {left['pending']} rows pending (not sent){doubt}; {how}"

@@ -116,7 +116,13 @@ def _push_frames(
             # a Dask cluster's partitions share the destination's rate (`fyno_pandas.dask`)
             share = o.get("_rate_share", 1)
             session = stack.enter_context(
-                PushSession(config, ledger=ledger, options=recorded, rate_share=share, **send)
+                PushSession(
+                    config,
+                    ledger=ledger,
+                    options=recorded,
+                    rate_share=share,
+                    **{**send, "raise_on_interrupt": False},  # raised below, once the rest is done
+                )
             )
         # Planning opens its own connection to the ledger file, so its reads never hold up
         # the acks the sender records meanwhile.
@@ -193,15 +199,16 @@ def _push_frames(
     if sync is not None:
         summary["mirror"] = sync.summary()
     summary["interrupted"] = interrupted
-    if interrupted and send["raise_on_interrupt"]:
-        raise PushInterrupted(chunks.result() if output is None else summary)
     log.info("push of %d chunks done: %s", chunks.count, summary)
     if output is not None:
         summary["output"] = str(chunks.writer.path)  # type: ignore[union-attr]
-        return summary
-    result = chunks.result()
-    result.attrs["fyno"] = summary
-    return result
+        outcome: pd.DataFrame | dict[str, Any] = summary
+    else:
+        outcome = chunks.result()
+        outcome.attrs["fyno"] = summary
+    if interrupted and send["raise_on_interrupt"]:
+        raise PushInterrupted(outcome)
+    return outcome
 
 
 def _clear_leavers(

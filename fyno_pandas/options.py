@@ -258,8 +258,9 @@ class SendOptions(Checked):
         check=checks.retry_policy,
     )
     raise_on_interrupt: bool = opt(
-        False,
-        "On Ctrl-C raise `PushInterrupted` (with ``.result``) instead of returning.",
+        True,
+        "On Ctrl-C raise `PushInterrupted` (a `KeyboardInterrupt` carrying ``.result``); False: "
+        "return the partial result.",
         check=checks.flag,
     )
     on_ack: Callable[[Any, str | None], None] | None = opt(

@@ -104,11 +104,11 @@ def seed_types(push: PushState, new: dict[str, str], claims: Any) -> bool:
     for prop, why in refused.items():
         _fail_carriers(push, prop, why)
     # one path with the rows phase (`PushState.hold`): a row whose add or append may have
-    # been applied stays in flight, ``in_doubt`` when its type failed, else ``pending``
-    seeded = sorted(by_row)
-    push.hold(seeded)
+    # been applied stays in flight and ``in_doubt``, unless the rows phase sends the rest
     stopped = push.stop.is_set()  # no rows phase: a pending row is settled here
-    push.journal_settle([p for p in seeded if push.status[p] != "pending" or stopped])
+    settled = [p for p in sorted(by_row) if push.status[p] != "pending" or stopped]
+    push.hold(settled)
+    push.journal_settle(settled)
     return interrupted
 
 

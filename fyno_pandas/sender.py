@@ -216,7 +216,7 @@ def send_plan(
     batch_size: int | str | None = AUTO,
     progress: bool = True,
     on_ack: AckHook | None = None,
-    raise_on_interrupt: bool = False,
+    raise_on_interrupt: bool = True,
     bar: Any = None,
     claims: Any = None,
     journal: Any = None,

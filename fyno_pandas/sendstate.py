@@ -132,15 +132,15 @@ class PushState:
 
     def hold(self, positions: Sequence[int]) -> None:
         """A row whose add or append may have been applied (``applied``) is never certainly
-        not stored: ``failed`` becomes ``in_doubt``, ``pending`` stays, both say so."""
+        not stored: ``failed`` or ``pending`` (stopped half way) becomes ``in_doubt``, so that
+        no retry resends it without being told to."""
         for pos in positions:
             if pos not in self.applied or self.status[pos] not in ("failed", "pending"):
                 continue
-            if self.status[pos] == "failed":
-                self.status[pos] = "in_doubt"
-                with self.lock:
-                    self.failed -= 1
-                    self.in_doubt += 1
+            with self.lock:
+                self.failed -= self.status[pos] == "failed"
+                self.in_doubt += 1
+            self.status[pos] = "in_doubt"
             error = self.error[pos]
             self.error[pos] = f"{error}; {_APPLIED}" if error else _APPLIED
 

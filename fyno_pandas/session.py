@@ -89,7 +89,7 @@ class PushSession:
         ledger: Any = None,
         session: Any = None,
         retry_policy: RetryPolicy | None = None,
-        raise_on_interrupt: bool = False,
+        raise_on_interrupt: bool = True,
         on_ack: AckHook | None = None,
         options: dict[str, Any] | None = None,
         fingerprint: str | None = None,

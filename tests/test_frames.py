@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from fyno_pandas import FynoAuthError, FynoInputError, push, push_frames
+from fyno_pandas import FynoAuthError, FynoInputError, PushInterrupted, push, push_frames
 from fyno_pandas.emulator import FynoEmulator
 
 QUIET = {"preview": False, "progress": False}
@@ -130,7 +130,9 @@ def test_ctrl_c_while_a_chunk_is_read_keeps_what_was_sent(
         yield users(3)
         raise KeyboardInterrupt
 
-    result = push_frames(interrupted(), "user_id", **destination, **QUIET)
+    with pytest.raises(PushInterrupted) as info:
+        push_frames(interrupted(), "user_id", **destination, **QUIET)
+    result = info.value.result
     assert result["status"].tolist() == ["sent"] * 3
     assert result.attrs["fyno"]["interrupted"] is True
     assert len(emulator.profiles) == 3

@@ -161,7 +161,9 @@ def test_an_interrupted_chunked_push_clears_nothing(
         yield segment([0, 1])
         raise KeyboardInterrupt
 
-    result = fyno_pandas.push_frames(interrupted(), "user_id", mirror=True, **target)
+    result = fyno_pandas.push_frames(
+        interrupted(), "user_id", mirror=True, raise_on_interrupt=False, **target
+    )
 
     assert result.attrs["fyno"]["interrupted"] is True
     assert result.attrs["fyno"]["mirror"]["interrupted"] is True
@@ -238,7 +240,9 @@ def test_ctrl_c_leaves_the_clears_pending_and_retry_failed_sends_them(
             os.kill(os.getpid(), signal.SIGINT)
 
     options = {**target, "concurrency": 1}
-    result = fyno_pandas.push(again, "user_id", mirror=True, on_ack=ctrl_c, **options)
+    with pytest.raises(fyno_pandas.PushInterrupted) as info:
+        fyno_pandas.push(again, "user_id", mirror=True, on_ack=ctrl_c, **options)
+    result = info.value.result
 
     assert result.attrs["fyno"]["interrupted"] is True
     assert result.attrs["fyno"]["mirror"]["interrupted"] is True

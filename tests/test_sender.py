@@ -229,7 +229,12 @@ def test_ctrl_c_returns_the_partial_result(emulator: FynoEmulator) -> None:
     timer.start()
     try:
         result = send(
-            df, emulator, concurrency=4, batch_size=None, schema={"plan": "string", "ltv": "number"}
+            df,
+            emulator,
+            concurrency=4,
+            batch_size=None,
+            schema={"plan": "string", "ltv": "number"},
+            raise_on_interrupt=False,
         )
     finally:
         timer.cancel()
@@ -241,13 +246,13 @@ def test_ctrl_c_returns_the_partial_result(emulator: FynoEmulator) -> None:
     assert set(emulator.profiles) == set(result.loc[result["status"] == "sent", "distinct_id"])
 
 
-def test_ctrl_c_raises_when_asked(emulator: FynoEmulator) -> None:
+def test_ctrl_c_raises_by_default(emulator: FynoEmulator) -> None:
     emulator.configure(latency=0.02)
     timer = threading.Timer(0.3, signal.raise_signal, (signal.SIGINT,))
     timer.start()
     try:
         with pytest.raises(PushInterrupted) as info:
-            send(users(2000), emulator, concurrency=4, batch_size=None, raise_on_interrupt=True)
+            send(users(2000), emulator, concurrency=4, batch_size=None)
     finally:
         timer.cancel()
     assert (info.value.result["status"] == "pending").any()
