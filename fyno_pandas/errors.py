@@ -102,7 +102,7 @@ class FynoLedgerError(FynoPandasError):
     """The ledger database cannot be opened or written."""
 
 
-class PushInterrupted(KeyboardInterrupt):  # noqa: N818 (reads as an event, like KeyboardInterrupt)
+class PushInterrupted(KeyboardInterrupt):
     """Ctrl-C stopped a push; ``result`` holds every row's outcome so far.
 
     A `KeyboardInterrupt` (and not a `FynoPandasError`), so that "Run All" and scripts stop

@@ -30,7 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Hashable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -47,11 +47,14 @@ __all__ = [
     "NOT_IDEMPOTENT",
     "OPERATION",
     "OPS",
+    "BatchItem",
+    "Step",
     "add_fingerprint",
     "add_keys",
     "batch_items",
     "check_ops",
     "coerce_op",
+    "describe_steps",
     "drop_without_safe_seed",
     "not_idempotent",
     "request_count",
@@ -82,7 +85,26 @@ NOT_IDEMPOTENT = frozenset({"add", "append"})
 _OP_TYPE = {"add": "number", "append": "list", "remove": "list"}
 _ELEMENTS = ("append", "remove")
 
-Step = tuple[str, str]  # (op, the JSON text of its argument)
+
+class Step(NamedTuple):
+    """One request of a row: its op, the JSON text of its argument, the properties it touches."""
+
+    op: str
+    arg: str
+    props: tuple[str, ...]
+
+    @property
+    def adding(self) -> tuple[str, ...]:
+        """The properties this request adds to or appends to (empty when it is idempotent)."""
+        return self.props if self.op in NOT_IDEMPOTENT else ()
+
+
+class BatchItem(NamedTuple):
+    """One ``properties/batch`` item of a row: its JSON text, and the properties it adds to or
+    appends to."""
+
+    text: str
+    adding: tuple[str, ...]
 
 
 def check_ops(
@@ -205,8 +227,9 @@ def _object(pairs: list[tuple[str, str]]) -> str:
 
 
 def row_steps(plan: PushPlan, pos: int, done: Mapping[str, int] | None = None) -> list[Step]:
-    """The requests of row ``pos`` in order, as (op, argument text); ``done`` maps a property
-    to how many of its requests for this row a seed already made (they are not made again)."""
+    """The requests of row ``pos`` in order; ``done`` maps a property to how many of its
+    requests for this row were made already (by a seed, or an earlier push a retry replays):
+    they are not made again."""
     done = done or {}
     by_op: dict[str, list[tuple[str, str]]] = {op: [] for op in OPS}
     lists: dict[str, list[tuple[str, list[str]]]] = {"append": [], "remove": []}
@@ -219,41 +242,55 @@ def row_steps(plan: PushPlan, pos: int, done: Mapping[str, int] | None = None) -
             lists[op].append((p, elements(frag)[done.get(p, 0) :]))
         elif not (op == "add" and done.get(p)):
             by_op[op].append((p, frag))
-    steps = [(op, _object(by_op[op])) for op in ("set", "set_once", "add") if by_op[op]]
+    steps = [_step(op, by_op[op]) for op in ("set", "set_once", "add") if by_op[op]]
     for op in _ELEMENTS:
         for k in range(max((len(e) for _, e in lists[op]), default=0)):
-            pairs = [(p, e[k]) for p, e in lists[op] if k < len(e)]
-            steps.append((op, _object(pairs)))
-    names = [encode_string(p) for p in plan.properties if plan.unsets[p][pos]]
+            steps.append(_step(op, [(p, e[k]) for p, e in lists[op] if k < len(e)]))
+    names = [p for p in plan.properties if plan.unsets[p][pos]]
     if names:
-        steps.append(("unset", "[" + ",".join(names) + "]"))
+        text = "[" + ",".join(map(encode_string, names)) + "]"
+        steps.append(Step("unset", text, tuple(names)))
     return steps
+
+
+def _step(op: str, pairs: list[tuple[str, str]]) -> Step:
+    return Step(op, _object(pairs), tuple(p for p, _ in pairs))
 
 
 def step_body(plan: PushPlan, pos: int, step: Step) -> bytes:
     """The request body of one step of row ``pos``."""
-    op, arg = step
     head = '{"distinct_id":' + encode_string(plan.distinct_ids[pos])
-    return (head + ',"' + KEY[op] + '":' + arg + "}").encode()
+    return (head + ',"' + KEY[step.op] + '":' + step.arg + "}").encode()
 
 
-def batch_items(plan: PushPlan, pos: int, done: Mapping[str, int] | None = None) -> list[str]:
+def batch_items(plan: PushPlan, pos: int, done: Mapping[str, int] | None = None) -> list[BatchItem]:
     """The ``properties/batch`` items of row ``pos``, in order (see the module docstring)."""
     head = '{"distinct_id":' + encode_string(plan.distinct_ids[pos]) + ',"action":{'
-    first: list[str] = []
-    rest: list[list[str]] = []
+    first: list[Step] = []
+    rest: list[list[Step]] = []
     k = {"append": 0, "remove": 0}
-    for op, arg in row_steps(plan, pos, done):
-        part = '"' + KEY[op] + '":' + arg
-        if op not in _ELEMENTS or k[op] == 0:
-            first.append(part)
+    for step in row_steps(plan, pos, done):
+        if step.op not in _ELEMENTS or k[step.op] == 0:
+            first.append(step)
         else:
-            while len(rest) < k[op]:
+            while len(rest) < k[step.op]:
                 rest.append([])
-            rest[k[op] - 1].append(part)
-        if op in _ELEMENTS:
-            k[op] += 1
-    return [head + ",".join(parts) + "}}" for parts in (first, *rest) if parts]
+            rest[k[step.op] - 1].append(step)
+        if step.op in _ELEMENTS:
+            k[step.op] += 1
+    return [
+        BatchItem(
+            head + ",".join(f'"{KEY[s.op]}":{s.arg}' for s in steps) + "}}",
+            tuple(p for s in steps for p in s.adding),
+        )
+        for steps in (first, *rest)
+        if steps
+    ]
+
+
+def describe_steps(steps: Sequence[Step]) -> str:
+    """``steps`` as a reader would name them: ``add logins, append badges``."""
+    return ", ".join(f"{s.op} {', '.join(s.props)}" for s in steps)
 
 
 def not_idempotent(plan: PushPlan, pos: int) -> bool:

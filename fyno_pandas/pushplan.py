@@ -75,6 +75,10 @@ class PushPlan:
     ops : dict
         ``{property: op}`` of the properties not ``set`` (`fyno_pandas.ops`); the set bodies
         carry only the others.
+    made : dict
+        ``{row position: {property: requests}}``: the add and append requests of a row that an
+        earlier push made (acknowledged, or assumed stored), which a retry does not make again
+        (`fyno_pandas.retry_failed`); such a property is never seeded.
 
     The private fields serve the request bodies: ``_set`` (``{property: rows with a
     fragment}``), ``_ambiguous`` (``{property: fragments Fyno could type otherwise}``, never a
@@ -104,6 +108,7 @@ class PushPlan:
     values_unchanged: int = 0
     ledger: Ledger | Path | Literal[False] = False
     ops: dict[str, str] = dataclasses.field(default_factory=dict)
+    made: Mapping[int, Mapping[str, int]] = dataclasses.field(default_factory=dict)
 
     @cached_property
     def _keys(self) -> dict[str, str]:

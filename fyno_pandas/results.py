@@ -29,9 +29,15 @@ _SCHEMA = (
     ("dropped", "object", "list<string>"),
     ("request_ids", "object", "list<string>"),  # every request of the row, in order
     ("mirror_clear", "bool", "bool"),  # a user cleared by mirror sync, not an input row
+    # the ledger's id of the push that sent the row (None without a ledger): a result read
+    # back from a file still names the push whose record a retry replays
+    ("push_id", "Int64", "int64"),
+    # a row in doubt: per add/append property, [requests acknowledged, requests that may have
+    # landed after them], as JSON text; a retry sends the rest without repeating them
+    ("applied", "object", "string"),
 )
 #: Columns a result may be built without, and the value they then hold.
-_FILL = {"mirror_clear": False}
+_FILL = {"mirror_clear": False, "push_id": pd.NA, "applied": None}
 
 #: The result's columns, in order.
 COLUMNS = tuple(name for name, _, _ in _SCHEMA)

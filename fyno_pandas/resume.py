@@ -43,8 +43,9 @@ from .ledger.adds import ACKED, IN_FLIGHT
 from .ledger.bridge import choose_ledger, opened
 from .ledger.lease import running
 from .ledger.scope import Scope
-from .ops import NOT_IDEMPOTENT, add_fingerprint, add_keys
+from .ops import NOT_IDEMPOTENT, add_fingerprint, add_keys, row_steps
 from .pushplan import PushPlan
+from .replay import made_by_earlier_push
 from .results import STATUSES
 
 __all__ = ["Resume", "finish", "prepare"]
@@ -70,29 +71,30 @@ class Resume:
     assumed: np.ndarray | None = None
 
 
-def _walk(history: tuple[list, list], needed: set[str]) -> tuple[list[int], dict, set, float]:
+def _walk(history: tuple[list, list], needed: set[str]) -> tuple[list[int], dict, dict, float]:
     """The unfinished pushes since the last finished one, their acks {key: (request_id, at)},
-    the keys in flight without an ack, and when the last finished push finished (0: never)."""
+    the keys in flight without an ack {key: what landed of the row, or None when unknown},
+    and when the last finished push finished (0: never)."""
     pushes, rows = history
     by_push: dict[int, list] = {}
-    for push_id, key, state, rid, at in rows:
-        by_push.setdefault(push_id, []).append((key, state, rid, at))
+    for push_id, key, state, rid, at, applied in rows:
+        by_push.setdefault(push_id, []).append((key, state, rid, at, applied))
     chain: list[int] = []
     acked: dict[str, tuple[str | None, float]] = {}
-    flying: set[str] = set()
+    flying: dict[str, str | None] = {}
     finished_at = 0.0
     for push_id, _ in pushes:
-        for key, state, rid, at in by_push.get(push_id, ()):
+        for key, state, rid, at, applied in by_push.get(push_id, ()):
             if state == ACKED:
                 acked[key] = (rid, at)
             elif state == IN_FLIGHT:
-                flying.add(key)
+                flying[key] = applied
         if needed <= acked.keys():
             finished_at = max((acked[k][1] for k in needed), default=finished_at)
-            chain, acked, flying = [], {}, set()
+            chain, acked, flying = [], {}, {}
         else:
             chain.append(push_id)
-    return chain, acked, flying - acked.keys(), finished_at
+    return chain, acked, {k: v for k, v in flying.items() if k not in acked}, finished_at
 
 
 def prepare(
@@ -123,24 +125,28 @@ def prepare(
             rule="push_running",
         )
     forced = o.get("_doubt")  # rows a retry was told are in doubt (`retry_failed`)
-    if not chain and forced is None:
-        note = None
-        if finished_at:
+    first = chain[0] if chain else None
+    note = None
+    if chain and not o["resume"]:
+        note = f"push {first} with the same adds did not finish: resume=False sends them all again"
+        acked, flying = {}, {}
+    if not (chain and o["resume"]) and forced is None and not plan.made:
+        if finished_at and note is None:
             at = time.strftime("%H:%M", time.localtime(finished_at))
             note = f"the same adds were acknowledged at {at}: sending adds them again"
         return plan, Resume(fingerprint, note)
-    first = chain[0] if chain else None
-    if not o["resume"]:
-        note = f"push {first} with the same adds did not finish: resume=False sends them all again"
-        return plan, Resume(fingerprint, note)
     has = np.array([k is not None for k in keys], dtype=bool) & plan.sendable
     done = has & np.array([k in acked for k in keys], dtype=bool)
-    doubt = has & np.array([k in flying for k in keys], dtype=bool) & ~done
+    in_flight = has & np.array([k in flying for k in keys], dtype=bool) & ~done
+    if o["in_doubt"] != "keep":
+        plan = _progress_from_ledger(plan, keys, flying, in_flight, o["in_doubt"])
+    replayed, finished = _replayed(plan)
+    doubt = in_flight & ~replayed
     if forced is not None:
         doubt |= plan.sendable & np.asarray(forced, dtype=bool) & ~done
     what = {"keep": "not resent", "resend": "resent", "assume_stored": "assumed stored"}
-    assumed = doubt if o["in_doubt"] == "assume_stored" else np.zeros_like(doubt)
-    held = doubt if o["in_doubt"] != "resend" else np.zeros_like(doubt)
+    assumed = (doubt if o["in_doubt"] == "assume_stored" else np.zeros_like(doubt)) | finished
+    held = (doubt if o["in_doubt"] != "resend" else np.zeros_like(doubt)) | finished
     why = _DOUBT.format(n=f"push {first}" if first else "the push retried")
     rids = np.array([acked[k][0] if k in acked else None for k in keys], dtype=object)
     # acknowledged rows send their other steps (set, set_once, remove, unset: only_changed
@@ -152,12 +158,37 @@ def prepare(
         acked_request_ids=np.where(done & rest.unchanged, rids, plan.acked_request_ids),
         skip_reasons=np.where(held, why, plan.skip_reasons),
     )
-    note = (
+    note = note or (
         f"{f'resuming push {first}' if first else 'retrying'}: {int(done.sum())} acknowledged, "
-        f"{int(doubt.sum())} in doubt ({what[o['in_doubt']]}), {int(rest.sendable.sum())} to send"
+        f"{int((doubt | replayed).sum())} in doubt ({what[o['in_doubt']]}), "
+        f"{int(rest.sendable.sum())} to send"
     )
     doubt_kept = held & ~assumed
     return narrowed, Resume(fingerprint, note, first, keys, doubt_kept, assumed)
+
+
+def _progress_from_ledger(
+    plan: PushPlan, keys: np.ndarray, flying: dict, rows: np.ndarray, in_doubt: str
+) -> PushPlan:
+    """``plan`` whose in-flight ``rows`` whose progress the ledger recorded replay it (a row a
+    retry already replays keeps the retry's)."""
+    made = dict(plan.made)
+    for pos in np.flatnonzero(rows).tolist():
+        offsets = made_by_earlier_push(flying[keys[pos]], in_doubt)
+        if offsets is not None:
+            made.setdefault(pos, offsets)
+    return dataclasses.replace(plan, made=made)
+
+
+def _replayed(plan: PushPlan) -> tuple[np.ndarray, np.ndarray]:
+    """The rows a retry replays from what the push retried made of them (``plan.made``), and
+    of those the ones left with no request to make."""
+    replayed = np.zeros(len(plan.index), dtype=bool)
+    finished = np.zeros(len(plan.index), dtype=bool)
+    for pos, made in plan.made.items():
+        replayed[pos] = plan.sendable[pos]
+        finished[pos] = plan.sendable[pos] and not row_steps(plan, pos, made)
+    return replayed, finished
 
 
 def finish(
@@ -188,6 +219,6 @@ def finish(
     summary.update({s: int(counts.get(s, 0)) for s in STATUSES})
     push_id = summary.get("push_id")
     if resume.assumed.any() and push_id is not None and ledger is not None and not dry_run:
-        items = [(resume.keys[p], ACKED, None) for p in np.flatnonzero(resume.assumed)]
+        items = [(resume.keys[p], ACKED, None, None) for p in np.flatnonzero(resume.assumed)]
         ledger.record_adds_raw(None, push_id, [items])
     return result

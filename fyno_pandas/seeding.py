@@ -25,7 +25,7 @@ import numpy as np
 
 from .client import Outcome
 from .encode import encode_string
-from .ops import NOT_IDEMPOTENT, OPERATION, OPS, elements, step_body
+from .ops import NOT_IDEMPOTENT, OPERATION, OPS, Step, elements, row_steps, step_body
 from .sendstate import PushState, may_have_added, run_units
 
 if TYPE_CHECKING:
@@ -38,12 +38,15 @@ log = logging.getLogger("fyno_pandas")
 
 def new_properties(plan: PushPlan) -> dict[str, str]:
     """``{property: planned type}`` of the properties whose type no one fixed yet (no ``schema``
-    entry, not in the ledger) and that some sendable row sets."""
+    entry, not in the ledger, no request of it made by the push a retry replays) and that some
+    sendable row sets."""
     sending = plan.sendable
+    made = {p for props in plan.made.values() for p, n in props.items() if n}
     return {
         p: plan.fyno_types[p]
         for p in plan.properties
         if p not in plan.known_types
+        and p not in made
         and p in plan.fyno_types
         and plan.ops.get(p) != "remove"
         and np.not_equal(plan.fragments[p][sending], None).any()
@@ -82,11 +85,12 @@ def seed_types(push: PushState, new: dict[str, str], claims: Any) -> bool:
         if op == "set":
             outcome = push.client.post("set", plan.set_body(pos, props), stop=push.stop)
         else:
-            body = step_body(plan, pos, (op, _seed_argument(plan, pos, props)))
+            body = step_body(plan, pos, Step(op, _seed_argument(plan, pos, props), tuple(props)))
             idempotent = op not in NOT_IDEMPOTENT
             if not idempotent:
                 push.flying((pos,))
             outcome = push.client.post(OPERATION[op], body, stop=push.stop, idempotent=idempotent)
+            push.land(pos, () if idempotent else props, outcome.status)
             if may_have_added([(not idempotent, outcome.status)]):
                 push.applied.add(pos)
             if not idempotent and outcome.status != "pending":  # made: not made again
@@ -107,6 +111,8 @@ def seed_types(push: PushState, new: dict[str, str], claims: Any) -> bool:
     # been applied stays in flight and ``in_doubt``, unless the rows phase sends the rest
     stopped = push.stop.is_set()  # no rows phase: a pending row is settled here
     settled = [p for p in sorted(by_row) if push.status[p] != "pending" or stopped]
+    for pos in settled:
+        push.unsent[pos] = row_steps(plan, pos, push.done.get(pos))
     push.hold(settled)
     push.journal_settle(settled)
     return interrupted

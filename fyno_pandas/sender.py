@@ -44,8 +44,6 @@ import pandas as pd
 from .client import FynoClient, Outcome, error_for
 from .errors import PushInterrupted
 from .ops import (
-    KEY,
-    NOT_IDEMPOTENT,
     OPERATION,
     batch_items,
     not_idempotent,
@@ -120,14 +118,16 @@ def _op_row_unit(push: PushState) -> Callable[[int], None]:
     def run(pos: int) -> None:
         outcomes: list[Outcome] = []
         push.flying((pos,))
-        for step in row_steps(plan, pos, push.done.get(pos)):
-            op = step[0]
+        steps = row_steps(plan, pos, push.done.get(pos))
+        for k, step in enumerate(steps):
             body = step_body(plan, pos, step)
-            outcome = post(OPERATION[op], body, stop=stop, idempotent=op not in NOT_IDEMPOTENT)
+            outcome = post(OPERATION[step.op], body, stop=stop, idempotent=not step.adding)
             outcomes.append(outcome)
-            if may_have_added([(op in NOT_IDEMPOTENT, outcome.status)]):
+            push.land(pos, step.adding, outcome.status)
+            if may_have_added([(bool(step.adding), outcome.status)]):
                 push.applied.add(pos)
             if not outcome.ok:
+                push.unsent[pos] = steps[k if outcome.status == "pending" else k + 1 :]
                 break
         push.count(outcomes)
         push.conclude((pos,), [*push.prior.get(pos, ()), *outcomes])
@@ -158,7 +158,7 @@ def _op_batch_unit(push: PushState, chunks: list[np.ndarray]) -> Callable[[int],
         if not sending:
             return
         push.flying(sending)
-        text = ",".join(item for pos in sending for item in items[pos])
+        text = ",".join(item.text for pos in sending for item in items[pos])
         doubtful = {pos for pos in sending if not_idempotent(plan, pos)}
         body = ('{"batch":[' + text + "]}").encode()
         outcome = post("batch", body, stop=stop, idempotent=not doubtful)
@@ -178,9 +178,13 @@ def _op_batch_unit(push: PushState, chunks: list[np.ndarray]) -> Callable[[int],
                 reason = next(filter(None, map(_item_error, mine)), None)
                 if reason is not None:
                     own = dataclasses.replace(outcome, status="failed", error=reason)
-            adds = [any(f'"{KEY[op]}":' in item for op in NOT_IDEMPOTENT) for item in items[pos]]
+            for item, state in zip(items[pos], states, strict=True):
+                push.land(pos, item.adding, state)
+            adds = [bool(item.adding) for item in items[pos]]
             if may_have_added(zip(adds, states, strict=True)):
                 push.applied.add(pos)
+            if outcome.status == "pending":
+                push.unsent[pos] = row_steps(plan, pos, push.done.get(pos))
             push.conclude((pos,), [*push.prior.get(pos, ()), own])
             if push.status[pos] == "sent":
                 acked.append(pos)
@@ -356,10 +360,8 @@ def _summary(push: PushState, started: float, interrupted: bool) -> dict[str, An
             learnt_rps=None if learnt is None else round(learnt, 1),
         )
     # what retry_failed must send the same way (a set in place of an add would overwrite)
-    if push.plan.ops:
-        summary["ops"] = dict(push.plan.ops)
-    if push.plan.options.get("unset"):
-        summary["unset"] = list(push.plan.options["unset"])
+    summary["ops"] = dict(push.plan.ops)
+    summary["unset"] = list(push.plan.options.get("unset") or [])
     return summary
 
 
@@ -376,6 +378,7 @@ def _result_frame(push: PushState, started: float, interrupted: bool) -> pd.Data
         "error": push.error,
         "dropped": plan.dropped_by_row(),
         "request_ids": _request_ids(push),
+        "applied": push.applied_text(),
     }
     result = result_frame(columns, plan.index)
     result.attrs["fyno"] = _summary(push, started, interrupted)

@@ -9,6 +9,7 @@ send through both.
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import math
 import threading
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .client import FynoClient, Outcome
+from .ops import Step, describe_steps
 
 if TYPE_CHECKING:
     from .pushplan import PushPlan
@@ -72,12 +74,19 @@ class PushState:
         self.requests = self.retries = self.throttled = 0
         # every request id of a row, in order, when it needed several requests
         self.request_ids: dict[int, list[str]] = {}
-        # `fyno_pandas.seeding`: per row, the seed requests made for it and how many of each
-        # property's requests they were (not made again)
+        # `fyno_pandas.seeding`: per row, the seed requests made for it; per row, how many of
+        # each property's requests a seed or the push a retry replays made (not made again)
         self.prior: dict[int, list[Outcome]] = {}
-        self.done: dict[int, dict[str, int]] = {}
-        # rows an add or append of which may have been applied (`may_have_added`)
+        self.done: dict[int, dict[str, int]] = {pos: dict(m) for pos, m in plan.made.items()}
+        # per row and add/append property: [requests acknowledged, requests that may have
+        # landed after them] (`landed`), counting what the replayed push made as acknowledged
+        self.landed: dict[int, dict[str, list[int]]] = {
+            pos: {p: [n, 0] for p, n in m.items()} for pos, m in plan.made.items()
+        }
+        # rows an add or append of which may have been applied (`may_have_added`), and the
+        # requests such a row did not send when it stopped (named in its error)
         self.applied: set[int] = set()
+        self.unsent: dict[int, list[Step]] = {}
         # `fyno_pandas.ledger.inflight.AddJournal`: adds recorded in flight before they are sent
         self.journal: Any = None
         self.auth_failure: Outcome | None = None
@@ -120,6 +129,26 @@ class PushState:
             elif status == "in_doubt":
                 self.in_doubt += len(positions)
 
+    def land(self, pos: int, adding: Sequence[str], status: str) -> None:
+        """Count a request of row ``pos`` that adds to or appends to ``adding``: acknowledged
+        when ``sent``, may have landed when ``in_doubt``."""
+        if status not in ("sent", "in_doubt") or not adding:
+            return
+        counts = self.landed.setdefault(pos, {})
+        for p in adding:
+            counts.setdefault(p, [0, 0])[status == "in_doubt"] += 1
+
+    def applied_text(self) -> np.ndarray:
+        """Per row in doubt, ``landed`` as JSON text (None for the other rows): what a retry
+        needs to send the rest of the row without repeating what landed."""
+        out = np.full(len(self.status), None, dtype=object)
+        for pos in np.flatnonzero(self.status == "in_doubt").tolist():
+            out[pos] = self._landed_text(pos)
+        return out
+
+    def _landed_text(self, pos: int) -> str | None:
+        return json.dumps(self.landed[pos], sort_keys=True) if pos in self.landed else None
+
     def flying(self, positions: Sequence[int]) -> None:
         """Record these rows' adds and appends in flight in the ledger, before sending them."""
         if self.journal is not None:
@@ -133,20 +162,24 @@ class PushState:
     def hold(self, positions: Sequence[int]) -> None:
         """A row whose add or append may have been applied (``applied``) is never certainly
         not stored: ``failed`` or ``pending`` (stopped half way) becomes ``in_doubt``, so that
-        no retry resends it without being told to."""
+        no retry resends it without being told to; the error names the requests not sent."""
         for pos in positions:
-            if pos not in self.applied or self.status[pos] not in ("failed", "pending"):
+            if pos not in self.applied or self.status[pos] == "sent":
                 continue
-            with self.lock:
-                self.failed -= self.status[pos] == "failed"
-                self.in_doubt += 1
-            self.status[pos] = "in_doubt"
-            error = self.error[pos]
-            self.error[pos] = f"{error}; {_APPLIED}" if error else _APPLIED
+            said = [self.error[pos]]
+            if self.status[pos] != "in_doubt":
+                with self.lock:
+                    self.failed -= self.status[pos] == "failed"
+                    self.in_doubt += 1
+                self.status[pos] = "in_doubt"
+                said.append(_APPLIED)
+            if self.unsent.get(pos):
+                said.append(f"not sent: {describe_steps(self.unsent[pos])}")
+            self.error[pos] = "; ".join(filter(None, said))
 
     def journal_settle(self, positions: Sequence[int]) -> None:
         """Record the settled rows' adds: acknowledged when sent; failed when not sent or
-        refused for sure (a row in ``applied`` stays in flight: in doubt)."""
+        refused for sure (a row in ``applied`` stays in flight: in doubt, with what landed)."""
         if self.journal is not None:
             acked = [p for p in positions if self.status[p] == "sent"]
             failed = [
@@ -154,7 +187,12 @@ class PushState:
                 for p in positions
                 if self.status[p] in ("failed", "pending") and p not in self.applied
             ]
-            self.journal.settle(acked, failed, self.request_id)
+            doubted = {
+                p: self._landed_text(p)
+                for p in positions
+                if self.status[p] == "in_doubt" and p in self.landed
+            }
+            self.journal.settle(acked, failed, self.request_id, doubted)
 
     def ack(self, positions: Sequence[int], request_id: str | None) -> None:
         if self.on_ack is not None and positions:

@@ -211,6 +211,7 @@ class PushSession:
             )
         summary = result.attrs["fyno"]
         summary["push_id"] = self.push_id
+        result["push_id"] = pd.Series(self.push_id, index=result.index, dtype="Int64")
         for key in _SUMMED:
             self._sums[key] += summary[key]
         self._interrupted |= bool(summary["interrupted"])
@@ -227,6 +228,7 @@ class PushSession:
             "interrupted": self._interrupted,
             "push_id": self.push_id,
             "destination": self.config.label,
+            **_operations(self._options),
         }
 
 
@@ -236,3 +238,8 @@ def _both(first: AckHook, second: AckHook) -> AckHook:
         second(positions, request_id)
 
     return hook
+
+
+def _operations(options: dict[str, Any]) -> dict[str, Any]:
+    """What a retry must send the same way (a set in place of an add would overwrite)."""
+    return {"ops": dict(options.get("ops") or {}), "unset": list(options.get("unset") or [])}

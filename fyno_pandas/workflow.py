@@ -19,11 +19,13 @@ from .config import FynoConfig
 from .display import show_preview
 from .errors import FynoAuthError, FynoInputError, PushInterrupted
 from .ledger.bridge import choose_ledger, known_types, opened, skip_acknowledged
+from .ledger.scope import Scope
 from .mirror import MirrorSync, check_mirror, retry_clears, show_text
 from .optiondocs import takes
 from .options import RECORDED, Destination, PlanOptions, SendOptions, names, pick
 from .planning import build_plan
 from .pushplan import PushPlan
+from .replay import conform, made_by_earlier_push, match_rows, pushed_id
 from .resume import Resume, finish, prepare
 from .sender import STATUSES, dry_run_result
 from .sendmode import for_plan
@@ -127,6 +129,8 @@ def _push(df: pd.DataFrame, id_col: Any, o: dict[str, Any]) -> pd.DataFrame:
     check_mirror(o)
     resolved = {name: getattr(config, name) for name in where}
     the_plan = _plan(df, id_col, {**pick(o, entry="plan"), **resolved})
+    if o.get("_made"):  # a retry's rows in doubt: what the push retried made of them
+        the_plan = dataclasses.replace(the_plan, made=o["_made"])
     sync = None
     if o["mirror"]:  # reads the ledger's holders and refuses above the limit: nothing sent yet
         sync = MirrorSync(the_plan, o)
@@ -205,8 +209,10 @@ def _mirrored(sync: MirrorSync | None) -> dict[str, Any]:
 
 def _same(value: Any) -> Any:
     """``ops`` or ``unset`` in a form that compares equal however it was spelled."""
+    if value is None:
+        return []
     if hasattr(value, "items"):
-        return {str(k): v for k, v in value.items() if v != "set"}
+        return sorted((str(k), v) for k, v in value.items() if v != "set")
     return sorted([value] if isinstance(value, str) else value)
 
 
@@ -216,10 +222,17 @@ def retry_failed(
 ) -> pd.DataFrame:
     """Resend the rows of ``df`` that ``result`` reports ``failed`` or ``pending``.
 
+    ``result`` may come straight from `push` or back from a file (``to_csv``, ``to_parquet``):
+    rows are matched to ``df`` by ``distinct_id``, and the push's operations (``ops``,
+    ``unset``) come from the result's summary, else from the ledger's record of its
+    ``push_id``; with neither, pass ``ops=`` (``ops={}`` when every column was set), since
+    resending an add as a set would overwrite the user's total.
+
     Rows ``in_doubt`` (an add or append that may have landed) are left alone unless
-    ``in_doubt="resend"`` (sent again: they may count twice) or ``"assume_stored"`` (not
-    sent; recorded acknowledged in the ledger, shown ``sent`` with no request id and the error
-    column saying so). See `fyno_pandas.resume`.
+    ``in_doubt="resend"`` (what was acknowledged is not sent again; the requests in doubt are)
+    or ``"assume_stored"`` (the requests in doubt count as stored; the rest of the row is
+    sent, and a row left with nothing to send shows ``sent`` with the error column saying it
+    was assumed). See `fyno_pandas.resume`.
 
     Rows a mirror push appended (``mirror_clear``) are resent too: each of those users is
     cleared of the pushed properties the ledger says they still hold (a value set for them
@@ -228,9 +241,9 @@ def retry_failed(
     Parameters
     ----------
     df : pandas.DataFrame
-        The frame that was pushed (the same rows, in the same order).
+        The frame that was pushed.
     result : pandas.DataFrame
-        Its result from `push`.
+        Its result from `push`, or that result read back from a file.
     id_col : hashable
         The column of distinct ids.
 
@@ -243,54 +256,105 @@ def retry_failed(
     Raises
     ------
     FynoInputError
-        When ``result`` is not the result of ``df`` (other length or index); as `push`.
+        When ``result`` holds ids ``df`` does not, or says nothing of the push's operations
+        and ``ops=`` is not given; as `push`.
     """
-    cleared = np.zeros(len(result), dtype=bool)
-    if "mirror_clear" in result.columns:
-        cleared = result["mirror_clear"].to_numpy(dtype=bool)
-    inputs = result.index[~cleared]
-    if len(inputs) != len(df) or not inputs.equals(df.index):
-        raise FynoInputError(
-            "result does not belong to this frame: it must have the same rows and index",
-            rule="retry_failed",
-        )
-    summary = result.attrs.get("fyno", {})
-    for name in ("ops", "unset"):  # the push's own operations, never a plain set in their place
-        pushed = summary.get(name)
-        if options[name] is None:
-            options = {**options, name: pushed}
-        elif pushed is not None and _same(options[name]) != _same(pushed):
-            raise FynoInputError(
-                f"the push sent {name}={pushed!r}; retry_failed must send the same ({name}= "
-                "left out takes it from the result)",
-                rule="retry_failed",
-            )
+    result = conform(result)
+    cleared = result["mirror_clear"].to_numpy(dtype=bool)
+    inputs = np.flatnonzero(~cleared)
+    if id_col not in df.columns:
+        _plan(df.iloc[:0], id_col, pick(options, entry="plan"))  # says which columns there are
+    where = match_rows(df[id_col], result["distinct_id"].iloc[inputs])
+    options, fingerprint = _replayed(result, options)
     retried = ("failed", "pending") + (() if options["in_doubt"] == "keep" else ("in_doubt",))
-    failed = result["status"].isin(retried).to_numpy()
-    doubt = (result["status"] == "in_doubt").to_numpy()
+    failed = result["status"].isin(retried).to_numpy(copy=True)
+    failed[inputs[where < 0]] = False
     merged = result.copy()
     merged.attrs["fyno"] = dict(result.attrs.get("fyno", {}), retried=int(failed.sum()))
     if not failed.any():
         return merged
     options = {**options, "mirror": False}
-    again = np.flatnonzero(failed[~cleared])  # positions in df
-    rows, parts = np.flatnonzero(~cleared)[again], []
+    again = inputs[failed[inputs]]  # result positions of input rows to send again
+    parts = []
     if len(again):
-        # one chain with the push retried (`fyno_pandas.resume`); its in-doubt rows stay so
-        fingerprint = result.attrs.get("fyno", {}).get("fingerprint")
-        forced = doubt[~cleared][again]
-        more = {"_fingerprint": fingerprint, "_doubt": forced if forced.any() else None}
-        parts.append(_push(df.iloc[again], id_col, {**options, **more}))
+        replay = _replay_rows(result, again, options["in_doubt"])
+        extra = {"_fingerprint": fingerprint, **replay}
+        parts.append(_push(df.iloc[where[failed[inputs]]], id_col, {**options, **extra}))
     clear_rows = np.flatnonzero(failed & cleared)
     if len(clear_rows):
-        base = _plan(df.iloc[:0], id_col, pick(options, entry="plan"))
-        ids = result["distinct_id"].to_numpy(dtype=object)[clear_rows]
-        push_id = result.attrs.get("fyno", {}).get("push_id")
-        clears = retry_clears(base, ids, result.index[clear_rows], push_id, options)
-        part = _push_plan(clears, pick(options, entry="push_plan"))
-        part["mirror_clear"] = True
-        parts.append(part)
-        rows = np.concatenate([rows, clear_rows])
+        parts.append(_retry_clears(df, result, clear_rows, id_col, options))
+    return _merged(merged, np.concatenate([again, clear_rows]), parts)
+
+
+def _replayed(result: pd.DataFrame, options: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+    """``options`` with the push's own ``ops`` and ``unset`` (never a plain set in their
+    place), and the fingerprint of its adds; refused when nothing records them."""
+    recorded = result.attrs.get("fyno") or _recorded_push(result, options)
+    if recorded is None or "ops" not in recorded:
+        if options["ops"] is None:
+            raise FynoInputError(
+                "the result says nothing of its push's operations (its summary was lost with "
+                "a file round trip, and no ledger records its push_id): pass ops= as the push "
+                "had it (ops={} when every column was set) and unset= if it cleared properties",
+                rule="retry_failed",
+            )
+        return options, None
+    for name in ("ops", "unset"):
+        pushed = recorded.get(name) or None
+        if options[name] is None:
+            options = {**options, name: pushed}
+        elif _same(options[name]) != _same(pushed):
+            raise FynoInputError(
+                f"the push sent {name}={pushed!r}; retry_failed must send the same ({name}= "
+                "left out takes it from the result)",
+                rule="retry_failed",
+            )
+    return options, recorded.get("fingerprint")
+
+
+def _recorded_push(result: pd.DataFrame, options: dict[str, Any]) -> dict[str, Any] | None:
+    """The ledger's record of the push ``result`` came from (None: none to be found)."""
+    push_id = pushed_id(result)
+    choice = choose_ledger(options["ledger"])
+    if push_id is None or choice is None:
+        return None
+    config = FynoConfig.resolve(**pick(options, Destination), require_credentials=False)
+    if not config.wsid:
+        return None
+    with opened(choice, create=False) as book:
+        return None if book is None else book.push_record(Scope.of(config), push_id)
+
+
+def _replay_rows(result: pd.DataFrame, again: np.ndarray, in_doubt: str) -> dict[str, Any]:
+    """The private options of a replay of rows ``again`` of ``result``: ``_made``, the add and
+    append requests of each row in doubt not to make again (by its position among ``again``),
+    and ``_doubt``, the rows in doubt whose progress the result does not say."""
+    doubt = result["status"].to_numpy(dtype=object)[again] == "in_doubt"
+    applied = result["applied"].to_numpy(dtype=object)[again]
+    made, unknown = {}, np.zeros(len(again), dtype=bool)
+    for k in np.flatnonzero(doubt).tolist():
+        offsets = made_by_earlier_push(applied[k], in_doubt)
+        if offsets is None:
+            unknown[k] = True
+        else:
+            made[k] = offsets
+    return {"_made": made, "_doubt": unknown if unknown.any() else None}
+
+
+def _retry_clears(
+    df: pd.DataFrame, result: pd.DataFrame, rows: np.ndarray, id_col: Any, options: dict
+) -> pd.DataFrame:
+    """Send again the mirror clears of ``result``'s rows ``rows``."""
+    base = _plan(df.iloc[:0], id_col, pick(options, entry="plan"))
+    ids = result["distinct_id"].to_numpy(dtype=object)[rows]
+    clears = retry_clears(base, ids, result.index[rows], pushed_id(result), options)
+    part = _push_plan(clears, pick(options, entry="push_plan"))
+    part["mirror_clear"] = True
+    return part
+
+
+def _merged(merged: pd.DataFrame, rows: np.ndarray, parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """``merged`` with the ``parts``' outcome at positions ``rows``; the summary recounted."""
     retried = pd.concat(parts) if len(parts) > 1 else parts[0]
     for column in merged.columns:
         values = merged[column].to_numpy(dtype=object, copy=True)

@@ -45,6 +45,7 @@ PURE = {
         "ops",
         "pushplan",
         "payloads",
+        "replay",
         "render",
         "results",
         "options",

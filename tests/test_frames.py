@@ -152,6 +152,8 @@ def test_no_chunks_still_writes_a_result_file(destination: dict[str, str], tmp_p
         "dropped",
         "request_ids",
         "mirror_clear",
+        "push_id",
+        "applied",
     ]
 
 

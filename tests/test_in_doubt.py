@@ -307,12 +307,12 @@ def test_a_schema_1_ledger_is_migrated_and_keeps_its_pushes(tmp_path: Path) -> N
         scope = Scope("http://127.0.0.1:1/v1", "W", "live")
         assert book.add_history(scope, "f") == ([], [])
         push_id = book.begin_push(scope, {}, "f")
-        book.record_adds_raw(scope, push_id, [[("k", "in_flight", None)]])
+        book.record_adds_raw(scope, push_id, [[("k", "in_flight", None, None)]])
         pushes, rows = book.add_history(scope, "f")
     assert [p[0] for p in pushes] == [push_id]
     assert [r[1:4] for r in rows] == [("k", "in_flight", None)]
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,) == (3,)
+        assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,) == (4,)
     conn.close()
 
 
@@ -453,4 +453,5 @@ def test_retry_failed_without_a_ledger_keeps_a_row_whose_add_was_accepted(
     assert totals(emulator) == {"a": 5}
     resent = fyno_pandas.retry_failed(frame, first, "uid", in_doubt="resend", **options)
     assert resent["status"].tolist() == ["sent"]
-    assert totals(emulator) == {"a": 10}  # sent again on request: it counted twice
+    # the acknowledged add is not sent again; the refused append is
+    assert emulator.profiles["a"] == {"logins": 5, "badges": ["x"]}

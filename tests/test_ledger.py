@@ -642,12 +642,14 @@ def test_a_learnt_rate_must_be_a_positive_number(ledger, rps):
 
 def _schema_2_file(path: Path) -> None:
     """A ledger file of schema version 2 holding one acknowledged value: written by today's
-    code, then taken back to version 2 (migration 3 only adds ``rate_limits``)."""
+    code, then taken back to version 2 (migrations 3 and 4 only add ``rate_limits`` and
+    ``add_requests.applied``)."""
     with Ledger(path) as led:
         push = led.begin_push(SCOPE, {})
         led.record_acks(SCOPE, push, [("u1", {"a": 7}, {"a": "number"}, "r1")])
     conn = sqlite3.connect(path)
     conn.execute("DROP TABLE rate_limits")
+    conn.execute("ALTER TABLE add_requests DROP COLUMN applied")
     conn.execute("PRAGMA user_version = 2")
     conn.commit()
     conn.close()
@@ -663,7 +665,7 @@ def test_a_schema_2_ledger_is_migrated_and_keeps_its_values(tmp_path):
         led.remember_rate(SCOPE, 99.0)
         assert led.learnt_rate(SCOPE) == 99.0
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,) == (3,)
+    assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,) == (4,)
     conn.close()
 
 
@@ -679,5 +681,5 @@ def test_reading_a_schema_2_ledger_migrates_it_like_every_reader(tmp_path):
         assert led.learnt_rate(SCOPE) is None
         assert led.property_types(SCOPE) == {"a": "number"}
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone() == (3,)
+    assert conn.execute("PRAGMA user_version").fetchone() == (4,)
     conn.close()

@@ -224,8 +224,11 @@ def test_retry_failed_refuses_a_result_of_another_frame(tmp_path: Path) -> None:
     frame = users(3)
     result = pd.DataFrame({"status": ["failed"]})
 
-    with pytest.raises(fyno_pandas.FynoInputError, match="same rows"):
+    with pytest.raises(fyno_pandas.FynoInputError, match="distinct_id"):
         frame.fyno.retry_failed(result, "user_id")
+    other = pd.DataFrame({"distinct_id": ["someone"], "status": ["failed"]})
+    with pytest.raises(fyno_pandas.FynoInputError, match="'someone'"):
+        frame.fyno.retry_failed(other, "user_id", ops={})
 
 
 def test_a_push_killed_mid_way_resumes_without_resending_what_was_stored(

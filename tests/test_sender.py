@@ -27,6 +27,8 @@ COLUMNS = [
     "dropped",
     "request_ids",
     "mirror_clear",
+    "push_id",
+    "applied",
 ]
 
 

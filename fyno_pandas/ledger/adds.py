@@ -15,20 +15,22 @@ from collections.abc import Sequence
 __all__ = ["ACKED", "FAILED", "IN_FLIGHT", "AddItem", "history", "write"]
 
 IN_FLIGHT, ACKED, FAILED = "in_flight", "acked", "failed"
-#: (request key, state, request id)
-AddItem = tuple[str, str, "str | None"]
+#: (request key, state, request id, applied: a row in doubt's ``applied`` text, else None)
+AddItem = tuple[str, str, "str | None", "str | None"]
 
 _UPSERT = (
-    "INSERT INTO add_requests (push_id, request_key, state, request_id, at) VALUES (?, ?, ?, ?, ?)"
-    " ON CONFLICT (push_id, request_key) DO UPDATE SET state = excluded.state,"
-    " request_id = excluded.request_id, at = excluded.at"
+    "INSERT INTO add_requests (push_id, request_key, state, request_id, at, applied)"
+    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (push_id, request_key) DO UPDATE SET"
+    " state = excluded.state, request_id = excluded.request_id, at = excluded.at,"
+    " applied = excluded.applied"
 )
 
 
 def write(conn: sqlite3.Connection, push_id: int, items: Sequence[AddItem]) -> list[list[str]]:
     """Record ``items`` for ``push_id`` in the caller's transaction (nothing is refused)."""
     now = time.time()
-    conn.executemany(_UPSERT, [(push_id, key, state, rid, now) for key, state, rid in items])
+    rows = [(push_id, key, state, rid, now, applied) for key, state, rid, applied in items]
+    conn.executemany(_UPSERT, rows)
     return [[] for _ in items]
 
 
@@ -36,14 +38,15 @@ def history(
     conn: sqlite3.Connection, scope_id: int | None, fingerprint: str
 ) -> tuple[list[tuple[int, float]], list[tuple[int, str, str, str | None, float]]]:
     """The pushes of a scope with ``fingerprint`` (push_id, started_at), oldest first, and their
-    request rows (push_id, key, state, request_id, at)."""
+    request rows (push_id, key, state, request_id, at, applied)."""
     sql = (
         "SELECT push_id, started_at FROM pushes WHERE scope_id = ? AND fingerprint = ?"
         " ORDER BY push_id"
     )
     pushes = conn.execute(sql, (scope_id, fingerprint)).fetchall()
     sql = (
-        "SELECT a.push_id, a.request_key, a.state, a.request_id, a.at FROM add_requests a"
+        "SELECT a.push_id, a.request_key, a.state, a.request_id, a.at, a.applied"
+        " FROM add_requests a"
         " JOIN pushes p USING (push_id) WHERE p.scope_id = ? AND p.fingerprint = ?"
     )
     return pushes, conn.execute(sql, (scope_id, fingerprint)).fetchall()

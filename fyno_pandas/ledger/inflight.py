@@ -10,7 +10,7 @@ reached Fyno recorded in flight, so a resume treats it as in doubt and does not 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from ..ops import add_keys
@@ -40,17 +40,26 @@ class AddJournal:
             new = [p for p in positions if self.keys[p] is not None and p not in self._marked]
             self._marked.update(new)
         if new:
-            items = [(self.keys[p], IN_FLIGHT, None) for p in new]
+            items = [(self.keys[p], IN_FLIGHT, None, None) for p in new]
             self._writer.write(items, f"{len(new)} adds in flight")
 
-    def settle(self, acked: Sequence[int], failed: Sequence[int], request_ids: np.ndarray) -> None:
+    def settle(
+        self,
+        acked: Sequence[int],
+        failed: Sequence[int],
+        request_ids: np.ndarray,
+        doubted: Mapping[int, str] | None = None,
+    ) -> None:
         """Record ``acked`` rows' adds as acknowledged, ``failed`` rows' as certainly not
-        stored; a marked row in neither stays in flight: in doubt."""
+        stored; a marked row in neither stays in flight: in doubt, with what ``doubted`` says
+        landed of it (`fyno_pandas.sendstate.PushState.applied_text`)."""
         with self._lock:
             acked = [p for p in acked if p in self._marked]
             failed = [p for p in failed if p in self._marked]
+            doubted = {p: t for p, t in (doubted or {}).items() if p in self._marked}
             self._marked.difference_update(failed)  # may be marked again when sent later
-        items = [(self.keys[p], ACKED, request_ids[p]) for p in acked]
-        items += [(self.keys[p], FAILED, None) for p in failed]
+        items = [(self.keys[p], ACKED, request_ids[p], None) for p in acked]
+        items += [(self.keys[p], FAILED, None, None) for p in failed]
+        items += [(self.keys[p], IN_FLIGHT, None, text) for p, text in doubted.items()]
         if items:
             self._writer.write(items, f"{len(items)} add outcomes")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from typing import Any
 
 import pandas as pd
 
-__all__ = ["properties", "pushes"]
+__all__ = ["properties", "push_record", "pushes"]
 
 _PUSHES = (
     "SELECT p.push_id, s.endpoint, s.wsid, s.version, p.started_at, p.ended_at,"
@@ -33,6 +34,16 @@ def pushes(conn: sqlite3.Connection, wsid: str | None, version: str | None) -> p
     frame["counts"] = [json.loads(r[7]) if r[7] else {} for r in rows]
     frame["options"] = [json.loads(r[8]) for r in rows]
     return frame.set_index("push_id")
+
+
+def push_record(conn: sqlite3.Connection, scope: Any, push_id: int) -> dict[str, Any] | None:
+    """`Ledger.push_record`, read in the caller's transaction."""
+    sql = (
+        "SELECT p.options, p.fingerprint FROM pushes p JOIN scopes s USING (scope_id)"
+        " WHERE p.push_id = ? AND s.endpoint = ? AND s.wsid = ? AND s.version = ?"
+    )
+    row = conn.execute(sql, (push_id, scope.endpoint, scope.wsid, scope.version)).fetchone()
+    return None if row is None else {**json.loads(row[0]), "fingerprint": row[1]}
 
 
 def properties(conn: sqlite3.Connection, scope: int | None) -> pd.DataFrame:

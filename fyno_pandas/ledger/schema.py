@@ -45,4 +45,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE TABLE rate_limits (scope_id INTEGER PRIMARY KEY REFERENCES scopes,"
         " rps REAL NOT NULL CHECK (rps > 0), learnt_at REAL NOT NULL)",
     ),
+    # 4: a row left in doubt records which of its adds and appends landed (the result's
+    # ``applied``), so a resume sends the rest of the row and nothing twice.
+    ("ALTER TABLE add_requests ADD COLUMN applied TEXT",),
 )

@@ -180,12 +180,15 @@ class Ledger:
             if conn.execute(sql, (time.time(), _json(dict(counts)), push_id)).rowcount != 1:
                 raise FynoLedgerError(f"the ledger {self._path} has no push {push_id}")
 
-    def pushes(self, wsid: str | None = None, version: str | None = None) -> pd.DataFrame:
-        """Pushes recorded, oldest first, indexed by ``push_id``.
+    def push_record(self, scope: Scope, push_id: int) -> dict[str, Any] | None:
+        """The options and fingerprint push ``push_id`` of ``scope`` was recorded with, or None."""
+        with self._transaction("read", "DEFERRED") as conn:
+            return reports.push_record(conn, scope, push_id)
 
-        Columns: endpoint, wsid, version, started_at, ended_at (NaT while running or after a
-        crash), acks (requests acknowledged), counts and options (dicts).
-        """
+    def pushes(self, wsid: str | None = None, version: str | None = None) -> pd.DataFrame:
+        """Pushes recorded, oldest first, indexed by ``push_id``. Columns: endpoint, wsid,
+        version, started_at, ended_at (NaT while running or after a crash), acks (requests
+        acknowledged), counts and options (dicts)."""
         with self._transaction("read", "DEFERRED") as conn:
             return reports.pushes(conn, wsid, version)
 
