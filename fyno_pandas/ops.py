@@ -11,10 +11,12 @@ Rules (where Fyno's documentation is silent, these are our choices)
 - ``nulls=`` applies to ``set`` columns only: a missing cell of another op sends nothing.
 - ``add`` takes finite numbers: a string, a bool or any other type is ``add_not_number``,
   ±inf ``not_finite``, both dropped; a missing cell adds nothing and is not an issue.
-- ``append`` / ``remove``: a list cell is its elements, in order, a scalar cell one element;
-  elements follow the list rules (strings of at most 255 characters that are not a malformed
-  date, finite numbers, dates; no bools): a cell holding an element Fyno cannot hold is left out
-  whole (``invalid_element``), so that a list never lands half; an empty list sends nothing.
+- ``append`` / ``remove``: a list cell is its elements, in order, a scalar cell one element,
+  each sent as the text a ``set`` of the column sends (an Arrow ``list<date32>`` element as
+  ``"2020-01-01"``, so that a remove matches what a set stored); elements follow the list
+  rules (strings of at most 255 characters that are not a malformed date, finite numbers,
+  dates; no bools): a cell holding an element Fyno cannot hold is left out whole
+  (``invalid_element``), so that a list never lands half; an empty list sends nothing.
 - A property the ledger or ``schema=`` knows must have the op's type (add: number, append and
   remove: list), else every cell is ``op_type_mismatch``. A new property created by add (Number)
   or append (List) is seeded like a new ``set`` property; ``remove`` never creates one.
@@ -39,6 +41,7 @@ from .coerce import Coerced, Issue, coerce_series
 from .datelike import date_like
 from .encode import encode_string
 from .errors import FynoInputError
+from .types import dtype_key
 
 if TYPE_CHECKING:
     from .pushplan import PushPlan
@@ -121,7 +124,13 @@ def check_ops(
 
 
 def _as_lists(s: pd.Series) -> pd.Series:
-    """Each cell as a list of elements (a scalar as one), None where missing."""
+    """Each cell as a list of elements (a scalar as one), None where missing.
+
+    An Arrow list column is left as it is, so that its elements are encoded as a ``set`` of it
+    encodes them (`fyno_pandas.coerce`): as objects its days would become naive datetimes.
+    """
+    if dtype_key(s.dtype) == "arrow_list":
+        return s
     out = np.full(len(s), None, dtype=object)
     for i, v in enumerate(s.to_numpy(dtype=object)):
         if isinstance(v, (list, tuple, np.ndarray)):
@@ -195,9 +204,14 @@ def _first_date_like(fragments: np.ndarray) -> np.ndarray:
     return out
 
 
+class _NumberText(str):
+    """A number's JSON text as the list fragment holds it (a double would round decimals)."""
+
+
 def elements(fragment: str) -> list[str]:
-    """The JSON text of each element of a list fragment, in order."""
-    return [encode_string(e) if isinstance(e, str) else json.dumps(e) for e in json.loads(fragment)]
+    """The JSON text of each element of a list fragment, in order, as the fragment writes it."""
+    found = json.loads(fragment, parse_int=_NumberText, parse_float=_NumberText)
+    return [e if isinstance(e, _NumberText) else encode_string(e) for e in found]
 
 
 def _object(pairs: list[tuple[str, str]]) -> str:

@@ -1,0 +1,87 @@
+"""Bad input decided before sending: list elements encoded one way for every op, text that is
+not UTF-8 refused or skipped by the plan, option numbers of numpy types and their bounds."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import fyno_pandas
+from fyno_pandas.emulator import FynoEmulator
+from fyno_pandas.ops import row_steps
+
+pa = pytest.importorskip("pyarrow", reason="pd.ArrowDtype needs pyarrow")
+
+QUIET = {"preview": False, "progress": False}
+UTC = dt.timezone.utc
+#: What ``encoding_errors="surrogateescape"`` makes of the undecodable byte 0x80.
+SURROGATE = "caf\udc80"
+
+
+def arrow(values: list, pa_type: object) -> pd.Series:
+    return pd.Series(pd.arrays.ArrowExtensionArray(pa.array(values, pa_type)))
+
+
+def objects(*values: object) -> pd.Series:
+    return pd.Series(list(values), dtype=object)
+
+
+# -- list elements: one encoding for set, append and remove -------------------------------------
+
+DAY_1, DAY_2 = dt.date(2020, 1, 1), dt.date(2020, 1, 2)
+NOON_1 = dt.datetime(2020, 1, 1, 12, tzinfo=UTC)
+NOON_2 = dt.datetime(2020, 1, 2, 12, tzinfo=UTC)
+ELEMENT_TYPES = {
+    "date32": (pa.list_(pa.date32()), DAY_1, DAY_2),
+    "date64": (pa.list_(pa.date64()), DAY_1, DAY_2),
+    "large_list_date32": (pa.large_list(pa.date32()), DAY_1, DAY_2),
+    "timestamp_utc": (pa.list_(pa.timestamp("ms", "UTC")), NOON_1, NOON_2),
+    "timestamp_tokyo": (pa.list_(pa.timestamp("us", "Asia/Tokyo")), NOON_1, NOON_2),
+}
+
+
+@pytest.mark.parametrize("kind", ELEMENT_TYPES)
+def test_remove_and_append_of_arrow_list_elements_store_what_a_set_stores(
+    emulator: FynoEmulator, destination: dict[str, str], kind: str
+) -> None:
+    list_type, first, second = ELEMENT_TYPES[kind]
+    options = {**destination, "naive_tz": "Asia/Kolkata", "schema": {"d": "list"}}
+    both = pd.DataFrame({"uid": ["a"], "d": arrow([[first, second]], list_type)})
+    fyno_pandas.push(both, "uid", **options, **QUIET)
+    stored_first, stored_second = emulator.profiles["a"]["d"]
+    one = pd.DataFrame({"uid": ["a"], "d": arrow([[first]], list_type)})
+
+    rules = []
+    for op in ("remove", "append"):
+        rules += fyno_pandas.plan(one, "uid", ops={"d": op}, **options).issues["rule"].tolist()
+        result = fyno_pandas.push(one, "uid", ops={"d": op}, **options, **QUIET)
+        assert result["status"].tolist() == ["sent"]
+
+    # the remove took the very element the set stored; the append stored the set's text again
+    assert emulator.profiles["a"]["d"] == [stored_second, stored_first]
+    assert rules == []  # no naive_datetime for days or zoned instants
+
+
+def test_an_element_is_sent_as_the_text_a_set_sends() -> None:
+    digits = Decimal("12345678901234567890.5")
+    df = pd.DataFrame(
+        {
+            "uid": ["a"],
+            "amounts": arrow([[digits, Decimal("1.10")]], pa.list_(pa.decimal128(22, 2))),
+            "ratios": pd.Series([np.array([0.1, 65504], dtype=np.float32)], dtype=object),
+        }
+    )
+    set_plan = fyno_pandas.plan(df, "uid", ledger=False)
+    for op in ("append", "remove"):
+        plan = fyno_pandas.plan(df, "uid", ops={"amounts": op, "ratios": op}, ledger=False)
+        sent = [arg for _, arg in row_steps(plan, 0)]
+        assert sent == [
+            '{"amounts":12345678901234567890.50,"ratios":0.1}',
+            '{"amounts":1.10,"ratios":65504}',
+        ]
+        assert set_plan.fragments["amounts"][0] == "[12345678901234567890.50,1.10]"
+        assert set_plan.fragments["ratios"][0] == "[0.1,65504]"
