@@ -41,6 +41,7 @@ from .coerce import Coerced, Issue, coerce_series
 from .datelike import date_like
 from .encode import encode_string
 from .errors import FynoInputError
+from .ids import encodable_as_utf8
 from .types import dtype_key
 
 if TYPE_CHECKING:
@@ -56,6 +57,7 @@ __all__ = [
     "check_ops",
     "coerce_op",
     "drop_without_safe_seed",
+    "name_problem",
     "not_idempotent",
     "request_count",
     "row_steps",
@@ -110,17 +112,28 @@ def check_ops(
         return out, []
     listed = [unset] if isinstance(unset, str) else list(unset)
     for name in listed:
-        if not isinstance(name, str) or not name.strip() or name.startswith("$"):
+        problem = name_problem(name)
+        if problem is not None:
             raise FynoInputError(
-                f"unset names {name!r}: property names must be non-empty text, not start with '$'",
-                column=name,
-                rule="invalid_property_name",
+                f"unset names {name!r}: {problem}", column=name, rule="invalid_property_name"
             )
         if name in names:
             raise FynoInputError(
                 f"unset names {name!r}, which this push also sends", column=name, rule="unset_sent"
             )
     return out, list(dict.fromkeys(listed))
+
+
+def name_problem(name: Any) -> str | None:
+    """Why ``name`` cannot name a property, or None when it can."""
+    if not isinstance(name, str) or not name.strip() or name.startswith("$"):
+        return "property names must be non-empty text, not start with '$'"
+    if not encodable_as_utf8([name])[0]:
+        return (
+            "property names must be UTF-8 text, and this one holds a lone surrogate (what "
+            "encoding_errors='surrogateescape' makes of a byte that does not decode)"
+        )
+    return None
 
 
 def _as_lists(s: pd.Series) -> pd.Series:

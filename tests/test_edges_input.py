@@ -12,6 +12,7 @@ import pytest
 
 import fyno_pandas
 from fyno_pandas.emulator import FynoEmulator
+from fyno_pandas.errors import FynoInputError
 from fyno_pandas.ops import row_steps
 
 pa = pytest.importorskip("pyarrow", reason="pd.ArrowDtype needs pyarrow")
@@ -85,3 +86,66 @@ def test_an_element_is_sent_as_the_text_a_set_sends() -> None:
         ]
         assert set_plan.fragments["amounts"][0] == "[12345678901234567890.50,1.10]"
         assert set_plan.fragments["ratios"][0] == "[0.1,65504]"
+
+
+# -- text that is not UTF-8: refused or skipped before anything is sent -------------------------
+
+
+def surrogate_ids() -> pd.DataFrame:
+    return pd.DataFrame({"uid": objects(SURROGATE, "b"), "visits": [1, 2]})
+
+
+@pytest.mark.parametrize("ops", [None, {"visits": "add"}], ids=["set", "add"])
+def test_an_id_holding_a_lone_surrogate_skips_its_row_and_the_rest_is_sent_once(
+    emulator: FynoEmulator, destination: dict[str, str], ops: dict[str, str] | None
+) -> None:
+    df = surrogate_ids()
+    plan = fyno_pandas.plan(df, "uid", ops=ops, **destination)
+    issue = plan.issues.loc[plan.issues["rule"] == "invalid_id"].iloc[0]
+    assert (issue["row"], issue["action"]) == (0, "row_skipped")
+    assert "not valid UTF-8" in issue["message"]
+
+    result = fyno_pandas.push(df, "uid", ops=ops, **destination, **QUIET)
+
+    assert result["status"].tolist() == ["skipped", "sent"]
+    assert result["error"].tolist()[0] == "invalid_id"
+    assert emulator.profiles == {"b": {"visits": 2}}
+    sent = len(emulator.requests)
+    again = fyno_pandas.push(df, "uid", ops=ops, **destination, **QUIET)
+    assert again["status"].tolist()[0] == "skipped"
+    if ops is None:  # a set pushed twice is unchanged; an add pushed twice adds again
+        assert len(emulator.requests) == sent
+
+
+def test_a_category_id_holding_a_lone_surrogate_is_invalid() -> None:
+    ids = pd.Categorical.from_codes([0, 1], categories=pd.Index([SURROGATE, "b"], dtype=object))
+    df = pd.DataFrame({"uid": ids, "visits": [1, 2]})
+    plan = fyno_pandas.plan(df, "uid", ledger=False)
+    assert plan.skip_reasons.tolist() == ["invalid_id", None]
+
+
+def refused_before_sending(emulator: FynoEmulator, destination: dict, df: pd.DataFrame, **kw):
+    with pytest.raises(FynoInputError) as err:
+        fyno_pandas.push(df, "uid", **kw, **destination, **QUIET)
+    assert emulator.requests == []
+    str(err.value).encode("utf-8")  # the message itself is printable text
+    return err.value
+
+
+@pytest.mark.parametrize("ops", [None, {SURROGATE: "add"}], ids=["set", "add"])
+def test_a_column_name_holding_a_lone_surrogate_is_refused_before_sending(
+    emulator: FynoEmulator, destination: dict[str, str], ops: dict[str, str] | None
+) -> None:
+    df = pd.DataFrame([["a", 1]], columns=pd.Index(["uid", SURROGATE], dtype=object))
+    error = refused_before_sending(emulator, destination, df, ops=ops)
+    assert (error.rule, error.column) == ("invalid_property_name", SURROGATE)
+    assert "UTF-8" in str(error)
+
+
+def test_an_unset_name_holding_a_lone_surrogate_is_refused_before_sending(
+    emulator: FynoEmulator, destination: dict[str, str]
+) -> None:
+    df = pd.DataFrame({"uid": ["a", "b"], "visits": [1, 2]})
+    error = refused_before_sending(emulator, destination, df, unset=["old", SURROGATE])
+    assert (error.rule, error.column) == ("invalid_property_name", SURROGATE)
+    assert "UTF-8" in str(error)
