@@ -11,9 +11,12 @@ import pandas as pd
 import pytest
 
 import fyno_pandas
+from fyno_pandas import cli
 from fyno_pandas.emulator import FynoEmulator
 from fyno_pandas.errors import FynoInputError
 from fyno_pandas.ops import row_steps
+from fyno_pandas.optionchecks import op_pair
+from fyno_pandas.options import SendOptions
 
 pa = pytest.importorskip("pyarrow", reason="pd.ArrowDtype needs pyarrow")
 
@@ -149,3 +152,65 @@ def test_an_unset_name_holding_a_lone_surrogate_is_refused_before_sending(
     error = refused_before_sending(emulator, destination, df, unset=["old", SURROGATE])
     assert (error.rule, error.column) == ("invalid_property_name", SURROGATE)
     assert "UTF-8" in str(error)
+
+
+# -- option numbers -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("timeout", [float("inf"), 1e10, 3600.5, float("nan"), 0])
+def test_a_timeout_beyond_the_bound_is_refused_before_sending(
+    emulator: FynoEmulator, destination: dict[str, str], timeout: float
+) -> None:
+    df = pd.DataFrame({"uid": ["a"], "visits": [1]})
+    error = refused_before_sending(emulator, destination, df, timeout=timeout)
+    assert error.rule == "timeout"
+    assert "timeout must be" in str(error)
+
+
+def test_the_longest_timeout_is_accepted(
+    emulator: FynoEmulator, destination: dict[str, str]
+) -> None:
+    df = pd.DataFrame({"uid": ["a"], "visits": [1]})
+    result = fyno_pandas.push(df, "uid", timeout=3600, **destination, **QUIET)
+    assert result["status"].tolist() == ["sent"]
+
+
+def test_numbers_of_numpy_types_are_numbers(
+    emulator: FynoEmulator, destination: dict[str, str]
+) -> None:
+    df = pd.DataFrame({"uid": ["a", "b", "c"], "visits": [1, 2, 3]})
+    numbers = {
+        "concurrency": np.int64(4),
+        "batch_size": np.int32(2),
+        "max_retries": np.uint8(3),
+        "max_rps": np.float64(500.0),
+        "timeout": np.float32(10),
+    }
+    result = fyno_pandas.push(df, "uid", **numbers, **destination, **QUIET)
+    assert result["status"].tolist() == ["sent"] * 3
+    assert emulator.profiles == {"a": {"visits": 1}, "b": {"visits": 2}, "c": {"visits": 3}}
+    summary = result.attrs["fyno"]
+    assert (summary["concurrency"], summary["batch_size"]) == (4, 2)
+    again = fyno_pandas.push(
+        df, "uid", mirror=True, mirror_max_clear=np.int64(0), **destination, **QUIET
+    )
+    assert again["status"].tolist() == ["unchanged"] * 3
+    SendOptions(**numbers)  # the declared checks themselves take them too
+
+
+@pytest.mark.parametrize("value", [True, np.True_, np.float64(4.0), 4.0, "4"])
+def test_a_bool_or_a_float_is_not_an_integer(value: object) -> None:
+    df = pd.DataFrame({"uid": ["a"], "visits": [1]})
+    with pytest.raises(FynoInputError) as err:
+        fyno_pandas.push(df, "uid", concurrency=value, dry_run=True, **QUIET)
+    assert err.value.rule == "concurrency"
+
+
+def test_a_malformed_op_pair_is_an_input_error_with_its_message(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(FynoInputError, match="expected COLUMN=OP"):
+        op_pair("logins")
+    with pytest.raises(SystemExit):
+        cli.main(["push", "users.csv", "--id-col", "uid", "--op", "logins"])
+    assert "expected COLUMN=OP, not 'logins'" in capsys.readouterr().err
