@@ -25,9 +25,11 @@ from typing import Any
 
 import requests
 
+from . import optionchecks as checks
 from .concurrency import ConcurrencyLimit
 from .config import FynoConfig
 from .errors import FynoAPIError, FynoAuthError, FynoConnectionError, FynoInputError
+from .options import OPTIONS
 from .ratelimit import RateLimiter
 from .redact import Redactor
 from .retry import (
@@ -145,7 +147,7 @@ class FynoClient:
     session : requests.Session, optional
         Send through this session (its proxies, certificates and adapters apply).
     timeout : float, default 30
-        Seconds allowed for connecting and for each read.
+        Seconds allowed for connecting and for each read (at most `MAX_TIMEOUT`, 3600).
     max_retries : int, default 8
         Retries of connection errors, timeouts and 5xx (429s are counted apart).
     pool_size : int, default 16
@@ -181,10 +183,8 @@ class FynoClient:
         if config is None:
             config = FynoConfig.resolve(wsid, api_key, version, endpoint)
         self.config = config.require()
-        if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout <= 0:
-            raise FynoInputError(f"timeout must be a number of seconds > 0, not {timeout!r}")
-        if not isinstance(pool_size, int) or pool_size < 1:
-            raise FynoInputError(f"pool_size must be an integer >= 1, not {pool_size!r}")
+        OPTIONS["timeout"].check("timeout", timeout)  # type: ignore[misc]
+        checks.integer(1)("pool_size", pool_size)
         self.timeout = float(timeout)
         self.policy = replace(retry_policy or RetryPolicy(), max_retries=max_retries)
         self.limiter = limiter if limiter is not None else RateLimiter()

@@ -11,10 +11,12 @@ Rules (where Fyno's documentation is silent, these are our choices)
 - ``nulls=`` applies to ``set`` columns only: a missing cell of another op sends nothing.
 - ``add`` takes finite numbers: a string, a bool or any other type is ``add_not_number``,
   ±inf ``not_finite``, both dropped; a missing cell adds nothing and is not an issue.
-- ``append`` / ``remove``: a list cell is its elements, in order, a scalar cell one element;
-  elements follow the list rules (strings of at most 255 characters that are not a malformed
-  date, finite numbers, dates; no bools): a cell holding an element Fyno cannot hold is left out
-  whole (``invalid_element``), so that a list never lands half; an empty list sends nothing.
+- ``append`` / ``remove``: a list cell is its elements, in order, a scalar cell one element,
+  each sent as the text a ``set`` of the column sends (an Arrow ``list<date32>`` element as
+  ``"2020-01-01"``, so that a remove matches what a set stored); elements follow the list
+  rules (strings of at most 255 characters that are not a malformed date, finite numbers,
+  dates; no bools): a cell holding an element Fyno cannot hold is left out whole
+  (``invalid_element``), so that a list never lands half; an empty list sends nothing.
 - A property the ledger or ``schema=`` knows must have the op's type (add: number, append and
   remove: list), else every cell is ``op_type_mismatch``. A new property created by add (Number)
   or append (List) is seeded like a new ``set`` property; ``remove`` never creates one.
@@ -39,6 +41,8 @@ from .coerce import Coerced, Issue, coerce_series
 from .datelike import date_like
 from .encode import encode_string
 from .errors import FynoInputError
+from .ids import encodable_as_utf8
+from .types import dtype_key
 
 if TYPE_CHECKING:
     from .pushplan import PushPlan
@@ -56,6 +60,7 @@ __all__ = [
     "coerce_op",
     "describe_steps",
     "drop_without_safe_seed",
+    "name_problem",
     "not_idempotent",
     "request_count",
     "row_steps",
@@ -129,11 +134,10 @@ def check_ops(
         return out, []
     listed = [unset] if isinstance(unset, str) else list(unset)
     for name in listed:
-        if not isinstance(name, str) or not name.strip() or name.startswith("$"):
+        problem = name_problem(name)
+        if problem is not None:
             raise FynoInputError(
-                f"unset names {name!r}: property names must be non-empty text, not start with '$'",
-                column=name,
-                rule="invalid_property_name",
+                f"unset names {name!r}: {problem}", column=name, rule="invalid_property_name"
             )
         if name in names:
             raise FynoInputError(
@@ -142,8 +146,26 @@ def check_ops(
     return out, list(dict.fromkeys(listed))
 
 
+def name_problem(name: Any) -> str | None:
+    """Why ``name`` cannot name a property, or None when it can."""
+    if not isinstance(name, str) or not name.strip() or name.startswith("$"):
+        return "property names must be non-empty text, not start with '$'"
+    if not encodable_as_utf8([name])[0]:
+        return (
+            "property names must be UTF-8 text, and this one holds a lone surrogate (what "
+            "encoding_errors='surrogateescape' makes of a byte that does not decode)"
+        )
+    return None
+
+
 def _as_lists(s: pd.Series) -> pd.Series:
-    """Each cell as a list of elements (a scalar as one), None where missing."""
+    """Each cell as a list of elements (a scalar as one), None where missing.
+
+    An Arrow list column is left as it is, so that its elements are encoded as a ``set`` of it
+    encodes them (`fyno_pandas.coerce`): as objects its days would become naive datetimes.
+    """
+    if dtype_key(s.dtype) == "arrow_list":
+        return s
     out = np.full(len(s), None, dtype=object)
     for i, v in enumerate(s.to_numpy(dtype=object)):
         if isinstance(v, (list, tuple, np.ndarray)):
@@ -217,9 +239,14 @@ def _first_date_like(fragments: np.ndarray) -> np.ndarray:
     return out
 
 
+class _NumberText(str):
+    """A number's JSON text as the list fragment holds it (a double would round decimals)."""
+
+
 def elements(fragment: str) -> list[str]:
-    """The JSON text of each element of a list fragment, in order."""
-    return [encode_string(e) if isinstance(e, str) else json.dumps(e) for e in json.loads(fragment)]
+    """The JSON text of each element of a list fragment, in order, as the fragment writes it."""
+    found = json.loads(fragment, parse_int=_NumberText, parse_float=_NumberText)
+    return [e if isinstance(e, _NumberText) else encode_string(e) for e in found]
 
 
 def _object(pairs: list[tuple[str, str]]) -> str:

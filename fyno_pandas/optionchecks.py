@@ -8,9 +8,10 @@ those `fyno_pandas.planning` gives.
 import argparse
 import os
 from collections.abc import Callable
-from numbers import Real
+from numbers import Integral, Real
 from typing import Any, get_args
 
+import numpy as np
 import pandas as pd
 
 from .errors import FynoInputError
@@ -19,6 +20,19 @@ from .retry import RetryPolicy
 from .types import FYNO_TYPES
 
 Check = Callable[[str, Any], None]
+
+
+class FlagValueError(FynoInputError, argparse.ArgumentTypeError):
+    """A command-line flag's value that does not parse: a library error, which argparse
+    reports with its own message (``argument --op: expected COLUMN=OP, not 'logins'``)."""
+
+
+def python_number(value: Any) -> Any:
+    """A number of a numpy type as the Python number it equals, anything else as it is: past
+    the checks, a ``uint8`` would wrap around in the sender's arithmetic."""
+    if isinstance(value, np.generic) and isinstance(value, Real):
+        return value.item()
+    return value
 
 
 def flag(name: str, value: Any) -> None:
@@ -30,7 +44,7 @@ def integer(low: int, high: int | None = None, optional: bool = False) -> Check:
     def check(name: str, value: Any) -> None:
         if optional and value is None:
             return
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
             raise FynoInputError(f"{name} must be an integer >= {low}, not {value!r}", rule=name)
         if high is not None and value > high:
             raise FynoInputError(f"{name} must be at most {high}, not {value!r}", rule=name)
@@ -62,15 +76,17 @@ def count_or_auto(text: str) -> int | str | None:
         return int(text)
     except ValueError:
         message = f"expected auto, none or a whole number, not {text!r}"
-        raise argparse.ArgumentTypeError(message) from None
+        raise FlagValueError(message, rule="invalid_option") from None
 
 
-def positive(optional: bool = False) -> Check:
+def positive(high: float | None = None, optional: bool = False) -> Check:
     def check(name: str, value: Any) -> None:
         if optional and value is None:
             return
         if isinstance(value, bool) or not isinstance(value, Real) or not value > 0:
             raise FynoInputError(f"{name} must be a number > 0, not {value!r}", rule=name)
+        if high is not None and not value <= high:
+            raise FynoInputError(f"{name} must be at most {high}, not {value!r}", rule=name)
 
     return check
 
@@ -151,5 +167,5 @@ def op_pair(text: str) -> tuple[str, str]:
     """``"logins=add"`` -> ``("logins", "add")`` (the CLI's ``--op``)."""
     column, sep, op = text.partition("=")
     if not sep or not column.strip():
-        raise ValueError(f"expected COLUMN=OP, not {text!r}")
+        raise FlagValueError(f"expected COLUMN=OP, not {text!r}", rule="invalid_op")
     return column.strip(), op.strip()

@@ -45,6 +45,7 @@ __all__ = [
     "GROUPS",
     "MAX_BATCH_SIZE",
     "MAX_CONCURRENCY",
+    "MAX_TIMEOUT",
     "OPTIONS",
     "RECORDED",
     "AddOptions",
@@ -65,6 +66,9 @@ __all__ = [
 #: Fyno documents no batch limit; past this a single failure costs too many rows.
 MAX_BATCH_SIZE = 1000
 MAX_CONCURRENCY = 256
+#: Seconds: proxies and load balancers drop an idle connection long before an hour, and past
+#: about 9.2e9 seconds the socket layer overflows.
+MAX_TIMEOUT = 3600
 
 Auto = Literal["auto"]
 Nulls = Literal["skip", "unset", "error"]
@@ -231,7 +235,9 @@ class SendOptions(Checked):
         check=checks.auto_or(checks.integer(1, MAX_BATCH_SIZE, optional=True)),
     )
     timeout: float = opt(
-        30, "Seconds allowed for connecting and for each read.", check=checks.positive()
+        30,
+        f"Seconds allowed for connecting and for each read (at most {MAX_TIMEOUT}).",
+        check=checks.positive(high=MAX_TIMEOUT),
     )
     max_retries: int = opt(
         8,
@@ -350,12 +356,13 @@ def check_options(entry: str, given: Mapping[str, Any]) -> dict[str, Any]:
     """Every option of ``entry``: the ``given`` ones checked, the rest defaulted.
 
     Raises `FynoOptionError` for a name ``entry`` does not take, `FynoInputError` for a value
-    its option's check rejects. Constructing each group runs its fields' checks.
+    its option's check rejects. Constructing each group runs its fields' checks. Numbers of
+    numpy types are numbers; they come back as Python numbers.
     """
     for name in given:
         if name not in ENTRY_POINTS[entry]:
             raise unknown_option(entry, name)
-    values = defaults(entry) | dict(given)
+    values = defaults(entry) | {name: checks.python_number(v) for name, v in given.items()}
     for group in GROUPS:
         group(**pick(values, group))
     return values

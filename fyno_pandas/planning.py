@@ -7,14 +7,16 @@ is not sent as is. Pure: no network, no files.
 Policy (where Fyno's documentation is silent, these are our choices)
 --------------------------------------------------------------------
 - Ids become strings: ints and integral floats without ``.0`` (``7.0`` -> ``"7"``), other values
-  by ``str``; bytes (``pd.read_sas`` text) are decoded as UTF-8, and bytes that do not decode
-  skip the row (``invalid_id``). A missing or blank id skips the row (``missing_id``). When ids
-  repeat, the *last* row wins, as Fyno would store it; the earlier rows are skipped
+  by ``str``; bytes (``pd.read_sas`` text) are decoded as UTF-8, and bytes that do not decode or
+  text that does not encode as UTF-8 (a lone surrogate, as ``encoding_errors="surrogateescape"``
+  leaves) skip the row (``invalid_id``). A missing or blank id skips the row (``missing_id``).
+  When ids repeat, the *last* row wins, as Fyno would store it; the earlier rows are skipped
   (``duplicate_id``), so the outcome does not depend on the order in which concurrent requests
   arrive.
 - The id column is sent as a property only when ``columns=`` lists it.
-- Property names are ``str(column)``; an empty or ``$``-prefixed name, or two columns with the
-  same name, raise `FynoInputError` (``rule="invalid_property_name"`` / ``"duplicate_property"``).
+- Property names are ``str(column)``; an empty or ``$``-prefixed name, one that is not UTF-8
+  text (a lone surrogate), or two columns with the same name, raise `FynoInputError`
+  (``rule="invalid_property_name"`` / ``"duplicate_property"``); so do such ``unset=`` names.
 - A type known for a property (``schema=`` wins over ``known_types=``, which come from the
   ledger) is the planned type; values of another type are ``type_mismatch`` and dropped, except
   that ISO-date strings fit a date property and dates fit a string property (sent as ISO text,
@@ -68,7 +70,7 @@ invalid_element     dropped      ``ops`` append/remove: an element Fyno cannot h
 op_type_mismatch    dropped      the op needs another type than the property's known one
 category            coerced      a category column typed by its categories (once per column)
 missing_id          row_skipped  the id is missing or blank
-invalid_id          row_skipped  the id is bytes that are not valid UTF-8
+invalid_id          row_skipped  the id is not valid UTF-8 (bytes, or text with a lone surrogate)
 duplicate_id        row_skipped  a later row has the same id
 empty_row           row_skipped  nothing left to set or unset
 =================== ============ ===========================================================
@@ -87,7 +89,7 @@ from .coerce import Coerced
 from .errors import FynoInputError
 from .ids import id_strings
 from .issues import ISSUE_COLUMNS, IssueRows, shown
-from .ops import check_ops, coerce_op, drop_without_safe_seed, unset_column
+from .ops import check_ops, coerce_op, drop_without_safe_seed, name_problem, unset_column
 from .options import PlanOptions
 from .pushplan import PushPlan
 
@@ -140,11 +142,10 @@ def _select(df: pd.DataFrame, id_col: Any, columns: Any) -> list[Any]:
     seen: dict[str, Any] = {}
     for label in chosen:
         name = str(label)
-        if not name.strip() or name.startswith("$"):
+        problem = name_problem(name)
+        if problem is not None:
             raise FynoInputError(
-                f"column {label!r}: property names must be non-empty and not start with '$'",
-                column=label,
-                rule="invalid_property_name",
+                f"column {label!r}: {problem}", column=label, rule="invalid_property_name"
             )
         if name in seen or labels.count(label) > 1:
             raise FynoInputError(
@@ -274,7 +275,11 @@ def build_plan(
     id_values = df[id_col]
     for mask, rule, message in (
         (~has_id & ~not_utf8, "missing_id", "the id is missing or blank; row skipped"),
-        (not_utf8, "invalid_id", "the id is bytes that are not valid UTF-8; row skipped"),
+        (
+            not_utf8,
+            "invalid_id",
+            "the id is not valid UTF-8 (bytes or a lone surrogate); row skipped",
+        ),
         (dup, "duplicate_id", "a later row has the same id and wins; row skipped"),
     ):
         where = np.flatnonzero(mask)
