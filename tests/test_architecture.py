@@ -73,6 +73,7 @@ IO_AND_STATE = {
         "ratelimit",
         "concurrency",
         "resultfile",
+        "reading",
         "emulator",
     )
 }

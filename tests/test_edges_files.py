@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 
 from fyno_pandas import FynoInputError, push, push_frames
-from fyno_pandas.cli import read_table
 from fyno_pandas.emulator import FynoEmulator
 from fyno_pandas.planning import build_plan
+from fyno_pandas.reading import read_table
 from fyno_pandas.resultfile import ResultWriter
 
 QUIET = {"preview": False, "progress": False}
@@ -47,7 +47,7 @@ def test_a_line_with_fewer_fields_reads_as_missing_values(tmp_path: Path) -> Non
     path = tmp_path / "users.csv"
     path.write_text("uid,name,plan\n1,a\n2\n3,c,pro\n")
 
-    frame = read_table(path)
+    frame = read_table(path).frame
 
     assert frame["uid"].tolist() == [1, 2, 3]
     assert frame["name"].tolist()[::2] == ["a", "c"]
