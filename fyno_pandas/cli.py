@@ -109,7 +109,7 @@ def _push(args: argparse.Namespace) -> int:
     from .options import check_options
     from .reading import read_table
     from .render import render_text
-    from .resultfile import check_output, write_result
+    from .resultfile import check_output, keep_earlier, write_result
     from .resume import prepare
     from .workflow import _push_plan, plan
 
@@ -123,8 +123,7 @@ def _push(args: argparse.Namespace) -> int:
         na_values=_split(args.na_values),
     )
     # Checked before anything is sent: a result that cannot be written is lost.
-    output = options.pop("output") or args.file.with_name(f"{args.file.stem}.result.csv")
-    output = check_output(output)
+    output = check_output(_result_path(args.file, options.pop("output"), options["dry_run"]))
     the_plan = plan(table.frame, args.id_col, **pick(options, entry="plan"))
     send = pick(check_options("push", pick(options, entry="push")), entry="push_plan")
     sync = MirrorSync(the_plan, options) if options["mirror"] else None
@@ -137,12 +136,24 @@ def _push(args: argparse.Namespace) -> int:
     if resumed.note:
         print(resumed.note)
     result = _push_plan(the_plan, send, sync, resumed)
+    kept = None if options["dry_run"] else keep_earlier(output)
     write_result(result, output)
     counts = result["status"].value_counts()
     print(", ".join(f"{status}: {count}" for status, count in counts.items()))
+    if kept is not None:
+        print(f"earlier result kept as {kept}")
     print(f"result written to {output}")
     unfinished = sum(counts.get(status, 0) for status in ("failed", "pending", "in_doubt"))
     return EXIT_ROWS_FAILED if unfinished else EXIT_OK
+
+
+def _result_path(file: Path, output: str | None, dry_run: bool) -> Path:
+    """``--output``, else ``users.result.csv`` beside ``users.csv``; a dry run writes its own
+    file (``users.dryrun.csv``, ``out.dryrun.parquet``), never the request ids of a real run."""
+    if output is None:
+        return file.with_name(f"{file.stem}.{'dryrun' if dry_run else 'result'}.csv")
+    path = Path(output)
+    return path.with_name(f"{path.stem}.dryrun{path.suffix}") if dry_run else path
 
 
 def main(argv: Sequence[str] | None = None) -> int:

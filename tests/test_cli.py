@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import urllib.request
@@ -104,7 +105,8 @@ def test_dry_run_sends_nothing(env: dict[str, str], tmp_path: Path) -> None:
     done = cli("push", "users.csv", "--id-col", "user_id", "--dry-run", env=env, cwd=tmp_path)
 
     assert done.returncode == 0, done.stderr
-    assert (pd.read_csv(tmp_path / "users.result.csv")["status"] == "dry_run").all()
+    assert (pd.read_csv(tmp_path / "users.dryrun.csv")["status"] == "dry_run").all()
+    assert not (tmp_path / "users.result.csv").exists()
     assert control(env, "state")["requests"] == []
 
 
@@ -321,6 +323,33 @@ def test_a_repeated_csv_header_exits_2_naming_it_and_sends_nothing(
     )
     assert control(env, "state")["requests"] == []
     assert not (tmp_path / "users.result.csv").exists()
+
+
+def test_a_dry_run_never_replaces_a_result_and_a_real_run_keeps_the_earlier_one(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    USERS.to_csv(tmp_path / "users.csv", index=False)
+    push = ("push", "users.csv", "--id-col", "user_id", "--no-progress")
+    assert cli(*push, env=env, cwd=tmp_path).returncode == 0
+    first = (tmp_path / "users.result.csv").read_bytes()
+
+    dry = cli(*push, "--dry-run", "--all", env=env, cwd=tmp_path)
+
+    assert dry.returncode == 0, dry.stderr
+    assert (tmp_path / "users.result.csv").read_bytes() == first
+    assert (pd.read_csv(tmp_path / "users.dryrun.csv")["status"] == "dry_run").all()
+    assert "result written to users.dryrun.csv" in dry.stdout
+
+    for _ in range(2):
+        again = cli(*push, "--all", env=env, cwd=tmp_path)
+        assert again.returncode == 0, again.stderr
+
+    kept = sorted(tmp_path.glob("users.result.*.csv"))
+    assert len(kept) == 2
+    assert all(re.fullmatch(r"users\.result\.\d{8}-\d{6}(-2)?\.csv", p.name) for p in kept)
+    assert first in {p.read_bytes() for p in kept}
+    assert f"earlier result kept as {kept[-1].name}" in again.stdout
+    assert (pd.read_csv(tmp_path / "users.result.csv")["status"] == "sent").all()
 
 
 def test_a_json_lines_file_with_a_byte_order_mark_is_read(
