@@ -233,7 +233,7 @@ def _typed_csv(frame: pd.DataFrame, text: Collection[Any], typed: Collection[Any
 
     ``typed`` columns become numbers even when their text says more (`_MEANING`).
     """
-    table = Table(frame.copy())
+    table = Table(frame)
     for column in frame.columns:
         if column in text:
             continue

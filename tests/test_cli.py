@@ -260,6 +260,52 @@ def test_dtype_and_schema_flags_decide_how_a_csv_column_is_read(
     assert "Kept as text" not in done.stdout
 
 
+def test_dtype_reads_a_json_lines_column_with_that_dtype(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    (tmp_path / "users.jsonl").write_text('{"uid": "a", "zip": 2134}\n')
+
+    done = cli(
+        "push", "users.jsonl", "--id-col", "uid", "--dtype", "zip=str", "--no-progress",
+        env=env, cwd=tmp_path,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    assert stored(env) == {"a": {"zip": "2134"}}
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "flags", "message"),
+    [
+        ("users.jsonl", '{"uid": "a"}\n', ("--na-values", "NA"), "--na-values: applies to CSV "
+         "files only, not .jsonl"),
+        ("users.csv", "uid,n\na,1\n", ("--dtype", "n=int65"), "--dtype: 'int65' for column 'n' "
+         "is not a pandas dtype"),
+        ("users.csv", "uid,n\na,1\n", ("--dtype", "m=str"), "--dtype: users.csv has no column 'm'"),
+        ("users.jsonl", '{"uid": "a", "n": "x"}\n', ("--dtype", "n=int64"), "--dtype: column 'n' "
+         "cannot be read as int64 ("),
+        ("users.csv", "uid,n\na,1\n", ("--parse-dates", "m"), "--parse-dates: users.csv has no "
+         "column 'm'"),
+    ],
+)  # fmt: skip
+def test_a_reading_flag_that_does_not_fit_the_file_exits_2_with_one_line(
+    env: dict[str, str],
+    tmp_path: Path,
+    name: str,
+    content: str,
+    flags: tuple[str, ...],
+    message: str,
+) -> None:
+    (tmp_path / name).write_text(content)
+
+    done = cli("push", name, "--id-col", "uid", *flags, env=env, cwd=tmp_path)
+
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"error: {message}")
+    assert len(done.stderr.splitlines()) == 1
+    assert control(env, "state")["requests"] == []
+
+
 def test_json_lines_keep_their_json_types_and_dates_only_where_named(
     env: dict[str, str], tmp_path: Path
 ) -> None:
