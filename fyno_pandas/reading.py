@@ -7,8 +7,8 @@
   text. A column of numbers whose text says more than the number stays text, and
   `Table.notes` says why: leading zeros (``007``, ``02134``), a leading ``+`` (phone numbers),
   integers too long for 64 bits. The id column, ``parse_dates`` and ``schema`` string, date and
-  list columns are text; ``schema`` number and boolean columns are numbers or booleans whatever
-  their text; ``dtypes`` columns are read by pandas with that dtype.
+  list columns are text; ``schema`` number columns are numbers even when their text says more;
+  ``dtypes`` columns are read by pandas with that dtype.
 - JSON lines: JSON's own types (integers stay integers next to a null, strings stay strings,
   dates only in ``parse_dates``); a UTF-8 byte-order mark is skipped.
 - Parquet: the file's types.
@@ -157,7 +157,8 @@ def read_table(
     if reader is _read_csv:
         schema = schema or {}
         text = {id_col, *parse_dates, *dtypes} | {c for c, t in schema.items() if t in _TEXT_TYPES}
-        table = _typed_csv(frame, text, typed=set(schema) - text)
+        numbers = {c for c, t in schema.items() if t == "number"} - text
+        table = _typed_csv(frame, text, numbers)
     elif dtypes:
         table.frame = _astype(frame, dtypes)
     for column in parse_dates:
@@ -228,16 +229,16 @@ def _dates(values: pd.Series) -> pd.Series:
     return parsed
 
 
-def _typed_csv(frame: pd.DataFrame, text: Collection[Any], typed: Collection[Any]) -> Table:
+def _typed_csv(frame: pd.DataFrame, text: Collection[Any], numbers: Collection[Any]) -> Table:
     """Each CSV column but ``text`` as numbers or booleans when its values all are.
 
-    ``typed`` columns become numbers even when their text says more (`_MEANING`).
+    ``numbers`` columns become numbers even when their text says more (`_MEANING`).
     """
     table = Table(frame)
     for column in frame.columns:
         if column in text:
             continue
-        values, reasons = _typed_column(frame[column], column not in typed)
+        values, reasons = _typed_column(frame[column], column not in numbers)
         table.frame[column] = values
         for reason, example in reasons:
             table.kept_as_text.setdefault(reason, []).append((column, example))
