@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
-from .errors import FynoInputError, FynoPandasError
+from .errors import FynoPandasError
+from .optionchecks import pair
 from .options import OPTIONS, pick
 
 __all__ = ["main"]
@@ -28,61 +26,6 @@ __all__ = ["main"]
 log = logging.getLogger("fyno_pandas")
 
 EXIT_OK, EXIT_ROWS_FAILED, EXIT_BAD_INPUT = 0, 1, 2
-# pandas' tokenizer error for a line with more fields than the header.
-_RAGGED = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
-
-
-def _read_csv(path: Path) -> pd.DataFrame:
-    """Read a CSV whose every line has at most the header's fields (fewer are filled with NaN).
-
-    pandas checks each line against the header except the first data line: more fields there
-    make it guess the extra leading fields are the index, which shifts every value. Read
-    without a header, the first two lines are checked like the rest. pandas numbers lines from
-    1 with the header, not counting newlines inside quotes.
-    """
-    pd.read_csv(path, header=None, nrows=2, dtype=str, index_col=False, on_bad_lines="error")
-    return pd.read_csv(path, index_col=False, on_bad_lines="error")
-
-
-READERS = {
-    ".csv": _read_csv,
-    ".parquet": pd.read_parquet,
-    ".pq": pd.read_parquet,
-    ".jsonl": lambda path, **kw: pd.read_json(path, lines=True, **kw),
-    ".ndjson": lambda path, **kw: pd.read_json(path, lines=True, **kw),
-}
-
-
-def read_table(path: Path, parse_dates: Sequence[str] = ()) -> pd.DataFrame:
-    """Read a CSV, Parquet or JSON-lines file, by its suffix."""
-    reader = READERS.get(path.suffix.lower())
-    if reader is None:
-        raise FynoInputError(f"{path}: unknown file type; use one of {', '.join(sorted(READERS))}")
-    if not path.is_file():
-        raise FynoInputError(f"{path}: no such file")
-    try:
-        frame = reader(path)
-    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        ragged = _RAGGED.search(str(exc))
-        if ragged is not None:
-            header, line, saw = ragged.groups()
-            raise FynoInputError(
-                f"{path}: line {line} has {saw} fields, more than the header's {header}",
-                rule="ragged_line",
-            ) from None
-        # pandas' messages can end in a newline; the error stays one line on stderr.
-        reason = " ".join(str(exc).split())
-        raise FynoInputError(f"{path}: cannot be read as {path.suffix} ({reason})") from None
-    for column in parse_dates:
-        if column not in frame.columns:
-            raise FynoInputError(f"--parse-dates: {path} has no column {column!r}")
-        try:
-            frame[column] = pd.to_datetime(frame[column], format="ISO8601")
-        except (ValueError, TypeError) as exc:
-            raise FynoInputError(
-                f"--parse-dates: column {column!r} is not ISO 8601 ({exc})"
-            ) from None
-    return frame
 
 
 def _split(text: str | None) -> list[str]:
@@ -146,6 +89,17 @@ def _parser() -> argparse.ArgumentParser:
     push.add_argument("file", type=Path)
     push.add_argument("--id-col", required=True, help="the column holding each user's distinct_id")
     push.add_argument("--parse-dates", help="comma-separated ISO-8601 columns to send as dates")
+    push.add_argument(
+        "--dtype",
+        action="append",
+        type=pair,
+        metavar="COLUMN=DTYPE",
+        help="read COLUMN with this pandas dtype, as read_csv takes it; repeatable",
+    )
+    push.add_argument(
+        "--na-values",
+        help="comma-separated CSV texts read as missing (default: only an empty field)",
+    )
     _add_option_flags(push)
     return parser
 
@@ -153,34 +107,53 @@ def _parser() -> argparse.ArgumentParser:
 def _push(args: argparse.Namespace) -> int:
     from .mirror import MirrorSync
     from .options import check_options
+    from .reading import read_table
     from .render import render_text
-    from .resultfile import check_output, write_result
+    from .resultfile import check_output, keep_earlier, write_result
     from .resume import prepare
     from .workflow import _push_plan, plan
 
-    frame = read_table(args.file, _split(args.parse_dates))
     options = _option_values(args)
-    output = options.pop("output")
+    table = read_table(
+        args.file,
+        args.id_col,
+        parse_dates=_split(args.parse_dates),
+        dtypes=dict(args.dtype or ()),
+        schema=options["schema"],
+        na_values=_split(args.na_values),
+    )
     # Checked before anything is sent: a result that cannot be written is lost.
-    output = check_output(Path(output or args.file.with_name(f"{args.file.stem}.result.csv")))
-    the_plan = plan(frame, args.id_col, **pick(options, entry="plan"))
+    output = check_output(_result_path(args.file, options.pop("output"), options["dry_run"]))
+    the_plan = plan(table.frame, args.id_col, **pick(options, entry="plan"))
     send = pick(check_options("push", pick(options, entry="push")), entry="push_plan")
     sync = MirrorSync(the_plan, options) if options["mirror"] else None
     if sync is not None:
         sync.finish()  # refused above the limit before anything is sent
     the_plan, resumed = prepare(the_plan, the_plan.config, send)
-    print(render_text(the_plan))
+    print("\n".join([render_text(the_plan), *table.notes()]))
     if sync is not None:
         print(sync.text())
     if resumed.note:
         print(resumed.note)
     result = _push_plan(the_plan, send, sync, resumed)
+    kept = None if options["dry_run"] else keep_earlier(output)
     write_result(result, output)
     counts = result["status"].value_counts()
     print(", ".join(f"{status}: {count}" for status, count in counts.items()))
+    if kept is not None:
+        print(f"earlier result kept as {kept}")
     print(f"result written to {output}")
     unfinished = sum(counts.get(status, 0) for status in ("failed", "pending", "in_doubt"))
     return EXIT_ROWS_FAILED if unfinished else EXIT_OK
+
+
+def _result_path(file: Path, output: str | None, dry_run: bool) -> Path:
+    """``--output``, else ``users.result.csv`` beside ``users.csv``; a dry run writes its own
+    file (``users.dryrun.csv``, ``out.dryrun.parquet``), never the request ids of a real run."""
+    if output is None:
+        return file.with_name(f"{file.stem}.{'dryrun' if dry_run else 'result'}.csv")
+    path = Path(output)
+    return path.with_name(f"{path.stem}.dryrun{path.suffix}") if dry_run else path
 
 
 def main(argv: Sequence[str] | None = None) -> int:

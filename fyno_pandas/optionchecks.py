@@ -1,4 +1,5 @@
-"""The checks of the declared options (`fyno_pandas.options`), one per option, and `comma_list`.
+"""The checks of the declared options (`fyno_pandas.options`), one per option, and the flag
+parsers (`comma_list`, `pair`, `count_or_auto`).
 
 Each is ``check(name, value)`` and raises `FynoInputError` with ``rule`` naming the option or
 the kind of rule; the messages of ``nulls``, ``long_strings``, ``naive_tz`` and ``schema`` are
@@ -24,7 +25,7 @@ Check = Callable[[str, Any], None]
 
 class FlagValueError(FynoInputError, argparse.ArgumentTypeError):
     """A command-line flag's value that does not parse: a library error, which argparse
-    reports with its own message (``argument --op: expected COLUMN=OP, not 'logins'``)."""
+    reports with its own message (``argument --op: expected COLUMN=VALUE, not 'logins'``)."""
 
 
 def python_number(value: Any) -> Any:
@@ -163,9 +164,9 @@ def names(name: str, value: Any) -> None:
         raise FynoInputError(f"{name} must be a list of property names", rule="invalid_option")
 
 
-def op_pair(text: str) -> tuple[str, str]:
-    """``"logins=add"`` -> ``("logins", "add")`` (the CLI's ``--op``)."""
-    column, sep, op = text.partition("=")
+def pair(text: str) -> tuple[str, str]:
+    """``"logins=add"`` -> ``("logins", "add")`` (the CLI's ``--op``, ``--schema``, ``--dtype``)."""
+    column, sep, value = text.partition("=")
     if not sep or not column.strip():
-        raise FlagValueError(f"expected COLUMN=OP, not {text!r}", rule="invalid_op")
-    return column.strip(), op.strip()
+        raise FlagValueError(f"expected COLUMN=VALUE, not {text!r}", rule="invalid_option")
+    return column.strip(), value.strip()

@@ -113,6 +113,7 @@ class PlanOptions(Checked):
     schema: Mapping[str, str] | None = opt(
         None,
         "``{property: fyno_type}`` fixed by you; wins over the dtype and the ledger.",
+        Flag("--schema", "COLUMN=TYPE, repeatable (e.g. zip=string)", checks.pair, repeat=dict),
         check=checks.schema,
     )
     naive_tz: str | tzinfo = opt(
@@ -136,7 +137,7 @@ class PlanOptions(Checked):
     ops: Mapping[str, str] | None = opt(
         None,
         "``{column: op}``: set, set_once, add, append or remove (`fyno_pandas.ops`); default set.",
-        Flag("--op", "COLUMN=OP, repeatable (e.g. logins=add)", checks.op_pair, repeat=dict),
+        Flag("--op", "COLUMN=OP, repeatable (e.g. logins=add)", checks.pair, repeat=dict),
         check=checks.ops,
     )
     unset: Sequence[str] | None = opt(

@@ -7,6 +7,7 @@ The file has the result's columns with the input row label first (as ``frame.to_
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import pandas as pd
 from .errors import FynoInputError
 from .results import arrow_types
 
-__all__ = ["ResultWriter", "check_output", "write_result"]
+__all__ = ["ResultWriter", "check_output", "keep_earlier", "write_result"]
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 SUFFIXES = (".csv", *PARQUET_SUFFIXES)
@@ -60,6 +61,27 @@ def check_output(path: str | Path) -> Path:
                 rule="output",
             ) from None
     return path
+
+
+def keep_earlier(path: Path) -> Path | None:
+    """Rename an earlier result at ``path`` to ``<stem>.<YYYYmmdd-HHMMSS><suffix>``, its
+    modification time in local time (``-2``, ``-3``... when taken), so that a new result
+    never replaces the request ids it holds.
+
+    Returns
+    -------
+    pathlib.Path or None
+        The earlier result's new name; None when there was none.
+    """
+    if not path.is_file():
+        return None
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(path.stat().st_mtime))
+    kept = path.with_name(f"{path.stem}.{stamp}{path.suffix}")
+    taken = 1
+    while kept.exists():
+        taken += 1
+        kept = path.with_name(f"{path.stem}.{stamp}-{taken}{path.suffix}")
+    return path.rename(kept)
 
 
 class ResultWriter:

@@ -74,6 +74,7 @@ IO_AND_STATE = {
         "ratelimit",
         "concurrency",
         "resultfile",
+        "reading",
         "emulator",
     )
 }

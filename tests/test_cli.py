@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import urllib.request
@@ -104,7 +105,8 @@ def test_dry_run_sends_nothing(env: dict[str, str], tmp_path: Path) -> None:
     done = cli("push", "users.csv", "--id-col", "user_id", "--dry-run", env=env, cwd=tmp_path)
 
     assert done.returncode == 0, done.stderr
-    assert (pd.read_csv(tmp_path / "users.result.csv")["status"] == "dry_run").all()
+    assert (pd.read_csv(tmp_path / "users.dryrun.csv")["status"] == "dry_run").all()
+    assert not (tmp_path / "users.result.csv").exists()
     assert control(env, "state")["requests"] == []
 
 
@@ -211,3 +213,212 @@ def test_quickstart_runs_without_credentials(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "Result, one row per input row" in done.stdout
     assert "What the emulator stored" in done.stdout
+
+
+def stored(env: dict[str, str]) -> dict[str, dict]:
+    return control(env, "state")["workspaces"][env["FYNO_WSID"]]["live"]["profiles"]
+
+
+def test_csv_text_that_means_more_than_a_number_stays_text(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    (tmp_path / "users.csv").write_text(
+        "uid,zip,code,phone,price\n"
+        "007,02134,1.10,+4915112345678,19.90\n"
+        "7,10115,2.5,+14155550100,3\n"
+    )
+
+    done = cli("push", "users.csv", "--id-col", "uid", "--no-progress", env=env, cwd=tmp_path)
+
+    assert done.returncode == 0, done.stderr
+    assert stored(env) == {
+        "007": {"zip": "02134", "code": 1.1, "phone": "+4915112345678", "price": 19.9},
+        "7": {"zip": "10115", "code": 2.5, "phone": "+14155550100", "price": 3},
+    }
+    assert "Kept as text (leading zeros): zip ('02134')\n" in done.stdout
+    assert "Kept as text (a leading '+'): phone ('+4915112345678')\n" in done.stdout
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ("--schema", "zip=number", "--schema", "code=string"),
+        ("--dtype", "zip=int64", "--dtype", "code=str"),
+    ],
+)
+def test_dtype_and_schema_flags_decide_how_a_csv_column_is_read(
+    env: dict[str, str], tmp_path: Path, flags: tuple[str, ...]
+) -> None:
+    (tmp_path / "users.csv").write_text("uid,zip,code\n1,02134,1.10\n")
+
+    done = cli(
+        "push", "users.csv", "--id-col", "uid", "--no-progress", *flags, env=env, cwd=tmp_path
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert stored(env) == {"1": {"zip": 2134, "code": "1.10"}}
+    assert "Kept as text" not in done.stdout
+
+
+def test_dtype_reads_a_json_lines_column_with_that_dtype(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    (tmp_path / "users.jsonl").write_text('{"uid": "a", "zip": 2134}\n')
+
+    done = cli(
+        "push", "users.jsonl", "--id-col", "uid", "--dtype", "zip=str", "--no-progress",
+        env=env, cwd=tmp_path,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    assert stored(env) == {"a": {"zip": "2134"}}
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "flags", "message"),
+    [
+        ("users.jsonl", '{"uid": "a"}\n', ("--na-values", "NA"), "--na-values: applies to CSV "
+         "files only, not .jsonl"),
+        ("users.csv", "uid,n\na,1\n", ("--dtype", "n=int65"), "--dtype: 'int65' for column 'n' "
+         "is not a pandas dtype"),
+        ("users.csv", "uid,n\na,1\n", ("--dtype", "m=str"), "--dtype: users.csv has no column 'm'"),
+        ("users.jsonl", '{"uid": "a", "n": "x"}\n', ("--dtype", "n=int64"), "--dtype: column 'n' "
+         "cannot be read as int64 ("),
+        ("users.csv", "uid,n\na,1\n", ("--parse-dates", "m"), "--parse-dates: users.csv has no "
+         "column 'm'"),
+    ],
+)  # fmt: skip
+def test_a_reading_flag_that_does_not_fit_the_file_exits_2_with_one_line(
+    env: dict[str, str],
+    tmp_path: Path,
+    name: str,
+    content: str,
+    flags: tuple[str, ...],
+    message: str,
+) -> None:
+    (tmp_path / name).write_text(content)
+
+    done = cli("push", name, "--id-col", "uid", *flags, env=env, cwd=tmp_path)
+
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"error: {message}")
+    assert len(done.stderr.splitlines()) == 1
+    assert control(env, "state")["requests"] == []
+
+
+def test_json_lines_keep_their_json_types_and_dates_only_where_named(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    (tmp_path / "users.jsonl").write_text(
+        '{"uid": "007", "zip": "02134", "created_at": 1700000000, "seen": "2024-05-01T10:00:00Z",'
+        ' "n": 1}\n'
+        '{"uid": "7", "zip": "10115", "created_at": 1700000001, "seen": "2024-05-02T10:00:00Z",'
+        ' "n": null}\n'
+    )
+
+    done = cli(
+        "push", "users.jsonl", "--id-col", "uid", "--parse-dates", "seen", "--no-progress",
+        env=env, cwd=tmp_path,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    profiles = stored(env)
+    assert profiles == {
+        "007": {"zip": "02134", "created_at": 1700000000, "seen": "2024-05-01T10:00:00.000Z",
+                "n": 1},
+        "7": {"zip": "10115", "created_at": 1700000001, "seen": "2024-05-02T10:00:00.000Z"},
+    }  # fmt: skip
+    assert type(profiles["007"]["created_at"]) is int
+    assert type(profiles["007"]["n"]) is int
+
+
+def test_only_an_empty_csv_field_is_missing_unless_na_values_say_so(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    push = ("push", "users.csv", "--id-col", "uid", "--nulls", "unset", "--no-progress")
+    (tmp_path / "users.csv").write_text("uid,country,note\nu1,DE,x\nu2,FR,x\n")
+    assert cli(*push, env=env, cwd=tmp_path).returncode == 0
+    (tmp_path / "users.csv").write_text("uid,country,note\nu1,NA,N/A\nu2,,null\nu3,nan,None\n")
+
+    done = cli(*push, env=env, cwd=tmp_path)
+
+    assert done.returncode == 0, done.stderr
+    assert stored(env) == {
+        "u1": {"country": "NA", "note": "N/A"},
+        "u2": {"note": "null"},
+        "u3": {"country": "nan", "note": "None"},
+    }
+
+    again = cli(*push, "--na-values", "NA,None", env=env, cwd=tmp_path)
+
+    assert again.returncode == 0, again.stderr
+    assert stored(env) == {"u1": {"note": "N/A"}, "u2": {"note": "null"}, "u3": {"country": "nan"}}
+
+
+def test_a_repeated_csv_header_exits_2_naming_it_and_sends_nothing(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    (tmp_path / "users.csv").write_text("uid,v,w,v\na,1,2,3\n")
+
+    done = cli("push", "users.csv", "--id-col", "uid", env=env, cwd=tmp_path)
+
+    assert done.returncode == 2
+    assert done.stderr == (
+        "error: users.csv: the header names column 'v' more than once (fields 2 and 4); "
+        "rename them\n"
+    )
+    assert control(env, "state")["requests"] == []
+    assert not (tmp_path / "users.result.csv").exists()
+
+
+def test_a_dry_run_never_replaces_a_result_and_a_real_run_keeps_the_earlier_one(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    USERS.to_csv(tmp_path / "users.csv", index=False)
+    push = ("push", "users.csv", "--id-col", "user_id", "--no-progress")
+    assert cli(*push, env=env, cwd=tmp_path).returncode == 0
+    first = (tmp_path / "users.result.csv").read_bytes()
+
+    dry = cli(*push, "--dry-run", "--all", env=env, cwd=tmp_path)
+
+    assert dry.returncode == 0, dry.stderr
+    assert (tmp_path / "users.result.csv").read_bytes() == first
+    assert (pd.read_csv(tmp_path / "users.dryrun.csv")["status"] == "dry_run").all()
+    assert "result written to users.dryrun.csv" in dry.stdout
+
+    for _ in range(2):
+        again = cli(*push, "--all", env=env, cwd=tmp_path)
+        assert again.returncode == 0, again.stderr
+
+    kept = sorted(tmp_path.glob("users.result.*.csv"))
+    assert len(kept) == 2
+    assert all(re.fullmatch(r"users\.result\.\d{8}-\d{6}(-2)?\.csv", p.name) for p in kept)
+    assert first in {p.read_bytes() for p in kept}
+    assert f"earlier result kept as {kept[-1].name}" in again.stdout
+    assert (pd.read_csv(tmp_path / "users.result.csv")["status"] == "sent").all()
+
+
+def test_a_json_lines_file_with_a_byte_order_mark_is_read(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    text = USERS.to_json(orient="records", lines=True)
+    (tmp_path / "users.jsonl").write_text("\ufeff" + text, encoding="utf-8")
+
+    done = cli("push", "users.jsonl", "--id-col", "user_id", "--no-progress", env=env, cwd=tmp_path)
+
+    assert done.returncode == 0, done.stderr
+    assert stored(env)["u1"] == {"plan": "pro", "ltv": 10.5}
+
+
+def test_parse_dates_on_a_column_without_dates_is_one_line_naming_the_row(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    (tmp_path / "users.csv").write_text("uid,d\nu1,2024-01-01\nu2,hello\n")
+
+    done = cli("push", "users.csv", "--id-col", "uid", "--parse-dates", "d", env=env, cwd=tmp_path)
+
+    assert done.returncode == 2
+    assert (
+        done.stderr == "error: --parse-dates: column 'd', row 1: 'hello' is not an ISO 8601 date\n"
+    )
+    assert control(env, "state")["requests"] == []

@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 
 from fyno_pandas import FynoInputError, push, push_frames
-from fyno_pandas.cli import read_table
 from fyno_pandas.emulator import FynoEmulator
 from fyno_pandas.planning import build_plan
+from fyno_pandas.reading import read_table
 from fyno_pandas.resultfile import ResultWriter
 
 QUIET = {"preview": False, "progress": False}
@@ -47,7 +47,7 @@ def test_a_line_with_fewer_fields_reads_as_missing_values(tmp_path: Path) -> Non
     path = tmp_path / "users.csv"
     path.write_text("uid,name,plan\n1,a\n2\n3,c,pro\n")
 
-    frame = read_table(path)
+    frame = read_table(path).frame
 
     assert frame["uid"].tolist() == [1, 2, 3]
     assert frame["name"].tolist()[::2] == ["a", "c"]
@@ -142,3 +142,52 @@ def test_parquet_without_pyarrow_is_refused(
 
     with pytest.raises(FynoInputError, match="needs pyarrow"):
         ResultWriter(tmp_path / "r.parquet")
+
+
+@pytest.mark.parametrize(
+    ("texts", "values", "note"),
+    [
+        (["1", "", "-3"], [1, None, -3], None),  # integers stay integers beside a missing one
+        (["19.90", "", " .5", "1e5", "5."], [19.9, None, 0.5, 100000.0, 5.0], None),
+        (["true", "", "FALSE"], [True, None, False], None),
+        (["0", "0.5", "-0"], [0.0, 0.5, 0.0], None),  # a lone zero is no leading zero
+        (["007", "7"], ["007", "7"], "leading zeros: c ('007')"),
+        (["-01.5", "2"], ["-01.5", "2"], "leading zeros: c ('-01.5')"),
+        (["+4915112345678"], ["+4915112345678"], "a leading '+': c ('+4915112345678')"),
+        (["1", "99999999999999999999"], ["1", "99999999999999999999"],
+         "too long for a 64-bit integer: c ('99999999999999999999')"),
+        (["\u0663", "1_000", "nan", "inf", "1 000"],
+         ["\u0663", "1_000", "nan", "inf", "1 000"], None),  # not plain numbers: text
+    ],
+)  # fmt: skip
+def test_a_csv_column_is_numbers_only_when_its_text_means_no_more(
+    tmp_path: Path, texts: list[str], values: list, note: str | None
+) -> None:
+    path = tmp_path / "users.csv"
+    path.write_text("uid,c\n" + "".join(f"{i},{t}\n" for i, t in enumerate(texts)), "utf-8")
+
+    table = read_table(path, "uid")
+
+    read = [None if pd.isna(v) else v for v in table.frame["c"].tolist()]
+    assert read == values
+    assert [type(v) for v in read] == [type(v) for v in values]
+    assert table.notes() == (
+        [] if note is None else [f"Kept as text ({note.replace(': ', '): ', 1)}"]
+    )
+    assert table.frame["uid"].tolist() == [str(i) for i in range(len(texts))]
+
+
+@pytest.mark.parametrize(
+    ("fyno_type", "values"),
+    [("number", [7, 2134]), ("string", ["007", "02134"])],
+)
+def test_a_schema_type_decides_a_csv_column_over_its_text(
+    tmp_path: Path, fyno_type: str, values: list
+) -> None:
+    path = tmp_path / "users.csv"
+    path.write_text("uid,c\na,007\nb,02134\n")
+
+    table = read_table(path, "uid", schema={"c": fyno_type})
+
+    assert table.frame["c"].tolist() == values
+    assert table.notes() == []

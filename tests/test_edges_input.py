@@ -15,7 +15,7 @@ from fyno_pandas import cli
 from fyno_pandas.emulator import FynoEmulator
 from fyno_pandas.errors import FynoInputError
 from fyno_pandas.ops import row_steps
-from fyno_pandas.optionchecks import op_pair
+from fyno_pandas.optionchecks import pair
 from fyno_pandas.options import SendOptions
 
 pa = pytest.importorskip("pyarrow", reason="pd.ArrowDtype needs pyarrow")
@@ -206,11 +206,11 @@ def test_a_bool_or_a_float_is_not_an_integer(value: object) -> None:
     assert err.value.rule == "concurrency"
 
 
-def test_a_malformed_op_pair_is_an_input_error_with_its_message(
+def test_a_malformed_pair_is_an_input_error_with_its_message(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    with pytest.raises(FynoInputError, match="expected COLUMN=OP"):
-        op_pair("logins")
+    with pytest.raises(FynoInputError, match="expected COLUMN=VALUE"):
+        pair("logins")
     with pytest.raises(SystemExit):
         cli.main(["push", "users.csv", "--id-col", "uid", "--op", "logins"])
-    assert "expected COLUMN=OP, not 'logins'" in capsys.readouterr().err
+    assert "expected COLUMN=VALUE, not 'logins'" in capsys.readouterr().err

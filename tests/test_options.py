@@ -221,6 +221,7 @@ TODAYS_FLAGS = {
     "--mirror": False,
     "--mirror-max-clear": None,
     "--op": None,
+    "--schema": None,
     "--unset": None,
     "--naive-tz": "UTC",
     "--ledger": None,
@@ -236,7 +237,14 @@ def test_the_cli_flags_keep_their_spelling_and_defaults() -> None:
     parser = cli._parser()
     push = parser._subparsers._group_actions[0].choices["push"]  # type: ignore[union-attr]
     actions = {s: a for a in push._actions for s in a.option_strings}
-    assert set(TODAYS_FLAGS) | {"-h", "--help", "--id-col", "--parse-dates"} == set(actions)
+    assert set(TODAYS_FLAGS) | {
+        "-h",
+        "--help",
+        "--id-col",
+        "--parse-dates",
+        "--dtype",
+        "--na-values",
+    } == set(actions)
     for spelling, default in TODAYS_FLAGS.items():
         assert actions[spelling].default == default, spelling
     assert actions["--version"].choices == ("live", "test")
