@@ -2,10 +2,10 @@
 
 Exit status: 0 when every row was sent (or skipped by the plan, or unchanged), 1 when any row
 failed, stayed pending or is in doubt (an add whose answer was lost), 2 for bad input or
-configuration (nothing sent). Running the same push again resumes an unfinished one's adds
-and appends (``--no-resume``: a new push); ``--resend-in-doubt`` resends its in-doubt rows.
-The API key is read from ``FYNO_API_KEY`` only, never from a flag, so it stays out of shell
-history and process lists.
+configuration (nothing sent), 130 when Ctrl-C stopped the push (the partial result is written).
+Running the same push again resumes an unfinished one's adds and appends (``--no-resume``: a
+new push); ``--resend-in-doubt`` resends its in-doubt rows. The API key is read from
+``FYNO_API_KEY`` only, never from a flag, so it stays out of shell history and process lists.
 """
 
 from __future__ import annotations
@@ -15,17 +15,21 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .errors import FynoPandasError
+from .errors import FynoPandasError, PushInterrupted
 from .optionchecks import pair
 from .options import OPTIONS, pick
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["main"]
 
 log = logging.getLogger("fyno_pandas")
 
 EXIT_OK, EXIT_ROWS_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command Ctrl-C stopped
 
 
 def _split(text: str | None) -> list[str]:
@@ -109,7 +113,7 @@ def _push(args: argparse.Namespace) -> int:
     from .options import check_options
     from .reading import read_table
     from .render import render_text
-    from .resultfile import check_output, keep_earlier, write_result
+    from .resultfile import check_output
     from .resume import prepare
     from .workflow import _push_plan, plan
 
@@ -135,16 +139,29 @@ def _push(args: argparse.Namespace) -> int:
         print(sync.text())
     if resumed.note:
         print(resumed.note)
-    result = _push_plan(the_plan, send, sync, resumed)
-    kept = None if options["dry_run"] else keep_earlier(output)
+    try:
+        result = _push_plan(the_plan, send, sync, resumed)
+    except PushInterrupted as stopped:  # the partial result is written, as any result
+        _write(stopped.result, output, options["dry_run"])
+        print(f"error: {stopped}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    counts = _write(result, output, options["dry_run"])
+    unfinished = sum(counts.get(status, 0) for status in ("failed", "pending", "in_doubt"))
+    return EXIT_ROWS_FAILED if unfinished else EXIT_OK
+
+
+def _write(result: pd.DataFrame, output: Path, dry_run: bool) -> pd.Series:
+    """Write ``result`` to ``output`` (keeping an earlier real result), say so; its counts."""
+    from .resultfile import keep_earlier, write_result
+
+    kept = None if dry_run else keep_earlier(output)
     write_result(result, output)
     counts = result["status"].value_counts()
     print(", ".join(f"{status}: {count}" for status, count in counts.items()))
     if kept is not None:
         print(f"earlier result kept as {kept}")
     print(f"result written to {output}")
-    unfinished = sum(counts.get(status, 0) for status in ("failed", "pending", "in_doubt"))
-    return EXIT_ROWS_FAILED if unfinished else EXIT_OK
+    return counts
 
 
 def _result_path(file: Path, output: str | None, dry_run: bool) -> Path:

@@ -7,7 +7,10 @@ in flight.
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -124,3 +127,34 @@ def _round_trip(result: pd.DataFrame, folder: Path) -> Path:
     path = folder / "result.csv"
     result.to_csv(path)
     return path
+
+
+def test_the_cli_writes_the_partial_result_and_exits_130(
+    emulator: FynoEmulator, tmp_path: Path
+) -> None:
+    path = tmp_path / "users.csv"
+    pd.DataFrame({"uid": [f"u{i}" for i in range(5)], "plan": ["pro"] * 5}).to_csv(
+        path, index=False
+    )
+    emulator.configure(stall_after_requests=(2,), stall_seconds=1.0)
+    env = {
+        **os.environ,
+        "FYNO_ENDPOINT": emulator.endpoint,
+        "FYNO_WSID": emulator.wsid,
+        "FYNO_API_KEY": emulator.api_key,
+    }
+    argv = [sys.executable, "-m", "fyno_pandas", "push", str(path), "--id-col", "uid"]
+    argv += ["--concurrency", "1", "--batch-size", "none", "--no-progress"]
+    argv += ["--ledger", str(tmp_path / "ledger.sqlite"), "--schema", "plan=string"]
+    child = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while len(emulator.requests) < 2 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    child.send_signal(signal.SIGINT)
+    out, err = child.communicate(timeout=60)
+
+    assert child.returncode == 130, err.decode()
+    written = pd.read_csv(tmp_path / "users.result.csv", keep_default_na=False)
+    assert written["status"].tolist() == ["sent", "sent"] + ["pending"] * 3
+    assert "3 rows pending" in err.decode()
+    assert "result written to" in out.decode()
