@@ -24,12 +24,15 @@ from .config import FynoConfig
 from .display import show_preview
 from .errors import FynoAuthError, FynoInputError, PushInterrupted
 from .ledger.bridge import skip_acknowledged
+from .ledger.scope import Scope
 from .mirror import MirrorSync, check_mirror, show_text
+from .ops import NOT_IDEMPOTENT, add_keys
 from .optiondocs import takes
 from .options import Destination, PlanOptions, SendOptions, pick
 from .pushplan import PushPlan
 from .resultfile import ResultWriter
 from .results import empty_result
+from .resume import re_adds
 from .seeding import new_properties
 from .sender import dry_run_result
 from .sendmode import for_plan
@@ -108,6 +111,7 @@ def _push_frames(
     unfixed: set[str] = set()  # of those, the types a chunk planned and no seed fixed yet
     chunks = _Chunks(output)
     plan_counts: Counter[str] = Counter()
+    re_added: set[int] = set()  # earlier pushes whose adds a chunk makes again (said once each)
     with ExitStack() as stack:
         stack.enter_context(chunks)
         session = None
@@ -171,6 +175,8 @@ def _push_frames(
                     chunk = skip_acknowledged(chunk, session.ledger, config)
                     chunk = replace(chunk, options={**chunk.options, "only_changed": True})
                 _report(chunk, number, preview, plan_counts, send)
+                if session is not None:
+                    re_added |= _re_adds(chunk, session, config, re_added, preview)
                 if unfixed & chunk.known_types.keys():  # held to them, but still new in Fyno
                     known = {p: t for p, t in chunk.known_types.items() if p not in unfixed}
                     chunk = replace(chunk, known_types=known)
@@ -196,6 +202,7 @@ def _push_frames(
             chunks.writer.write(empty_result())
         summary = session.summary() if session is not None else chunks.summed()
     summary.update(chunks=chunks.count, types=types, plan=dict(plan_counts))
+    summary["re_adds"] = sorted(re_added)
     if sync is not None:
         summary["mirror"] = sync.summary()
     summary["interrupted"] = interrupted
@@ -268,6 +275,20 @@ def _as_frame(frame: Any, number: int) -> pd.DataFrame:
         f"chunk {number} is a {type(frame).__name__}, not a pandas DataFrame",
         rule="invalid_option",
     )
+
+
+def _re_adds(
+    chunk: PushPlan, session: PushSession, config: FynoConfig, named: set[int], show: bool
+) -> set[int]:
+    """The earlier push most of whose adds ``chunk`` makes again (`fyno_pandas.resume.re_adds`),
+    said once per push."""
+    if session.ledger is None or not NOT_IDEMPOTENT & set(chunk.ops.values()):
+        return set()
+    exclude = {session.push_id, *named}
+    earlier, note = re_adds(chunk, add_keys(chunk), session.ledger.path, Scope.of(config), exclude)
+    if note is not None and show:
+        show_text(note)
+    return set() if earlier is None else {earlier}
 
 
 def _report(

@@ -32,7 +32,9 @@ later run sees the retry's acks.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -48,13 +50,17 @@ from .pushplan import PushPlan
 from .replay import made_by_earlier_push
 from .results import STATUSES
 
-__all__ = ["Resume", "finish", "prepare"]
+__all__ = ["RE_ADD_WINDOW", "Resume", "finish", "prepare", "re_adds"]
+
+log = logging.getLogger("fyno_pandas")
 
 _DOUBT = (
     "its adds or appends may have been applied by {n} (answer lost, 5xx or killed before "
     "the ack was recorded); not resent: check the user in Fyno, then retry_failed(..., "
     "in_doubt='resend') or in_doubt='assume_stored'"
 )
+#: How far back (seconds) a push's adds made again are said (`re_adds`), besides unfinished ones.
+RE_ADD_WINDOW = 24 * 3600
 _ASSUMED = "assumed stored (in_doubt='assume_stored'): no request sent, recorded acknowledged"
 
 
@@ -69,6 +75,8 @@ class Resume:
     keys: np.ndarray | None = None
     doubt: np.ndarray | None = None
     assumed: np.ndarray | None = None
+    #: The earlier push most of whose adds this push makes again (`re_adds`), or None.
+    re_adds: int | None = None
 
 
 def _walk(history: tuple[list, list], needed: set[str]) -> tuple[list[int], dict, dict, float]:
@@ -134,7 +142,10 @@ def prepare(
         if finished_at and note is None:
             at = time.strftime("%H:%M", time.localtime(finished_at))
             note = f"the same adds were acknowledged at {at}: sending adds them again"
-        return plan, Resume(fingerprint, note)
+        earlier = None
+        if note is None and path is not None:
+            earlier, note = re_adds(plan, keys, path, Scope.of(config), exclude=())
+        return plan, Resume(fingerprint, note, re_adds=earlier)
     has = np.array([k is not None for k in keys], dtype=bool) & plan.sendable
     done = has & np.array([k in acked for k in keys], dtype=bool)
     in_flight = has & np.array([k in flying for k in keys], dtype=bool) & ~done
@@ -165,6 +176,33 @@ def prepare(
     )
     doubt_kept = held & ~assumed
     return narrowed, Resume(fingerprint, note, first, keys, doubt_kept, assumed)
+
+
+def re_adds(
+    plan: PushPlan, keys: np.ndarray, ledger: Any, scope: Scope, exclude: Iterable[int]
+) -> tuple[int | None, str | None]:
+    """The earlier push (unfinished, or started in the last `RE_ADD_WINDOW` seconds) more
+    than half of whose add request keys this plan's sendable rows make again, and a note
+    saying so (logged as a warning); (None, None) when there is none. A daily push of new
+    increments has other values, so other keys: it is never named."""
+    mine = {k for k in keys[plan.sendable].tolist() if k is not None}
+    with opened(ledger, create=False) as book:
+        found = book.add_overlaps(scope, mine, time.time() - RE_ADD_WINDOW) if book else []
+    for push_id, started, ended, shared in found:
+        if push_id in exclude:
+            continue
+        if 2 * shared <= len(mine):
+            break
+        at = time.strftime("%Y-%m-%d %H:%M", time.localtime(started))
+        state = "started " + at + (", never finished" if ended is None else "")
+        note = (
+            f"{shared} of {len(mine)} rows add exactly what push {push_id} ({state}) added: "
+            "sending adds them again, so each counts twice if that push's adds are stored "
+            "(leave those rows out, or run that push's frame again to resume it)"
+        )
+        log.warning("%s", note)
+        return push_id, note
+    return None, None
 
 
 def _progress_from_ledger(
@@ -203,6 +241,7 @@ def finish(
         return result
     summary = result.attrs.setdefault("fyno", {})
     summary.update(fingerprint=resume.fingerprint, resumed=resume.resumed, resume=resume.note)
+    summary["re_adds"] = resume.re_adds
     if resume.doubt is None or resume.assumed is None:
         return result
     n = len(resume.doubt)

@@ -82,7 +82,7 @@ def test_an_element_is_sent_as_the_text_a_set_sends() -> None:
     set_plan = fyno_pandas.plan(df, "uid", ledger=False)
     for op in ("append", "remove"):
         plan = fyno_pandas.plan(df, "uid", ops={"amounts": op, "ratios": op}, ledger=False)
-        sent = [arg for _, arg in row_steps(plan, 0)]
+        sent = [step.arg for step in row_steps(plan, 0)]
         assert sent == [
             '{"amounts":12345678901234567890.50,"ratios":0.1}',
             '{"amounts":1.10,"ratios":65504}',

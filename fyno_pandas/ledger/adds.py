@@ -12,7 +12,7 @@ import sqlite3
 import time
 from collections.abc import Sequence
 
-__all__ = ["ACKED", "FAILED", "IN_FLIGHT", "AddItem", "history", "write"]
+__all__ = ["ACKED", "FAILED", "IN_FLIGHT", "AddItem", "history", "overlaps", "write"]
 
 IN_FLIGHT, ACKED, FAILED = "in_flight", "acked", "failed"
 #: (request key, state, request id, applied: a row in doubt's ``applied`` text, else None)
@@ -50,3 +50,21 @@ def history(
         " JOIN pushes p USING (push_id) WHERE p.scope_id = ? AND p.fingerprint = ?"
     )
     return pushes, conn.execute(sql, (scope_id, fingerprint)).fetchall()
+
+
+def overlaps(
+    conn: sqlite3.Connection, scope_id: int | None, keys: set[str], since: float
+) -> list[tuple[int, float, float | None, int]]:
+    """(push_id, started_at, ended_at, keys shared) of the pushes of a scope that did not end or
+    started at ``since`` or later and recorded any of ``keys``, most shared first. The keys
+    are streamed from the file and counted here, never held as a list."""
+    sql = (
+        "SELECT p.push_id, p.started_at, p.ended_at, a.request_key FROM add_requests a"
+        " JOIN pushes p USING (push_id) WHERE p.scope_id = ? AND (p.ended_at IS NULL"
+        " OR p.started_at >= ?)"
+    )
+    shared: dict[int, list] = {}
+    for push_id, started, ended, key in conn.execute(sql, (scope_id, since)):
+        if key in keys:
+            shared.setdefault(push_id, [push_id, started, ended, 0])[3] += 1
+    return sorted(map(tuple, shared.values()), key=lambda row: -row[3])

@@ -349,8 +349,7 @@ class Ledger:
     # -- adds and appends (`adds`) -----------------------------------------------------------
 
     def record_adds_raw(self, scope: Scope, push_id: int, groups: list[list[adds.AddItem]]) -> list:
-        """Record groups of (request key, state, request id) items of a push in one
-        transaction; one outcome (an empty list) per group, as `AckWriter` expects."""
+        """Record groups of `adds.AddItem` in one transaction; an empty outcome per group."""
         with self._transaction("record adds in") as conn:
             adds.write(conn, push_id, [item for group in groups for item in group])
         return [[] for _ in groups]
@@ -364,6 +363,11 @@ class Ledger:
         with self._transaction("read", "DEFERRED") as conn:
             return adds.history(conn, self._scope(conn, scope, create=False), fingerprint)
 
+    def add_overlaps(self, scope: Scope, keys: set[str], since: float) -> list[tuple]:
+        """Recent or unfinished pushes at ``scope`` sharing add keys (`adds.overlaps`)."""
+        with self._transaction("read", "DEFERRED") as conn:
+            return adds.overlaps(conn, self._scope(conn, scope, create=False), keys, since)
+
     def acknowledged_hashes(
         self,
         scope: Scope,
@@ -376,12 +380,9 @@ class Ledger:
         Columns: distinct_id and property (categorical, to keep millions of rows light),
         value_hash (uint64; 0 = unset), request_id, acked_at (UTC). ``distinct_ids`` None means
         every user of the scope; None entries are ignored. ``exact=False`` may also return
-        other users of the scope, when reading all of them is cheaper than filtering.
-
-        The users whose ids lie between the smallest and largest asked for are read by one range
-        scan when they are fewer than 8 times those asked for (new users with ordered ids, a
-        frame pushed again); otherwise each is looked up by key (``benchmarks/ledger_check.py``
-        measures it).
+        other users of the scope, when reading all of them is cheaper than filtering. Users
+        between the smallest and largest id asked for are read by one range scan when fewer
+        than 8 times those asked for, else each by key (``benchmarks/ledger_check.py``).
         """
         with self._transaction("read", "DEFERRED") as conn:
             scope_id = self._scope(conn, scope, create=False)
