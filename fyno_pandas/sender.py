@@ -14,7 +14,8 @@ Order of work:
    client's slots (`fyno_pandas.concurrency`) while it works: ``properties/set`` per row (plus
    ``properties/unset`` when the row clears properties), or ``properties/batch`` with ``batch_size``
    rows per request (rows then take their item's status from the answer); the request mode and batch
-   size follow `fyno_pandas.sendmode`. With ``ops=`` a row makes its requests one after the other in
+   size follow `fyno_pandas.sendmode`. An automatic batch over its body bound, or any batch answered
+   413, is split (`_batches`). With ``ops=`` a row makes its requests one after the other in
    `fyno_pandas.ops`' order (a batch carries a row's items together, in that order), stopping at the
    first that is not accepted; one worker per row, so never two in flight for one user. An add or
    append that may have been applied is not resent: ``in_doubt``. With a ledger, a row's adds and
@@ -33,9 +34,11 @@ requests finish, and returns the partial result (or raises `PushInterrupted` car
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -84,33 +87,74 @@ def _row_unit(push: PushState, bodies: dict[int, bytes], unsets: set[int]) -> Ca
     return run
 
 
+def _batches(
+    push: PushState, texts: list[str], doubtful: list[bool] | None = None
+) -> Iterator[tuple[int, int, Outcome]]:
+    """Post ``texts`` (each row's batch items) as ``properties/batch`` requests; yield
+    ``(lo, hi, outcome)`` for the rows ``texts[lo:hi]`` of each request answered.
+
+    A batch over its mode's ``body_max`` bytes is cut into as many equal parts as it takes
+    (automatic batches: `fyno_pandas.sendmode.BODY_MAX`); a batch answered 413 (before anything
+    is stored) into halves, down to a row alone, whose outcome says its body is too large. A
+    batch holding a ``doubtful`` row (an add or append) is not resent once it may have been
+    applied.
+    """
+    bound = math.inf if push.mode is None else push.mode.body_max
+    waiting = [(0, len(texts))]
+    while waiting:
+        lo, hi = waiting.pop()
+        body = ('{"batch":[' + ",".join(texts[lo:hi]) + "]}").encode()
+        if hi - lo > 1 and len(body) > bound:
+            waiting += _parts(lo, hi, math.ceil(len(body) / bound))
+            continue
+        idempotent = doubtful is None or not any(doubtful[lo:hi])
+        outcome = push.client.post("batch", body, stop=push.stop, idempotent=idempotent)
+        if hi - lo > 1 and outcome.http_status == 413:
+            push.count((outcome,))
+            waiting += _parts(lo, hi, 2)
+            continue
+        yield lo, hi, outcome
+
+
+def _parts(lo: int, hi: int, parts: int) -> list[tuple[int, int]]:
+    """``[lo, hi)`` cut into ``parts`` ranges of (nearly) equal length, last first: the
+    ranges are popped, so the rows go out in order."""
+    cuts = np.linspace(lo, hi, min(parts, hi - lo) + 1).round().astype(int).tolist()
+    return list(itertools.pairwise(cuts))[::-1]
+
+
 def _batch_unit(push: PushState, chunks: list[np.ndarray]) -> Callable[[int], None]:
-    """Batch mode: one ``properties/batch`` per chunk; rows take their item's status."""
-    plan, post, stop = push.plan, push.client.post, push.stop
+    """Batch mode: ``properties/batch`` requests per chunk (`_batches`); rows take their
+    item's status."""
+    plan = push.plan
 
     def run(k: int) -> None:
         chunk = chunks[k].tolist()
-        body = ('{"batch":[' + ",".join(map(plan.batch_item, chunk)) + "]}").encode()
-        outcome = post("batch", body, stop=stop)
-        push.count((outcome,))
-        push.settle(chunk, (outcome,))
-        if not outcome.ok:
-            return
-        items = outcome.json.get("batch") if isinstance(outcome.json, dict) else None
-        items = items if isinstance(items, list) else []
-        acked = []
-        for i, pos in enumerate(chunk):
-            reason = _item_error(items[i] if i < len(items) else None)
-            if reason is None:
-                acked.append(pos)
-                continue
-            push.status[pos], push.error[pos] = "failed", reason
-            with push.lock:
-                push.sent -= 1
-                push.failed += 1
-        push.ack(acked, outcome.request_id)
+        for lo, hi, outcome in _batches(push, list(map(plan.batch_item, chunk))):
+            _settle_batch(push, chunk[lo:hi], outcome)
 
     return run
+
+
+def _settle_batch(push: PushState, rows: list[int], outcome: Outcome) -> None:
+    """Record one batch's answer: the rows take their item's status, the accepted are acked."""
+    push.count((outcome,))
+    push.settle(rows, (outcome,))
+    if not outcome.ok:
+        return
+    items = outcome.json.get("batch") if isinstance(outcome.json, dict) else None
+    items = items if isinstance(items, list) else []
+    acked = []
+    for i, pos in enumerate(rows):
+        reason = _item_error(items[i] if i < len(items) else None)
+        if reason is None:
+            acked.append(pos)
+            continue
+        push.status[pos], push.error[pos] = "failed", reason
+        with push.lock:
+            push.sent -= 1
+            push.failed += 1
+    push.ack(acked, outcome.request_id)
 
 
 def _op_row_unit(push: PushState) -> Callable[[int], None]:
@@ -143,7 +187,7 @@ def _op_batch_unit(push: PushState, chunks: list[np.ndarray]) -> Callable[[int],
     its items. A batch holding an add or append is not resent once it may have been applied;
     a row whose add or append item may have been applied (accepted, in doubt, or without a
     readable status in a 202) is then ``in_doubt`` (`PushState.hold`), the others ``failed``."""
-    plan, post, stop = push.plan, push.client.post, push.stop
+    plan = push.plan
 
     def run(k: int) -> None:
         rows = chunks[k].tolist()
@@ -158,36 +202,46 @@ def _op_batch_unit(push: PushState, chunks: list[np.ndarray]) -> Callable[[int],
         if not sending:
             return
         push.flying(sending)
-        text = ",".join(item for pos in sending for item in items[pos])
-        doubtful = {pos for pos in sending if not_idempotent(plan, pos)}
-        body = ('{"batch":[' + text + "]}").encode()
-        outcome = post("batch", body, stop=stop, idempotent=not doubtful)
-        push.count((outcome,))
-        answers = outcome.json.get("batch") if isinstance(outcome.json, dict) else None
-        answers = answers if isinstance(answers, list) else []
-        acked, at = [], 0
-        for pos in sending:
-            count = len(items[pos])
-            mine, at = answers[at : at + count], at + count
-            mine += [None] * (count - len(mine))  # no status: an error, and its adds in doubt
-            own, states = outcome, [outcome.status] * count
-            if outcome.status == "in_doubt" and pos not in doubtful:
-                own = dataclasses.replace(outcome, status="failed")
-            elif outcome.ok:
-                states = [_item_state(answer) for answer in mine]
-                reason = next(filter(None, map(_item_error, mine)), None)
-                if reason is not None:
-                    own = dataclasses.replace(outcome, status="failed", error=reason)
-            adds = [any(f'"{KEY[op]}":' in item for op in NOT_IDEMPOTENT) for item in items[pos]]
-            if may_have_added(zip(adds, states, strict=True)):
-                push.applied.add(pos)
-            push.conclude((pos,), [*push.prior.get(pos, ()), own])
-            if push.status[pos] == "sent":
-                acked.append(pos)
-        push.ack(acked, outcome.request_id)
-        push.journal_settle(sending)
+        doubtful = [not_idempotent(plan, pos) for pos in sending]
+        texts = [",".join(items[pos]) for pos in sending]
+        for lo, hi, outcome in _batches(push, texts, doubtful):
+            _conclude_op_batch(push, items, sending[lo:hi], doubtful[lo:hi], outcome)
+            push.journal_settle(sending[lo:hi])
 
     return run
+
+
+def _conclude_op_batch(
+    push: PushState,
+    items: dict[int, list[str]],
+    sending: list[int],
+    doubtful: list[bool],
+    outcome: Outcome,
+) -> None:
+    """Record one batch's answer for its rows (``sending``, each with its ``items``)."""
+    push.count((outcome,))
+    answers = outcome.json.get("batch") if isinstance(outcome.json, dict) else None
+    answers = answers if isinstance(answers, list) else []
+    acked, at = [], 0
+    for pos, adds_or_appends in zip(sending, doubtful, strict=True):
+        count = len(items[pos])
+        mine, at = answers[at : at + count], at + count
+        mine += [None] * (count - len(mine))  # no status: an error, and its adds in doubt
+        own, states = outcome, [outcome.status] * count
+        if outcome.status == "in_doubt" and not adds_or_appends:
+            own = dataclasses.replace(outcome, status="failed")
+        elif outcome.ok:
+            states = [_item_state(answer) for answer in mine]
+            reason = next(filter(None, map(_item_error, mine)), None)
+            if reason is not None:
+                own = dataclasses.replace(outcome, status="failed", error=reason)
+        adds = [any(f'"{KEY[op]}":' in item for op in NOT_IDEMPOTENT) for item in items[pos]]
+        if may_have_added(zip(adds, states, strict=True)):
+            push.applied.add(pos)
+        push.conclude((pos,), [*push.prior.get(pos, ()), own])
+        if push.status[pos] == "sent":
+            acked.append(pos)
+    push.ack(acked, outcome.request_id)
 
 
 def _item_state(item: Any) -> str:
