@@ -289,6 +289,8 @@ class FynoClient:
             last_status, last_error = status, _message_of(status, data, raw, self._redact)
             log.debug("%s attempt %d: HTTP %d %s", operation, attempts, status, last_error)
             if kind == FATAL:
+                if status == 413:
+                    last_error = _too_large(len(body), last_error)
                 return end("failed", last_error, data)
             if kind == THROTTLED:
                 throttled += 1
@@ -373,6 +375,10 @@ def _dumps(obj: Any) -> bytes:
         return json.dumps(obj, allow_nan=False, ensure_ascii=False).encode()
     except (TypeError, ValueError) as exc:
         raise FynoInputError(f"the body cannot be sent as JSON: {exc}") from None
+
+
+def _too_large(size: int, error: str) -> str:
+    return f"the request body ({size:,} bytes) exceeds Fyno's size limit ({error})"
 
 
 def _in_doubt(error: str) -> str:

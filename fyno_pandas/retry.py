@@ -9,7 +9,7 @@ The rule (Fyno documents no rate limit or 5xx, so this is our policy):
   the backoff; a 429 does not count against ``max_retries`` (it says "later", not "broken"), but
   429s are bounded by their own generous count and by a total time so nothing loops forever;
 - 400, 401, 403, 404 and 413 (and every other 4xx) are never retried: sending the same body again
-  gets the same answer;
+  gets the same answer (`fyno_pandas.sender` sends a batch answered 413 again as two halves);
 - a request that is not idempotent (``numerical-add``, ``list-append``, a batch holding one:
   Fyno takes no idempotency key) is resent only when it certainly never reached Fyno's storage:
   a refused connection, a failed DNS lookup, a 429. A timeout, a connection closed before the

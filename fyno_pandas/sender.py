@@ -14,7 +14,8 @@ Order of work:
    client's slots (`fyno_pandas.concurrency`) while it works: ``properties/set`` per row (plus
    ``properties/unset`` when the row clears properties), or ``properties/batch`` with ``batch_size``
    rows per request (rows then take their item's status from the answer); the request mode and batch
-   size follow `fyno_pandas.sendmode`. With ``ops=`` a row makes its requests one after the other in
+   size follow `fyno_pandas.sendmode`. An automatic batch over its body bound, or any batch answered
+   413, is split (`_batches`). With ``ops=`` a row makes its requests one after the other in
    `fyno_pandas.ops`' order (a batch carries a row's items together, in that order), stopping at the
    first that is not accepted; one worker per row, so never two in flight for one user. An add or
    append that may have been applied is not resent: ``in_doubt``. With a ledger, a row's adds and
@@ -32,7 +33,6 @@ requests finish, and returns the partial result (or raises `PushInterrupted` car
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -41,15 +41,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .batching import batch_unit, op_batch_unit
 from .client import FynoClient, Outcome, error_for
 from .errors import PushInterrupted
-from .ops import (
-    OPERATION,
-    batch_items,
-    not_idempotent,
-    row_steps,
-    step_body,
-)
+from .ops import OPERATION, row_steps, step_body
 from .results import STATUSES, result_frame
 from .seeding import new_properties, seed_types, without_taken
 from .sendmode import AUTO, for_plan
@@ -82,35 +77,6 @@ def _row_unit(push: PushState, bodies: dict[int, bytes], unsets: set[int]) -> Ca
     return run
 
 
-def _batch_unit(push: PushState, chunks: list[np.ndarray]) -> Callable[[int], None]:
-    """Batch mode: one ``properties/batch`` per chunk; rows take their item's status."""
-    plan, post, stop = push.plan, push.client.post, push.stop
-
-    def run(k: int) -> None:
-        chunk = chunks[k].tolist()
-        body = ('{"batch":[' + ",".join(map(plan.batch_item, chunk)) + "]}").encode()
-        outcome = post("batch", body, stop=stop)
-        push.count((outcome,))
-        push.settle(chunk, (outcome,))
-        if not outcome.ok:
-            return
-        items = outcome.json.get("batch") if isinstance(outcome.json, dict) else None
-        items = items if isinstance(items, list) else []
-        acked = []
-        for i, pos in enumerate(chunk):
-            reason = _item_error(items[i] if i < len(items) else None)
-            if reason is None:
-                acked.append(pos)
-                continue
-            push.status[pos], push.error[pos] = "failed", reason
-            with push.lock:
-                push.sent -= 1
-                push.failed += 1
-        push.ack(acked, outcome.request_id)
-
-    return run
-
-
 def _op_row_unit(push: PushState) -> Callable[[int], None]:
     """Per-row mode with ops: the row's requests in order, each awaited, then record."""
     plan, post, stop = push.plan, push.client.post, push.stop
@@ -136,80 +102,6 @@ def _op_row_unit(push: PushState) -> Callable[[int], None]:
         push.journal_settle((pos,))
 
     return run
-
-
-def _op_batch_unit(push: PushState, chunks: list[np.ndarray]) -> Callable[[int], None]:
-    """Batch mode with ops: each row's items together and in order; a row takes the worst of
-    its items. A batch holding an add or append is not resent once it may have been applied;
-    a row whose add or append item may have been applied (accepted, in doubt, or without a
-    readable status in a 202) is then ``in_doubt`` (`PushState.hold`), the others ``failed``."""
-    plan, post, stop = push.plan, push.client.post, push.stop
-
-    def run(k: int) -> None:
-        rows = chunks[k].tolist()
-        items = {pos: batch_items(plan, pos, push.done.get(pos)) for pos in rows}
-        sending = [pos for pos in rows if items[pos]]
-        for pos in rows:
-            if not items[pos]:  # a seed made all of its work
-                push.conclude((pos,), push.prior[pos])
-                if push.status[pos] == "sent":
-                    push.ack((pos,), push.request_id[pos])
-                push.journal_settle((pos,))
-        if not sending:
-            return
-        push.flying(sending)
-        text = ",".join(item.text for pos in sending for item in items[pos])
-        doubtful = {pos for pos in sending if not_idempotent(plan, pos)}
-        body = ('{"batch":[' + text + "]}").encode()
-        outcome = post("batch", body, stop=stop, idempotent=not doubtful)
-        push.count((outcome,))
-        answers = outcome.json.get("batch") if isinstance(outcome.json, dict) else None
-        answers = answers if isinstance(answers, list) else []
-        acked, at = [], 0
-        for pos in sending:
-            count = len(items[pos])
-            mine, at = answers[at : at + count], at + count
-            mine += [None] * (count - len(mine))  # no status: an error, and its adds in doubt
-            own, states = outcome, [outcome.status] * count
-            if outcome.status == "in_doubt" and pos not in doubtful:
-                own = dataclasses.replace(outcome, status="failed")
-            elif outcome.ok:
-                states = [_item_state(answer) for answer in mine]
-                reason = next(filter(None, map(_item_error, mine)), None)
-                if reason is not None:
-                    own = dataclasses.replace(outcome, status="failed", error=reason)
-            for item, state in zip(items[pos], states, strict=True):
-                push.land(pos, item.adding, state)
-            adds = [bool(item.adding) for item in items[pos]]
-            if may_have_added(zip(adds, states, strict=True)):
-                push.applied.add(pos)
-            if outcome.status == "pending":
-                push.unsent[pos] = row_steps(plan, pos, push.done.get(pos))
-            push.conclude((pos,), [*push.prior.get(pos, ()), own])
-            if push.status[pos] == "sent":
-                acked.append(pos)
-        push.ack(acked, outcome.request_id)
-        push.journal_settle(sending)
-
-    return run
-
-
-def _item_state(item: Any) -> str:
-    """A batch item's status in a 202: ``sent``, ``failed`` (refused), or ``in_doubt`` (no
-    readable status: it may have been applied)."""
-    if not isinstance(item, dict) or not item:
-        return "in_doubt"
-    return "sent" if _item_error(item) is None else "failed"
-
-
-def _item_error(item: Any) -> str | None:
-    """None for an accepted batch item (every action ``"ok"``), else the reason."""
-    if not isinstance(item, dict) or not item:
-        return "no status for this row in the batch answer"
-    bad = {k: v for k, v in item.items() if v != "ok"}
-    if not bad:
-        return None
-    return "; ".join(f"{k}: {v}" if k != "error" else str(v) for k, v in bad.items())
 
 
 def send_plan(
@@ -292,7 +184,7 @@ def send_plan(
             else:
                 size = batch_size
                 chunks = [positions[i : i + size] for i in range(0, len(positions), size)]
-                unit = (_op_batch_unit if plan.ops else _batch_unit)(push, chunks)
+                unit = (op_batch_unit if plan.ops else batch_unit)(push, chunks)
                 interrupted = run_units(push, len(chunks), unit, bar)
     except KeyboardInterrupt:  # between the phases (encoding): nothing is in flight
         push.stop.set()

@@ -10,6 +10,12 @@ default ``"auto"`` applies this rule (the README states it):
   push adds or appends: a batch whose answer is lost puts all its adds in doubt. Batches win at
   every latency measured (`benchmarks/defaults.py`): at 0 ms the emulator takes 15x the rows/s
   in batches, at 200 ms a request per row is bound by ``concurrency / 0.2 s``;
+- **body size**: an automatic batch whose body (as encoded) is over ``BODY_MAX`` (256 KiB) is
+  cut into as many equal parts as it takes to fit (`fyno_pandas.sender`). Fyno documents no
+  size limit for properties; 256 KiB is a quarter of the emulator's 1,000,000 bytes and of the
+  1 MB many gateways refuse by default. Any batch answered 413 (before anything is stored) is
+  sent again as two halves, down to a row alone, which then fails saying its body is too
+  large;
 - **concurrency**: ``START`` (16) requests in flight, adapted while the push runs to the round
   trips measured (`fyno_pandas.concurrency.ConcurrencyLimit`), never above ``CEILING`` (64).
 
@@ -31,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AUTO",
     "BATCH_MAX",
+    "BODY_MAX",
     "CEILING",
     "DOUBT_MAX",
     "PER_ROW_MAX",
@@ -42,6 +49,7 @@ __all__ = [
 AUTO = "auto"
 PER_ROW_MAX = 50
 BATCH_MAX = 500
+BODY_MAX = 256 * 1024  # bytes of an automatic batch's body, at most
 DOUBT_MAX = 20
 START = 16
 CEILING = 64
@@ -70,6 +78,12 @@ class SendMode:
     ceiling: int
     adaptive: bool
     auto: tuple[str, ...] = ()
+
+    @property
+    def body_max(self) -> float:
+        """Bytes of a batch's body at most: `BODY_MAX` when the rule chose the batch size, else
+        no bound (an explicit ``batch_size`` is sent as asked; a 413 still splits it)."""
+        return BODY_MAX if "batch_size" in self.auto else math.inf
 
     @property
     def mode(self) -> str:

@@ -65,7 +65,9 @@ class PushSession:
     rate_share : int, default 1
         How many pushes share the destination's rate at once (a Dask cluster's partitions
         sent at once): this one starts at that share of the rate the ledger remembers, and
-        remembers nothing (nor does a push capped by ``max_rps``).
+        remembers or forgets nothing (nor does a push capped by ``max_rps``). Otherwise a
+        limit measured in the push is remembered, and a remembered rate the push outgrew
+        without a limit is forgotten.
 
     Attributes
     ----------
@@ -159,10 +161,13 @@ class PushSession:
         self._stack.close()
 
     def _end_push(self) -> None:
-        learnt = self._client.limiter.learnt
+        limiter = self._client.limiter
         # the next push to this destination starts at it; a cap or a share is not Fyno's limit
-        if learnt is not None and self._max_rps is None and self._rate_share == 1:
-            self.ledger.remember_rate(self._scope, learnt)
+        if self._max_rps is None and self._rate_share == 1:
+            if limiter.learnt is not None:
+                self.ledger.remember_rate(self._scope, limiter.learnt)
+            elif limiter.outgrew_start:  # Fyno accepted more, and no limit showed
+                self.ledger.remember_rate(self._scope, None)
         self.ledger.end_push(self.push_id, self.summary())
 
     def send(self, plan: PushPlan) -> pd.DataFrame:

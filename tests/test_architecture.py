@@ -67,6 +67,7 @@ IO_AND_STATE = {
         "connection",
         "ledger",
         "sender",
+        "batching",
         "seeding",
         "sendstate",
         "session",

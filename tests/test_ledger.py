@@ -640,6 +640,23 @@ def test_a_learnt_rate_must_be_a_positive_number(ledger, rps):
     assert ledger.learnt_rate(SCOPE) is None
 
 
+def test_a_learnt_rate_expires_after_a_week(tmp_path):
+    path = tmp_path / "ledger.sqlite"
+    with Ledger(path) as led:
+        led.remember_rate(SCOPE, 80.0)
+
+    def learnt_days_ago(days: float) -> float | None:
+        conn = sqlite3.connect(path)
+        conn.execute("UPDATE rate_limits SET learnt_at = ?", (time.time() - days * 86400,))
+        conn.commit()
+        conn.close()
+        with Ledger(path) as led:
+            return led.learnt_rate(SCOPE)
+
+    assert learnt_days_ago(6.9) == 80.0
+    assert learnt_days_ago(7.1) is None  # Fyno's limits change; an old one is a guess
+
+
 def _schema_2_file(path: Path) -> None:
     """A ledger file of schema version 2 holding one acknowledged value: written by today's
     code, then taken back to version 2 (migrations 3 and 4 only add ``rate_limits`` and

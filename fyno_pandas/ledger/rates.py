@@ -1,7 +1,9 @@
 """Learnt request rates: per scope, the rate Fyno was found to accept (``rate_limits``).
 
 A push that learnt the rate from 429 answers remembers it, so the next push to the same
-destination starts at it instead of learning it again; the last push to remember wins.
+destination starts at it instead of learning it again; the last push to remember wins. A rate
+learnt more than ``MAX_AGE`` (7 days) ago is not used: Fyno's limits are not documented and may
+change, and a push starting from a stale rate spends its first seconds climbing back.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ import math
 import sqlite3
 import time
 
-__all__ = ["check_rate", "forget", "learnt", "remember"]
+__all__ = ["MAX_AGE", "check_rate", "forget", "learnt", "remember"]
+
+MAX_AGE = 7 * 86400  # seconds a learnt rate is used for
 
 _UPSERT = (
     "INSERT INTO rate_limits (scope_id, rps, learnt_at) VALUES (?, ?, ?)"
@@ -30,8 +34,12 @@ def check_rate(rps: float) -> float:
 
 
 def learnt(conn: sqlite3.Connection, scope: int | None) -> float | None:
-    """The rate remembered for ``scope`` (None: none, or a scope the ledger does not know)."""
-    row = conn.execute("SELECT rps FROM rate_limits WHERE scope_id = ?", (scope,)).fetchone()
+    """The rate remembered for ``scope`` in the last ``MAX_AGE`` seconds (None: none, or a
+    scope the ledger does not know)."""
+    row = conn.execute(
+        "SELECT rps FROM rate_limits WHERE scope_id = ? AND learnt_at > ?",
+        (scope, time.time() - MAX_AGE),
+    ).fetchone()
     return None if row is None else float(row[0])
 
 
