@@ -44,6 +44,8 @@ def conform(result: pd.DataFrame) -> pd.DataFrame:
         elif DTYPES[name] == "object":
             values = result[name].astype(object)
             out[name] = values.where(pd.notna(values), None)
+        elif DTYPES[name] == "bool":  # text read back from a file: "False" is not truthy
+            out[name] = result[name].astype(str).str.lower().eq("true")
         elif DTYPES[name] == "Int64":
             out[name] = pd.to_numeric(result[name], errors="coerce").astype("Int64")
         else:

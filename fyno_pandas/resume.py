@@ -77,6 +77,8 @@ class Resume:
     assumed: np.ndarray | None = None
     #: The earlier push most of whose adds this push makes again (`re_adds`), or None.
     re_adds: int | None = None
+    #: Per row kept in doubt, what the ledger recorded of it landing (the result's ``applied``).
+    applied: np.ndarray | None = None
 
 
 def _walk(history: tuple[list, list], needed: set[str]) -> tuple[list[int], dict, dict, float]:
@@ -154,7 +156,7 @@ def prepare(
     replayed, finished = _replayed(plan)
     doubt = in_flight & ~replayed
     if forced is not None:
-        doubt |= plan.sendable & np.asarray(forced, dtype=bool) & ~done
+        doubt |= plan.sendable & np.asarray(forced, dtype=bool) & ~done & ~replayed
     what = {"keep": "not resent", "resend": "resent", "assume_stored": "assumed stored"}
     assumed = (doubt if o["in_doubt"] == "assume_stored" else np.zeros_like(doubt)) | finished
     held = (doubt if o["in_doubt"] != "resend" else np.zeros_like(doubt)) | finished
@@ -175,7 +177,10 @@ def prepare(
         f"{int(rest.sendable.sum())} to send"
     )
     doubt_kept = held & ~assumed
-    return narrowed, Resume(fingerprint, note, first, keys, doubt_kept, assumed)
+    # what the ledger says landed of each row kept in doubt, for its result's ``applied``
+    applied = np.array([flying.get(k) if k is not None else None for k in keys], dtype=object)
+    applied[~doubt_kept] = None
+    return narrowed, Resume(fingerprint, note, first, keys, doubt_kept, assumed, applied=applied)
 
 
 def re_adds(
@@ -248,11 +253,15 @@ def finish(
     status = result["status"].to_numpy(dtype=object, copy=True)
     error = result["error"].to_numpy(dtype=object, copy=True)
     rid = result["request_id"].to_numpy(dtype=object, copy=True)
+    applied = result["applied"].to_numpy(dtype=object, copy=True)
+    if resume.applied is not None:
+        applied[:n][resume.doubt] = resume.applied[resume.doubt]
     status[:n][resume.doubt] = "in_doubt"
     status[:n][resume.assumed] = "dry_run" if dry_run else "sent"
     error[:n][resume.assumed] = _ASSUMED
     rid[:n][resume.assumed] = None
-    for column, values in (("status", status), ("error", error), ("request_id", rid)):
+    changed = (("status", status), ("error", error), ("request_id", rid), ("applied", applied))
+    for column, values in changed:
         result[column] = pd.Series(values, index=result.index, dtype=result[column].dtype)
     counts = result["status"].value_counts()
     summary.update({s: int(counts.get(s, 0)) for s in STATUSES})

@@ -9,6 +9,7 @@ emulator, ``concurrency=1`` and types named: request k is the k-th request sent.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -191,3 +192,23 @@ def test_a_rerun_with_assume_stored_sends_the_rest_of_the_row_from_the_ledger(
     assert again["status"].tolist() == ["sent", "unchanged"]
     assert emulator.profiles["a"] == {"logins": 5, "badges": ["x", "y"]}
     assert [r["operation"] for r in emulator.requests[sent:]] == ["list-append"] * 2
+
+
+def test_a_row_held_by_a_resume_carries_what_landed_to_its_retry(
+    emulator: FynoEmulator, to: dict[str, Any], tmp_path: Path
+) -> None:
+    options = {**to, **STEPS}
+    frame = pd.DataFrame({"uid": ["a"], "logins": [5], "badges": [["x", "y"]]})
+    emulator.configure(drop_after_requests=[2])  # the append of x lands; its answer is lost
+    fyno_pandas.push(frame, "uid", **options)
+    emulator.configure(drop_after_requests=[])
+    held = fyno_pandas.push(frame, "uid", **options)  # resumes: the row stays in doubt
+    assert held["status"].tolist() == ["in_doubt"]
+    assert json.loads(held.loc[0, "applied"]) == {"logins": [1, 0], "badges": [0, 1]}
+
+    again = fyno_pandas.retry_failed(
+        frame, csv_back(held, tmp_path), "uid", **options, in_doubt="assume_stored"
+    )
+
+    assert again["status"].tolist() == ["sent"]
+    assert emulator.profiles["a"] == {"logins": 5, "badges": ["x", "y"]}
