@@ -23,7 +23,9 @@ from .errors import (
 )
 from .frames import push_frames
 from .ledger import Ledger
+from .mirror import MirrorWarning
 from .pushplan import PushPlan
+from .retry import RetryPolicy
 from .workflow import plan, push, push_plan, retry_failed
 
 __version__ = "0.1.0"
@@ -40,8 +42,10 @@ __all__ = [
     "FynoOptionError",
     "FynoPandasError",
     "Ledger",
+    "MirrorWarning",
     "PushInterrupted",
     "PushPlan",
+    "RetryPolicy",
     "__version__",
     "connect",
     "disconnect",

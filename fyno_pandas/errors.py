@@ -39,7 +39,16 @@ __all__ = [
 
 
 class FynoPandasError(Exception):
-    """Base class of every error raised by fyno_pandas."""
+    """Base class of every error raised by fyno_pandas.
+
+    Attributes
+    ----------
+    result : pandas.DataFrame, dict or None
+        The rows' outcomes so far when the error stopped a push (a streamed push's summary),
+        else None.
+    """
+
+    result: Any = None
 
 
 class FynoConfigError(FynoPandasError, ValueError):

@@ -186,8 +186,8 @@ def _push_frames(
                 try:
                     result = session.send(chunk)
                 except (FynoAuthError, PushInterrupted) as exc:
-                    chunks.add(exc.result)  # type: ignore[attr-defined]
-                    exc.result = chunks.result()  # type: ignore[attr-defined]
+                    chunks.add(exc.result)
+                    exc.result = chunks.result()
                     raise
                 chunks.add(result)
                 unfixed -= stored_types(chunk, unfixed & new_properties(chunk).keys(), result)
@@ -230,7 +230,7 @@ def _clear_leavers(
     try:
         sync.finish()
     except FynoInputError as exc:
-        exc.result = chunks.result() if chunks.writer is None else None  # type: ignore[attr-defined]
+        exc.result = chunks.result() if chunks.writer is None else None
         raise
     if show:
         show_text(sync.text())
@@ -241,8 +241,8 @@ def _clear_leavers(
     try:
         cleared = sync.send(session)
     except (FynoAuthError, PushInterrupted) as exc:
-        chunks.add(exc.result, counted=False)  # type: ignore[attr-defined]
-        exc.result = chunks.result()  # type: ignore[attr-defined]
+        chunks.add(exc.result, counted=False)
+        exc.result = chunks.result()
         raise
     if len(cleared):
         chunks.add(cleared, counted=False)

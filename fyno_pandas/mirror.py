@@ -259,7 +259,7 @@ class MirrorSync:
         try:
             return _marked(session.send(self.clear))
         except (FynoAuthError, PushInterrupted) as exc:
-            exc.result = _marked(exc.result)  # type: ignore[attr-defined]
+            exc.result = _marked(exc.result)
             raise
 
     def push(self, session: PushSession, plan: PushPlan) -> pd.DataFrame:
@@ -268,7 +268,7 @@ class MirrorSync:
             result = session.send(plan)
         except (FynoAuthError, PushInterrupted) as exc:
             self.interrupted = True
-            exc.result = self.join(exc.result, self.pending())  # type: ignore[attr-defined]
+            exc.result = self.join(exc.result, self.pending())
             raise
         if result.attrs["fyno"]["interrupted"]:
             self.interrupted = True
@@ -277,7 +277,7 @@ class MirrorSync:
         try:
             cleared = self.send(session)
         except (FynoAuthError, PushInterrupted) as exc:
-            exc.result = self.join(result, exc.result)  # type: ignore[attr-defined]
+            exc.result = self.join(result, exc.result)
             raise
         return self.join(result, cleared, session.summary())
 

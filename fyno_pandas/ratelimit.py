@@ -53,6 +53,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+from .errors import FynoInputError
+
 __all__ = ["RateLimiter"]
 
 _LN2 = math.log(2)
@@ -109,9 +111,13 @@ class RateLimiter:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if max_rps is not None and not (isinstance(max_rps, (int, float)) and max_rps > 0):
-            raise ValueError(f"max_rps must be a number > 0 or None, not {max_rps!r}")
+            raise FynoInputError(
+                f"max_rps must be a number > 0 or None, not {max_rps!r}", rule="max_rps"
+            )
         if not 0 < decrease < 1:
-            raise ValueError(f"decrease must be between 0 and 1, not {decrease!r}")
+            raise FynoInputError(
+                f"decrease must be between 0 and 1, not {decrease!r}", rule="invalid_option"
+            )
         self._clock = clock
         self._lock = threading.Lock()
         self.max_rps = math.inf if max_rps is None else float(max_rps)

@@ -202,7 +202,7 @@ def send_plan(
     if push.auth_failure is not None:
         o = push.auth_failure
         exc = error_for(o.http_status, o.error, client.config)
-        exc.result = result  # type: ignore[attr-defined]
+        exc.result = result
         log.error("%s", exc)
         raise exc
     if interrupted and raise_on_interrupt:

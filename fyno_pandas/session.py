@@ -199,7 +199,7 @@ class PushSession:
                 **self._send_options,
             )
         except (FynoAuthError, PushInterrupted) as exc:
-            self._complete(exc.result, recorder)  # type: ignore[attr-defined]
+            self._complete(exc.result, recorder)
             raise
         return self._complete(result, recorder)
 

@@ -198,7 +198,7 @@ def _push_plan(
         try:
             result = push.send(plan) if sync is None else sync.push(push, plan)
         except (FynoAuthError, PushInterrupted) as exc:
-            finish(exc.result, resumed, push.ledger)  # type: ignore[attr-defined]
+            finish(exc.result, resumed, push.ledger)
             raise
         return finish(result, resumed, push.ledger)
 

@@ -63,3 +63,22 @@ def test_import_is_light():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_the_package_raises_no_bare_builtin_exception() -> None:
+    """Every error the package raises on purpose is one of `fyno_pandas.errors` (which may also
+    subclass the matching built-in); the emulator imports nothing of the rest, so it is apart."""
+    import ast
+    import builtins
+
+    package = Path(fyno_pandas.__file__).parent
+    bare = []
+    for path in sorted(package.rglob("*.py")):
+        if "emulator" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            raised = node.exc if isinstance(node, ast.Raise) else None
+            name = raised.func if isinstance(raised, ast.Call) else raised
+            if isinstance(name, ast.Name) and isinstance(getattr(builtins, name.id, None), type):
+                bare.append(f"{path.relative_to(package)}:{node.lineno} {name.id}")
+    assert bare == []

@@ -12,6 +12,8 @@ import math
 import sqlite3
 import time
 
+from ..errors import FynoInputError
+
 __all__ = ["MAX_AGE", "check_rate", "forget", "learnt", "remember"]
 
 MAX_AGE = 7 * 86400  # seconds a learnt rate is used for
@@ -23,13 +25,17 @@ _UPSERT = (
 
 
 def check_rate(rps: float) -> float:
-    """``rps`` as a float; raise `ValueError` unless it is a positive finite number."""
+    """``rps`` as a float; raise `FynoInputError` (a `ValueError`) unless it is a positive
+    finite number."""
     try:
         value = float(rps)
     except (TypeError, ValueError):
         value = math.nan
     if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"a learnt rate is a positive number of requests per second, not {rps!r}")
+        raise FynoInputError(
+            f"a learnt rate is a positive number of requests per second, not {rps!r}",
+            rule="invalid_option",
+        )
     return value
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import FynoLedgerError
+from ..errors import FynoLedgerError, FynoOptionError
 from ..types import FYNO_TYPES
 from . import adds, claims, database, rates, reports, writes
 from .acktable import Ack, AckTable, Column, RowAck
@@ -40,7 +40,7 @@ def _scope_of(scope: Scope | str, version: str | None, endpoint: str | None) -> 
     if not isinstance(scope, Scope):
         return Scope.resolve(scope, version, endpoint)
     if version is not None or endpoint is not None:
-        raise TypeError("pass a Scope alone, or a workspace id with version and endpoint")
+        raise FynoOptionError("pass a Scope alone, or a workspace id with version and endpoint")
     return scope
 
 
