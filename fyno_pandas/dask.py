@@ -30,12 +30,11 @@ import numpy as np
 import pandas as pd
 
 from .config import FynoConfig
-from .connection import connected
 from .display import show_preview
 from .errors import FynoAPIError, FynoConnectionError, FynoInputError, PushInterrupted
 from .frames import _push_frames, stored_types
 from .issues import ISSUE_COLUMNS
-from .ledger import Ledger
+from .ledger.bridge import choose_ledger
 from .optiondocs import takes
 from .options import Destination, PlanOptions, SendOptions, defaults, pick
 from .pushplan import PushPlan
@@ -141,10 +140,10 @@ class DaskFynoAccessor:
         config = FynoConfig.resolve(**where, require_credentials=not options["dry_run"])
         options.update({name: getattr(config, name) for name in where})
         options, first = self._fixed_types(id_col, options, show=options["preview"])
-        if options["ledger"] is None:  # workers run no connect(): carry the client's
-            options["ledger"] = connected("ledger")
-        if isinstance(options["ledger"], Ledger):
-            options["ledger"] = options["ledger"].path
+        # the client's choice as a path: workers run no connect() and may not share the
+        # client's environment (FYNO_PANDAS_HOME), so they never pick a default of their own
+        chosen = choose_ledger(options["ledger"])
+        options["ledger"] = False if chosen is None else getattr(chosen, "path", chosen)
         if not options["dry_run"]:
             seed_first(first, config, options)
         threads = sum(w["nthreads"] for w in client.scheduler_info()["workers"].values())

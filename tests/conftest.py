@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -24,9 +25,20 @@ def destination(emulator: FynoEmulator) -> dict[str, str]:
 
 
 @pytest.fixture(autouse=True)
-def _ledger_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Keep every test's default ledger in a fresh folder, never in ~/.fyno_pandas."""
+def _ledger_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """Keep every test's default ledger in a fresh folder, and fail a test that writes the
+    user's own ``~/.fyno_pandas`` (a worker process that lost the variable, say)."""
     monkeypatch.setenv("FYNO_PANDAS_HOME", str(tmp_path_factory.mktemp("fyno_pandas_home")))
+    home = Path.home() / ".fyno_pandas"
+    before = _listing(home)
+    yield
+    assert _listing(home) == before, f"the test wrote the user's {home}"
+
+
+def _listing(folder: Path) -> dict[str, int]:
+    return {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} if folder.is_dir() else {}
 
 
 @pytest.fixture(autouse=True)
