@@ -1,0 +1,76 @@
+"""An add or an append never counts twice: examples the property test found.
+
+Against the emulator, ``concurrency=1`` and types named: request k is the k-th request sent.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+import fyno_pandas
+from fyno_pandas.emulator import FAULT_DEFAULTS, FynoEmulator
+
+OPS = {"logins": "add", "badges": "append"}
+QUIET = {"preview": False, "progress": False, "concurrency": 1}
+
+
+def csv_back(result: pd.DataFrame, folder: Path) -> pd.DataFrame:
+    path = folder / "result.csv"
+    result.to_csv(path, index=False)
+    return pd.read_csv(path, dtype={"distinct_id": str}, keep_default_na=False, na_values=[""])
+
+
+def test_a_retry_from_a_file_records_its_acks_where_a_rerun_finds_them(
+    emulator: FynoEmulator, destination: dict[str, str], tmp_path: Path
+) -> None:
+    """Found by the property test: the ledger records a retry read back from a file under the
+    ops its record holds ({"badges": ..., "logins": ...}, sorted as JSON); a row's request
+    key followed that order, so the retry's acks matched none of the push's rows, and running
+    the push again resumed it and sent the retried row's add a second time."""
+    frame = pd.DataFrame({"uid": ["a", "b"], "logins": [5, 7], "badges": [["x"], ["y"]]})
+    options = {
+        **destination,
+        **QUIET,
+        "ledger": tmp_path / "ledger.sqlite",
+        "ops": OPS,
+        "schema": {"logins": "number", "badges": "list"},
+        "batch_size": None,
+    }
+    emulator.configure(error_requests=[3], error_statuses=[400])  # b's add: refused, not stored
+    first = fyno_pandas.push(frame, "uid", **options)
+    assert first["status"].tolist() == ["sent", "failed"]
+    emulator.configure(**FAULT_DEFAULTS)
+    retried = fyno_pandas.retry_failed(
+        frame, csv_back(first, tmp_path), "uid", **{k: v for k, v in options.items() if k != "ops"}
+    )
+    assert retried["status"].tolist() == ["sent", "sent"]
+
+    again = fyno_pandas.push(frame, "uid", **options)  # a finished push: adds everything again
+
+    assert again.attrs["fyno"]["resumed"] is None
+    assert again["status"].tolist() == ["sent", "sent"]
+    assert {u: p["logins"] for u, p in emulator.profiles.items()} == {"a": 10, "b": 14}
+
+
+def test_a_rerun_spelling_ops_in_another_order_resumes_the_push(
+    emulator: FynoEmulator, destination: dict[str, str], tmp_path: Path
+) -> None:
+    """The same adds are the same push however ``ops`` is ordered (``--op`` flags too)."""
+    frame = pd.DataFrame({"uid": ["a", "b"], "logins": [5, 7], "badges": [["x"], ["y"]]})
+    options = {**destination, **QUIET, "ledger": tmp_path / "ledger.sqlite", "batch_size": None}
+    options["schema"] = {"logins": "number", "badges": "list"}
+    emulator.configure(error_requests=[3], error_statuses=[400])
+    first = fyno_pandas.push(frame, "uid", **options, ops={"logins": "add", "badges": "append"})
+    assert first["status"].tolist() == ["sent", "failed"]
+    emulator.configure(**FAULT_DEFAULTS)
+
+    again = fyno_pandas.push(frame, "uid", **options, ops={"badges": "append", "logins": "add"})
+
+    assert again.attrs["fyno"]["resumed"] == first.attrs["fyno"]["push_id"]
+    assert again["status"].tolist() == ["unchanged", "sent"]
+    assert emulator.profiles == {
+        "a": {"logins": 5, "badges": ["x"]},
+        "b": {"logins": 7, "badges": ["y"]},
+    }
