@@ -110,3 +110,24 @@ def test_a_list_column_that_is_not_a_list_is_refused_by_name() -> None:
     with pytest.raises(FynoInputError, match="'request_ids' holds 'r-1', not a list") as info:
         conform(result)
     assert info.value.column == "request_ids"
+
+
+def test_assume_stored_on_a_row_a_resume_held_sends_the_rest_of_the_row(
+    emulator: FynoEmulator, destination: dict[str, str], tmp_path: Path
+) -> None:
+    """Found by the property test: a resume holds a row in doubt without saying its progress
+    (its ``applied`` is empty; the ledger has it). ``assume_stored`` then took the whole row as
+    stored: its append was never sent, yet the row showed ``sent``."""
+    frame = pd.DataFrame({"uid": ["a"], "logins": [5], "badges": [["x", "y"]]})
+    options = {**destination, **QUIET, "ledger": tmp_path / "ledger.sqlite", "ops": OPS}
+    options.update(schema={"logins": "number", "badges": "list"}, batch_size=None)
+    emulator.configure(error_after_requests=[1])  # the add is applied and answered 502
+    assert fyno_pandas.push(frame, "uid", **options)["status"].tolist() == ["in_doubt"]
+    emulator.configure(**FAULT_DEFAULTS)
+    held = fyno_pandas.push(frame, "uid", **options)
+    assert held["status"].tolist() == ["in_doubt"]
+
+    again = fyno_pandas.retry_failed(frame, held, "uid", **options, in_doubt="assume_stored")
+
+    assert again["status"].tolist() == ["sent"]
+    assert emulator.profiles == {"a": {"logins": 5, "badges": ["x", "y"]}}
