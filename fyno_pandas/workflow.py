@@ -258,6 +258,8 @@ def retry_failed(
     FynoInputError
         When ``result`` holds ids ``df`` does not, or says nothing of the push's operations
         and ``ops=`` is not given; as `push`.
+    PushInterrupted
+        Ctrl-C; ``.result`` holds the whole result, the rows resent so far updated.
     """
     result = conform(result)
     cleared = result["mirror_clear"].to_numpy(dtype=bool)
@@ -279,7 +281,11 @@ def retry_failed(
     if len(again):
         replay = _replay_rows(result, again, options["in_doubt"])
         extra = {"_fingerprint": fingerprint, **replay}
-        parts.append(_push(df.iloc[where[failed[inputs]]], id_col, {**options, **extra}))
+        try:
+            parts.append(_push(df.iloc[where[failed[inputs]]], id_col, {**options, **extra}))
+        except PushInterrupted as exc:  # carries the whole result, as the retry returns it
+            exc.result = _merged(merged, again, [exc.result])
+            raise
     clear_rows = np.flatnonzero(failed & cleared)
     if len(clear_rows):
         parts.append(_retry_clears(df, result, clear_rows, id_col, options))

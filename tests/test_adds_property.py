@@ -5,18 +5,51 @@ Against the emulator, ``concurrency=1`` and types named: request k is the k-th r
 
 from __future__ import annotations
 
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
 
 import fyno_pandas
 from fyno_pandas.emulator import FAULT_DEFAULTS, FynoEmulator
-from fyno_pandas.errors import FynoInputError
+from fyno_pandas.errors import FynoInputError, PushInterrupted
 from fyno_pandas.replay import conform
 
 OPS = {"logins": "add", "badges": "append"}
 QUIET = {"preview": False, "progress": False, "concurrency": 1}
+
+
+class CtrlC:
+    """An ``on_ack`` hook pressing Ctrl-C after the ``after``-th acknowledged request, then
+    holding the worker until the main thread took the KeyboardInterrupt (so the push stops
+    right there, whatever the machine's load)."""
+
+    def __init__(self, after: int | None) -> None:
+        self.after, self.acks = after, 0
+        self.delivered = threading.Event()
+
+    def __call__(self, positions: Any, request_id: str | None) -> None:
+        self.acks += 1
+        if self.acks == self.after:
+            signal.raise_signal(signal.SIGINT)
+            assert self.delivered.wait(10), "the main thread never took the Ctrl-C"
+
+    @contextmanager
+    def armed(self) -> Iterator[None]:
+        def handler(signum: int, frame: Any) -> None:
+            self.delivered.set()
+            raise KeyboardInterrupt
+
+        previous = signal.signal(signal.SIGINT, handler)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
 
 
 def csv_back(result: pd.DataFrame, folder: Path) -> pd.DataFrame:
@@ -131,3 +164,26 @@ def test_assume_stored_on_a_row_a_resume_held_sends_the_rest_of_the_row(
 
     assert again["status"].tolist() == ["sent"]
     assert emulator.profiles == {"a": {"logins": 5, "badges": ["x", "y"]}}
+
+
+def test_ctrl_c_in_a_retry_carries_the_whole_result(
+    emulator: FynoEmulator, destination: dict[str, str]
+) -> None:
+    """Found by the property test: the Ctrl-C of a retry carried only the rows it resent
+    (and on the frame's index), so the user lost the other rows' outcome."""
+    frame = pd.DataFrame({"uid": ["a", "b", "c"], "logins": [1, 2, 3]})
+    options = {**destination, **QUIET, "ledger": False, "ops": {"logins": "add"}}
+    options.update(schema={"logins": "number"}, batch_size=None)
+    emulator.configure(error_requests=[2, 3], error_statuses=[400])
+    first = fyno_pandas.push(frame, "uid", **options)
+    emulator.configure(**FAULT_DEFAULTS)
+    stop = CtrlC(after=1)
+
+    with stop.armed(), pytest.raises(PushInterrupted) as info:
+        fyno_pandas.retry_failed(frame, first, "uid", **options, on_ack=stop)
+
+    result = info.value.result
+    assert result.index.tolist() == first.index.tolist()
+    assert result["status"].tolist() == ["sent", "sent", "pending"]
+    assert result.attrs["fyno"]["pending"] == 1
+    assert "1 rows pending" in str(info.value)
