@@ -295,7 +295,9 @@ def retry_failed(
 def _replayed(result: pd.DataFrame, options: dict[str, Any]) -> tuple[dict[str, Any], Any]:
     """``options`` with the push's own ``ops`` and ``unset`` (never a plain set in their
     place), and the fingerprint of its adds; refused when nothing records them."""
-    recorded = result.attrs.get("fyno") or _recorded_push(result, options)
+    summary = result.attrs.get("fyno") or {}
+    # a retry of a result read from a file returns a summary without them: the ledger has them
+    recorded = summary if "ops" in summary else _recorded_push(result, options)
     if recorded is None or "ops" not in recorded:
         if options["ops"] is None:
             raise FynoInputError(

@@ -187,3 +187,28 @@ def test_ctrl_c_in_a_retry_carries_the_whole_result(
     assert result["status"].tolist() == ["sent", "sent", "pending"]
     assert result.attrs["fyno"]["pending"] == 1
     assert "1 rows pending" in str(info.value)
+
+
+def test_a_retry_of_a_retried_file_result_finds_the_push_in_the_ledger(
+    emulator: FynoEmulator, destination: dict[str, str], tmp_path: Path
+) -> None:
+    """Found by the property test: a retry of a result read from a file returns a summary
+    without the push's ops; retrying that result again read the partial summary instead of the
+    ledger's record, asked for ops= and, given them, recorded its acks under another
+    fingerprint, so running the push again resumed it and added the row a second time."""
+    frame = pd.DataFrame({"uid": ["a", "b", "c"], "logins": [1, 2, 3]})
+    options = {**destination, **QUIET, "ledger": tmp_path / "ledger.sqlite"}
+    options.update(schema={"logins": "number"}, batch_size=None)
+    emulator.configure(error_requests=[2, 3], error_statuses=[400])
+    first = fyno_pandas.push(frame, "uid", **options, ops={"logins": "add"})
+    emulator.configure(error_requests=[2])  # the retry's c: refused again
+    retried = fyno_pandas.retry_failed(frame, csv_back(first, tmp_path), "uid", **options)
+    assert retried["status"].tolist() == ["sent", "sent", "failed"]
+    emulator.configure(**FAULT_DEFAULTS)
+
+    again = fyno_pandas.retry_failed(frame, retried, "uid", **options)
+    assert again["status"].tolist() == ["sent"] * 3
+    rerun = fyno_pandas.push(frame, "uid", **options, ops={"logins": "add"})
+
+    assert rerun.attrs["fyno"]["resumed"] is None  # finished: a new push adds everything again
+    assert {u: p["logins"] for u, p in emulator.profiles.items()} == {"a": 2, "b": 4, "c": 6}
