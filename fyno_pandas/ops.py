@@ -330,10 +330,11 @@ def not_idempotent(plan: PushPlan, pos: int) -> bool:
 def add_keys(plan: PushPlan) -> np.ndarray:
     """Per row, the stable key of its adds and appends (None for a row without any): the JSON
     text of [distinct_id, occurrence of that id among the keyed rows, [[op, property, element
-    index, value text], ...]]. The same frame pushed again gives the same keys; a row's key
-    does not depend on which rows are sendable."""
+    index, value text], ...]], properties by name. The same frame pushed again gives the same
+    keys, however ``ops`` was ordered (a retry from a file reads it back from the ledger,
+    sorted); a row's key does not depend on which rows are sendable."""
     keys = np.full(len(plan.index), None, dtype=object)
-    adding = [(p, op) for p, op in plan.ops.items() if op in NOT_IDEMPOTENT]
+    adding = sorted((p, op) for p, op in plan.ops.items() if op in NOT_IDEMPOTENT)
     seen: dict[str, int] = {}
     for pos in np.flatnonzero(pd.notna(plan.distinct_ids)).tolist():
         work = []

@@ -1,7 +1,8 @@
 """What `fyno_pandas.retry_failed` replays of a result, however the result travelled. Pure.
 
 A result read back from a CSV or Parquet file has lost its ``attrs`` and its index, and its
-columns may carry other dtypes (an all-empty ``request_id`` column reads as floats). So a retry
+columns may carry other dtypes (an all-empty ``request_id`` column reads as floats, a CSV holds
+the list columns as their text, Parquet as arrays). So a retry
 reads only the columns: rows are matched to the frame by ``distinct_id`` (the k-th row of an id
 with the k-th row of the frame with that id), the push by ``push_id``, and a row in doubt's
 progress by ``applied``. Never a guess: what cannot be matched is refused by name.
@@ -9,6 +10,7 @@ progress by ``applied``. Never a guess: what cannot be matched is refused by nam
 
 from __future__ import annotations
 
+import ast
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -18,7 +20,7 @@ import pandas as pd
 
 from .errors import FynoInputError
 from .ids import id_strings
-from .results import COLUMNS, DTYPES
+from .results import COLUMNS, DTYPES, LISTS
 
 __all__ = ["conform", "made_by_earlier_push", "match_rows", "pushed_id"]
 
@@ -41,6 +43,10 @@ def conform(result: pd.DataFrame) -> pd.DataFrame:
         if name not in result.columns:
             empty = _EMPTY.get(name)
             out[name] = pd.Series([empty] * len(result), index=result.index, dtype=DTYPES[name])
+        elif name in LISTS:
+            out[name] = pd.Series(
+                [_as_list(cell, name) for cell in result[name]], index=result.index, dtype=object
+            )
         elif DTYPES[name] == "object":
             values = result[name].astype(object)
             out[name] = values.where(pd.notna(values), None)
@@ -52,6 +58,27 @@ def conform(result: pd.DataFrame) -> pd.DataFrame:
             out[name] = result[name].astype(DTYPES[name])
     out.attrs = dict(result.attrs)
     return out
+
+
+def _as_list(cell: Any, column: str) -> list[str]:
+    """A list column's cell as a list, however the file held it: a list, an array (Parquet),
+    or the list's text (``to_csv``); missing is empty."""
+    if isinstance(cell, str):
+        try:
+            parsed = ast.literal_eval(cell)
+        except (ValueError, SyntaxError):
+            parsed = None
+        if not isinstance(parsed, list):
+            raise FynoInputError(
+                f"result column {column!r} holds {cell!r}, not a list: pass the result of a "
+                "push, read back as it was written",
+                column=column,
+                rule="retry_failed",
+            )
+        cell = parsed
+    if isinstance(cell, (list, tuple, np.ndarray)):
+        return [str(item) for item in cell]
+    return []
 
 
 def match_rows(df_ids: pd.Series, result_ids: pd.Series) -> np.ndarray:

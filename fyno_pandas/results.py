@@ -12,7 +12,15 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["COLUMNS", "DTYPES", "STATUSES", "arrow_types", "empty_result", "result_frame"]
+__all__ = [
+    "COLUMNS",
+    "DTYPES",
+    "LISTS",
+    "STATUSES",
+    "arrow_types",
+    "empty_result",
+    "result_frame",
+]
 
 #: What became of a row (the ``status`` column; the summary counts each).
 STATUSES = ("sent", "failed", "skipped", "pending", "dry_run", "unchanged", "in_doubt")
@@ -43,6 +51,8 @@ _FILL = {"mirror_clear": False, "push_id": pd.NA, "applied": None}
 COLUMNS = tuple(name for name, _, _ in _SCHEMA)
 #: ``{column: pandas dtype}``.
 DTYPES = {name: dtype for name, dtype, _ in _SCHEMA}
+#: The columns holding a list of strings per row.
+LISTS = tuple(name for name, _, arrow in _SCHEMA if arrow == "list<string>")
 
 
 def arrow_types() -> dict[str, Any]:

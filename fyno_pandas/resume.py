@@ -155,7 +155,7 @@ def prepare(
         plan = _progress_from_ledger(plan, keys, flying, in_flight, o["in_doubt"])
     replayed, finished = _replayed(plan)
     doubt = in_flight & ~replayed
-    if forced is not None:
+    if forced is not None:  # a row whose progress the ledger gave is replayed, not assumed whole
         doubt |= plan.sendable & np.asarray(forced, dtype=bool) & ~done & ~replayed
     what = {"keep": "not resent", "resend": "resent", "assume_stored": "assumed stored"}
     assumed = (doubt if o["in_doubt"] == "assume_stored" else np.zeros_like(doubt)) | finished

@@ -258,6 +258,8 @@ def retry_failed(
     FynoInputError
         When ``result`` holds ids ``df`` does not, or says nothing of the push's operations
         and ``ops=`` is not given; as `push`.
+    PushInterrupted
+        Ctrl-C; ``.result`` holds the whole result, the rows resent so far updated.
     """
     result = conform(result)
     cleared = result["mirror_clear"].to_numpy(dtype=bool)
@@ -279,7 +281,11 @@ def retry_failed(
     if len(again):
         replay = _replay_rows(result, again, options["in_doubt"])
         extra = {"_fingerprint": fingerprint, **replay}
-        parts.append(_push(df.iloc[where[failed[inputs]]], id_col, {**options, **extra}))
+        try:
+            parts.append(_push(df.iloc[where[failed[inputs]]], id_col, {**options, **extra}))
+        except PushInterrupted as exc:  # carries the whole result, as the retry returns it
+            exc.result = _merged(merged, again, [exc.result])
+            raise
     clear_rows = np.flatnonzero(failed & cleared)
     if len(clear_rows):
         parts.append(_retry_clears(df, result, clear_rows, id_col, options))
@@ -289,7 +295,9 @@ def retry_failed(
 def _replayed(result: pd.DataFrame, options: dict[str, Any]) -> tuple[dict[str, Any], Any]:
     """``options`` with the push's own ``ops`` and ``unset`` (never a plain set in their
     place), and the fingerprint of its adds; refused when nothing records them."""
-    recorded = result.attrs.get("fyno") or _recorded_push(result, options)
+    summary = result.attrs.get("fyno") or {}
+    # a retry of a result read from a file returns a summary without them: the ledger has them
+    recorded = summary if "ops" in summary else _recorded_push(result, options)
     if recorded is None or "ops" not in recorded:
         if options["ops"] is None:
             raise FynoInputError(
