@@ -284,11 +284,17 @@ class World:
         (``starts``: from which request on) and left in doubt with a request that may have
         landed; check the invariants."""
         after = self.emulator.profiles
-        for uid, status, applied in zip(
-            result["distinct_id"], result["status"], result["applied"], strict=True
+        for uid, status, applied, attempts in zip(
+            result["distinct_id"],
+            result["status"],
+            result["applied"],
+            result["attempts"],
+            strict=True,
         ):
             job.status[uid] = status
-            if status != "in_doubt" or not isinstance(applied, str) or uid not in starts:
+            # a row a resume held sent nothing: its applied is the earlier step's, judged then
+            held = attempts == 0
+            if status != "in_doubt" or not isinstance(applied, str) or uid not in starts or held:
                 continue
             job.applied[uid] = json.loads(applied)
             if any(maybe for _, maybe in job.applied[uid].values()):
