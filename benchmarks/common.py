@@ -40,7 +40,7 @@ def start_emulator(log_bodies: bool = False) -> tuple[subprocess.Popen[str], dic
         line = proc.stdout.readline()
         if not line:
             raise RuntimeError(f"the emulator exited with {proc.wait()} before its settings")
-        key, _, value = line.strip().partition("=")
+        key, _, value = line.strip().removeprefix("export ").partition("=")
         if key.startswith("FYNO_"):
             settings[key] = value
     return proc, settings

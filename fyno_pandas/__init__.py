@@ -55,3 +55,8 @@ __all__ = [
     "push_plan",
     "retry_failed",
 ]
+
+
+def __dir__() -> list[str]:
+    """The public names only: tab completion offers what users call, not internal modules."""
+    return sorted(__all__)

@@ -32,6 +32,28 @@ EXIT_OK, EXIT_ROWS_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command Ctrl-C stopped
 
 
+_PUSH_HELP = """\
+Push each row of FILE (CSV, Parquet or JSON lines) to Fyno as a user-property update,
+after a preview of every value Fyno would accept and silently not store.
+
+The destination comes from --wsid, --version and --endpoint, else FYNO_WSID, FYNO_VERSION
+(default live) and FYNO_ENDPOINT; the API key only from FYNO_API_KEY, never from a flag, so
+it stays out of shell history and process lists. The result (one row per input row, with
+Fyno's request ids) is written to FILE.result.csv unless --output says otherwise."""
+
+_PUSH_EPILOG = """\
+example:
+  export FYNO_WSID=FYXXXXXXXX FYNO_API_KEY=...   # or: python -m fyno_pandas.emulator
+  python -m fyno_pandas push users.csv --id-col user_id --dry-run
+  python -m fyno_pandas push users.csv --id-col user_id
+
+exit status:
+  0    every row sent, skipped by the plan, or unchanged
+  1    a row failed, stayed pending or is in doubt (see the result file)
+  2    bad input or settings: nothing sent
+  130  Ctrl-C: the partial result is written; run the same command again to resume"""
+
+
 def _split(text: str | None) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()] if text else []
 
@@ -89,7 +111,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("quickstart", help="push a sample table to an embedded emulator")
-    push = commands.add_parser("push", help="push a CSV, Parquet or JSON-lines file")
+    push = commands.add_parser(
+        "push",
+        help="push a CSV, Parquet or JSON-lines file",
+        description=_PUSH_HELP,
+        epilog=_PUSH_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     push.add_argument("file", type=Path)
     push.add_argument("--id-col", required=True, help="the column holding each user's distinct_id")
     push.add_argument("--parse-dates", help="comma-separated ISO-8601 columns to send as dates")

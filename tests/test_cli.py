@@ -32,7 +32,8 @@ def emulator_env() -> Iterator[dict[str, str]]:
         text=True,
     )
     assert proc.stdout is not None
-    settings = dict(proc.stdout.readline().strip().split("=", 1) for _ in range(3))
+    lines = [proc.stdout.readline().strip().removeprefix("export ") for _ in range(3)]
+    settings = dict(line.split("=", 1) for line in lines)
     yield settings
     proc.terminate()
     proc.wait(10)
@@ -422,3 +423,19 @@ def test_parse_dates_on_a_column_without_dates_is_one_line_naming_the_row(
         done.stderr == "error: --parse-dates: column 'd', row 1: 'hello' is not an ISO 8601 date\n"
     )
     assert control(env, "state")["requests"] == []
+
+
+def test_push_help_says_what_it_does_where_the_key_comes_from_and_the_exit_codes(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from fyno_pandas import cli as command_line
+
+    with pytest.raises(SystemExit) as done:
+        command_line.main(["push", "--help"])
+    assert done.value.code == 0
+    text = capsys.readouterr().out
+    assert "silently not store" in text
+    assert "only from FYNO_API_KEY" in text
+    assert "python -m fyno_pandas push users.csv --id-col user_id" in text
+    for code in ("0 ", "1 ", "2 ", "130"):
+        assert f"\n  {code}" in text

@@ -193,8 +193,11 @@ def test_command_line_prints_settings_and_serves_until_terminated(session) -> No
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
-        lines = [proc.stdout.readline().strip() for _ in range(3)]
-        settings = dict(line.split("=", 1) for line in lines)
+        lines = [proc.stdout.readline().strip() for _ in range(4)]
+        assert all(line.startswith("export ") for line in lines[:3])
+        assert lines[3].startswith("# ")
+        assert "Ctrl-C" in lines[3]
+        settings = dict(line.removeprefix("export ").split("=", 1) for line in lines[:3])
         assert list(settings) == ["FYNO_ENDPOINT", "FYNO_WSID", "FYNO_API_KEY"]
         assert (settings["FYNO_WSID"], settings["FYNO_API_KEY"]) == ("WS1", "k1")
         url = f"{settings['FYNO_ENDPOINT']}/WS1/live/profiles/properties/set"

@@ -82,3 +82,8 @@ def test_the_package_raises_no_bare_builtin_exception() -> None:
             if isinstance(name, ast.Name) and isinstance(getattr(builtins, name.id, None), type):
                 bare.append(f"{path.relative_to(package)}:{node.lineno} {name.id}")
     assert bare == []
+
+
+def test_tab_completion_lists_the_public_names_only() -> None:
+    assert dir(fyno_pandas) == sorted(fyno_pandas.__all__)
+    assert "workflow" not in dir(fyno_pandas)

@@ -11,7 +11,7 @@ Three ways to start it::
     fyno = FynoEmulator().start()               # notebooks: keep it running across cells
     fyno.stop()
 
-    python -m fyno_pandas.emulator --port 8765  # prints FYNO_ENDPOINT=, FYNO_WSID=, FYNO_API_KEY=
+    python -m fyno_pandas.emulator --port 8765  # prints export FYNO_ENDPOINT=... lines
 
 The storage and typing rules are in :mod:`.storage`, the fault injection in :mod:`.faults`, the
 HTTP routes in :mod:`.server`. This package imports nothing else from fyno_pandas: it is an

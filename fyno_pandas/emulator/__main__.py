@@ -1,7 +1,8 @@
 """``python -m fyno_pandas.emulator``: run the emulator in the foreground.
 
-Prints ``FYNO_ENDPOINT=...``, ``FYNO_WSID=...`` and ``FYNO_API_KEY=...``, one per line (ready for
-``export``), then serves until SIGINT or SIGTERM.
+Prints ``export FYNO_ENDPOINT=...``, ``export FYNO_WSID=...`` and ``export FYNO_API_KEY=...``,
+one per line (paste them into another shell), and a comment saying how to stop it, then serves
+until SIGINT (Ctrl-C) or SIGTERM.
 """
 
 from __future__ import annotations
@@ -99,9 +100,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    print(f"FYNO_ENDPOINT={fyno.endpoint}")
-    print(f"FYNO_WSID={fyno.wsid}")
-    print(f"FYNO_API_KEY={fyno.api_key}", flush=True)
+    print(f"export FYNO_ENDPOINT={fyno.endpoint}")
+    print(f"export FYNO_WSID={fyno.wsid}")
+    print(f"export FYNO_API_KEY={fyno.api_key}")
+    print("# the emulator runs until Ctrl-C (or SIGTERM); its state is lost then", flush=True)
     try:
         stop.wait()  # the signal handlers set it
     finally:
