@@ -700,3 +700,20 @@ def test_reading_a_schema_2_ledger_migrates_it_like_every_reader(tmp_path):
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA user_version").fetchone() == (4,)
     conn.close()
+
+
+@pytest.mark.parametrize(
+    ("old_props", "new_props"),
+    [((1, 2, 3), (1, 2, 3)), ((1, 2, 3), (3, 2, 1)), ((1, 2), (2, 5)), ((4,), (4, 1))],
+    ids=["same order", "other order", "some new", "one more"],
+)
+def test_merging_a_state_replaces_each_property_in_place(old_props, new_props) -> None:
+    from fyno_pandas.ledger.values import REC
+    from fyno_pandas.ledger.writes import merge_state
+
+    old = b"".join(REC.pack(p, 10 * p, 1) for p in old_props)
+    new = b"".join(REC.pack(p, 20 * p, 2) for p in new_props)
+    merged = {p: (h, a) for p, h, a in REC.iter_unpack(old)}
+    merged.update((p, (h, a)) for p, h, a in REC.iter_unpack(new))
+    expected = b"".join(REC.pack(p, h, a) for p, (h, a) in merged.items())
+    assert merge_state(old, new) == expected
