@@ -188,7 +188,7 @@ def sporadic_batches(bench: Bench, df: pd.DataFrame) -> None:
         f"    second push, same ledger (remembering {remembered} requests/s), no 429s: "
         f"{second_wall:.1f} s = {ratio:.2f} of the fresh ledger's rows/s (target >= 0.9) "
         f"{verdict(ratio >= 0.9)}; {like:.2f} of a second push after no 429s "
-        f"({again_wall:.1f} s: a ledger holding the values costs that push too)",
+        f"({again_wall:.1f} s, the same ledger state with nothing learnt)",
         flush=True,
     )
 
