@@ -88,27 +88,14 @@ def match_rows(df_ids: pd.Series, result_ids: pd.Series) -> np.ndarray:
     """
     frame_text, _ = id_strings(df_ids)
     result_text, _ = id_strings(result_ids.reset_index(drop=True))
-    if len(frame_text) == len(result_text) and all(
-        a == b for a, b in zip(frame_text.tolist(), result_text.tolist(), strict=True)
-    ):
+    if np.array_equal(frame_text, result_text):
         return np.arange(len(frame_text))
-    where: dict[tuple[str, int], int] = {}
-    seen: dict[str, int] = {}
-    for pos, text in enumerate(frame_text.tolist()):
-        if text is not None:
-            seen[text] = seen.get(text, -1) + 1
-            where[(text, seen[text])] = pos
-    out = np.full(len(result_text), -1, dtype=np.int64)
-    seen.clear()
-    missing = []
-    for k, text in enumerate(result_text.tolist()):
-        if text is None:
-            continue
-        seen[text] = seen.get(text, -1) + 1
-        pos = where.get((text, seen[text]), -1)
-        if pos < 0:
-            missing.append(text)
-        out[k] = pos
+    codes, _ = pd.factorize(np.concatenate([frame_text, result_text]))  # None: -1
+    frame_keys = _keys(codes[: len(frame_text)], len(codes))
+    out = pd.Index(frame_keys).get_indexer(_keys(codes[len(frame_text) :], len(codes)))
+    no_id = pd.isna(result_text)
+    out[no_id] = -1
+    missing = result_text[(out < 0) & ~no_id].tolist()
     if missing:
         shown = ", ".join(map(repr, missing[:5])) + (" ..." if len(missing) > 5 else "")
         raise FynoInputError(
@@ -118,6 +105,13 @@ def match_rows(df_ids: pd.Series, result_ids: pd.Series) -> np.ndarray:
             rule="retry_failed",
         )
     return out
+
+
+def _keys(codes: np.ndarray, rows: int) -> np.ndarray:
+    """Each id's code with its occurrence among the rows holding it, as one integer: the k-th
+    row of an id is the key (``rows`` bounds the occurrences)."""
+    occurrence = pd.Series(codes).groupby(codes).cumcount().to_numpy()
+    return codes.astype(np.int64) * rows + occurrence
 
 
 def pushed_id(result: pd.DataFrame) -> int | None:
