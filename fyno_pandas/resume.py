@@ -191,23 +191,21 @@ def re_adds(
     saying so (logged as a warning); (None, None) when there is none. A daily push of new
     increments has other values, so other keys: it is never named."""
     mine = {k for k in keys[plan.sendable].tolist() if k is not None}
+    since = time.time() - RE_ADD_WINDOW
     with opened(ledger, create=False) as book:
-        found = book.add_overlaps(scope, mine, time.time() - RE_ADD_WINDOW) if book else []
-    for push_id, started, ended, shared in found:
-        if push_id in exclude:
-            continue
-        if 2 * shared <= len(mine):
-            break
-        at = time.strftime("%Y-%m-%d %H:%M", time.localtime(started))
-        state = "started " + at + (", never finished" if ended is None else "")
-        note = (
-            f"{shared} of {len(mine)} rows add exactly what push {push_id} ({state}) added: "
-            "sending adds them again, so each counts twice if that push's adds are stored "
-            "(leave those rows out, or run that push's frame again to resume it)"
-        )
-        log.warning("%s", note)
-        return push_id, note
-    return None, None
+        found = book.add_overlaps(scope, mine, since, sorted(exclude)) if book else []
+    if not found or 2 * found[0][3] <= len(mine):
+        return None, None
+    push_id, started, ended, shared = found[0]
+    at = time.strftime("%Y-%m-%d %H:%M", time.localtime(started))
+    state = "started " + at + (", never finished" if ended is None else "")
+    note = (
+        f"{shared} of {len(mine)} rows add exactly what push {push_id} ({state}) added: "
+        "sending adds them again, so each counts twice if that push's adds are stored "
+        "(leave those rows out, or run that push's frame again to resume it)"
+    )
+    log.warning("%s", note)
+    return push_id, note
 
 
 def _progress_from_ledger(

@@ -18,6 +18,9 @@ IN_FLIGHT, ACKED, FAILED = "in_flight", "acked", "failed"
 #: (request key, state, request id, applied: a row in doubt's ``applied`` text, else None)
 AddItem = tuple[str, str, "str | None", "str | None"]
 
+_KEYS_TABLE = (
+    "CREATE TEMP TABLE IF NOT EXISTS fyno_add_keys (request_key TEXT PRIMARY KEY) WITHOUT ROWID"
+)
 _UPSERT = (
     "INSERT INTO add_requests (push_id, request_key, state, request_id, at, applied)"
     " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (push_id, request_key) DO UPDATE SET"
@@ -53,18 +56,25 @@ def history(
 
 
 def overlaps(
-    conn: sqlite3.Connection, scope_id: int | None, keys: set[str], since: float
+    conn: sqlite3.Connection,
+    scope_id: int | None,
+    keys: set[str],
+    since: float,
+    exclude: Sequence[int] = (),
 ) -> list[tuple[int, float, float | None, int]]:
-    """(push_id, started_at, ended_at, keys shared) of the pushes of a scope that did not end or
-    started at ``since`` or later and recorded any of ``keys``, most shared first. The keys
-    are streamed from the file and counted here, never held as a list."""
+    """(push_id, started_at, ended_at, keys shared) of the pushes of a scope, but ``exclude``,
+    that did not end or started at ``since`` or later and recorded any of ``keys``, most shared
+    first. Each key is looked up in each such push (the table's primary key), so the cost
+    follows ``keys``, not how many adds those pushes recorded."""
+    conn.execute(_KEYS_TABLE)
+    conn.execute("DELETE FROM temp.fyno_add_keys")
+    conn.executemany("INSERT OR IGNORE INTO temp.fyno_add_keys VALUES (?)", ((k,) for k in keys))
     sql = (
-        "SELECT p.push_id, p.started_at, p.ended_at, a.request_key FROM add_requests a"
-        " JOIN pushes p USING (push_id) WHERE p.scope_id = ? AND (p.ended_at IS NULL"
-        " OR p.started_at >= ?)"
+        "SELECT p.push_id, p.started_at, p.ended_at, COUNT(*) FROM pushes p"
+        " CROSS JOIN temp.fyno_add_keys k CROSS JOIN add_requests a"
+        " ON a.push_id = p.push_id AND a.request_key = k.request_key"
+        " WHERE p.scope_id = ? AND (p.ended_at IS NULL OR p.started_at >= ?)"
+        f" AND p.push_id NOT IN ({','.join('?' * len(exclude))})"
+        " GROUP BY p.push_id ORDER BY 4 DESC"
     )
-    shared: dict[int, list] = {}
-    for push_id, started, ended, key in conn.execute(sql, (scope_id, since)):
-        if key in keys:
-            shared.setdefault(push_id, [push_id, started, ended, 0])[3] += 1
-    return sorted(map(tuple, shared.values()), key=lambda row: -row[3])
+    return conn.execute(sql, (scope_id, since, *exclude)).fetchall()

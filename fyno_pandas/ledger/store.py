@@ -363,10 +363,10 @@ class Ledger:
         with self._transaction("read", "DEFERRED") as conn:
             return adds.history(conn, self._scope(conn, scope, create=False), fingerprint)
 
-    def add_overlaps(self, scope: Scope, keys: set[str], since: float) -> list[tuple]:
+    def add_overlaps(self, scope: Scope, keys: set[str], since: float, exclude: Sequence[int]):
         """Recent or unfinished pushes at ``scope`` sharing add keys (`adds.overlaps`)."""
         with self._transaction("read", "DEFERRED") as conn:
-            return adds.overlaps(conn, self._scope(conn, scope, create=False), keys, since)
+            return adds.overlaps(conn, self._scope(conn, scope, create=False), keys, since, exclude)
 
     def acknowledged_hashes(
         self,
