@@ -17,7 +17,7 @@ import pandas as pd
 import requests
 
 from fyno_pandas.emulator.faults import DEFAULTS
-from fyno_pandas.workflow import push
+from fyno_pandas.pipeline.workflow import push
 
 
 def free_port() -> int:

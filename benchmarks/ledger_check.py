@@ -20,7 +20,7 @@ import pandas as pd
 
 from fyno_pandas.ledger import Ledger, Scope
 from fyno_pandas.ledger.bridge import AckRecorder, skip_acknowledged
-from fyno_pandas.planning import build_plan
+from fyno_pandas.planning.build import build_plan
 
 ENDPOINT, WSID, VERSION = "http://127.0.0.1:9/v1", "FYBENCH", "live"
 SCOPE = Scope(ENDPOINT, WSID, VERSION)

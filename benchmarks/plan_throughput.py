@@ -21,7 +21,7 @@ import tracemalloc
 import numpy as np
 import pandas as pd
 
-from fyno_pandas.planning import build_plan
+from fyno_pandas.planning.build import build_plan
 
 CHUNK = 50_000  # bodies are built and handed on per chunk, as a sender would
 

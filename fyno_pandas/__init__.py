@@ -7,9 +7,9 @@
 """
 
 from . import accessor as _accessor  # noqa: F401  (registers df.fyno)
-from .client import FynoClient
-from .config import FynoConfig
-from .connection import connect, disconnect
+from .client.config import FynoConfig
+from .client.connection import connect, disconnect
+from .client.http import FynoClient
 from .errors import (
     FynoAPIError,
     FynoAuthError,
@@ -21,12 +21,12 @@ from .errors import (
     FynoPandasError,
     PushInterrupted,
 )
-from .frames import push_frames
 from .ledger import Ledger
-from .mirror import MirrorWarning
-from .pushplan import PushPlan
-from .retry import RetryPolicy
-from .workflow import plan, push, push_plan, retry_failed
+from .options.retry import RetryPolicy
+from .pipeline.chunks import push_frames
+from .pipeline.mirror import MirrorWarning
+from .pipeline.workflow import plan, push, push_plan, retry_failed
+from .planning.plan import PushPlan
 
 __version__ = "0.1.0"
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from . import workflow
+from .pipeline import workflow
 
 
 def _method(func: Callable[..., Any]) -> Callable[..., Any]:

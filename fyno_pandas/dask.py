@@ -14,7 +14,7 @@ no partition can fix a property's type by racing another:
   the first partition's plan, before any partition is sent (`seed_first`); then each partition
   is pushed on the worker that holds it, with ``max_rps`` shared out over the cluster's worker
   threads (each starts at its share of the rate the ledger remembers, then tunes its own
-  concurrency and rate: `fyno_pandas.sendmode`), and the result is a Dask DataFrame, already
+  concurrency and rate: `fyno_pandas.sending.mode`), and the result is a Dask DataFrame, already
   persisted (the pushes run when ``push`` is called, once). ``mirror=True`` is refused there
   (no process sees every partition sent); on the local scheduler it clears the leavers once,
   after the last partition.
@@ -29,19 +29,19 @@ import dask.dataframe as dd
 import numpy as np
 import pandas as pd
 
-from .config import FynoConfig
-from .display import show_preview
+from .client.config import FynoConfig
+from .display.preview import show_preview
 from .errors import FynoAPIError, FynoConnectionError, FynoInputError, PushInterrupted
-from .frames import _push_frames, stored_types
-from .issues import ISSUE_COLUMNS
 from .ledger.bridge import choose_ledger
-from .optiondocs import takes
-from .options import Destination, PlanOptions, SendOptions, defaults, pick
-from .pushplan import PushPlan
-from .results import empty_result
-from .seeding import new_properties
-from .session import PushSession
-from .workflow import _plan
+from .options.docs import takes
+from .options.model import Destination, PlanOptions, SendOptions, defaults, pick
+from .pipeline.chunks import _push_frames, stored_types
+from .pipeline.workflow import _plan
+from .planning.issues import ISSUE_COLUMNS
+from .planning.plan import PushPlan
+from .results.columns import empty_result
+from .sending.seeding import new_properties
+from .sending.session import PushSession
 
 __all__ = ["DaskFynoAccessor"]
 

@@ -46,8 +46,8 @@ from hypothesis import strategies as st
 import fyno_pandas
 from fyno_pandas.emulator import FAULT_DEFAULTS, FynoEmulator
 from fyno_pandas.errors import FynoInputError, PushInterrupted
-from fyno_pandas.replay import conform
-from fyno_pandas.retry import RetryPolicy
+from fyno_pandas.options.retry import RetryPolicy
+from fyno_pandas.results.replay import conform
 
 USERS = [f"u{i}" for i in range(6)]
 OPS = {"logins": "add", "badges": "append"}

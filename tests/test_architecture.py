@@ -1,16 +1,18 @@
-"""The package's floors: pure, I/O and state, display and glue; arrows only downward.
+"""The package's folders and floors: pure, I/O and state, entry points and display.
 
-Every import of every module counts, at module level or inside a function; only imports under
-``if TYPE_CHECKING:`` (annotations) are left out. The one import allowed to point upward is
-`ALLOWED_HOP`: a plan shown in Jupyter builds its view, and the view that can send needs
-`fyno_pandas.workflow.push_plan`, so `PushPlan._repr_mimebundle_` and `PushPlan.widget` import
-`fyno_pandas.view` when called.
+Each folder of ``fyno_pandas/`` is one room with one floor, and `RULES` says which rooms it may
+import; the README's layout table says the same (a test compares them). Every import of every
+module counts, at module level or inside a function; only imports under ``if TYPE_CHECKING:``
+(annotations) are left out. The only imports allowed to point upward are `ALLOWED_HOPS`: a plan
+shown (``repr``, Jupyter) imports its text and HTML from ``display`` and, for the view that can
+send (it needs `fyno_pandas.push_plan`), ``pipeline.view``, both when called.
 """
 
 from __future__ import annotations
 
 import ast
 import dataclasses
+import re
 import typing
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -20,80 +22,43 @@ import pandas as pd
 import pytest
 
 import fyno_pandas
-from fyno_pandas.planning import build_plan
-from fyno_pandas.pushplan import PushPlan
+from fyno_pandas.planning.build import build_plan
+from fyno_pandas.planning.plan import PushPlan
 
 PACKAGE = "fyno_pandas"
 ROOT = Path(fyno_pandas.__file__).parent
+README = ROOT.parent / "README.md"
 
-#: The one lazy upward import: (importer, imported).
-ALLOWED_HOP = ("fyno_pandas.pushplan", "fyno_pandas.view")
-
-#: No network, no files, no display, no process state.
-PURE = {
-    f"{PACKAGE}.{name}"
-    for name in (
-        "types",
-        "encode",
-        "coerce",
-        "datelike",
-        "numeric",
-        "instants",
-        "ids",
-        "issues",
-        "planning",
-        "ops",
-        "pushplan",
-        "payloads",
-        "replay",
-        "render",
-        "results",
-        "options",
-        "optionfields",
-        "optionchecks",
-        "optiondocs",
-        "retry",
-        "sendmode",
-        "redact",
-        "errors",
-    )
+#: The lazy upward imports: (importer, imported).
+ALLOWED_HOPS = {
+    ("fyno_pandas.planning.plan", "fyno_pandas.display.render"),
+    ("fyno_pandas.planning.plan", "fyno_pandas.pipeline.view"),
 }
-#: Network, files, environment and process state.
-IO_AND_STATE = {
-    f"{PACKAGE}.{name}"
-    for name in (
-        "client",
-        "config",
-        "connection",
-        "ledger",
-        "sender",
-        "batching",
-        "seeding",
-        "sendstate",
-        "session",
-        "transport",
-        "ratelimit",
-        "concurrency",
-        "resultfile",
-        "reading",
-        "emulator",
-    )
-}
-#: What users see and call.
-DISPLAY_AND_GLUE = {
-    f"{PACKAGE}.{name}"
-    for name in (
-        "display",
-        "widget",
-        "view",
-        "workflow",
-        "frames",
-        "mirror",
-        "resume",
-        "dask",
-        "accessor",
-        "cli",
-        "quickstart",
+PURE, IO, ENTRY = "pure", "I/O and state", "entry points and display"
+#: room -> (floor, the rooms it may import). A room is a folder, or a module at the top.
+RULES: dict[str, tuple[str, frozenset[str]]] = {
+    room: (floor, frozenset(allowed.split()))
+    for room, floor, allowed in (
+        ("errors", PURE, ""),
+        ("coercion", PURE, "errors"),
+        ("options", PURE, "errors coercion"),
+        ("planning", PURE, "errors coercion options"),
+        ("results", PURE, "errors coercion"),
+        ("client", IO, "errors options"),
+        ("files", IO, "errors results"),
+        ("ledger", IO, "errors coercion client planning"),
+        ("sending", IO, "errors coercion options planning results client ledger"),
+        ("emulator", IO, ""),
+        ("display", ENTRY, "errors coercion options planning results"),
+        (
+            "pipeline",
+            ENTRY,
+            "errors coercion options planning results client files ledger sending display",
+        ),
+        ("cli", ENTRY, "errors options results files display pipeline emulator"),
+        ("accessor", ENTRY, "pipeline"),
+        ("dask", ENTRY, "errors options planning results client ledger sending display pipeline"),
+        ("__main__", ENTRY, "cli"),
     )
 }
 #: Third-party and standard-library packages of I/O and display.
@@ -151,16 +116,15 @@ def internal(name: str) -> set[str]:
     for target in imported(name):
         while target and target not in MODULES:  # fyno_pandas.ledger.store.X -> its module
             target = target.rpartition(".")[0]
-        if target and (name, target) != ALLOWED_HOP and target != name:
+        if target and (name, target) not in ALLOWED_HOPS and target != name:
             out.add(target)
     return out
 
 
-def floor_of(name: str) -> str | None:
-    for floors, label in ((PURE, "pure"), (IO_AND_STATE, "io"), (DISPLAY_AND_GLUE, "display")):
-        if any(name == m or name.startswith(m + ".") for m in floors):
-            return label
-    return None
+def room_of(name: str) -> str:
+    """The folder (or top-level module) ``name`` lives in: ``fyno_pandas.sending.sender`` ->
+    ``sending``."""
+    return name.split(".")[1]
 
 
 def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
@@ -193,33 +157,66 @@ def test_the_module_graph_has_no_circle() -> None:
     assert find_cycle(graph) is None, " -> ".join(find_cycle(graph) or [])
 
 
-def test_the_allowed_hop_is_real_and_the_only_upward_import_of_the_plan() -> None:
-    importer, target = ALLOWED_HOP
-    assert target in imported(importer)
-    assert internal(importer) <= PURE
+def test_the_allowed_hops_are_real_and_the_only_upward_imports_of_the_plan() -> None:
+    for importer, target in ALLOWED_HOPS:
+        assert target in imported(importer)
+        assert {room_of(t) for t in internal(importer)} <= RULES["planning"][1] | {"planning"}
     # the widget is handed its send function and never needs the plan's class at run time
-    assert not internal(f"{PACKAGE}.widget") & {f"{PACKAGE}.pushplan", f"{PACKAGE}.workflow"}
+    assert not internal(f"{PACKAGE}.display.widget") & {
+        f"{PACKAGE}.planning.plan",
+        f"{PACKAGE}.pipeline.workflow",
+    }
 
 
-def test_every_module_has_a_floor() -> None:
-    unplaced = [n for n in MODULES if n not in (PACKAGE, f"{PACKAGE}.__main__") and not floor_of(n)]
+def test_every_module_lives_in_a_room_with_rules() -> None:
+    unplaced = sorted(n for n in MODULES if n != PACKAGE and room_of(n) not in RULES)
     assert unplaced == []
+    top = [p.name for p in ROOT.glob("*.py")]
+    assert len(top) <= 12, top
 
 
-def test_pure_modules_import_only_pure_modules() -> None:
-    for name in sorted(PURE):
-        assert name in MODULES, f"{name} is listed as pure but does not exist"
-        upward = internal(name) - PURE
-        assert not upward, f"{name} imports {sorted(upward)}"
-        assert not internal(name) & (IO_AND_STATE | DISPLAY_AND_GLUE)
-        third = {target.partition(".")[0] for target in imported(name)}
-        assert not third & IO_PACKAGES, f"{name} imports {sorted(third & IO_PACKAGES)}"
+@pytest.mark.parametrize("room", sorted(RULES))
+def test_each_room_imports_only_the_rooms_its_rule_names(room: str) -> None:
+    allowed = RULES[room][1] | {room}
+    crossings = {
+        f"{name} -> {target}"
+        for name in MODULES
+        if name != PACKAGE and room_of(name) == room
+        for target in internal(name)
+        if room_of(target) not in allowed
+    }
+    assert crossings == set()
 
 
-def test_io_and_state_never_import_display_or_glue() -> None:
+def test_rules_point_only_downward() -> None:
+    order = {PURE: 0, IO: 1, ENTRY: 2}
+    for room, (floor, allowed) in RULES.items():
+        for other in allowed:
+            assert order[RULES[other][0]] <= order[floor], f"{room} -> {other}"
+    rooms = {room: set(allowed) for room, (_, allowed) in RULES.items()}
+    assert find_cycle(rooms) is None
+
+
+@pytest.mark.parametrize("room", sorted(r for r, (floor, _) in RULES.items() if floor == PURE))
+def test_pure_rooms_import_no_io_or_display_package(room: str) -> None:
     for name in MODULES:
-        if floor_of(name) == "io":
-            assert not {floor_of(t) for t in internal(name)} & {"display"}, name
+        if name != PACKAGE and room_of(name) == room:
+            third = {target.partition(".")[0] for target in imported(name)}
+            assert not third & IO_PACKAGES, f"{name} imports {sorted(third & IO_PACKAGES)}"
+
+
+def readme_layout() -> dict[str, tuple[str, frozenset[str]]]:
+    """The README's layout table: room -> (floor, the rooms it may import)."""
+    section = README.read_text(encoding="utf-8").split("## Layout", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `(\w+)(?:/|\.py)` \| ([^|]+) \| [^|]+ \|([^|]*)\|$", section, re.M)
+    return {
+        room: (floor.strip(), frozenset(re.findall(r"`(\w+)", allowed)))
+        for room, floor, allowed in rows
+    }
+
+
+def test_the_readme_layout_says_what_the_rules_say() -> None:
+    assert readme_layout() == RULES
 
 
 def test_push_plan_is_typed_with_the_plan() -> None:

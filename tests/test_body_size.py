@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import requests
 
-from fyno_pandas import sendmode
 from fyno_pandas.emulator import FynoEmulator
-from fyno_pandas.retry import RetryPolicy
-from fyno_pandas.workflow import push
+from fyno_pandas.options.retry import RetryPolicy
+from fyno_pandas.pipeline.workflow import push
+from fyno_pandas.sending import mode as sendmode
 
 FAST = RetryPolicy(backoff_base=0.001, backoff_cap=0.005, seed=0)
 TOO_LARGE = "exceeds Fyno's size limit"

@@ -44,7 +44,7 @@ def _missing() -> str | None:
     for package in ("playwright", "jupyterlab"):
         if importlib.util.find_spec(package) is None:
             return f"the {package} package is not installed (pip install -e '.[test]')"
-    for module in ("fyno_pandas.emulator", "fyno_pandas.workflow"):
+    for module in ("fyno_pandas.emulator", "fyno_pandas.pipeline.workflow"):
         if importlib.util.find_spec(module) is None:
             return f"{module} is not built yet (the notebook starts the emulator and pushes)"
     return None

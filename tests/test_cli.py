@@ -428,7 +428,7 @@ def test_parse_dates_on_a_column_without_dates_is_one_line_naming_the_row(
 def test_push_help_says_what_it_does_where_the_key_comes_from_and_the_exit_codes(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from fyno_pandas import cli as command_line
+    from fyno_pandas.cli import command as command_line
 
     with pytest.raises(SystemExit) as done:
         command_line.main(["push", "--help"])

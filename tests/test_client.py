@@ -7,8 +7,9 @@ import time
 import pytest
 import requests
 
-from fyno_pandas.client import FynoClient, error_for
-from fyno_pandas.config import FynoConfig
+from fyno_pandas.client.config import FynoConfig
+from fyno_pandas.client.http import FynoClient, error_for
+from fyno_pandas.client.ratelimit import RateLimiter
 from fyno_pandas.emulator import FynoEmulator
 from fyno_pandas.errors import (
     FynoAPIError,
@@ -17,8 +18,7 @@ from fyno_pandas.errors import (
     FynoConnectionError,
     FynoInputError,
 )
-from fyno_pandas.ratelimit import RateLimiter
-from fyno_pandas.retry import RetryPolicy
+from fyno_pandas.options.retry import RetryPolicy
 
 FAST = RetryPolicy(backoff_base=0.001, backoff_cap=0.005, seed=0)
 SET = b'{"distinct_id":"u1","$set":{"plan":"pro"}}'

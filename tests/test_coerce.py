@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fyno_pandas.coerce import Coerced, coerce_series
+from fyno_pandas.coercion.coerce import Coerced, coerce_series
 from fyno_pandas.errors import FynoInputError
 
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
-from fyno_pandas.coerce import coerce_series
+from fyno_pandas.coercion.coerce import coerce_series
 
 pa = pytest.importorskip("pyarrow", reason="pd.ArrowDtype needs pyarrow")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from fyno_pandas import FynoConfig, FynoConfigError
-from fyno_pandas.config import DEFAULT_ENDPOINT, check_endpoint
+from fyno_pandas.client.config import DEFAULT_ENDPOINT, check_endpoint
 
 SECRET = "sk-test-0123456789abcdef"
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import fyno_pandas
-from fyno_pandas.config import FynoConfig
+from fyno_pandas.client.config import FynoConfig
 from fyno_pandas.emulator import FynoEmulator
 
 QUIET = {"preview": False, "progress": False}

@@ -13,9 +13,9 @@ import pytest
 
 from fyno_pandas import FynoInputError, push, push_frames
 from fyno_pandas.emulator import FynoEmulator
-from fyno_pandas.planning import build_plan
-from fyno_pandas.reading import read_table
-from fyno_pandas.resultfile import ResultWriter
+from fyno_pandas.files.reading import read_table
+from fyno_pandas.files.resultfile import ResultWriter
+from fyno_pandas.planning.build import build_plan
 
 QUIET = {"preview": False, "progress": False}
 

@@ -11,12 +11,12 @@ import pandas as pd
 import pytest
 
 import fyno_pandas
-from fyno_pandas import cli
+from fyno_pandas.cli import command as cli
 from fyno_pandas.emulator import FynoEmulator
 from fyno_pandas.errors import FynoInputError
-from fyno_pandas.ops import row_steps
-from fyno_pandas.optionchecks import pair
-from fyno_pandas.options import SendOptions
+from fyno_pandas.options.checks import pair
+from fyno_pandas.options.model import SendOptions
+from fyno_pandas.planning.steps import row_steps
 
 pa = pytest.importorskip("pyarrow", reason="pd.ArrowDtype needs pyarrow")
 

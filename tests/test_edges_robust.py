@@ -20,11 +20,11 @@ import pytest
 import requests
 
 import fyno_pandas
-from fyno_pandas.client import FynoClient
-from fyno_pandas.config import check_endpoint
+from fyno_pandas.client.config import check_endpoint
+from fyno_pandas.client.http import FynoClient
+from fyno_pandas.client.redact import Redactor
 from fyno_pandas.errors import FynoAPIError, FynoAuthError, FynoConfigError
 from fyno_pandas.ledger import Ledger
-from fyno_pandas.redact import Redactor
 
 # -- #9: a brand-new ledger opened by several processes and threads at the same instant ---------
 

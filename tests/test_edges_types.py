@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 
 import fyno_pandas
-from fyno_pandas.client import FynoClient
+from fyno_pandas.client.http import FynoClient
 from fyno_pandas.emulator import FynoEmulator
 
 QUIET = {"preview": False, "progress": False}

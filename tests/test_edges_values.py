@@ -19,9 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import fyno_pandas
-from fyno_pandas.coerce import Coerced, coerce_series
+from fyno_pandas.coercion.coerce import Coerced, coerce_series
 from fyno_pandas.emulator import FynoEmulator
-from fyno_pandas.pushplan import PushPlan
+from fyno_pandas.planning.plan import PushPlan
 
 pa = pytest.importorskip("pyarrow", reason="pd.ArrowDtype needs pyarrow")
 
@@ -566,7 +566,7 @@ def _number(width: int, common: st.SearchStrategy, odd: list[int]) -> st.SearchS
 
 @st.composite
 def date_texts(draw: st.DrawFn) -> str:
-    """A string of a date-like shape (`fyno_pandas.datelike`): real, malformed, in any digits."""
+    """A string of a date-like shape (`coercion.datelike`): real, malformed, in any digits."""
     year = draw(_number(4, st.integers(1, 9999), [0, 1969, 1970, 2000]))
     month = draw(_number(2, st.integers(1, 12), [0, 13, 99]))
     day = draw(_number(2, st.integers(1, 28), [0, 29, 30, 31, 32]))

@@ -22,9 +22,10 @@ import pandas as pd
 import pytest
 
 import fyno_pandas
-from fyno_pandas import cli, transport
+from fyno_pandas.cli import command as cli
+from fyno_pandas.client import transport as transport
 from fyno_pandas.emulator import FynoEmulator
-from fyno_pandas.retry import RetryPolicy
+from fyno_pandas.options.retry import RetryPolicy
 
 QUIET = {"preview": False, "progress": False}
 FAST = RetryPolicy(backoff_base=0.01, backoff_cap=0.02, seed=0)

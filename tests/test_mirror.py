@@ -13,9 +13,10 @@ import pandas as pd
 import pytest
 
 import fyno_pandas
-from fyno_pandas import FynoInputError, cli
+from fyno_pandas import FynoInputError
+from fyno_pandas.cli import command as cli
 from fyno_pandas.emulator import FynoEmulator
-from fyno_pandas.mirror import MirrorWarning
+from fyno_pandas.pipeline.mirror import MirrorWarning
 
 QUIET = {"preview": False, "progress": False}
 

@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 
 import fyno_pandas
-from fyno_pandas import cli
-from fyno_pandas.client import FynoClient
+from fyno_pandas.cli import command as cli
+from fyno_pandas.client.http import FynoClient
 from fyno_pandas.emulator import FynoEmulator
 from fyno_pandas.errors import FynoInputError
-from fyno_pandas.retry import LOST, NOT_SENT, RETRY, THROTTLED, RetryPolicy, may_resend
+from fyno_pandas.options.retry import LOST, NOT_SENT, RETRY, THROTTLED, RetryPolicy, may_resend
 
 QUIET = {"preview": False, "progress": False}
 FAST = RetryPolicy(backoff_base=0.01, backoff_cap=0.02, seed=0)

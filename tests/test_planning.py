@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fyno_pandas.config import FynoConfig
+from fyno_pandas.client.config import FynoConfig
 from fyno_pandas.errors import FynoInputError
-from fyno_pandas.planning import COLUMN_COLUMNS, ISSUE_COLUMNS, build_plan
+from fyno_pandas.planning.build import COLUMN_COLUMNS, ISSUE_COLUMNS, build_plan
 
 
 def frame() -> pd.DataFrame:

@@ -12,7 +12,7 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fyno_pandas.planning import build_plan
+from fyno_pandas.planning.build import build_plan
 
 ISO = ["2020-10-01", "2020-10-01T18:30:00Z", "2020-10-01T18:30:00.000+05:30", "2020-02-30"]
 TEXT = st.one_of(

@@ -1,4 +1,4 @@
-"""The text and static HTML previews (`fyno_pandas.render`) and how they are shown (`display`)."""
+"""The text and static HTML previews (`display.render`) and how they are shown (`display`)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fyno_pandas import display, render
-from fyno_pandas.config import FynoConfig
-from fyno_pandas.planning import build_plan
+from fyno_pandas.client.config import FynoConfig
+from fyno_pandas.display import preview as display
+from fyno_pandas.display import render as render
+from fyno_pandas.planning.build import build_plan
 
 KEY = "sk-very-secret-key-0123"
 
@@ -174,7 +175,7 @@ def test_show_preview_outside_ipython_writes_text_once(
 
 def fake_ipython(monkeypatch: pytest.MonkeyPatch, kernel: bool) -> list[tuple]:
     """An IPython stand-in: a shell (a kernel's or a terminal's) and a recording display."""
-    import fyno_pandas.widget  # noqa: F401  (ipywidgets needs the real IPython to import)
+    import fyno_pandas.display.widget  # noqa: F401  (ipywidgets needs the real IPython to import)
 
     shown: list[tuple] = []
     shell = types.SimpleNamespace(config={"IPKernelApp": {}} if kernel else {})
@@ -212,7 +213,7 @@ def test_show_preview_in_a_kernel_adds_the_widget_without_buttons(
     assert "application/vnd.jupyter.widget-view+json" in bundle
     assert bundle["text/plain"] == render.render_text(plan)
     # the widget itself: buttons=False has no Send
-    from fyno_pandas.widget import build_widget
+    from fyno_pandas.display.widget import build_widget
 
     assert build_widget(plan).send is None
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import fyno_pandas
-from fyno_pandas.types import dtype_table_markdown
+from fyno_pandas.coercion.types import dtype_table_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")

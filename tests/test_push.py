@@ -8,8 +8,8 @@ import pytest
 import fyno_pandas  # noqa: F401  (registers df.fyno)
 from fyno_pandas.emulator import FynoEmulator
 from fyno_pandas.errors import FynoConfigError, FynoInputError
-from fyno_pandas.retry import RetryPolicy
-from fyno_pandas.workflow import plan, push, push_plan
+from fyno_pandas.options.retry import RetryPolicy
+from fyno_pandas.pipeline.workflow import plan, push, push_plan
 
 FAST = RetryPolicy(backoff_base=0.001, backoff_cap=0.005, seed=0)
 

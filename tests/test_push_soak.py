@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 
 from fyno_pandas.emulator import FynoEmulator
-from fyno_pandas.retry import RetryPolicy
-from fyno_pandas.workflow import plan, push_plan
+from fyno_pandas.options.retry import RetryPolicy
+from fyno_pandas.pipeline.workflow import plan, push_plan
 
 FAST = RetryPolicy(backoff_base=0.002, backoff_cap=0.02, retry_after_cap=0.05, seed=0)
 

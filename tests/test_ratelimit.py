@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from fyno_pandas.ratelimit import RateLimiter
+from fyno_pandas.client.ratelimit import RateLimiter
 
 
 class Clock:

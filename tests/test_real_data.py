@@ -30,10 +30,10 @@ import pandas as pd
 import pytest
 
 import fyno_pandas
+from fyno_pandas.coercion.types import UNSUPPORTED, fyno_type_of
 from fyno_pandas.emulator import FynoEmulator
 from fyno_pandas.errors import FynoInputError
-from fyno_pandas.pushplan import PushPlan
-from fyno_pandas.types import UNSUPPORTED, fyno_type_of
+from fyno_pandas.planning.plan import PushPlan
 
 MAX_ROWS = 2_000
 CSV_ROWS = 50  # numpy's CSV vectors are many and alike: a few rows each keep the run short

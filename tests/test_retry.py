@@ -8,7 +8,7 @@ import random
 import pytest
 
 from fyno_pandas.errors import FynoInputError
-from fyno_pandas.retry import (
+from fyno_pandas.options.retry import (
     NEVER_RETRY,
     RetryPolicy,
     backoff_delay,

@@ -13,8 +13,8 @@ import pytest
 
 from fyno_pandas.emulator import FynoEmulator
 from fyno_pandas.errors import FynoAuthError, PushInterrupted
-from fyno_pandas.retry import RetryPolicy
-from fyno_pandas.workflow import plan, push, push_plan
+from fyno_pandas.options.retry import RetryPolicy
+from fyno_pandas.pipeline.workflow import plan, push, push_plan
 
 FAST = RetryPolicy(backoff_base=0.001, backoff_cap=0.005, retry_after_cap=0.05, seed=0)
 COLUMNS = [

@@ -11,12 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fyno_pandas.concurrency import ConcurrencyLimit
+from fyno_pandas.client.concurrency import ConcurrencyLimit
 from fyno_pandas.emulator import FynoEmulator
 from fyno_pandas.ledger import Ledger, Scope
-from fyno_pandas.retry import RetryPolicy
-from fyno_pandas.sendmode import BATCH_MAX, CEILING, DOUBT_MAX, PER_ROW_MAX, START, choose
-from fyno_pandas.workflow import push
+from fyno_pandas.options.retry import RetryPolicy
+from fyno_pandas.pipeline.workflow import push
+from fyno_pandas.sending.mode import BATCH_MAX, CEILING, DOUBT_MAX, PER_ROW_MAX, START, choose
 
 FAST = RetryPolicy(backoff_base=0.001, backoff_cap=0.005, seed=0)
 

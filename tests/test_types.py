@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fyno_pandas.types import (
+from fyno_pandas.coercion.types import (
     DTYPE_TABLE,
     FYNO_TYPES,
     INSPECT,

@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fyno_pandas.planning import build_plan
-from fyno_pandas.widget import PAGE_SIZE, build_widget
-from fyno_pandas.workflow import push_plan
+from fyno_pandas.display.widget import PAGE_SIZE, build_widget
+from fyno_pandas.pipeline.workflow import push_plan
+from fyno_pandas.planning.build import build_plan
 
 FYNO_ENV = ("FYNO_WSID", "FYNO_API_KEY", "FYNO_VERSION", "FYNO_ENDPOINT")
 
@@ -32,7 +32,7 @@ def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 @pytest.fixture
 def fyno(request: pytest.FixtureRequest) -> Any:
     """conftest's emulator fixture, once the emulator and the push workflow exist."""
-    for module in ("fyno_pandas.emulator", "fyno_pandas.workflow"):
+    for module in ("fyno_pandas.emulator", "fyno_pandas.pipeline.workflow"):
         if importlib.util.find_spec(module) is None:
             pytest.skip(f"{module} is not built yet (the Send flow needs it)")
     return request.getfixturevalue("emulator")

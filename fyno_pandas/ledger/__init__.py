@@ -14,7 +14,7 @@ takes it as its first argument):
 * each push: start, end, counts and plan options, and the fingerprint of its adds and appends;
   the API key is never stored;
 * each row's adds and appends, per push: in flight before they are sent, then acknowledged or
-  failed (``adds``, ``inflight``); left in flight they are in doubt (`fyno_pandas.resume`);
+  failed (``adds``, ``inflight``); left in flight they are in doubt (`fyno_pandas.pipeline.resume`);
 * the request rate Fyno was found to accept, learnt from its 429 answers (``rates``).
 
 Files: ``store`` (the `Ledger`: pushes, types and values), ``schema`` (the migrations),

@@ -1,7 +1,7 @@
 """Adds and appends in the ledger: each row's non-idempotent requests in flight, acknowledged
-or failed, per push, and the pushes that share a fingerprint (`fyno_pandas.resume` reads them).
+or failed, per push, and the pushes that share a fingerprint (`pipeline.resume` reads them).
 
-A row's request key is `fyno_pandas.ops.add_keys`' text; ``add_requests`` holds one row per
+A row's request key is `planning.steps.add_keys`' text; ``add_requests`` holds one row per
 (push, key): ``in_flight`` before its first add or append is sent, ``acked`` once Fyno accepted
 them all, ``failed`` when none can have been stored. Left ``in_flight``, it is in doubt.
 """

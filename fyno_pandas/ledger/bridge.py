@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..connection import connected
+from ..client.connection import connected
 from ..errors import FynoInputError
 from .acktable import AckTable
 from .check import CHANGED, HOLDS, compare_states
@@ -20,7 +20,7 @@ from .scope import Scope
 from .store import Ledger, default_path
 
 if TYPE_CHECKING:
-    from ..pushplan import PushPlan
+    from ..planning.plan import PushPlan
 
 __all__ = [
     "AckRecorder",

@@ -13,14 +13,14 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from ..ops import add_keys
+from ..planning.steps import add_keys
 from .adds import ACKED, FAILED, IN_FLIGHT
 from .groupcommit import AckWriter
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from ..pushplan import PushPlan
+    from ..planning.plan import PushPlan
 
 __all__ = ["AddJournal"]
 
@@ -52,7 +52,7 @@ class AddJournal:
     ) -> None:
         """Record ``acked`` rows' adds as acknowledged, ``failed`` rows' as certainly not
         stored; a marked row in neither stays in flight: in doubt, with what ``doubted`` says
-        landed of it (`fyno_pandas.sendstate.PushState.applied_text`)."""
+        landed of it (`fyno_pandas.sending.state.PushState.applied_text`)."""
         with self._lock:
             acked = [p for p in acked if p in self._marked]
             failed = [p for p in failed if p in self._marked]

@@ -1,6 +1,6 @@
 """`Lease`: a push that adds or appends holds an OS lock while it runs, so that an identical
 push started meanwhile neither resumes it nor sends its adds a second time
-(`fyno_pandas.resume`).
+(`fyno_pandas.pipeline.resume`).
 
 The lock is ``fcntl.flock`` on ``<ledger file>.push-<push id>.lock``, next to the ledger:
 exclusive for the push that holds it, shared (and never waited for) for a push asking whether

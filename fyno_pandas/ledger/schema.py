@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..types import FYNO_TYPES
+from ..coercion.types import FYNO_TYPES
 
 __all__ = ["MIGRATIONS"]
 
@@ -28,7 +28,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         " WITHOUT ROWID",
     ),
     # 2: adds and appends (not idempotent). A push's fingerprint names its adds
-    # (`fyno_pandas.ops.add_fingerprint`); each row's adds are recorded in flight before they
+    # (`planning.steps.add_fingerprint`); each row's adds are recorded in flight before they
     # are sent, then acknowledged (or failed: certainly not stored). In flight at the end: in
     # doubt.
     (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..config import FynoConfig, check_endpoint
+from ..client.config import FynoConfig, check_endpoint
 from ..errors import FynoConfigError
 
 __all__ = ["Scope"]

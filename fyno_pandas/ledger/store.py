@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..coercion.types import FYNO_TYPES
 from ..errors import FynoLedgerError, FynoOptionError
-from ..types import FYNO_TYPES
 from . import adds, claims, database, rates, reports, writes
 from .acktable import Ack, AckTable, Column, RowAck
 from .groupcommit import AckWriter
@@ -161,7 +161,7 @@ class Ledger:
 
         ``options`` (the plan and send options) are stored as JSON; an ``api_key`` entry is
         left out, so the key never reaches the file. ``fingerprint`` names its adds and
-        appends (`fyno_pandas.ops.add_fingerprint`).
+        appends (`fyno_pandas.planning.steps.add_fingerprint`).
         """
         kept = {k: v for k, v in (options or {}).items() if k != "api_key"}
         with self._transaction("record a push in") as conn:

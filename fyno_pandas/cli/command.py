@@ -1,0 +1,218 @@
+"""The command line: ``python -m fyno_pandas push FILE --id-col COL`` and ``quickstart``.
+
+Exit status: 0 when every row was sent (or skipped by the plan, or unchanged), 1 when any row
+failed, stayed pending or is in doubt (an add whose answer was lost), 2 for bad input or
+configuration (nothing sent), 130 when Ctrl-C stopped the push (the partial result is written).
+Running the same push again resumes an unfinished one's adds and appends (``--no-resume``: a
+new push); ``--resend-in-doubt`` resends its in-doubt rows. The API key is read from
+``FYNO_API_KEY`` only, never from a flag, so it stays out of shell history and process lists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import FynoPandasError, PushInterrupted
+from ..options.checks import pair
+from ..options.model import OPTIONS, pick
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["main"]
+
+log = logging.getLogger("fyno_pandas")
+
+EXIT_OK, EXIT_ROWS_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command Ctrl-C stopped
+
+
+_PUSH_HELP = """\
+Push each row of FILE (CSV, Parquet or JSON lines) to Fyno as a user-property update,
+after a preview of every value Fyno would accept and silently not store.
+
+The destination comes from --wsid, --version and --endpoint, else FYNO_WSID, FYNO_VERSION
+(default live) and FYNO_ENDPOINT; the API key only from FYNO_API_KEY, never from a flag, so
+it stays out of shell history and process lists. The result (one row per input row, with
+Fyno's request ids) is written to FILE.result.csv unless --output says otherwise."""
+
+_PUSH_EPILOG = """\
+example:
+  export FYNO_WSID=FYXXXXXXXX FYNO_API_KEY=...   # or: python -m fyno_pandas.emulator
+  python -m fyno_pandas push users.csv --id-col user_id --dry-run
+  python -m fyno_pandas push users.csv --id-col user_id
+
+exit status:
+  0    every row sent, skipped by the plan, or unchanged
+  1    a row failed, stayed pending or is in doubt (see the result file)
+  2    bad input or settings: nothing sent
+  130  Ctrl-C: the partial result is written; run the same command again to resume"""
+
+
+def _split(text: str | None) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()] if text else []
+
+
+def _add_option_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags of the options the CLI exposes, as `fyno_pandas.options.model` declares them.
+
+    A flag that takes a value stores it under the option's name, with the option's default
+    and choices; a switch (``--no-ledger``, ``--all``, ``--no-progress``, ``--dry-run``) is a
+    ``store_true`` flag of its own, and `_option_values` turns it into the option's value.
+    """
+    for option in OPTIONS.values():
+        for flag in option.flags:
+            help_text = flag.help or _plain(option.doc)
+            if flag.switch:
+                parser.add_argument(flag.spelling, action="store_true", help=help_text)
+            else:
+                parser.add_argument(
+                    flag.spelling,
+                    dest=option.name,
+                    action="append" if flag.repeat else "store",
+                    type=flag.parse,
+                    choices=option.choices,
+                    default=option.default,
+                    help=help_text,
+                )
+
+
+def _plain(doc: str) -> str:
+    """An option's doc line as ``--help`` text: no reST quotes, lower case, no full stop."""
+    text = doc.replace("``", "").replace("`", "").rstrip(".")
+    return text[:1].lower() + text[1:]
+
+
+def _option_values(args: argparse.Namespace) -> dict[str, Any]:
+    """The options the command line set, by name; a switch given wins over a value."""
+    values: dict[str, Any] = {}
+    for option in OPTIONS.values():
+        for flag in option.flags:
+            if not flag.switch:
+                values[option.name] = getattr(args, option.name)
+                if flag.repeat is not None and values[option.name] is not None:
+                    values[option.name] = flag.repeat(values[option.name])
+        for flag in option.flags:
+            if flag.switch:
+                values.setdefault(option.name, option.default)
+                if getattr(args, flag.spelling.lstrip("-").replace("-", "_")):
+                    values[option.name] = flag.const
+    return values
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m fyno_pandas", description=__doc__.split("\n")[0]
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("quickstart", help="push a sample table to an embedded emulator")
+    push = commands.add_parser(
+        "push",
+        help="push a CSV, Parquet or JSON-lines file",
+        description=_PUSH_HELP,
+        epilog=_PUSH_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    push.add_argument("file", type=Path)
+    push.add_argument("--id-col", required=True, help="the column holding each user's distinct_id")
+    push.add_argument("--parse-dates", help="comma-separated ISO-8601 columns to send as dates")
+    push.add_argument(
+        "--dtype",
+        action="append",
+        type=pair,
+        metavar="COLUMN=DTYPE",
+        help="read COLUMN with this pandas dtype, as read_csv takes it; repeatable",
+    )
+    push.add_argument(
+        "--na-values",
+        help="comma-separated CSV texts read as missing (default: only an empty field)",
+    )
+    _add_option_flags(push)
+    return parser
+
+
+def _push(args: argparse.Namespace) -> int:
+    from ..display.render import render_text
+    from ..files.reading import read_table
+    from ..files.resultfile import check_output
+    from ..options.model import check_options
+    from ..pipeline.mirror import MirrorSync
+    from ..pipeline.resume import prepare
+    from ..pipeline.workflow import _push_plan, plan
+
+    options = _option_values(args)
+    table = read_table(
+        args.file,
+        args.id_col,
+        parse_dates=_split(args.parse_dates),
+        dtypes=dict(args.dtype or ()),
+        schema=options["schema"],
+        na_values=_split(args.na_values),
+    )
+    # Checked before anything is sent: a result that cannot be written is lost.
+    output = check_output(_result_path(args.file, options.pop("output"), options["dry_run"]))
+    the_plan = plan(table.frame, args.id_col, **pick(options, entry="plan"))
+    send = pick(check_options("push", pick(options, entry="push")), entry="push_plan")
+    sync = MirrorSync(the_plan, options) if options["mirror"] else None
+    if sync is not None:
+        sync.finish()  # refused above the limit before anything is sent
+    the_plan, resumed = prepare(the_plan, the_plan.config, send)
+    print("\n".join([render_text(the_plan), *table.notes()]))
+    if sync is not None:
+        print(sync.text())
+    if resumed.note:
+        print(resumed.note)
+    try:
+        result = _push_plan(the_plan, send, sync, resumed)
+    except PushInterrupted as stopped:  # the partial result is written, as any result
+        _write(stopped.result, output, options["dry_run"])
+        print(f"error: {stopped}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    counts = _write(result, output, options["dry_run"])
+    unfinished = sum(counts.get(status, 0) for status in ("failed", "pending", "in_doubt"))
+    return EXIT_ROWS_FAILED if unfinished else EXIT_OK
+
+
+def _write(result: pd.DataFrame, output: Path, dry_run: bool) -> pd.Series:
+    """Write ``result`` to ``output`` (keeping an earlier real result), say so; its counts."""
+    from ..files.resultfile import keep_earlier, write_result
+
+    kept = None if dry_run else keep_earlier(output)
+    write_result(result, output)
+    counts = result["status"].value_counts()
+    print(", ".join(f"{status}: {count}" for status, count in counts.items()))
+    if kept is not None:
+        print(f"earlier result kept as {kept}")
+    print(f"result written to {output}")
+    return counts
+
+
+def _result_path(file: Path, output: str | None, dry_run: bool) -> Path:
+    """``--output``, else ``users.result.csv`` beside ``users.csv``; a dry run writes its own
+    file (``users.dryrun.csv``, ``out.dryrun.parquet``), never the request ids of a real run."""
+    if output is None:
+        return file.with_name(f"{file.stem}.{'dryrun' if dry_run else 'result'}.csv")
+    path = Path(output)
+    return path.with_name(f"{path.stem}.dryrun{path.suffix}") if dry_run else path
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    args = _parser().parse_args(argv)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command == "quickstart":
+            from .quickstart import run
+
+            run()
+            return EXIT_OK
+        return _push(args)
+    except FynoPandasError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT

@@ -1,0 +1,1 @@
+"""I/O: the HTTP client (connection, retries, rate limit, requests in flight, redaction)."""

@@ -1,0 +1,68 @@
+"""Showing a plan: kernel detection, the display data of each front-end, the preview of a push.
+
+The text and HTML come from `fyno_pandas.display.render` (pure); the ipywidgets view from
+`fyno_pandas.display.widget`, imported only here and only inside a Jupyter kernel, so ``import
+fyno_pandas`` never imports ipywidgets or IPython. A view that can send is handed its send
+function (`fyno_pandas.pipeline.view` hands `fyno_pandas.push_plan`); this module never sends.
+
+- `mimebundle` is what ``plan._repr_mimebundle_()`` returns: the widget view plus the static
+  forms, so each front-end picks the richest it can show and nothing is shown twice.
+- `show_preview` is what ``push(preview=True)`` calls before sending.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+from .render import aggregate, html_of, render_text, text_of
+
+if TYPE_CHECKING:
+    from ..planning.plan import PushPlan
+    from .widget import SendPlan
+
+__all__ = ["in_kernel", "mimebundle", "show_preview"]
+
+
+def in_kernel() -> bool:
+    """True inside a Jupyter kernel, found without importing IPython (as tqdm.auto does)."""
+    ipython = sys.modules.get("IPython")
+    if ipython is None:
+        return False
+    shell = ipython.get_ipython()
+    return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
+
+
+def mimebundle(plan: PushPlan, send: SendPlan | None = None) -> dict[str, Any]:
+    """Display data for a plan: the widget view inside a kernel, plus text/html and text/plain.
+
+    Front-ends with ipywidgets render the widget (with a Send button when ``send`` is given);
+    others (nbconvert, VS Code without widgets, GitHub) fall back to the static HTML, a
+    terminal to the text: each shows one of them.
+    """
+    agg = aggregate(plan)
+    data: dict[str, Any] = {"text/plain": text_of(agg), "text/html": html_of(agg)}
+    if in_kernel():
+        try:
+            from .widget import build_widget
+        except ImportError:  # ipywidgets is a dependency; without it the static forms suffice
+            return data
+        view = build_widget(plan, send=send, agg=agg)._repr_mimebundle_()
+        data.update({k: v for k, v in view.items() if k != "text/plain"})
+    return data
+
+
+def show_preview(plan: PushPlan) -> None:
+    """Show the preview once, before a push: widget (no buttons), HTML or text.
+
+    In IPython it goes through ``IPython.display`` (the front-end picks widget, HTML or text);
+    elsewhere the text is written to stderr, beside the progress bar, so stdout stays the
+    caller's.
+    """
+    ipython = sys.modules.get("IPython")
+    if ipython is not None and ipython.get_ipython() is not None:
+        from IPython.display import display
+
+        display(mimebundle(plan), raw=True)
+        return
+    print(render_text(plan), file=sys.stderr)

@@ -1,0 +1,1 @@
+"""Pure: the options every entry point takes, their checks, defaults and documentation."""

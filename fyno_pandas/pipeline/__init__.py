@@ -1,0 +1,1 @@
+"""Entry points: the one push pipeline (single push, chunks, resume, mirror, retry)."""

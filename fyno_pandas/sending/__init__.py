@@ -1,0 +1,1 @@
+"""I/O and state: sending a plan's requests, settling, acknowledging and journalling them."""

@@ -1,0 +1,155 @@
+"""Type seeds: a new property's type is fixed on purpose, before any other value is sent.
+
+Fyno fixes a property's type from the first value it processes. For each property the plan
+sends that neither ``schema`` nor the ledger knows, the push claims its type in the ledger
+(`without_taken` drops the cells of a property another push claimed otherwise), then sends one
+row whose value no reading of ISO 8601 types otherwise (``plan.seed_values``), carrying only
+the properties it seeds, and awaits every seed's answer (`seed_types`). A property whose seed
+was not accepted gets no type: the rows carrying it are ``failed`` and not sent.
+
+A seed goes through its property's op (`planning.steps`): ``set-once`` for a set_once column,
+``numerical-add`` for an add (the row's amount), ``list-append`` for an append (the row's first
+element). An add or append seed is part of its row's work and is not made again: the row's
+result starts with it (``push.prior``, ``push.done``). A row whose seeded add or append may have
+been applied (`fyno_pandas.sending.state.may_have_added`) is never ``failed``: `PushState.hold`
+makes it ``in_doubt`` (``pending`` when stopped, saying so) and it stays in flight.
+A ``remove`` column never creates a property, so it is never seeded.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..client.http import Outcome
+from ..coercion.encode import encode_string
+from ..options.checks import OPS
+from ..planning.steps import NOT_IDEMPOTENT, OPERATION, Step, elements, row_steps, step_body
+from .state import PushState, may_have_added, run_units
+
+if TYPE_CHECKING:
+    from ..planning.plan import PushPlan
+
+__all__ = ["new_properties", "seed_types", "without_taken"]
+
+log = logging.getLogger("fyno_pandas")
+
+
+def new_properties(plan: PushPlan) -> dict[str, str]:
+    """``{property: planned type}`` of the properties whose type no one fixed yet (no ``schema``
+    entry, not in the ledger, no request of it made by the push a retry replays) and that some
+    sendable row sets."""
+    sending = plan.sendable
+    made = {p for props in plan.made.values() for p, n in props.items() if n}
+    return {
+        p: plan.fyno_types[p]
+        for p in plan.properties
+        if p not in plan.known_types
+        and p not in made
+        and p in plan.fyno_types
+        and plan.ops.get(p) != "remove"
+        and np.not_equal(plan.fragments[p][sending], None).any()
+    }
+
+
+def seed_types(push: PushState, new: dict[str, str], claims: Any) -> bool:
+    """Fix the type of every new property with one value of it, and wait for all of them.
+
+    A property whose seed Fyno did not accept (or that has no safe seed) gets no type, so
+    every row carrying it is ``failed`` and not sent: whichever value Fyno processed first
+    would otherwise decide its type. True when interrupted by Ctrl-C.
+    """
+    plan = push.plan
+    chosen = plan.seed_values(list(new))
+    by_row: dict[int, dict[str, list[str]]] = {}
+    for prop, pos in chosen.items():
+        by_row.setdefault(pos, {}).setdefault(plan.ops.get(prop, "set"), []).append(prop)
+    # one unit per row, its seeds one after the other: never two in flight for one user
+    seeds = [(pos, op, ops[op]) for pos, ops in by_row.items() for op in OPS if op in ops]
+    units = [[k for k, seed in enumerate(seeds) if seed[0] == pos] for pos in by_row]
+    refused = {p: "no value can fix its type for sure" for p in new if p not in chosen}
+    if seeds:
+        log.debug("fixing the type of %d new properties first", len(chosen))
+
+    def unit(j: int) -> None:
+        for k in units[j]:
+            status = seed(*seeds[k])
+            if status != "sent":  # the row's later seeds are not sent
+                later = [p for _, _, props in (seeds[i] for i in units[j] if i > k) for p in props]
+                if status != "pending":  # stopped: their rows stay pending
+                    refused.update(dict.fromkeys(later, "an earlier seed of its row failed"))
+                return
+
+    def seed(pos: int, op: str, props: list[str]) -> str:
+        if op == "set":
+            outcome = push.client.post("set", plan.set_body(pos, props), stop=push.stop)
+        else:
+            body = step_body(plan, pos, Step(op, _seed_argument(plan, pos, props), tuple(props)))
+            idempotent = op not in NOT_IDEMPOTENT
+            if not idempotent:
+                push.flying((pos,))
+            outcome = push.client.post(OPERATION[op], body, stop=push.stop, idempotent=idempotent)
+            push.land(pos, () if idempotent else props, outcome.status)
+            if may_have_added([(not idempotent, outcome.status)]):
+                push.applied.add(pos)
+            if not idempotent and outcome.status != "pending":  # made: not made again
+                push.prior.setdefault(pos, []).append(outcome)
+                push.done.setdefault(pos, {}).update(dict.fromkeys(props, 1))
+        push.count((outcome,))
+        if outcome.ok:
+            if claims is not None:
+                claims.fixed(props)
+        elif outcome.status in ("failed", "in_doubt"):
+            refused.update(dict.fromkeys(props, outcome))
+        return outcome.status
+
+    interrupted = run_units(push, len(units), unit, None)
+    for prop, why in refused.items():
+        _fail_carriers(push, prop, why)
+    # one path with the rows phase (`PushState.hold`): a row whose add or append may have
+    # been applied stays in flight and ``in_doubt``, unless the rows phase sends the rest
+    stopped = push.stop.is_set()  # no rows phase: a pending row is settled here
+    settled = [p for p in sorted(by_row) if push.status[p] != "pending" or stopped]
+    for pos in settled:
+        push.unsent[pos] = row_steps(plan, pos, push.done.get(pos))
+    push.hold(settled)
+    push.journal_settle(settled)
+    return interrupted
+
+
+def _seed_argument(plan: PushPlan, pos: int, props: list[str]) -> str:
+    """The JSON object a seed of ``props`` sends: the row's value, or its first element."""
+    parts = []
+    for p in props:
+        frag = plan.fragments[p][pos]
+        value = elements(frag)[0] if plan.ops.get(p) == "append" else frag
+        parts.append(encode_string(p) + ":" + value)
+    return "{" + ",".join(parts) + "}"
+
+
+def without_taken(plan: PushPlan, new: dict[str, str], taken: dict[str, str]) -> PushPlan:
+    """``plan`` without the values of properties another push claimed with another type."""
+    for prop, other in taken.items():
+        del new[prop]
+        message = (
+            f"a {plan.fyno_types[prop]} value for a {other} property (another push fixed its "
+            "type after this plan was made); Fyno would not store it"
+        )
+        plan = plan.drop_values(prop, "type_mismatch", message)
+        log.warning("property %r: %s", prop, message)
+    return plan
+
+
+def _fail_carriers(push: PushState, prop: str, why: Outcome | str) -> None:
+    """Fail the pending rows that set ``prop``, whose type could not be fixed."""
+    rows = np.flatnonzero(
+        np.not_equal(push.plan.fragments[prop], None) & (push.status == "pending")
+    )
+    reason = why if isinstance(why, str) else f"its first value was not accepted: {why.error}"
+    log.warning("property %r has no type (%s): %d rows not sent", prop, reason, len(rows))
+    http = None if isinstance(why, str) else why.http_status
+    error = f"not sent: property {prop!r} got no type ({reason})"
+    if len(rows):  # through the rows' one settle path (`PushState.settle`)
+        push.settle(rows.tolist(), (Outcome("failed", http, None, 0, error),))

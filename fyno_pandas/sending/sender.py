@@ -1,0 +1,291 @@
+"""Send a `PushPlan` with a bounded thread pool and say, for every input row, what happened.
+
+Order of work:
+
+1. **type seeds** (`fyno_pandas.sending.seeding`): for each property the plan sends that neither
+   ``schema`` nor the ledger knows (``plan.known_types``), the push first claims its type in
+   the ledger (pushes sharing it agree on one type; cells of a property another push claimed
+   otherwise are dropped), then sends one row whose value no reading of ISO 8601 types
+   otherwise (``plan.seed_values``), carrying only the properties it seeds. Every seed's answer
+   is awaited before any other request carrying them, because Fyno fixes a property's type
+   from the first value it processes. A property whose seed was not accepted gets no type: the
+   rows carrying it are ``failed`` and not sent, so no race decides;
+2. **rows**: every sendable row, by workers pulling from one shared cursor, each holding one of the
+   client's slots (`client.concurrency`) while it works: ``properties/set`` per row (plus
+   ``properties/unset`` when the row clears properties), or ``properties/batch`` with ``batch_size``
+   rows per request (rows then take their item's status from the answer); the request mode and batch
+   size follow `sending.mode`. An automatic batch over its body bound, or any batch answered
+   413, is split (`_batches`). With ``ops=`` a row makes its requests one after the other in
+   `planning.steps`' order (a batch carries a row's items together, in that order), stopping at the
+   first that is not accepted; one worker per row, so never two in flight for one user. An add or
+   append that may have been applied is not resent: ``in_doubt``. With a ledger, a row's adds and
+   appends are recorded in flight before they are sent, then acknowledged or failed (``journal``,
+   `fyno_pandas.ledger.inflight`).
+
+Threads (`fyno_pandas.sending.state`): a `concurrent.futures.ThreadPoolExecutor` that is shut down
+before `send_plan` returns, so no thread outlives the call; nothing asynchronous (safe inside
+Jupyter's event loop).
+Stopping: a 401/403 stops every worker at once (rows not yet sent stay ``pending``) and raises
+`FynoAuthError` with the partial result on ``.result``; Ctrl-C stops the workers, lets in-flight
+requests finish, and returns the partial result (or raises `PushInterrupted` carrying it, when
+``raise_on_interrupt``). Progress: a ``tqdm.auto`` bar driven by the calling thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from ..client.http import FynoClient, Outcome, error_for
+from ..errors import PushInterrupted
+from ..planning.steps import OPERATION, row_steps, step_body
+from ..results.columns import STATUSES, result_frame
+from .batching import batch_unit, op_batch_unit
+from .mode import AUTO, for_plan
+from .seeding import new_properties, seed_types, without_taken
+from .state import AckHook, PushState, bar_class, may_have_added, refresh_bar, run_units
+
+if TYPE_CHECKING:
+    from ..planning.plan import PushPlan
+
+__all__ = ["dry_run_result", "send_plan"]
+
+log = logging.getLogger("fyno_pandas")
+
+
+def _row_unit(push: PushState, bodies: dict[int, bytes], unsets: set[int]) -> Callable[[int], None]:
+    """Per-row mode: ``set`` (and ``unset`` when the row clears properties), then record."""
+    plan, post, stop = push.plan, push.client.post, push.stop
+
+    def run(pos: int) -> None:
+        outcomes = []
+        body = bodies.pop(pos, None)
+        if body is not None:
+            outcomes.append(post("set", body, stop=stop))
+        if pos in unsets and (not outcomes or outcomes[0].ok):
+            outcomes.append(post("unset", plan.unset_body(pos), stop=stop))
+        push.count(outcomes)
+        push.settle((pos,), outcomes)
+        if push.status[pos] == "sent":
+            push.ack((pos,), push.request_id[pos])
+
+    return run
+
+
+def _op_row_unit(push: PushState) -> Callable[[int], None]:
+    """Per-row mode with ops: the row's requests in order, each awaited, then record."""
+    plan, post, stop = push.plan, push.client.post, push.stop
+
+    def run(pos: int) -> None:
+        outcomes: list[Outcome] = []
+        push.flying((pos,))
+        steps = row_steps(plan, pos, push.done.get(pos))
+        for k, step in enumerate(steps):
+            body = step_body(plan, pos, step)
+            outcome = post(OPERATION[step.op], body, stop=stop, idempotent=not step.adding)
+            outcomes.append(outcome)
+            push.land(pos, step.adding, outcome.status)
+            if may_have_added([(bool(step.adding), outcome.status)]):
+                push.applied.add(pos)
+            if not outcome.ok:
+                push.unsent[pos] = steps[k if outcome.status == "pending" else k + 1 :]
+                break
+        push.count(outcomes)
+        push.conclude((pos,), [*push.prior.get(pos, ()), *outcomes])
+        if push.status[pos] == "sent":
+            push.ack((pos,), push.request_id[pos])
+        push.journal_settle((pos,))
+
+    return run
+
+
+def send_plan(
+    plan: PushPlan,
+    client: FynoClient,
+    *,
+    concurrency: int | str = AUTO,
+    batch_size: int | str | None = AUTO,
+    progress: bool = True,
+    on_ack: AckHook | None = None,
+    raise_on_interrupt: bool = True,
+    bar: Any = None,
+    claims: Any = None,
+    journal: Any = None,
+) -> pd.DataFrame:
+    """Send every sendable row of ``plan`` and return the per-row result.
+
+    Parameters
+    ----------
+    plan : PushPlan
+    client : FynoClient
+    concurrency : int or "auto"
+        The option as given: it sizes automatic batches (`fyno_pandas.sending.mode`); the
+        requests in flight are the client's ``slots``.
+    batch_size : int, None or "auto"
+        None: one ``properties/set`` per row; N: ``properties/batch`` with N rows per request;
+        ``"auto"``: `fyno_pandas.sending.mode.choose` decides from the rows to send.
+    progress : bool
+        Show a ``tqdm.auto`` progress bar.
+    on_ack : callable, optional
+        ``on_ack(positions, request_id)``, called from the worker for every acknowledged request
+        (the row positions Fyno accepted) before that worker takes its next row, so that after
+        a crash at most the slots' ceiling of acknowledged requests are unrecorded, twice that
+        while requests wait out 429s (`fyno_pandas.client.concurrency`): rows one row per request,
+        batches in batch mode.
+    raise_on_interrupt : bool
+        On Ctrl-C raise `PushInterrupted` (partial result on ``.result``) instead of returning.
+    bar : tqdm, optional
+        A progress bar shared by several plans (left open, advanced from its current count);
+        None: ``progress`` decides, and the bar is closed on return.
+    claims : TypeClaims, optional
+        Where pushes sharing a ledger claim a new property's type before seeding it
+        (`fyno_pandas.ledger.bridge.TypeClaims`); cells of a property another push claimed
+        with another type are dropped (``type_mismatch``) before anything is sent.
+    journal : AddJournal, optional
+        Where rows that add or append are recorded in flight before they are sent, then
+        acknowledged or failed (`fyno_pandas.ledger.inflight.AddJournal`).
+
+    Raises
+    ------
+    FynoAuthError
+        On 401/403; ``.result`` holds the partial result (rows not sent are ``pending``).
+    """
+    started = time.monotonic()
+    new = new_properties(plan)
+    if claims is not None and new:
+        plan = without_taken(plan, new, claims.claim(new))
+    push = PushState(plan, client, on_ack)
+    push.journal = journal
+    positions = np.flatnonzero(plan.sendable)
+    push.mode = for_plan(plan, concurrency, batch_size)
+    batch_size = push.mode.batch_size
+    own_bar = bar is None and progress and len(positions) > 0
+    if own_bar:
+        bar = bar_class()(total=len(positions), unit="row", desc="fyno push", leave=True)
+    if bar is not None:
+        push.bar_start = bar.n
+    log.info("pushing %d rows to %s: %s", len(positions), client.config.label, push.mode.describe())
+    try:
+        interrupted = seed_types(push, new, claims)
+        positions = positions[push.status[positions] == "pending"]
+        if not interrupted and not push.stop.is_set():
+            if batch_size is None and not plan.ops:
+                interrupted = _send_rows(push, positions, bar)
+            elif batch_size is None:
+                order = positions.tolist()
+                run_row = _op_row_unit(push)
+                unit = lambda k: run_row(order[k])  # noqa: E731
+                interrupted = run_units(push, len(order), unit, bar)
+            else:
+                size = batch_size
+                chunks = [positions[i : i + size] for i in range(0, len(positions), size)]
+                unit = (op_batch_unit if plan.ops else batch_unit)(push, chunks)
+                interrupted = run_units(push, len(chunks), unit, bar)
+    except KeyboardInterrupt:  # between the phases (encoding): nothing is in flight
+        push.stop.set()
+        interrupted = True
+    finally:
+        if own_bar:
+            bar.close()
+        else:
+            refresh_bar(bar, push)
+    if push.crash is not None:
+        raise push.crash
+    result = _result_frame(push, started, interrupted)
+    summary = result.attrs["fyno"]
+    log.info("push done: %s", {s: summary[s] for s in STATUSES if summary[s]})
+    if push.auth_failure is not None:
+        o = push.auth_failure
+        exc = error_for(o.http_status, o.error, client.config)
+        exc.result = result
+        log.error("%s", exc)
+        raise exc
+    if interrupted and raise_on_interrupt:
+        raise PushInterrupted(result)
+    return result
+
+
+def _send_rows(push: PushState, positions: np.ndarray, bar: Any) -> bool:
+    plan = push.plan
+    has_set = np.zeros(len(plan.index), dtype=bool)
+    has_unset = np.zeros(len(plan.index), dtype=bool)
+    for p in plan.properties:
+        has_set |= np.not_equal(plan.fragments[p], None)
+        has_unset |= plan.unsets[p]
+    with_set = positions[has_set[positions]]
+    # Bodies encoded once, in bulk, before the workers start: the hot path only sends bytes.
+    bodies = dict(zip(with_set.tolist(), plan.set_bodies(with_set), strict=True))
+    order = positions.tolist()
+    run_row = _row_unit(push, bodies, set(np.flatnonzero(has_unset).tolist()))
+    return run_units(push, len(order), lambda k: run_row(order[k]), bar)
+
+
+def _summary(push: PushState, started: float, interrupted: bool) -> dict[str, Any]:
+    elapsed = time.monotonic() - started
+    counts = dict(zip(*np.unique(push.status.astype(str), return_counts=True), strict=True))
+    summary: dict[str, Any] = {s: int(counts.get(s, 0)) for s in STATUSES}
+    done = summary["sent"] + summary["failed"]
+    summary.update(
+        rows=len(push.status),
+        elapsed_s=round(elapsed, 3),
+        rows_per_s=round(done / elapsed, 1) if elapsed > 0 else None,
+        requests=push.requests,
+        retries=push.retries,
+        throttled=push.throttled,
+        interrupted=interrupted,
+        push_id=None,
+        destination=push.destination,
+    )
+    if push.mode is not None:  # how it was sent: the rule's choices and what was measured
+        mode, slots, learnt = push.mode, push.client.slots, push.client.limiter.learnt
+        summary.update(
+            mode=mode.mode,
+            batch_size=mode.batch_size,
+            concurrency=mode.concurrency,
+            concurrency_peak=slots.peak,
+            auto=list(mode.auto),
+            learnt_rps=None if learnt is None else round(learnt, 1),
+        )
+    # what retry_failed must send the same way (a set in place of an add would overwrite)
+    summary["ops"] = dict(push.plan.ops)
+    summary["unset"] = list(push.plan.options.get("unset") or [])
+    return summary
+
+
+def _result_frame(push: PushState, started: float, interrupted: bool) -> pd.DataFrame:
+    plan = push.plan
+    http = pd.array(push.http_status, dtype="Int64")
+    http[push.http_status == 0] = pd.NA
+    columns = {
+        "distinct_id": plan.distinct_ids,
+        "status": push.status,
+        "request_id": push.request_id,
+        "http_status": http,
+        "attempts": push.attempts,
+        "error": push.error,
+        "dropped": plan.dropped_by_row(),
+        "request_ids": _request_ids(push),
+        "applied": push.applied_text(),
+    }
+    result = result_frame(columns, plan.index)
+    result.attrs["fyno"] = _summary(push, started, interrupted)
+    return result
+
+
+def _request_ids(push: PushState) -> np.ndarray:
+    out = np.empty(len(push.status), dtype=object)
+    for pos, rid in enumerate(push.request_id.tolist()):  # item by item: a list per row
+        out[pos] = push.request_ids.get(pos) or ([rid] if rid else [])
+    return out
+
+
+def dry_run_result(plan: PushPlan) -> pd.DataFrame:
+    """The result of a dry run: sendable rows ``dry_run``, the others as the plan says."""
+    push = PushState(plan, None, None)
+    push.status[plan.sendable] = "dry_run"
+    return _result_frame(push, time.monotonic(), False)
