@@ -8,7 +8,8 @@ fifth of ``Session.post``'s CPU per request, which is what lets a push keep 16-3
 busy from one Python thread pool (see ``benchmarks/push_throughput.py``). Both transports, and
 how a network failure is described, are in `fyno_pandas.client.transport`.
 
-The retry rule is in `fyno_pandas.options.retry`; the status -> exception mapping is `error_for`.
+The retry rule is in `fyno_pandas.options.retry`, and what it decides after each attempt in
+`fyno_pandas.client.retries` (pure); the status -> exception mapping is `error_for`.
 `FynoClient.post` never raises for an HTTP or network failure: it returns an `Outcome`, which is
 what the sender records per row. The API key is sent in the ``Authorization`` header only; it is
 never in a repr, a log line, an exception or an `Outcome`.
@@ -29,20 +30,19 @@ from ..errors import FynoAPIError, FynoAuthError, FynoConnectionError, FynoInput
 from ..options import checks
 from ..options.model import OPTIONS
 from ..options.retry import (
-    FATAL,
     LOST,
     NOT_SENT,
     OK,
     THROTTLED,
     RetryPolicy,
     classify_status,
-    may_resend,
     parse_retry_after,
 )
 from .concurrency import ConcurrencyLimit
 from .config import FynoConfig
 from .ratelimit import RateLimiter
 from .redact import Redactor
+from .retries import RETRY_AFTER, SENT, Attempt, Decision, Ending, decide
 from .transport import (
     NETWORK_ERRORS,
     RequestsTransport,
@@ -248,71 +248,54 @@ class FynoClient:
             (`fyno_pandas.options.retry.may_resend`).
         """
         path = self._paths[operation]
-        policy, limiter, sleep = self.policy, self.limiter, self.slots.sleep
-        attempts = retries = throttled = 0
         first = time.monotonic()
-        last_error = "not sent"
-        last_status: int | None = None
-
-        def end(status: str, error: str, data: Any = None) -> Outcome:
-            return Outcome(status, last_status, None, attempts, error, data, retries, throttled)
-
+        ending, data = Ending(None, "not sent"), None
+        attempts = retries = throttled = 0
         while True:
             if stop is not None and stop.is_set():
-                return end("pending", f"stopped: {last_error}")
-            if not limiter.acquire(stop):
+                error = f"stopped: {ending.error}"
+                return Outcome(
+                    "pending", ending.status, None, attempts, error, None, retries, throttled
+                )
+            if not self.limiter.acquire(stop):
                 continue  # stopped while waiting for a slot: the check above returns
             attempts += 1
-            sent_at = time.monotonic()
-            try:
-                status, raw, retry_after = self._transport.post(path, body)
-            except NETWORK_ERRORS as exc:
-                last_status, last_error = None, describe_failure(exc, self.timeout)
-                log.debug("%s attempt %d: %s", operation, attempts, last_error)
-                if not may_resend(idempotent, NOT_SENT if never_sent(exc) else LOST):
-                    return end("in_doubt", _in_doubt(last_error))
-                if retries >= policy.max_retries:
-                    return end("failed", _after(last_error, attempts))
-                retries += 1
-                sleep(policy.backoff(retries, self._rng()), stop)
-                continue
-            kind = classify_status(status)
-            try:
-                data = self._redact.loads(raw) if raw else None
-            except ValueError:
-                data = None
-            if kind == OK:
-                limiter.on_success()
-                self.slots.observe(time.monotonic() - sent_at)
-                request_id = data.get("request_id") if isinstance(data, dict) else None
-                return Outcome("sent", status, request_id, attempts, None, data, retries, throttled)
-            last_status, last_error = status, _message_of(status, data, raw, self._redact)
-            log.debug("%s attempt %d: HTTP %d %s", operation, attempts, status, last_error)
-            if kind == FATAL:
-                if status == 413:
-                    last_error = _too_large(len(body), last_error)
-                return end("failed", last_error, data)
-            if kind == THROTTLED:
-                throttled += 1
-                wait = parse_retry_after(retry_after, cap=policy.retry_after_cap)
-                shared = limiter.on_throttle(wait, sent_at)
-                late = time.monotonic() - first > policy.max_throttle_time
-                if throttled > policy.max_throttled or late:
-                    error = f"{last_error} (still throttled after {throttled} answers 429)"
-                    return end("failed", error, data)
-                # A limit pauses everyone for Retry-After (in the limiter); a sporadic 429, or
-                # one without Retry-After, is waited out by its own request alone.
-                if wait is None:
-                    sleep(policy.backoff(min(throttled, 10), self._rng()), stop)
-                elif not shared:
-                    sleep(wait, stop)
-                continue
-            if not may_resend(idempotent, kind):
-                return end("in_doubt", _in_doubt(last_error), data)
-            if retries >= policy.max_retries:
-                return end("failed", _after(last_error, attempts), data)
-            retries += 1
-            sleep(policy.backoff(retries, self._rng()), stop)
+            ending, data = self._send(operation, path, body, attempts)
+            elapsed = time.monotonic() - first
+            attempt = Attempt(ending, attempts, retries, throttled, elapsed, len(body))
+            decision = decide(attempt, self.policy, idempotent, self._rng())
+            retries, throttled = decision.retries, decision.throttled
+            if decision.action != RETRY_AFTER:
+                return _outcome(decision, ending.status, data, attempts)
+            if decision.wait is not None:
+                self.slots.sleep(decision.wait, stop)
+
+    def _send(self, operation: str, path: str, body: bytes, attempt: int) -> tuple[Ending, Any]:
+        """One attempt, and the answer's parsed body; the answer is reported to the rate limiter
+        and the concurrency limit."""
+        sent_at = time.monotonic()
+        try:
+            status, raw, retry_after = self._transport.post(path, body)
+        except NETWORK_ERRORS as exc:
+            error = describe_failure(exc, self.timeout)
+            log.debug("%s attempt %d: %s", operation, attempt, error)
+            return Ending(None, error, NOT_SENT if never_sent(exc) else LOST), None
+        try:
+            data = self._redact.loads(raw) if raw else None
+        except ValueError:
+            data = None
+        kind = classify_status(status)
+        if kind == OK:
+            self.limiter.on_success()
+            self.slots.observe(time.monotonic() - sent_at)
+            return Ending(status), data
+        error = _message_of(status, data, raw, self._redact)
+        log.debug("%s attempt %d: HTTP %d %s", operation, attempt, status, error)
+        if kind != THROTTLED:
+            return Ending(status, error), data
+        wait = parse_retry_after(retry_after, cap=self.policy.retry_after_cap)
+        paused = self.limiter.on_throttle(wait, sent_at)
+        return Ending(status, error, retry_after=wait, paused=paused), data
 
     def _rng(self) -> Any:
         rng = getattr(self._local, "rng", None)
@@ -364,6 +347,23 @@ class FynoClient:
         return BatchResult(outcome.request_id, list(statuses))
 
 
+def _outcome(decision: Decision, status: int | None, data: Any, attempts: int) -> Outcome:
+    """The request's outcome when ``decision`` ends it; ``status`` and ``data`` are the last
+    answer's."""
+    sent = decision.action == SENT
+    request_id = data.get("request_id") if sent and isinstance(data, dict) else None
+    return Outcome(
+        decision.action,
+        status,
+        request_id,
+        attempts,
+        decision.error,
+        data,
+        decision.retries,
+        decision.throttled,
+    )
+
+
 def _check_id(distinct_id: Any) -> str:
     if not isinstance(distinct_id, str) or not distinct_id:
         raise FynoInputError(f"distinct_id must be a non-empty string, not {distinct_id!r}")
@@ -375,18 +375,3 @@ def _dumps(obj: Any) -> bytes:
         return json.dumps(obj, allow_nan=False, ensure_ascii=False).encode()
     except (TypeError, ValueError) as exc:
         raise FynoInputError(f"the body cannot be sent as JSON: {exc}") from None
-
-
-def _too_large(size: int, error: str) -> str:
-    return f"the request body ({size:,} bytes) exceeds Fyno's size limit ({error})"
-
-
-def _in_doubt(error: str) -> str:
-    return (
-        f"in doubt: {error}; Fyno may have applied this add or append, so it was not resent "
-        "(check the user's value in Fyno before sending it again)"
-    )
-
-
-def _after(error: str, attempts: int) -> str:
-    return f"{error} (after {attempts} attempt{'' if attempts == 1 else 's'})"
