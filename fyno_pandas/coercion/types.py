@@ -119,32 +119,35 @@ _NUMPY_KINDS = {
 }
 
 
+# pyarrow.types predicates -> the DTYPE_TABLE key; the first that holds wins. A predicate that
+# this pyarrow lacks never holds (is_string_view came in pyarrow 16).
+_ARROW_KEYS = (
+    (("is_boolean",), "arrow_bool"),
+    (("is_integer",), "arrow_int"),
+    (("is_floating",), "arrow_float"),
+    (("is_decimal",), "arrow_decimal"),
+    (("is_string", "is_large_string", "is_string_view"), "arrow_string"),
+    (("is_timestamp",), "arrow_timestamp"),
+    (("is_date",), "arrow_date"),
+    (("is_list", "is_large_list", "is_fixed_size_list"), "arrow_list"),
+    (("is_dictionary",), "arrow_dictionary"),
+    (("is_null",), "arrow_null"),
+)
+
+
 def _arrow_key(pa_type: Any) -> str:
     import pyarrow as pa
 
-    t = pa.types
-    if t.is_boolean(pa_type):
-        return "arrow_bool"
-    if t.is_integer(pa_type):
-        return "arrow_int"
-    if t.is_floating(pa_type):
-        return "arrow_float"
-    if t.is_decimal(pa_type):
-        return "arrow_decimal"
-    is_view = getattr(t, "is_string_view", None)  # pyarrow >= 16 only
-    if t.is_string(pa_type) or t.is_large_string(pa_type) or (is_view and is_view(pa_type)):
-        return "arrow_string"
-    if t.is_timestamp(pa_type):
-        return "arrow_timestamptz" if pa_type.tz else "arrow_timestamp"
-    if t.is_date(pa_type):
-        return "arrow_date"
-    if t.is_list(pa_type) or t.is_large_list(pa_type) or t.is_fixed_size_list(pa_type):
-        return "arrow_list"
-    if t.is_dictionary(pa_type):
-        return "arrow_dictionary"
-    if t.is_null(pa_type):
-        return "arrow_null"
+    for predicates, key in _ARROW_KEYS:
+        if any(getattr(pa.types, name, _never)(pa_type) for name in predicates):
+            if key == "arrow_timestamp" and pa_type.tz:
+                return "arrow_timestamptz"
+            return key
     return "arrow_unsupported"
+
+
+def _never(pa_type: Any) -> bool:
+    return False
 
 
 def dtype_key(dtype: Any) -> str:

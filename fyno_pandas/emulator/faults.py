@@ -34,6 +34,7 @@ import math
 import random
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["DEFAULTS", "Faults", "Verdict"]
@@ -78,50 +79,58 @@ class Verdict:
         self.number = number  # the request's number since the faults were configured
 
 
+Check = Callable[[str, Any], Any]
 _PASS = Verdict()
 _DROP = Verdict(drop=True)
 
 
+def _within(convert: Callable[[Any], Any], holds: Callable[[Any], bool], wants: str) -> Check:
+    """A setting's check: ``convert`` the value, then raise unless it ``holds``."""
+
+    def check(name: str, value: Any) -> Any:
+        value = convert(value)
+        if not holds(value):
+            raise ValueError(f"{name} must be {wants}, got {value}")
+        return value
+
+    return check
+
+
+def _or_none(check: Check) -> Check:
+    return lambda name, value: None if value is None else check(name, value)
+
+
+def _integers(values: Any) -> tuple[int, ...]:
+    return tuple(int(value) for value in values)
+
+
+_FRACTION = _within(float, lambda v: 0.0 <= v <= 1.0, "between 0 and 1")
+_DELAY = _within(float, lambda v: 0.0 <= v <= 60.0, "between 0 and 60 seconds")
+_NUMBERS = _within(_integers, lambda v: all(n >= 1 for n in v), "request numbers from 1")
+_CHECKS: dict[str, Check] = {
+    **dict.fromkeys(_RATES, _FRACTION),
+    "latency": _DELAY,
+    "jitter": _DELAY,
+    "rate_limit": _or_none(
+        _within(float, lambda v: 0.0 < v < math.inf, "a positive number or None")
+    ),
+    # A bucket must hold at least one whole token, or no request would ever pass.
+    "rate_burst": _or_none(_within(float, lambda v: 1.0 <= v < math.inf, "at least 1 or None")),
+    "error_statuses": _within(
+        _integers, lambda v: bool(v) and all(400 <= s <= 599 for s in v), "HTTP error codes"
+    ),
+    **dict.fromkeys(_NUMBERED, _NUMBERS),
+    "stall_seconds": _within(float, lambda v: 0.0 <= v <= 600.0, "between 0 and 600 seconds"),
+    "max_body_bytes": _within(int, lambda v: v >= 1, "positive"),
+}
+
+
 def _check(name: str, value: Any) -> Any:
     """Validate and normalise one setting; raises ValueError or TypeError with its name."""
-    if name in _RATES:
-        value = float(value)
-        if not 0.0 <= value <= 1.0:
-            raise ValueError(f"{name} must be between 0 and 1, got {value}")
-    elif name in ("latency", "jitter"):
-        value = float(value)
-        if not 0.0 <= value <= 60.0:
-            raise ValueError(f"{name} must be between 0 and 60 seconds, got {value}")
-    elif name == "rate_limit":
-        if value is not None:
-            value = float(value)
-            if not 0.0 < value < math.inf:
-                raise ValueError(f"rate_limit must be a positive number or None, got {value}")
-    elif name == "rate_burst":
-        if value is not None:
-            value = float(value)
-            # A bucket must hold at least one whole token, or no request would ever pass.
-            if not 1.0 <= value < math.inf:
-                raise ValueError(f"rate_burst must be at least 1 or None, got {value}")
-    elif name == "error_statuses":
-        value = tuple(int(status) for status in value)
-        if not value or not all(400 <= status <= 599 for status in value):
-            raise ValueError(f"error_statuses must be HTTP error codes, got {value}")
-    elif name in _NUMBERED:
-        value = tuple(int(number) for number in value)
-        if not all(number >= 1 for number in value):
-            raise ValueError(f"{name} must be request numbers from 1, got {value}")
-    elif name == "stall_seconds":
-        value = float(value)
-        if not 0.0 <= value <= 600.0:
-            raise ValueError(f"stall_seconds must be between 0 and 600 seconds, got {value}")
-    elif name == "max_body_bytes":
-        value = int(value)
-        if value < 1:
-            raise ValueError(f"max_body_bytes must be positive, got {value}")
-    else:
+    check = _CHECKS.get(name)
+    if check is None:
         raise TypeError(f"unknown fault setting {name!r}; known: {', '.join(DEFAULTS)}")
-    return value
+    return check(name, value)
 
 
 class Faults:

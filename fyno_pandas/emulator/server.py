@@ -27,7 +27,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from .faults import Faults
+from .faults import Faults, Verdict
 from .state import VERSIONS, EmulatorState
 from .storage import OPERATIONS
 
@@ -244,68 +244,91 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- the property operations -------------------------------------------------------------
     def _operation(self, path: str, wsid: str, version: str, operation: str) -> None:
-        server = self.server
-        state, faults = server.state, server.faults
-        length = self.headers.get("content-length")
-        if length and length.isdigit() and int(length) > faults.max_body_bytes:
-            size = int(length)
-            if size <= _DRAIN_LIMIT:
-                while size > 0:  # read and discard, so the connection can stay open
-                    chunk = self.rfile.read(min(size, 1 << 20))
-                    if not chunk:
-                        break
-                    size -= len(chunk)
-            else:
-                self.close_connection = True
-            self._log(path, operation, wsid, version, 413, int(length), None, None)
-            self._send(413, _error("Request body is too large"))
+        where = (path, operation, wsid, version)  # how `_log` names the request
+        if self._refused_too_large(where):
             return
         raw = self._read_body()
         if raw is None:
             return
-        verdict = faults.before()
-        if verdict.drop:
-            self._log(path, operation, wsid, version, None, len(raw), None, None, "drop_before")
-            self.close_connection = True
+        verdict = self.server.faults.before()
+        if self._fault_before(where, verdict, len(raw)):
             return
-        if verdict.status is not None:
-            self._log(path, operation, wsid, version, verdict.status, len(raw), None, None, "fault")
-            if verdict.retry_after is not None:
-                message = _error("Too many requests")
-                self._send(429, message, f"Retry-After: {verdict.retry_after}\r\n")
-            else:
-                self._send(verdict.status, _error(HTTPStatus(verdict.status).phrase))
-            return
+        state = self.server.state
         if not state.authorized(wsid, self.headers.get("authorization")):
-            self._log(path, operation, wsid, version, 401, len(raw), None, None)
+            self._log(*where, 401, len(raw), None, None)
             self._send(401, _UNAUTHORIZED)
             return
         try:
             body = _DECODER.decode(raw.decode("utf-8"))
         except ValueError:
-            self._log(path, operation, wsid, version, 400, len(raw), None, None)
+            self._log(*where, 400, len(raw), None, None)
             self._send(400, _error("Request body is not valid JSON"))
             return
         status, answer = state.handle(wsid, version, operation, body, raw)
+        self._answer(where, verdict, status, answer, body, len(raw))
+
+    def _refused_too_large(self, where: tuple[str, str, str, str]) -> bool:
+        """Answer 413 when the announced body is over the limit; drain it when that is cheap,
+        so the connection can stay open."""
+        length = self.headers.get("content-length")
+        if not (length and length.isdigit() and int(length) > self.server.faults.max_body_bytes):
+            return False
+        size = int(length)
+        if size <= _DRAIN_LIMIT:
+            while size > 0:
+                chunk = self.rfile.read(min(size, 1 << 20))
+                if not chunk:
+                    break
+                size -= len(chunk)
+        else:
+            self.close_connection = True
+        self._log(*where, 413, int(length), None, None)
+        self._send(413, _error("Request body is too large"))
+        return True
+
+    def _fault_before(self, where: tuple[str, str, str, str], verdict: Verdict, size: int) -> bool:
+        """Drop the request or answer its fault's status (nothing applied); False: no fault."""
+        if verdict.drop:
+            self._log(*where, None, size, None, None, "drop_before")
+            self.close_connection = True
+            return True
+        if verdict.status is None:
+            return False
+        self._log(*where, verdict.status, size, None, None, "fault")
+        if verdict.retry_after is not None:
+            message = _error("Too many requests")
+            self._send(429, message, f"Retry-After: {verdict.retry_after}\r\n")
+        else:
+            self._send(verdict.status, _error(HTTPStatus(verdict.status).phrase))
+        return True
+
+    def _answer(
+        self,
+        where: tuple[str, str, str, str],
+        verdict: Verdict,
+        status: int,
+        answer: dict,
+        body: Any,
+        size: int,
+    ) -> None:
+        """Answer a handled request, unless a fault after it drops, fails or stalls the answer."""
         request_id = answer.get("request_id")
-        logged = body if state.log_bodies else None
-        after = faults.after(verdict) if status == 202 else None
-        if after is not None:
-            kind, arg = after
-            shown = {"drop": None, "error": arg, "stall": status}[kind]
-            self._log(
-                path, operation, wsid, version, shown, len(raw), logged, request_id, kind + "_after"
-            )
-            if kind == "drop":
-                self.close_connection = True
-            elif kind == "error":
-                self._send(arg, _error(HTTPStatus(arg).phrase))
-            else:
-                time.sleep(arg)
-                self._send(status, json.dumps(answer).encode())
+        logged = body if self.server.state.log_bodies else None
+        after = self.server.faults.after(verdict) if status == 202 else None
+        if after is None:
+            self._log(*where, status, size, logged, request_id)
+            self._send(status, json.dumps(answer).encode())
             return
-        self._log(path, operation, wsid, version, status, len(raw), logged, request_id)
-        self._send(status, json.dumps(answer).encode())
+        kind, arg = after
+        shown = {"drop": None, "error": arg, "stall": status}[kind]
+        self._log(*where, shown, size, logged, request_id, kind + "_after")
+        if kind == "drop":
+            self.close_connection = True
+        elif kind == "error":
+            self._send(arg, _error(HTTPStatus(arg).phrase))
+        else:
+            time.sleep(arg)
+            self._send(status, json.dumps(answer).encode())
 
     # -- control endpoints -------------------------------------------------------------------
     def _control(self, path: str, method: str) -> None:
