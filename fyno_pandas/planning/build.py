@@ -79,6 +79,7 @@ empty_row           row_skipped  nothing left to set or unset
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -91,26 +92,13 @@ from ..options import checks
 from ..options.model import PlanOptions
 from .issues import ISSUE_COLUMNS, IssueRows, shown
 from .plan import PushPlan
-from .steps import check_ops, coerce_op, drop_without_safe_seed, name_problem, unset_column
+from .properties import COLUMN_COLUMNS, Properties
+from .steps import check_ops, coerce_op, drop_without_safe_seed, name_problem
 
 if TYPE_CHECKING:
     from ..client.config import FynoConfig
 
 __all__ = ["COLUMN_COLUMNS", "ISSUE_COLUMNS", "PushPlan", "build_plan"]
-
-COLUMN_COLUMNS = [
-    "column",
-    "dtype",
-    "fyno_type",
-    "values",
-    "missing",
-    "coerced",
-    "dropped",
-    "example_before",
-    "example_after",
-    "note",
-]
-_COLUMN_DTYPES = dict.fromkeys(("values", "missing", "coerced", "dropped"), np.int64)
 
 
 def _types(types: Mapping[Hashable, str] | None) -> dict[str, str]:
@@ -169,32 +157,6 @@ def _cell_issues(issues: IssueRows, s: pd.Series, order: int, name: str, c: Coer
             issues.add(
                 issue.positions, order, name, values, issue.rule, issue.action, issue.message
             )
-
-
-def _column_row(name: str, s: pd.Series, c: Coerced) -> dict[str, Any]:
-    def cells(action: str) -> int:
-        hit = np.zeros(len(s), dtype=bool)  # a mask, since one cell can break several rules
-        for issue in c.issues:
-            if issue.action == action:
-                hit[issue.positions] = True
-        return int(hit.sum())
-
-    sent = int(c.present.sum())
-    first = (
-        np.argmax(c.present) if sent else (np.argmax(~c.missing) if (~c.missing).any() else None)
-    )
-    return {
-        "column": name,
-        "dtype": str(s.dtype),
-        "fyno_type": c.fyno_type,
-        "values": sent,
-        "missing": int(c.missing.sum()),
-        "coerced": cells("coerced"),
-        "dropped": cells("dropped"),
-        "example_before": None if first is None else shown(s, [int(first)])[0],
-        "example_after": None if first is None else c.fragments[first],
-        "note": c.note,
-    }
 
 
 def build_plan(
@@ -265,110 +227,122 @@ def build_plan(
     known = {**_types(known_types), **_types(schema)}
     chosen = _select(df, id_col, columns)
     op_of, unset_names = check_ops(ops, unset, [str(label) for label in chosen])
-    n = len(df)
     issues = IssueRows(df.index)
-    ids, not_utf8 = id_strings(df[id_col])
-    has_id = np.not_equal(ids, None)
-    dup = np.zeros(n, dtype=bool)
-    dup[has_id] = pd.Series(ids[has_id], dtype=object).duplicated(keep="last").to_numpy()
-    ok = has_id & ~dup
-    id_values = df[id_col]
-    for mask, rule, message in (
-        (~has_id & ~not_utf8, "missing_id", "the id is missing or blank; row skipped"),
-        (
-            not_utf8,
-            "invalid_id",
-            "the id is not valid UTF-8 (bytes or a lone surrogate); row skipped",
-        ),
-        (dup, "duplicate_id", "a later row has the same id and wins; row skipped"),
-    ):
-        where = np.flatnonzero(mask)
-        if len(where):
-            values = shown(id_values, where)
-            issues.add(where, -1, str(id_col), values, rule, "row_skipped", message)
-    properties: list[str] = []
-    fyno_types: dict[str, str] = {}
-    fragments: dict[str, np.ndarray] = {}
-    unsets: dict[str, np.ndarray] = {}
-    is_set: dict[str, np.ndarray] = {}
-    ambiguous: dict[str, np.ndarray] = {}
-    rows = []
+    rows = _RowIds.of(df[id_col], str(id_col), issues)
+    sent = Properties(len(df))
     for order, label in enumerate(chosen):
-        name = str(label)
         s = df[label]
+        name = str(label)
         c = coerce_op(s, op_of.get(name, "set"), known.get(name), naive_tz, long_strings)
-        if nulls == "error" and c.missing.any() and name not in op_of:  # set columns only
-            row = df.index[int(np.argmax(c.missing))]
-            raise FynoInputError(
-                f"column {label!r}, row {row!r}: missing value (nulls='error')",
-                column=label,
-                row=row,
-                rule="null_value",
-            )
+        _check_nulls(c, df.index, label, nulls == "error" and name not in op_of)
         if name not in known and op_of.get(name) != "remove":
-            drop_without_safe_seed(c, ok)
-        properties.append(name)
-        if c.fyno_type is not None:
-            fyno_types[name] = c.fyno_type
-        fragments[name] = c.fragments
-        clear = nulls == "unset" and name not in op_of  # set columns only
-        unsets[name] = (c.missing & ok) if clear else np.zeros(n, dtype=bool)
-        is_set[name] = c.present
-        ambiguous[name] = c.ambiguous  # type: ignore[assignment]
+            drop_without_safe_seed(c, rows.ok)
+        sent.add_column(name, s, c, rows.ok if nulls == "unset" and name not in op_of else None)
         _cell_issues(issues, s, order, name, c)
-        rows.append(_column_row(name, s, c))
     for name in unset_names:
-        properties.append(name)
-        fragments[name], ambiguous[name] = np.full(n, None, dtype=object), np.zeros(n, bool)
-        unsets[name], is_set[name] = ok.copy(), np.zeros(n, dtype=bool)
-        rows.append(unset_column(name))
-    anything = np.zeros(n, dtype=bool)
-    for name in properties:
-        anything |= is_set[name] | unsets[name]
-    empty = np.flatnonzero(ok & ~anything)
-    if len(empty):
-        values = shown(id_values, empty)
-        message = "no value left to set or unset; row skipped"
-        issues.add(empty, -1, None, values, "empty_row", "row_skipped", message)
-    skip_reasons = np.full(n, None, dtype=object)
-    skip_reasons[ok & ~anything] = "empty_row"
-    skip_reasons[dup] = "duplicate_id"
-    skip_reasons[~has_id] = "missing_id"
-    skip_reasons[not_utf8] = "invalid_id"
+        sent.add_unset(name, rows.ok)
+    sendable = rows.skip_empty(sent.anything(), df[id_col], issues)
     issue_frame, issue_pos = issues.frame()
+    options = _options(chosen, schema, naive_tz, nulls, long_strings, op_of, unset_names)
     return PushPlan(
         index=df.index,
         id_col=id_col,
-        options={
-            "columns": list(chosen),
-            "schema": _types(schema),
-            "naive_tz": str(naive_tz),
-            "nulls": nulls,
-            "long_strings": long_strings,
-            **({"ops": dict(op_of)} if op_of else {}),
-            **({"unset": unset_names} if unset_names else {}),
-        },
+        options=options,
         config=config,
         known_types=known,
-        distinct_ids=ids,
-        sendable=ok & anything,
-        skip_reasons=skip_reasons,
-        unchanged=np.zeros(n, dtype=bool),
-        properties=properties,
-        fyno_types=fyno_types,
-        fragments=fragments,
-        unsets=unsets,
-        columns=pd.DataFrame(
-            {
-                c: pd.Series([r[c] for r in rows], dtype=_COLUMN_DTYPES.get(c, object))
-                for c in COLUMN_COLUMNS
-            }
-        ),
+        distinct_ids=rows.ids,
+        sendable=sendable,
+        skip_reasons=rows.skip_reasons,
+        unchanged=np.zeros(len(df), dtype=bool),
+        properties=sent.names,
+        fyno_types=sent.fyno_types,
+        fragments=sent.fragments,
+        unsets=sent.unsets,
+        columns=sent.table(),
         issues=issue_frame,
-        acked_request_ids=np.full(n, None, dtype=object),
-        acked_at=np.full(n, np.datetime64("NaT", "ns")),
-        _set=is_set,
-        _ambiguous=ambiguous,
+        acked_request_ids=np.full(len(df), None, dtype=object),
+        acked_at=np.full(len(df), np.datetime64("NaT", "ns")),
+        _set=sent.is_set,
+        _ambiguous=sent.ambiguous,
         _issue_pos=issue_pos,
         ops=op_of,
     )
+
+
+_ID_RULES = (
+    ("missing_id", "the id is missing or blank; row skipped"),
+    ("invalid_id", "the id is not valid UTF-8 (bytes or a lone surrogate); row skipped"),
+    ("duplicate_id", "a later row has the same id and wins; row skipped"),
+)
+
+
+@dataclass
+class _RowIds:
+    """Each row's distinct id, and why a row cannot be sent (``skip_reasons``, None: it can)."""
+
+    ids: np.ndarray
+    ok: np.ndarray  # a valid id, and no later row with it
+    skip_reasons: np.ndarray
+
+    @classmethod
+    def of(cls, id_values: pd.Series, id_name: str, issues: IssueRows) -> _RowIds:
+        """The rows' ids; rows without a valid one, or with one a later row has, are issues."""
+        ids, not_utf8 = id_strings(id_values)
+        has_id = np.not_equal(ids, None)
+        dup = np.zeros(len(ids), dtype=bool)
+        dup[has_id] = pd.Series(ids[has_id], dtype=object).duplicated(keep="last").to_numpy()
+        missing = ~has_id & ~not_utf8
+        for mask, (rule, message) in zip((missing, not_utf8, dup), _ID_RULES, strict=True):
+            where = np.flatnonzero(mask)
+            if len(where):
+                values = shown(id_values, where)
+                issues.add(where, -1, id_name, values, rule, "row_skipped", message)
+        skip_reasons = np.full(len(ids), None, dtype=object)
+        skip_reasons[dup] = "duplicate_id"
+        skip_reasons[~has_id] = "missing_id"
+        skip_reasons[not_utf8] = "invalid_id"
+        return cls(ids, has_id & ~dup, skip_reasons)
+
+    def skip_empty(self, anything: np.ndarray, id_values: pd.Series, issues: IssueRows) -> Any:
+        """Skip the rows with an id and nothing to set or unset; return the rows to send."""
+        empty = self.ok & ~anything
+        where = np.flatnonzero(empty)
+        if len(where):
+            values = shown(id_values, where)
+            message = "no value left to set or unset; row skipped"
+            issues.add(where, -1, None, values, "empty_row", "row_skipped", message)
+        self.skip_reasons[empty] = "empty_row"
+        return self.ok & anything
+
+
+def _check_nulls(c: Coerced, index: pd.Index, label: Any, refused: bool) -> None:
+    """With ``nulls="error"`` (``refused``), raise for the column's first missing value."""
+    if refused and c.missing.any():
+        row = index[int(np.argmax(c.missing))]
+        raise FynoInputError(
+            f"column {label!r}, row {row!r}: missing value (nulls='error')",
+            column=label,
+            row=row,
+            rule="null_value",
+        )
+
+
+def _options(
+    chosen: list[Any],
+    schema: Mapping[str, str] | None,
+    naive_tz: Any,
+    nulls: str,
+    long_strings: str,
+    op_of: dict[str, str],
+    unset_names: list[str],
+) -> dict[str, Any]:
+    """The plan's options as the plan shows and replays them."""
+    return {
+        "columns": list(chosen),
+        "schema": _types(schema),
+        "naive_tz": str(naive_tz),
+        "nulls": nulls,
+        "long_strings": long_strings,
+        **({"ops": dict(op_of)} if op_of else {}),
+        **({"unset": unset_names} if unset_names else {}),
+    }
