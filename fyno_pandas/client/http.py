@@ -185,6 +185,7 @@ class FynoClient:
         self.config = config.require()
         OPTIONS["timeout"].check("timeout", timeout)  # type: ignore[misc]
         checks.integer(1)("pool_size", pool_size)
+        checks.retry_policy("retry_policy", retry_policy)
         self.timeout = float(timeout)
         self.policy = replace(retry_policy or RetryPolicy(), max_retries=max_retries)
         self.limiter = limiter if limiter is not None else RateLimiter()

@@ -54,6 +54,7 @@ from collections import deque
 from collections.abc import Callable
 
 from ..errors import FynoInputError
+from ..options import checks
 
 __all__ = ["RateLimiter"]
 
@@ -114,10 +115,11 @@ class RateLimiter:
             raise FynoInputError(
                 f"max_rps must be a number > 0 or None, not {max_rps!r}", rule="max_rps"
             )
-        if not 0 < decrease < 1:
+        if not (isinstance(decrease, (int, float)) and 0 < decrease < 1):
             raise FynoInputError(
                 f"decrease must be between 0 and 1, not {decrease!r}", rule="invalid_option"
             )
+        checks.positive()("min_rps", min_rps)
         self._clock = clock
         self._lock = threading.Lock()
         self.max_rps = math.inf if max_rps is None else float(max_rps)

@@ -16,6 +16,9 @@ from fyno_pandas.errors import FynoInputError
         ({"max_rps": 0}, "max_rps"),
         ({"max_rps": "10"}, "max_rps"),
         ({"decrease": 1.0}, "invalid_option"),
+        ({"decrease": "half"}, "invalid_option"),
+        ({"min_rps": "one"}, "min_rps"),
+        ({"min_rps": 0}, "min_rps"),
     ],
 )
 def test_bad_arguments_raise_an_input_error_naming_the_rule(kwargs: dict, rule: str) -> None:
