@@ -36,9 +36,35 @@ nb_custom_formats = {".nblink": "notebook_link.read"}
 
 myst_enable_extensions = ["colon_fence", "substitution"]
 myst_heading_anchors = 3
+
+
+def _api_sections() -> dict[str, str]:
+    """The autodoc directives of ``fyno_pandas.__all__``, as entry points, classes and errors.
+
+    Generated, so that a name added to ``__all__`` is documented without editing a page.
+    """
+    names = [name for name in fyno_pandas.__all__ if not name.startswith("_")]
+    objects = {name: getattr(fyno_pandas, name) for name in names}
+    errors = [n for n, o in objects.items() if isinstance(o, type) and issubclass(o, BaseException)]
+    classes = [n for n, o in objects.items() if isinstance(o, type) and n not in errors]
+    functions = [n for n in names if n not in errors and n not in classes]
+
+    def directives(kind: str, chosen: list[str]) -> str:
+        # autodoc writes reStructuredText, which MyST reads only inside eval-rst
+        lines = "\n\n".join(f".. {kind}:: fyno_pandas.{name}" for name in chosen)
+        return f"```{{eval-rst}}\n{lines}\n```"
+
+    return {
+        "api_functions": directives("autofunction", functions),
+        "api_classes": directives("autoclass", classes),
+        "api_errors": directives("autoexception", errors),
+    }
+
+
 myst_substitutions = {
     "options_table": options_table_markdown(),
     "dtype_table": dtype_table_markdown(),
+    **_api_sections(),
 }
 
 # Cross-references must resolve, except types: numpy-style type lines ("int, default 16",
@@ -55,6 +81,8 @@ nitpick_ignore = [
 
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
+autodoc_typehints_description_target = "documented_params"
+autodoc_default_options = {"members": True}
 napoleon_google_docstring = False
 napoleon_numpy_docstring = True
 napoleon_use_ivar = True
