@@ -8,9 +8,11 @@ saves its screenshots in tests/artifacts/, beside the JupyterLab test's.
 
 from __future__ import annotations
 
+import ast
 import functools
 import http.server
 import importlib.util
+import itertools
 import os
 import re
 import subprocess
@@ -27,7 +29,9 @@ from fyno_pandas.options.model import OPTIONS
 from fyno_pandas.planning import build
 
 ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "fyno_pandas"
 ARTIFACTS = Path(__file__).parent / "artifacts"
+ACTIONS = {"dropped", "coerced", "warned", "row_skipped"}
 NOTEBOOKS = sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb"))
 WAIT = 30_000  # ms: a static page on loopback
 
@@ -37,6 +41,22 @@ def declared_rules() -> list[str]:
     table = build.__doc__.split("Issue rules", 1)[1]
     rows = re.findall(r"^([a-z_]+) +(?:dropped|coerced|warned|row_skipped) ", table, re.M)
     return list(dict.fromkeys(rows))
+
+
+def rules_in_code() -> set[str]:
+    """Each text the planner's code writes just before an action (``Issue("not_finite",
+    "dropped", ...)``, ``issues.add(..., "empty_row", "row_skipped", ...)``): the rules it
+    reports, found where they are used, so one missing from the table is caught."""
+    found = set()
+    for path in [*PACKAGE.glob("coercion/*.py"), *PACKAGE.glob("planning/*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            items = node.args if isinstance(node, ast.Call) else getattr(node, "elts", [])
+            texts = [item.value if isinstance(item, ast.Constant) else None for item in items]
+            found |= {
+                a for a, b in itertools.pairwise(texts) if isinstance(a, str) and b in ACTIONS
+            }
+    # plan.columns' header lists "missing", "coerced", "dropped" side by side
+    return found - ACTIONS - set(build.COLUMN_COLUMNS)
 
 
 def _missing_docs_packages() -> str | None:
@@ -70,6 +90,7 @@ def test_the_rule_table_is_found() -> None:
     rules = declared_rules()
     assert {"type_mismatch", "string_too_long", "duplicate_id", "empty_row"} <= set(rules)
     assert len(rules) >= 20
+    assert rules_in_code() - set(rules) == set(), "rules missing from build.py's table"
 
 
 def test_every_rule_has_a_section_named_after_it(site: Path) -> None:
