@@ -93,3 +93,5 @@ html_theme_options = {
     "navigation_with_keys": False,
     "show_toc_level": 2,
 }
+# Pages without sub-pages would show an empty "Section Navigation" column.
+html_sidebars = {"index": [], "getting-started": [], "api": [], "contributing": []}
