@@ -80,6 +80,8 @@ class PushPlan:
         earlier push made (acknowledged, or assumed stored), which a retry does not make again
         (`fyno_pandas.retry_failed`); such a property is never seeded.
 
+    Notes
+    -----
     The private fields serve the request bodies: ``_set`` (``{property: rows with a
     fragment}``), ``_ambiguous`` (``{property: fragments Fyno could type otherwise}``, never a
     seed) and ``_issue_pos`` (each issue's row position, -1 for a whole column).

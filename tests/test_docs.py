@@ -1,0 +1,179 @@
+"""The documentation site: built with warnings as errors, every rule has its section, and the
+built pages open in headless Chromium.
+
+The build runs ``sphinx-build -W --keep-going`` into a temporary folder: a broken link between
+pages, a missing cross-reference or a docstring docutils cannot read fails it. The browser test
+saves its screenshots in tests/artifacts/, beside the JupyterLab test's.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import http.server
+import importlib.util
+import itertools
+import os
+import re
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from browser.lab import CHROMIUM, CHROMIUM_ARGS
+
+import fyno_pandas
+from fyno_pandas.options.model import OPTIONS
+from fyno_pandas.planning import build
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "fyno_pandas"
+ARTIFACTS = Path(__file__).parent / "artifacts"
+ACTIONS = {"dropped", "coerced", "warned", "row_skipped"}
+NOTEBOOKS = sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb"))
+WAIT = 30_000  # ms: a static page on loopback
+
+
+def declared_rules() -> list[str]:
+    """The rules of ``plan.issues``, as `fyno_pandas.planning.build` declares them in its table."""
+    table = build.__doc__.split("Issue rules", 1)[1]
+    rows = re.findall(r"^([a-z_]+) +(?:dropped|coerced|warned|row_skipped) ", table, re.M)
+    return list(dict.fromkeys(rows))
+
+
+def rules_in_code() -> set[str]:
+    """Each text the planner's code writes just before an action (``Issue("not_finite",
+    "dropped", ...)``, ``issues.add(..., "empty_row", "row_skipped", ...)``): the rules it
+    reports, found where they are used, so one missing from the table is caught."""
+    found = set()
+    for path in [*PACKAGE.glob("coercion/*.py"), *PACKAGE.glob("planning/*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            items = node.args if isinstance(node, ast.Call) else getattr(node, "elts", [])
+            texts = [item.value if isinstance(item, ast.Constant) else None for item in items]
+            found |= {
+                a for a, b in itertools.pairwise(texts) if isinstance(a, str) and b in ACTIONS
+            }
+    # plan.columns' header lists "missing", "coerced", "dropped" side by side
+    return found - ACTIONS - set(build.COLUMN_COLUMNS)
+
+
+def _missing_docs_packages() -> str | None:
+    for package in ("sphinx", "myst_nb", "pydata_sphinx_theme"):
+        if importlib.util.find_spec(package) is None:
+            return f"the {package} package is not installed (pip install -e '.[docs]')"
+    return None
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The site built from docs/ into a temporary folder, warnings as errors."""
+    missing = _missing_docs_packages()
+    if missing:
+        pytest.skip(missing)
+    out = tmp_path_factory.mktemp("docs")
+    command = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-E", "-q", "-b", "html"]
+    command += ["-d", str(out / "doctrees"), "docs", str(out / "html")]
+    # No bytecode: the build imports docs/_ext and the package and must leave the tree as it was.
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    built = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, f"sphinx-build failed:\n{built.stderr}"
+    return out / "html"
+
+
+def _ids(page: Path) -> set[str]:
+    return set(re.findall(r'\bid="([^"]+)"', page.read_text(encoding="utf-8")))
+
+
+def test_the_rule_table_is_found() -> None:
+    rules = declared_rules()
+    assert {"type_mismatch", "string_too_long", "duplicate_id", "empty_row"} <= set(rules)
+    assert len(rules) >= 20
+    assert rules_in_code() - set(rules) == set(), "rules missing from build.py's table"
+
+
+def test_every_rule_has_a_section_named_after_it(site: Path) -> None:
+    ids = _ids(site / "topics" / "rules.html")
+    missing = [rule for rule in declared_rules() if rule not in ids]
+    assert not missing, f"docs/topics/rules.md has no section for {missing}"
+
+
+def test_the_options_table_is_generated_from_the_declaration(site: Path) -> None:
+    page = (site / "topics" / "configuration.html").read_text(encoding="utf-8")
+    rows = re.findall(
+        r'<tr class="row-(?:odd|even)"><td><p><code[^>]*><span class="pre">(\w+)', page
+    )
+    assert [name for name in rows if name in OPTIONS] == list(OPTIONS)
+
+
+def test_the_api_reference_documents_every_public_name(site: Path) -> None:
+    ids = _ids(site / "api.html")
+    public = [f"fyno_pandas.{name}" for name in fyno_pandas.__all__ if name != "__version__"]
+    expected = [*public, "fyno_pandas.emulator.FynoEmulator"]
+    assert [name for name in expected if name not in ids] == []
+
+
+def test_each_tutorial_is_rendered_with_its_saved_outputs(site: Path) -> None:
+    assert len(NOTEBOOKS) == 5
+    for name in NOTEBOOKS:
+        page = (site / "tutorials" / f"{name}.html").read_text(encoding="utf-8")
+        assert page.count('class="cell_output') >= 5, f"{name}: outputs missing"
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        """Keep the test's output free of one line per file served."""
+
+
+@pytest.fixture
+def served(site: Path) -> Iterator[str]:
+    """The built site over HTTP on a loopback port, as a browser reads a hosted site."""
+    handler = functools.partial(_QuietHandler, directory=str(site))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{server.server_port}"
+        finally:
+            server.shutdown()
+            thread.join()
+
+
+def _missing_browser() -> str | None:
+    if not Path(CHROMIUM).exists():
+        return f"Debian's chromium is not installed at {CHROMIUM} (apt-get install chromium)"
+    if importlib.util.find_spec("playwright") is None:
+        return "the playwright package is not installed (pip install -e '.[test]')"
+    return None
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(_missing_browser() is not None, reason=str(_missing_browser()))
+def test_the_site_opens_in_chromium(served: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        shot = ARTIFACTS / "docs_index.png"
+        try:
+            page.goto(f"{served}/index.html")
+            page.wait_for_selector("h1:has-text('fyno_pandas')", timeout=WAIT)
+            header = page.locator(".bd-header")
+            assert header.get_by_role("link", name="Getting started").is_visible()
+            page.screenshot(path=str(shot))
+
+            shot = ARTIFACTS / "docs_tutorial.png"
+            header.get_by_role("link", name="Tutorials").click()
+            page.wait_for_selector("h1:has-text('Tutorials')", timeout=WAIT)
+            sidebar = page.locator(".bd-sidebar-primary")
+            sidebar.get_by_role("link", name=re.compile("^Quickstart")).click()
+            page.wait_for_selector("h1:has-text('Quickstart')", timeout=WAIT)
+            preview = page.locator(".cell_output tr.fyno-prop").first
+            preview.scroll_into_view_if_needed()
+            assert preview.is_visible()
+        finally:
+            page.screenshot(path=str(shot))
+            browser.close()
