@@ -50,8 +50,8 @@ def retry_failed(
 
     ``result`` may come straight from `push` or back from a file (``to_csv``, ``to_parquet``):
     rows are matched to ``df`` by ``distinct_id``, and the push's operations (``ops``,
-    ``unset``) come from the result's summary, else from the ledger's record of its
-    ``push_id``; with neither, pass ``ops=`` (``ops={}`` when every column was set), since
+    ``unset``) come from the ledger's record of its ``push_id``, else (no ledger) from the
+    result's summary; with neither, pass ``ops=`` (``ops={}`` when every column was set), since
     resending an add as a set would overwrite the user's total.
 
     Rows ``in_doubt`` (an add or append that may have landed) are left alone unless
