@@ -23,9 +23,10 @@ no partition can fix a property's type by racing another:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dask.dataframe as dd
 import numpy as np
@@ -42,6 +43,9 @@ from .planning.issues import ISSUE_COLUMNS
 from .planning.plan import PushPlan
 from .results.columns import empty_result
 from .sending.seeding import new_properties
+
+if TYPE_CHECKING:
+    from .sending.session import PushSession
 
 __all__ = ["DaskFynoAccessor"]
 
@@ -221,12 +225,18 @@ def seed_first(first: PushPlan, request: PushRequest) -> None:
     log.info("fixing the type of %d new properties before the partitions", len(seeds))
     result = run.run_push(
         dataclasses.replace(request, send=send),
-        lambda session: session.send(only_seeds),  # type: ignore[union-attr]
+        functools.partial(_send_seeds, only_seeds),
         recorded={**first.options, "seeds": True},
     )
     if result.attrs["fyno"]["interrupted"]:
         raise PushInterrupted(result)
     _refuse_unfixed(sorted(set(seeds) - stored_types(only_seeds, seeds, result)), result)
+
+
+def _send_seeds(only_seeds: PushPlan, session: PushSession | None) -> pd.DataFrame:
+    """Send the seeds through ``session``: never None, seeds are sent only when not a dry run."""
+    assert session is not None
+    return session.send(only_seeds)
 
 
 def _seeds(first: PushPlan, schema: Mapping[str, str]) -> dict[str, int]:

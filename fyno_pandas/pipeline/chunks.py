@@ -225,7 +225,8 @@ class _ChunkLoop:
             result = session.send(chunk)
         except (FynoAuthError, PushInterrupted) as exc:
             chunks.add(exc.result)
-            raise exc.with_result(chunks.result()) from None
+            exc.with_result(chunks.result())
+            raise
         chunks.add(result)
         self.unfixed -= stored_types(chunk, self.unfixed & new_properties(chunk).keys(), result)
         if result.attrs["fyno"]["interrupted"]:
@@ -273,7 +274,8 @@ def _clear_leavers(
     try:
         sync.finish()
     except FynoInputError as exc:
-        raise exc.with_result(chunks.result() if chunks.writer is None else None) from None
+        exc.with_result(chunks.result() if chunks.writer is None else None)
+        raise
     if show:
         show_text(sync.text())
     if session is None:
@@ -284,7 +286,8 @@ def _clear_leavers(
         cleared = sync.send(session)
     except (FynoAuthError, PushInterrupted) as exc:
         chunks.add(exc.result, counted=False)
-        raise exc.with_result(chunks.result()) from None
+        exc.with_result(chunks.result())
+        raise
     if len(cleared):
         chunks.add(cleared, counted=False)
     return bool(cleared.attrs.get("fyno", {}).get("interrupted"))

@@ -248,7 +248,8 @@ class MirrorSync:
         try:
             return _marked(session.send(self.clear))
         except (FynoAuthError, PushInterrupted) as exc:
-            raise exc.with_result(_marked(exc.result)) from None
+            exc.with_result(_marked(exc.result))
+            raise
 
     def push(self, session: PushSession, plan: PushPlan) -> pd.DataFrame:
         """Send ``plan`` then, unless it was stopped, the clears; one result, input rows first."""
@@ -256,7 +257,8 @@ class MirrorSync:
             result = session.send(plan)
         except (FynoAuthError, PushInterrupted) as exc:
             self.interrupted = True
-            raise exc.with_result(self.join(exc.result, self.pending())) from None
+            exc.with_result(self.join(exc.result, self.pending()))
+            raise
         if result.attrs["fyno"]["interrupted"]:
             self.interrupted = True
             log.warning("mirror: the push was interrupted; its clears stay pending")
@@ -264,7 +266,8 @@ class MirrorSync:
         try:
             cleared = self.send(session)
         except (FynoAuthError, PushInterrupted) as exc:
-            raise exc.with_result(self.join(result, exc.result)) from None
+            exc.with_result(self.join(result, exc.result))
+            raise
         return self.join(result, cleared, session.summary())
 
     def join(

@@ -109,7 +109,8 @@ def retry_failed(
         try:
             parts.append(push_frame(df.iloc[where[failed[inputs]]], id_col, replay))
         except PushInterrupted as exc:  # carries the whole result, as the retry returns it
-            raise exc.with_result(_merged(merged, again, [exc.result])) from None
+            exc.with_result(_merged(merged, again, [exc.result]))
+            raise
     clear_rows = np.flatnonzero(failed & cleared)
     if len(clear_rows):
         parts.append(_retry_clears(df, result, clear_rows, id_col, request))
