@@ -25,7 +25,8 @@ from .ledger import Ledger
 from .options.retry import RetryPolicy
 from .pipeline.chunks import push_frames
 from .pipeline.mirror import MirrorWarning
-from .pipeline.workflow import plan, push, push_plan, retry_failed
+from .pipeline.retry import retry_failed
+from .pipeline.workflow import plan, push, push_plan
 from .planning.plan import PushPlan
 
 __version__ = "0.1.0"

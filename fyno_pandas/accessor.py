@@ -1,4 +1,4 @@
-"""``df.fyno``: the DataFrame accessor; it keeps the frame and delegates to `workflow`."""
+"""``df.fyno``: the DataFrame accessor; it keeps the frame and delegates to `pipeline`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from .pipeline import workflow
+from .pipeline import retry, workflow
 
 
 def _method(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -43,4 +43,4 @@ class FynoAccessor:
 
     plan = _method(workflow.plan)
     push = _method(workflow.push)
-    retry_failed = _method(workflow.retry_failed)
+    retry_failed = _method(retry.retry_failed)

@@ -50,6 +50,11 @@ class FynoPandasError(Exception):
 
     result: Any = None
 
+    def with_result(self, result: Any) -> FynoPandasError:
+        """This error, now carrying ``result`` (the push's outcome so far, completed)."""
+        self.result = result
+        return self
+
 
 class FynoConfigError(FynoPandasError, ValueError):
     """A connection setting is missing or malformed; nothing was sent."""
@@ -121,6 +126,11 @@ class PushInterrupted(KeyboardInterrupt):
     def __init__(self, result: Any) -> None:
         super().__init__()
         self.result = result
+
+    def with_result(self, result: Any) -> PushInterrupted:
+        """This interruption, now carrying ``result`` (the push's outcome so far, completed)."""
+        self.result = result
+        return self
 
     def __str__(self) -> str:  # read when shown: the result's in-doubt rows are settled later
         return _interrupted_message(self.result)

@@ -153,13 +153,13 @@ def test_options_are_checked_once_per_call(
     emulator: FynoEmulator, destination: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[str] = []
-    real = optiondocs.check_options
+    real = optiondocs.checked_groups
 
-    def counted(entry: str, given: dict[str, Any]) -> dict[str, Any]:
+    def counted(entry: str, given: dict[str, Any]) -> tuple[dict[str, Any], dict[type, Any]]:
         calls.append(entry)
         return real(entry, given)
 
-    monkeypatch.setattr(optiondocs, "check_options", counted)
+    monkeypatch.setattr(optiondocs, "checked_groups", counted)
     result = fyno_pandas.push(frame(), "user_id", **destination, preview=False, progress=False)
     assert (result["status"] == "sent").all()
     assert calls == ["push"]

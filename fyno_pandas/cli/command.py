@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import FynoPandasError, PushInterrupted
 from ..options.checks import pair
-from ..options.model import OPTIONS, pick
+from ..options.model import OPTIONS, checked_groups, pick
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -140,10 +140,8 @@ def _push(args: argparse.Namespace) -> int:
     from ..display.render import render_text
     from ..files.reading import read_table
     from ..files.resultfile import check_output
-    from ..options.model import check_options
-    from ..pipeline.mirror import MirrorSync
-    from ..pipeline.resume import prepare
-    from ..pipeline.workflow import _push_plan, plan
+    from ..pipeline.request import PushRequest
+    from ..pipeline.workflow import prepared, send_planned
 
     options = _option_values(args)
     table = read_table(
@@ -156,19 +154,16 @@ def _push(args: argparse.Namespace) -> int:
     )
     # Checked before anything is sent: a result that cannot be written is lost.
     output = check_output(_result_path(args.file, options.pop("output"), options["dry_run"]))
-    the_plan = plan(table.frame, args.id_col, **pick(options, entry="plan"))
-    send = pick(check_options("push", pick(options, entry="push")), entry="push_plan")
-    sync = MirrorSync(the_plan, options) if options["mirror"] else None
-    if sync is not None:
-        sync.finish()  # refused above the limit before anything is sent
-    the_plan, resumed = prepare(the_plan, the_plan.config, send)
-    print("\n".join([render_text(the_plan), *table.notes()]))
-    if sync is not None:
-        print(sync.text())
-    if resumed.note:
-        print(resumed.note)
+    _, groups = checked_groups("push", pick(options, entry="push"))
+    request = PushRequest.of(groups)
+    ready = prepared(table.frame, args.id_col, request)
+    print("\n".join([render_text(ready.plan), *table.notes()]))
+    if ready.sync is not None:
+        print(ready.sync.text())
+    if ready.resumed.note:
+        print(ready.resumed.note)
     try:
-        result = _push_plan(the_plan, send, sync, resumed)
+        result = send_planned(ready.plan, request, ready.sync, ready.resumed)
     except PushInterrupted as stopped:  # the partial result is written, as any result
         _write(stopped.result, output, options["dry_run"])
         print(f"error: {stopped}", file=sys.stderr)

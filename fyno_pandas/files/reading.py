@@ -140,19 +140,10 @@ def read_table(
         file lacks or a dtype pandas does not know; ``na_values`` for a file that is not CSV; a
         ``parse_dates`` value that is not an ISO 8601 date; a repeated CSV header.
     """
-    reader = READERS.get(path.suffix.lower())
-    if reader is None:
-        raise FynoInputError(f"{path}: unknown file type; use one of {', '.join(sorted(READERS))}")
-    if not path.is_file():
-        raise FynoInputError(f"{path}: no such file")
-    if na_values and reader is not _read_csv:
-        raise FynoInputError(f"--na-values: applies to CSV files only, not {path.suffix}")
+    reader = _reader(path, na_values)
     dtypes = _checked_dtypes(dtypes or {})
     frame = _read(path, reader, dtypes, na_values)
-    for flag, columns in (("--parse-dates", parse_dates), ("--dtype", dtypes)):
-        for column in columns:
-            if column not in frame.columns:
-                raise FynoInputError(f"{flag}: {path} has no column {column!r}", column=column)
+    _check_named(path, frame, {"--parse-dates": parse_dates, "--dtype": dtypes})
     table = Table(frame)
     if reader is _read_csv:
         schema = schema or {}
@@ -164,6 +155,27 @@ def read_table(
     for column in parse_dates:
         table.frame[column] = _dates(table.frame[column])
     return table
+
+
+def _reader(path: Path, na_values: Sequence[str]) -> Any:
+    """The reader of ``path``'s type; refused for an unknown type, a missing file, or
+    ``na_values`` for a file that is not CSV."""
+    reader = READERS.get(path.suffix.lower())
+    if reader is None:
+        raise FynoInputError(f"{path}: unknown file type; use one of {', '.join(sorted(READERS))}")
+    if not path.is_file():
+        raise FynoInputError(f"{path}: no such file")
+    if na_values and reader is not _read_csv:
+        raise FynoInputError(f"--na-values: applies to CSV files only, not {path.suffix}")
+    return reader
+
+
+def _check_named(path: Path, frame: pd.DataFrame, named: Mapping[str, Collection[Any]]) -> None:
+    """Refuse a flag naming a column the file lacks."""
+    for flag, columns in named.items():
+        for column in columns:
+            if column not in frame.columns:
+                raise FynoInputError(f"{flag}: {path} has no column {column!r}", column=column)
 
 
 def _checked_dtypes(dtypes: Mapping[str, str]) -> dict[str, str]:

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CHANGED",
     "HOLDS",
+    "categories",
     "compare_states",
     "latest_acks",
     "match_rows",
@@ -57,8 +58,8 @@ def unchanged_mask(
         a cell that is not set).
     """
     n = len(distinct_ids)
-    users, user_codes = _categories(acked["distinct_id"])
-    props, prop_codes = _categories(acked["property"])
+    users, user_codes = categories(acked["distinct_id"])
+    props, prop_codes = categories(acked["property"])
     # The plan's column of each acknowledged property (-1: not in the plan).
     wanted = list(plan_hashes)
     column = np.asarray(pd.Index(wanted, dtype=object).get_indexer(props), dtype=np.intp)
@@ -160,7 +161,7 @@ def latest_acks(
     For rows reported ``unchanged`` (their earlier request id, and since when). Rows whose user
     the ledger does not know get None and NaT. The result has a RangeIndex, one row per id.
     """
-    users, codes = _categories(acked["distinct_id"])
+    users, codes = categories(acked["distinct_id"])
     at = acked["acked_at"].to_numpy(dtype="datetime64[ns]").view(np.int64)
     latest = np.full(len(users), -1, dtype=np.intp)
     if len(codes) and (np.diff(codes) >= 0).all():
@@ -210,7 +211,7 @@ def match_rows(users: pd.Index, distinct_ids: Sequence[str | None] | np.ndarray)
     return position[codes[len(users) :]]  # a missing id (None) has code -1: the last slot
 
 
-def _categories(col: pd.Series) -> tuple[pd.Index, np.ndarray]:
+def categories(col: pd.Series) -> tuple[pd.Index, np.ndarray]:
     """(unique values as an Index, codes) of a column: free for a categorical, else factorize."""
     if isinstance(col.dtype, pd.CategoricalDtype):
         return col.cat.categories, col.cat.codes.to_numpy()

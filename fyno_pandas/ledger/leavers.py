@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .check import _categories, match_rows
+from .check import categories, match_rows
 
 if TYPE_CHECKING:
     from .scope import Scope
@@ -74,8 +74,8 @@ def holders(acked: pd.DataFrame, properties: Sequence[str], before: Any = None) 
         user who came back) is not held in this sense.
     """
     wanted = tuple(properties)
-    users, codes = _categories(acked["distinct_id"])
-    names, name_codes = _categories(acked["property"])
+    users, codes = categories(acked["distinct_id"])
+    names, name_codes = categories(acked["property"])
     column = pd.Index(list(wanted), dtype=object).get_indexer(names)[name_codes]
     keep = (column >= 0) & (acked["value_hash"].to_numpy(dtype=np.uint64) != 0)
     if before is not None and len(acked):

@@ -14,19 +14,23 @@ import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from .model import ENTRY_POINTS, OPTIONS, Option, check_options, defaults
+from .model import ENTRY_POINTS, OPTIONS, Option, checked_groups, defaults
 
 __all__ = ["options_table_markdown", "parameters_doc", "takes"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+#: Makes an entry point's request of its checked option groups and its own arguments.
+Build = Callable[..., Any]
 
 
-def takes(entry: str) -> Callable[[F], F]:
+def takes(entry: str, build: Build | None = None) -> Callable[[F], F]:
     """Give ``func(..., **options)`` the options of ``entry`` as keyword-only parameters.
 
     The function's own parameters (all but ``**options``) come first and pass through; the
     options are checked and completed with their defaults before ``func`` runs, so ``func``
-    receives every option of ``entry`` in ``options``. An option it does not take raises
+    receives every option of ``entry`` in ``options``; with ``build``, it receives instead one
+    keyword, ``request``: what ``build(groups, *args)`` makes of the checked option groups (by
+    dataclass) and the function's own arguments. An option it does not take raises
     `FynoOptionError` (a `TypeError`, as for any unknown keyword).
 
     Type checkers see the function as written (``**options: Any``): they accept any keyword,
@@ -40,7 +44,11 @@ def takes(entry: str) -> Callable[[F], F]:
             own = inspect.signature(func, eval_str=True)
         except NameError:  # an annotation only a type checker can resolve
             own = inspect.signature(func)
-        head = [p for p in own.parameters.values() if p.kind is not p.VAR_KEYWORD]
+        head = [
+            p
+            for p in own.parameters.values()
+            if p.kind is not p.VAR_KEYWORD and p.name != "request"
+        ]
         positional = {p.name for p in head}
         entry_defaults = defaults(entry)
         tail = [
@@ -56,7 +64,11 @@ def takes(entry: str) -> Callable[[F], F]:
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             options = {k: kwargs.pop(k) for k in list(kwargs) if k not in positional}
-            return func(*args, **kwargs, **check_options(entry, options))
+            values, groups = checked_groups(entry, options)
+            if build is None:
+                return func(*args, **kwargs, **values)
+            bound = own.bind_partial(*args, **kwargs).arguments
+            return func(*args, **kwargs, request=build(groups, *bound.values()))
 
         wrapper.__signature__ = own.replace(parameters=[*head, *tail])  # type: ignore[attr-defined]
         wrapper.__doc__ = _with_parameters(func.__doc__ or "", parameters_doc(entry))

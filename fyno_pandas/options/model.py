@@ -58,6 +58,7 @@ __all__ = [
     "PushOptions",
     "SendOptions",
     "check_options",
+    "checked_groups",
     "defaults",
     "names",
     "pick",
@@ -360,13 +361,17 @@ def check_options(entry: str, given: Mapping[str, Any]) -> dict[str, Any]:
     its option's check rejects. Constructing each group runs its fields' checks. Numbers of
     numpy types are numbers; they come back as Python numbers.
     """
+    values, _ = checked_groups(entry, given)
+    return values
+
+
+def checked_groups(entry: str, given: Mapping[str, Any]) -> tuple[dict[str, Any], dict[type, Any]]:
+    """`check_options`' values, and each group built of them (its checks run once, here)."""
     for name in given:
         if name not in ENTRY_POINTS[entry]:
             raise unknown_option(entry, name)
     values = defaults(entry) | {name: checks.python_number(v) for name, v in given.items()}
-    for group in GROUPS:
-        group(**pick(values, group))
-    return values
+    return values, {group: group(**pick(values, group)) for group in GROUPS}
 
 
 def unknown_option(entry: str, name: str) -> FynoOptionError:

@@ -8,12 +8,12 @@ to a file chunk by chunk as well.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import logging
 from collections import Counter
-from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
-from dataclasses import replace
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,6 @@ from ..files.resultfile import ResultWriter
 from ..ledger.bridge import skip_acknowledged
 from ..ledger.scope import Scope
 from ..options.docs import takes
-from ..options.model import Destination, PlanOptions, SendOptions, pick
 from ..planning.plan import PushPlan
 from ..planning.steps import NOT_IDEMPOTENT, add_keys
 from ..results.columns import empty_result
@@ -35,18 +34,20 @@ from ..sending.mode import for_plan
 from ..sending.seeding import new_properties
 from ..sending.sender import dry_run_result
 from ..sending.session import PushSession
-from .mirror import MirrorSync, check_mirror, show_text
+from . import run
+from .mirror import MirrorSync, show_text
+from .request import PushRequest
 from .resume import re_adds
-from .workflow import _plan
+from .workflow import plan_frame
 
-__all__ = ["push_frames"]
+__all__ = ["push_chunks", "push_frames", "stored_types"]
 
 log = logging.getLogger("fyno_pandas")
 
 
-@takes("push_frames")
+@takes("push_frames", PushRequest.of)
 def push_frames(
-    frames: Iterable[Any], id_col: Any, **options: Any
+    frames: Iterable[Any], id_col: Any, *, request: PushRequest
 ) -> pd.DataFrame | dict[str, Any]:
     """Push a stream of DataFrames as one push, holding two chunks in memory at a time.
 
@@ -91,131 +92,174 @@ def push_frames(
         Only with ``raise_on_interrupt=True``: Ctrl-C; ``.result`` as with ``FynoAuthError``,
         or the summary with ``output=``.
     """
-    return _push_frames(frames, id_col, options)
+    return push_chunks(frames, id_col, request)
 
 
-def _push_frames(
-    frames: Iterable[Any], id_col: Any, o: dict[str, Any]
+def push_chunks(
+    frames: Iterable[Any], id_col: Any, request: PushRequest
 ) -> pd.DataFrame | dict[str, Any]:
-    """`push_frames` with ``o`` holding every option of `push_frames`, checked."""
-    send = pick(o, SendOptions)
-    dry_run = send.pop("dry_run")  # a PushSession always sends
-    only_changed, preview, output = o["only_changed"], o["preview"], o["output"]
-    where = pick(o, Destination)
-    config = FynoConfig.resolve(**where, require_credentials=not dry_run)
-    check_mirror(o)
-    resolved = {name: getattr(config, name) for name in where}
-    options = pick(o, PlanOptions)
-    ledger = o["ledger"]
-    types = dict(options.pop("schema", None) or {})  # what every chunk is held to
-    unfixed: set[str] = set()  # of those, the types a chunk planned and no seed fixed yet
-    chunks = _Chunks(output)
-    plan_counts: Counter[str] = Counter()
-    re_added: set[int] = set()  # earlier pushes whose adds a chunk makes again (said once each)
-    with ExitStack() as stack:
-        stack.enter_context(chunks)
-        session = None
-        if not dry_run:
-            recorded = {**options, "only_changed": only_changed, "chunks": True}
-            # a Dask cluster's partitions share the destination's rate (`fyno_pandas.dask`)
-            share = o.get("_rate_share", 1)
-            session = stack.enter_context(
-                PushSession(
-                    config,
-                    ledger=ledger,
-                    options=recorded,
-                    rate_share=share,
-                    **{**send, "raise_on_interrupt": False},  # raised below, once the rest is done
-                )
-            )
-        # Planning opens its own connection to the ledger file, so its reads never hold up
-        # the acks the sender records meanwhile.
-        book = ledger if session is None else getattr(session.ledger, "path", False)
-        numbered = enumerate(frames, start=1)
+    """`push_frames` of a request (a Dask worker's partitions too): one `run.run_push`."""
+    loop = _ChunkLoop(id_col, request)
+    quiet = dataclasses.replace(request.send, raise_on_interrupt=False)  # raised once done
+    with _Chunks(request.output) as chunks:
+        summary = run.run_push(
+            dataclasses.replace(request, send=quiet),
+            functools.partial(loop.run, enumerate(frames, start=1), chunks),
+            recorded=loop.recorded(),
+        )
+    return loop.outcome(summary, chunks)
 
-        def plan_next() -> tuple[int, PushPlan] | None:
-            # In the helper thread, while the chunk before is sent; ``types`` was updated from
-            # every earlier chunk before this was submitted. What Fyno holds is looked up only
-            # once the chunk before is sent (below): a user in both chunks must see its acks.
-            item = next(numbered, None)
-            if item is None:
-                return None
-            number, frame = item
-            chosen = {"ledger": book, "only_changed": only_changed and session is None}
-            return number, _plan(
-                _as_frame(frame, number),
-                id_col,
-                {**resolved, **options, **chosen, "schema": dict(types)},
-            )
 
-        interrupted = False
-        sync: MirrorSync | None = None
+def _plan_next(
+    numbered: Iterator[tuple[int, Any]], id_col: Any, request: PushRequest
+) -> tuple[int, PushPlan] | None:
+    """The next chunk and its plan, in the helper thread while the chunk before is sent;
+    ``request`` holds the types of every chunk before as its ``schema``."""
+    item = next(numbered, None)
+    if item is None:
+        return None
+    number, frame = item
+    return number, plan_frame(_as_frame(frame, number), id_col, request)
+
+
+class _ChunkLoop:
+    """One `push_frames`: the chunk loop's steps, and what it holds across chunks.
+
+    Held across chunks: the types every chunk is held to (``types``), of those the ones no
+    seed fixed yet in Fyno (``unfixed``), the plans' counts, the earlier pushes whose adds a
+    chunk makes again (said once each) and the mirror sync. The look-ahead planning thread is
+    handed a request of its own (the types as its schema), never this state.
+    """
+
+    def __init__(self, id_col: Any, request: PushRequest) -> None:
+        self.id_col = id_col
+        self.request = request
+        self.types: dict[str, str] = dict(request.plan.schema or {})
+        self.unfixed: set[str] = set()
+        self.plan_counts: Counter[str] = Counter()
+        self.re_added: set[int] = set()
+        self.sync: MirrorSync | None = None
+        self.interrupted = False
+
+    def recorded(self) -> dict[str, Any]:
+        """The options the ledger records with the push."""
+        options = {k: v for k, v in self.request.plan_options().items() if k != "schema"}
+        return {**options, "only_changed": self.request.only_changed, "chunks": True}
+
+    def planning(self, session: PushSession | None) -> PushRequest:
+        """The request a chunk is planned with: held to the types so far. Planning opens its
+        own connection to the ledger file, so its reads never hold up the acks the sender
+        records meanwhile; what Fyno holds is looked up once the chunk before is sent (a user
+        in both chunks must see its acks)."""
+        request = self.request
+        book = request.ledger if session is None else getattr(session.ledger, "path", None)
+        return dataclasses.replace(
+            request,
+            ledger=book,
+            only_changed=request.only_changed and session is None,
+            plan=dataclasses.replace(request.plan, schema=dict(self.types)),
+        )
+
+    def run(
+        self,
+        numbered: Iterator[tuple[int, Any]],
+        chunks: _Chunks,
+        session: PushSession | None,
+    ) -> dict[str, Any]:
+        """Plan each chunk ahead while the one before is sent, then the mirror; the summary."""
         with ThreadPoolExecutor(1, thread_name_prefix="fyno-plan") as ahead:
-            upcoming = ahead.submit(plan_next)
-            while True:
-                try:
-                    planned = upcoming.result()
-                except KeyboardInterrupt:
-                    log.warning("push interrupted while the next chunk was read or planned")
-                    interrupted = True
-                    break
-                if planned is None:
-                    break
+            upcoming = ahead.submit(_plan_next, numbered, self.id_col, self.planning(session))
+            while (planned := self._wait(upcoming)) is not None:
                 number, chunk = planned
-                if o["mirror"] and sync is None:  # the ledger's holders, read before any send
-                    sync = MirrorSync(chunk, o)
-                elif sync is not None:
-                    sync.see(chunk)
-                for prop, fyno_type in chunk.fyno_types.items():
-                    if prop not in types and prop not in chunk.known_types:
-                        unfixed.add(prop)
-                    types.setdefault(prop, fyno_type)
-                upcoming = ahead.submit(plan_next)
-                if session is not None and session.ledger is not None and only_changed:
-                    chunk = skip_acknowledged(chunk, session.ledger, config)
-                    chunk = replace(chunk, options={**chunk.options, "only_changed": True})
-                _report(chunk, number, preview, plan_counts, send)
-                if session is not None:
-                    re_added |= _re_adds(chunk, session, config, re_added, preview)
-                if unfixed & chunk.known_types.keys():  # held to them, but still new in Fyno
-                    known = {p: t for p, t in chunk.known_types.items() if p not in unfixed}
-                    chunk = replace(chunk, known_types=known)
-                if session is None:
-                    chunks.add(dry_run_result(chunk))
-                    continue
-                try:
-                    result = session.send(chunk)
-                except (FynoAuthError, PushInterrupted) as exc:
-                    chunks.add(exc.result)
-                    exc.result = chunks.result()
-                    raise
-                chunks.add(result)
-                unfixed -= stored_types(chunk, unfixed & new_properties(chunk).keys(), result)
-                if result.attrs["fyno"]["interrupted"]:
-                    interrupted = True
+                self._hold(chunk)
+                upcoming = ahead.submit(_plan_next, numbered, self.id_col, self.planning(session))
+                if not self._send(self._narrowed(chunk, number, session), chunks, session):
                     break
-        if sync is not None:
-            interrupted = _clear_leavers(sync, session, chunks, interrupted, preview)
-        elif o["mirror"]:
-            log.warning("mirror: no chunk was read, so nothing was cleared")
+        self._mirror(session, chunks)
         if chunks.count == 0 and chunks.writer is not None:
             chunks.writer.write(empty_result())
-        summary = session.summary() if session is not None else chunks.summed()
-    summary.update(chunks=chunks.count, types=types, plan=dict(plan_counts))
-    summary["re_adds"] = sorted(re_added)
-    if sync is not None:
-        summary["mirror"] = sync.summary()
-    summary["interrupted"] = interrupted
-    log.info("push of %d chunks done: %s", chunks.count, summary)
-    if output is not None:
-        summary["output"] = str(chunks.writer.path)  # type: ignore[union-attr]
-        outcome: pd.DataFrame | dict[str, Any] = summary
-    else:
-        outcome = chunks.result()
-        outcome.attrs["fyno"] = summary
-    if interrupted and send["raise_on_interrupt"]:
-        raise PushInterrupted(outcome)
-    return outcome
+        return session.summary() if session is not None else chunks.summed()
+
+    def _wait(self, upcoming: Future[tuple[int, PushPlan] | None]) -> tuple[int, PushPlan] | None:
+        try:
+            return upcoming.result()
+        except KeyboardInterrupt:
+            log.warning("push interrupted while the next chunk was read or planned")
+            self.interrupted = True
+            return None
+
+    def _hold(self, chunk: PushPlan) -> None:
+        """Hold later chunks to ``chunk``'s types; show the mirror sync its users."""
+        if self.request.mirror.mirror and self.sync is None:  # holders read before any send
+            self.sync = MirrorSync(chunk, self.request.mirror.mirror_max_clear)
+        elif self.sync is not None:
+            self.sync.see(chunk)
+        for prop, fyno_type in chunk.fyno_types.items():
+            if prop not in self.types and prop not in chunk.known_types:
+                self.unfixed.add(prop)
+            self.types.setdefault(prop, fyno_type)
+
+    def _narrowed(self, chunk: PushPlan, number: int, session: PushSession | None) -> PushPlan:
+        """``chunk`` without what the ledger holds (now that the chunk before is sent),
+        reported, and seeding the types no seed fixed yet."""
+        request = self.request
+        if session is not None and session.ledger is not None and request.only_changed:
+            chunk = skip_acknowledged(chunk, session.ledger, request.config)
+            chunk = dataclasses.replace(chunk, options={**chunk.options, "only_changed": True})
+        _report(chunk, number, request, self.plan_counts)
+        if session is not None:
+            self.re_added |= _re_adds(
+                chunk, session, request.config, self.re_added, request.preview
+            )
+        if self.unfixed & chunk.known_types.keys():  # held to them, but still new in Fyno
+            known = {p: t for p, t in chunk.known_types.items() if p not in self.unfixed}
+            chunk = dataclasses.replace(chunk, known_types=known)
+        return chunk
+
+    def _send(self, chunk: PushPlan, chunks: _Chunks, session: PushSession | None) -> bool:
+        """Send ``chunk`` (a dry run's rows when no session); whether to go on."""
+        if session is None:
+            chunks.add(dry_run_result(chunk))
+            return True
+        try:
+            result = session.send(chunk)
+        except (FynoAuthError, PushInterrupted) as exc:
+            chunks.add(exc.result)
+            exc.with_result(chunks.result())
+            raise
+        chunks.add(result)
+        self.unfixed -= stored_types(chunk, self.unfixed & new_properties(chunk).keys(), result)
+        if result.attrs["fyno"]["interrupted"]:
+            self.interrupted = True
+            return False
+        return True
+
+    def _mirror(self, session: PushSession | None, chunks: _Chunks) -> None:
+        """After the last chunk, clear the leavers through the same push."""
+        if self.sync is not None:
+            self.interrupted = _clear_leavers(
+                self.sync, session, chunks, self.interrupted, self.request.preview
+            )
+        elif self.request.mirror.mirror:
+            log.warning("mirror: no chunk was read, so nothing was cleared")
+
+    def outcome(self, summary: dict[str, Any], chunks: _Chunks) -> pd.DataFrame | dict[str, Any]:
+        """The result (or the summary, with ``output=``); `PushInterrupted` if stopped."""
+        summary.update(chunks=chunks.count, types=self.types, plan=dict(self.plan_counts))
+        summary["re_adds"] = sorted(self.re_added)
+        if self.sync is not None:
+            summary["mirror"] = self.sync.summary()
+        summary["interrupted"] = self.interrupted
+        log.info("push of %d chunks done: %s", chunks.count, summary)
+        if chunks.writer is not None:
+            summary["output"] = str(chunks.writer.path)
+            outcome: pd.DataFrame | dict[str, Any] = summary
+        else:
+            outcome = chunks.result()
+            outcome.attrs["fyno"] = summary
+        if self.interrupted and self.request.send.raise_on_interrupt:
+            raise PushInterrupted(outcome)
+        return outcome
 
 
 def _clear_leavers(
@@ -230,7 +274,7 @@ def _clear_leavers(
     try:
         sync.finish()
     except FynoInputError as exc:
-        exc.result = chunks.result() if chunks.writer is None else None
+        exc.with_result(chunks.result() if chunks.writer is None else None)
         raise
     if show:
         show_text(sync.text())
@@ -242,7 +286,7 @@ def _clear_leavers(
         cleared = sync.send(session)
     except (FynoAuthError, PushInterrupted) as exc:
         chunks.add(exc.result, counted=False)
-        exc.result = chunks.result()
+        exc.with_result(chunks.result())
         raise
     if len(cleared):
         chunks.add(cleared, counted=False)
@@ -291,14 +335,12 @@ def _re_adds(
     return set() if earlier is None else {earlier}
 
 
-def _report(
-    chunk: PushPlan, number: int, preview: bool, counts: Counter[str], send: dict[str, Any]
-) -> None:
+def _report(chunk: PushPlan, number: int, request: PushRequest, counts: Counter[str]) -> None:
     summary = chunk.summary()
     counts.update({k: v for k, v in summary.items() if isinstance(v, int) and k != "properties"})
-    if number == 1 and preview:
+    if number == 1 and request.preview:
         show_preview(chunk)
-        mode = for_plan(chunk, send["concurrency"], send["batch_size"])
+        mode = for_plan(chunk, request.send.concurrency, request.send.batch_size)
         show_text(f"Sending (chunk 1): {mode.describe()}")
     elif summary["values_dropped"] or summary["rows_skipped"]:
         rules = chunk.issues["rule"].value_counts().to_dict()

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import sys
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import FynoAuthError, FynoInputError, PushInterrupted
-from ..ledger.bridge import choose_ledger, opened
+from ..ledger.bridge import opened
 from ..ledger.leavers import Holders, read_holders
 from ..ledger.scope import Scope
 from ..planning.build import build_plan
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from ..planning.plan import PushPlan
     from ..sending.session import PushSession
 
-__all__ = ["MirrorSync", "MirrorWarning", "check_mirror", "retry_clears", "show_text"]
+__all__ = ["MirrorSync", "MirrorWarning", "retry_clears", "show_text"]
 
 log = logging.getLogger("fyno_pandas")
 
@@ -55,22 +55,11 @@ class MirrorWarning(UserWarning):
     """Mirror sync cannot do what it was asked (a ledger with no history): nothing cleared."""
 
 
-def check_mirror(o: Mapping[str, Any]) -> None:
-    """Refuse ``mirror=True`` without a ledger, before anything is read or sent."""
-    if o.get("mirror") and choose_ledger(o.get("ledger")) is None:
-        raise FynoInputError(
-            "mirror=True needs the ledger: Fyno cannot say who holds a property, only the "
-            "ledger remembers whom earlier pushes set it for; drop ledger=False",
-            rule="mirror",
-        )
-
-
-def mirrored_properties(plan: PushPlan, o: Mapping[str, Any]) -> list[str]:
+def mirrored_properties(plan: PushPlan) -> list[str]:
     """The plan's ``set``/``set_once`` properties (not those of ``unset=``); a refused op
     (add, append, remove) is an error."""
-    ops = o.get("ops") or plan.options.get("ops") or {}
-    by_name = {str(k): v for k, v in ops.items()}
-    for name in o.get("unset") or plan.options.get("unset") or ():
+    by_name = {str(k): v for k, v in (plan.options.get("ops") or {}).items()}
+    for name in plan.options.get("unset") or ():
         by_name[str(name)] = "unset"
     refused = [p for p in plan.properties if by_name.get(p, "set") in REFUSED_OPS]
     if refused:
@@ -128,12 +117,12 @@ class MirrorSync:
     ----------
     first : PushPlan
         The push's (first) plan: its properties, destination, ledger and ids.
-    o : mapping
-        The push's options (``mirror_max_clear``, and ``ops`` when given).
+    max_clear : int, optional
+        ``mirror_max_clear``: the most users it may clear (None: half of the holders).
     """
 
-    def __init__(self, first: PushPlan, o: Mapping[str, Any]) -> None:
-        self.properties = mirrored_properties(first, o)
+    def __init__(self, first: PushPlan, max_clear: int | None) -> None:
+        self.properties = mirrored_properties(first)
         self.base = _base(first)
         self.destination = first.config.label  # type: ignore[union-attr]
         with opened(self.base[1], create=False) as book:
@@ -144,7 +133,7 @@ class MirrorSync:
                 scope = Scope.of(first.config)
                 self.holders = read_holders(book, scope, self.properties)
         self.staying = np.zeros(len(self.holders), dtype=bool)
-        self._limit = o.get("mirror_max_clear")
+        self._limit = max_clear
         self._labels: list[Any] = []
         self._integer = True
         self.clear: PushPlan | None = None
@@ -259,7 +248,7 @@ class MirrorSync:
         try:
             return _marked(session.send(self.clear))
         except (FynoAuthError, PushInterrupted) as exc:
-            exc.result = _marked(exc.result)
+            exc.with_result(_marked(exc.result))
             raise
 
     def push(self, session: PushSession, plan: PushPlan) -> pd.DataFrame:
@@ -268,7 +257,7 @@ class MirrorSync:
             result = session.send(plan)
         except (FynoAuthError, PushInterrupted) as exc:
             self.interrupted = True
-            exc.result = self.join(exc.result, self.pending())
+            exc.with_result(self.join(exc.result, self.pending()))
             raise
         if result.attrs["fyno"]["interrupted"]:
             self.interrupted = True
@@ -277,7 +266,7 @@ class MirrorSync:
         try:
             cleared = self.send(session)
         except (FynoAuthError, PushInterrupted) as exc:
-            exc.result = self.join(result, exc.result)
+            exc.with_result(self.join(result, exc.result))
             raise
         return self.join(result, cleared, session.summary())
 
@@ -301,9 +290,7 @@ def _marked(result: pd.DataFrame) -> pd.DataFrame:
     return result
 
 
-def retry_clears(
-    base: PushPlan, ids: Sequence[str], index: pd.Index, push_id: Any, o: Mapping[str, Any]
-) -> PushPlan:
+def retry_clears(base: PushPlan, ids: Sequence[str], index: pd.Index, push_id: Any) -> PushPlan:
     """The plan that resends the failed or pending clears of users ``ids`` (rows ``index``).
 
     ``base`` is a plan of the frame's columns (no rows needed): its properties, destination and
@@ -311,7 +298,7 @@ def retry_clears(
     not counting values acknowledged after push ``push_id`` began (a user who came back since);
     a user holding none of them any more is ``unchanged``.
     """
-    properties = mirrored_properties(base, o)
+    properties = mirrored_properties(base)
     with opened(_ledger_of(base), create=False) as book:
         if book is None:
             raise FynoInputError("mirror: the ledger file is gone; cannot resend clears")

@@ -35,14 +35,14 @@ import dataclasses
 import logging
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from ..errors import FynoInputError
 from ..ledger.adds import ACKED, IN_FLIGHT
-from ..ledger.bridge import choose_ledger, opened
+from ..ledger.bridge import opened
 from ..ledger.lease import running
 from ..ledger.scope import Scope
 from ..planning.plan import PushPlan
@@ -50,7 +50,10 @@ from ..planning.steps import NOT_IDEMPOTENT, add_fingerprint, add_keys, row_step
 from ..results.columns import STATUSES
 from ..results.replay import made_by_earlier_push
 
-__all__ = ["RE_ADD_WINDOW", "Resume", "finish", "prepare", "re_adds"]
+if TYPE_CHECKING:
+    from .request import PushRequest
+
+__all__ = ["RE_ADD_WINDOW", "History", "Resume", "finish", "prepare", "re_adds"]
 
 log = logging.getLogger("fyno_pandas")
 
@@ -81,10 +84,23 @@ class Resume:
     applied: np.ndarray | None = None
 
 
-def _walk(history: tuple[list, list], needed: set[str]) -> tuple[list[int], dict, dict, float]:
-    """The unfinished pushes since the last finished one, their acks {key: (request_id, at)},
-    the keys in flight without an ack {key: what landed of the row, or None when unknown},
-    and when the last finished push finished (0: never)."""
+class History(NamedTuple):
+    """What the ledger holds of the pushes with a plan's fingerprint (`_walk`)."""
+
+    #: The unfinished pushes since the last finished one, oldest first.
+    chain: list[int]
+    #: Their acks: {key: (request_id, at)}.
+    acked: dict[str, tuple[str | None, float]]
+    #: The keys in flight without an ack: {key: what landed of the row, or None if unknown}.
+    flying: dict[str, str | None]
+    #: When the last finished push finished (0: never).
+    finished_at: float
+    #: The ledger file (None: no ledger, or none yet).
+    path: Any = None
+
+
+def _walk(history: tuple[list, list], needed: set[str]) -> History:
+    """The ledger's pushes and add rows of one fingerprint, read as `History`."""
     pushes, rows = history
     by_push: dict[int, list] = {}
     for push_id, key, state, rid, at, applied in rows:
@@ -104,83 +120,145 @@ def _walk(history: tuple[list, list], needed: set[str]) -> tuple[list[int], dict
             chain, acked, flying = [], {}, {}
         else:
             chain.append(push_id)
-    return chain, acked, {k: v for k, v in flying.items() if k not in acked}, finished_at
+    return History(chain, acked, {k: v for k, v in flying.items() if k not in acked}, finished_at)
 
 
-def prepare(
-    plan: PushPlan, config: Any, o: dict[str, Any], fingerprint: str | None = None
-) -> tuple[PushPlan, Resume]:
+def prepare(plan: PushPlan, request: PushRequest) -> tuple[PushPlan, Resume]:
     """``plan`` narrowed to what is left of an unfinished identical push (see the module
-    docstring), and what was decided. ``o`` holds ``ledger``, ``resume`` and ``in_doubt``;
-    ``fingerprint`` (a retry's) replaces the plan's own."""
+    docstring), and what was decided. ``request`` says the ledger, ``resume`` and
+    ``in_doubt``; a retry's request its ``fingerprint`` (in place of the plan's own) and the
+    rows in ``doubt``."""
     if not NOT_IDEMPOTENT & set(plan.ops.values()):
         return plan, Resume()
     keys = add_keys(plan)
-    fingerprint = fingerprint or add_fingerprint(plan, keys)
-    choice = choose_ledger(plan.ledger if o.get("ledger") is None else o["ledger"])
-    history: tuple[list, list] = ([], [])
+    fingerprint = request.fingerprint or add_fingerprint(plan, keys)
+    history = _history(plan, request, keys, fingerprint)
+    resume = request.adds.resume
+    _refuse_running(history, resume)
+    note = None
+    if history.chain and not resume:
+        first = history.chain[0]
+        note = f"push {first} with the same adds did not finish: resume=False sends them all again"
+        history = history._replace(acked={}, flying={})
+    if not (history.chain and resume) and request.doubt is None and not plan.made:
+        return plan, _new_push(plan, request.config, keys, history, fingerprint, note)
+    return _resumed(plan, request, keys, history, fingerprint, note)
+
+
+def _history(
+    plan: PushPlan, request: PushRequest, keys: np.ndarray, fingerprint: str | None
+) -> History:
+    """The ledger's `History` of ``fingerprint`` at the request's destination."""
+    found: tuple[list, list] = ([], [])
     path = None
-    if fingerprint is not None and choice is not None and getattr(config, "wsid", None):
-        with opened(choice, create=False) as book:
-            history = book.add_history(Scope.of(config), fingerprint) if book else history
-            path = book.path if book else None
+    if fingerprint is not None and request.ledger is not None and request.config.wsid:
+        with opened(request.ledger, create=False) as book:
+            if book is not None:
+                found = book.add_history(Scope.of(request.config), fingerprint)
+                path = book.path
     needed = {k for k in keys[plan.sendable].tolist() if k is not None}
-    chain, acked, flying, finished_at = _walk(history, needed)
-    live = [p for p in chain if path is not None and running(path, p)]
-    if live and o["resume"]:
+    return _walk(found, needed)._replace(path=path)
+
+
+def _refuse_running(history: History, resume: bool) -> None:
+    """Refuse to resume a push still running (it holds its lease)."""
+    path = history.path
+    live = [p for p in history.chain if path is not None and running(path, p)]
+    if live and resume:
         raise FynoInputError(
             f"push {live[-1]} with the same adds is still running (it holds its lease on "
             f"{path}): wait for it to end, then run this again to resume what it left; "
             "resume=False adds them all again alongside it",
             rule="push_running",
         )
-    forced = o.get("_doubt")  # rows a retry was told are in doubt (`retry_failed`)
-    first = chain[0] if chain else None
-    note = None
-    if chain and not o["resume"]:
-        note = f"push {first} with the same adds did not finish: resume=False sends them all again"
-        acked, flying = {}, {}
-    if not (chain and o["resume"]) and forced is None and not plan.made:
-        if finished_at and note is None:
-            at = time.strftime("%H:%M", time.localtime(finished_at))
-            note = f"the same adds were acknowledged at {at}: sending adds them again"
-        earlier = None
-        if note is None and path is not None:
-            earlier, note = re_adds(plan, keys, path, Scope.of(config), exclude=())
-        return plan, Resume(fingerprint, note, re_adds=earlier)
+
+
+def _new_push(
+    plan: PushPlan,
+    config: Any,
+    keys: np.ndarray,
+    history: History,
+    fingerprint: str | None,
+    note: str | None,
+) -> Resume:
+    """A push that resumes nothing: what its note says of the same adds made before."""
+    if history.finished_at and note is None:
+        at = time.strftime("%H:%M", time.localtime(history.finished_at))
+        note = f"the same adds were acknowledged at {at}: sending adds them again"
+    earlier = None
+    if note is None and history.path is not None:
+        earlier, note = re_adds(plan, keys, history.path, Scope.of(config), exclude=())
+    return Resume(fingerprint, note, re_adds=earlier)
+
+
+class _Rows(NamedTuple):
+    """Per row of a resumed plan: adds acknowledged, in doubt, assumed stored, held back."""
+
+    done: np.ndarray
+    doubt: np.ndarray
+    replayed: np.ndarray
+    assumed: np.ndarray
+    held: np.ndarray
+
+
+def _rows(
+    plan: PushPlan, keys: np.ndarray, history: History, in_flight: np.ndarray, request: PushRequest
+) -> _Rows:
+    """Which rows of ``plan`` (replaying what the ledger says landed) are in which state."""
+    in_doubt = request.adds.in_doubt
     has = np.array([k is not None for k in keys], dtype=bool) & plan.sendable
-    done = has & np.array([k in acked for k in keys], dtype=bool)
-    in_flight = has & np.array([k in flying for k in keys], dtype=bool) & ~done
-    if o["in_doubt"] != "keep":
-        plan = _progress_from_ledger(plan, keys, flying, in_flight, o["in_doubt"])
+    done = has & np.array([k in history.acked for k in keys], dtype=bool)
     replayed, finished = _replayed(plan)
-    doubt = in_flight & ~replayed
-    if forced is not None:  # a row whose progress the ledger gave is replayed, not assumed whole
-        doubt |= plan.sendable & np.asarray(forced, dtype=bool) & ~done & ~replayed
-    what = {"keep": "not resent", "resend": "resent", "assume_stored": "assumed stored"}
-    assumed = (doubt if o["in_doubt"] == "assume_stored" else np.zeros_like(doubt)) | finished
-    held = (doubt if o["in_doubt"] != "resend" else np.zeros_like(doubt)) | finished
+    doubt = in_flight & ~done & ~replayed
+    if request.doubt is not None:  # a row whose progress the ledger gave is replayed
+        doubt |= plan.sendable & np.asarray(request.doubt, dtype=bool) & ~done & ~replayed
+    nothing = np.zeros_like(doubt)
+    assumed = (doubt if in_doubt == "assume_stored" else nothing) | finished
+    held = (doubt if in_doubt != "resend" else nothing) | finished
+    return _Rows(done, doubt, replayed, assumed, held)
+
+
+def _resumed(
+    plan: PushPlan,
+    request: PushRequest,
+    keys: np.ndarray,
+    history: History,
+    fingerprint: str | None,
+    note: str | None,
+) -> tuple[PushPlan, Resume]:
+    """``plan`` resuming ``history``'s unfinished pushes (or replaying a retry's rows)."""
+    in_doubt = request.adds.in_doubt
+    has = np.array([k is not None for k in keys], dtype=bool) & plan.sendable
+    in_flight = has & np.array([k in history.flying for k in keys], dtype=bool)
+    if in_doubt != "keep":
+        plan = _progress_from_ledger(plan, keys, history.flying, in_flight, in_doubt)
+    rows = _rows(plan, keys, history, in_flight, request)
+    first = history.chain[0] if history.chain else None
     why = _DOUBT.format(n=f"push {first}" if first else "the push retried")
-    rids = np.array([acked[k][0] if k in acked else None for k in keys], dtype=object)
+    rids = np.array([history.acked.get(k, (None,))[0] for k in keys], dtype=object)
     # acknowledged rows send their other steps (set, set_once, remove, unset: only_changed
     # decided those); a row left with nothing to send is unchanged, with the adds' request ids
-    adding = {p: ~done for p, op in plan.ops.items() if op in NOT_IDEMPOTENT}
-    rest = dataclasses.replace(plan, sendable=plan.sendable & ~held).restrict(adding)
+    adding = {p: ~rows.done for p, op in plan.ops.items() if op in NOT_IDEMPOTENT}
+    rest = dataclasses.replace(plan, sendable=plan.sendable & ~rows.held).restrict(adding)
     narrowed = dataclasses.replace(
         rest,
-        acked_request_ids=np.where(done & rest.unchanged, rids, plan.acked_request_ids),
-        skip_reasons=np.where(held, why, plan.skip_reasons),
+        acked_request_ids=np.where(rows.done & rest.unchanged, rids, plan.acked_request_ids),
+        skip_reasons=np.where(rows.held, why, plan.skip_reasons),
     )
+    what = {"keep": "not resent", "resend": "resent", "assume_stored": "assumed stored"}
     note = note or (
-        f"{f'resuming push {first}' if first else 'retrying'}: {int(done.sum())} acknowledged, "
-        f"{int((doubt | replayed).sum())} in doubt ({what[o['in_doubt']]}), "
+        f"{f'resuming push {first}' if first else 'retrying'}: {int(rows.done.sum())} "
+        f"acknowledged, {int((rows.doubt | rows.replayed).sum())} in doubt ({what[in_doubt]}), "
         f"{int(rest.sendable.sum())} to send"
     )
-    doubt_kept = held & ~assumed
+    doubt_kept = rows.held & ~rows.assumed
     # what the ledger says landed of each row kept in doubt, for its result's ``applied``
-    applied = np.array([flying.get(k) if k is not None else None for k in keys], dtype=object)
+    applied = np.array(
+        [history.flying.get(k) if k is not None else None for k in keys], dtype=object
+    )
     applied[~doubt_kept] = None
-    return narrowed, Resume(fingerprint, note, first, keys, doubt_kept, assumed, applied=applied)
+    decided = Resume(fingerprint, note, first, keys, doubt_kept, rows.assumed, applied=applied)
+    return narrowed, decided
 
 
 def re_adds(
