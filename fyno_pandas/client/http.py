@@ -25,7 +25,13 @@ from typing import Any
 
 import requests
 
-from ..errors import FynoAPIError, FynoAuthError, FynoConnectionError, FynoInputError
+from ..errors import (
+    FynoAPIError,
+    FynoAuthError,
+    FynoConnectionError,
+    FynoInputError,
+    FynoPandasError,
+)
 from ..options import checks
 from ..options.model import OPTIONS
 from ..options.retry import (
@@ -103,7 +109,9 @@ class BatchResult:
     statuses: list[Any]
 
 
-def error_for(status: int | None, message: str | None, config: FynoConfig, **kw: Any) -> Exception:
+def error_for(
+    status: int | None, message: str | None, config: FynoConfig, **kw: Any
+) -> FynoPandasError:
     """The exception for a failed request: the one place statuses become exception types.
 
     Parameters
@@ -116,16 +124,22 @@ def error_for(status: int | None, message: str | None, config: FynoConfig, **kw:
         Names the workspace, version and endpoint in auth errors (never the key).
     request_id : str, optional
         Passed to `FynoAPIError`.
+    result : pandas.DataFrame, optional
+        The partial result of the push the failure stopped (the error's ``result``).
     """
+    exc: FynoPandasError
     if status is None:
-        return FynoConnectionError(f"no answer from {config.endpoint}: {message}")
-    if status in (401, 403):
+        exc = FynoConnectionError(f"no answer from {config.endpoint}: {message}")
+    elif status in (401, 403):
         text = (
             f"{message or 'refused'}: the API key was refused for workspace {config.wsid!r} "
             f"({config.version}) at {config.endpoint}; check api_key= or $FYNO_API_KEY"
         )
-        return FynoAuthError(status, text, request_id=kw.get("request_id"))
-    return FynoAPIError(status, message or "", request_id=kw.get("request_id"))
+        exc = FynoAuthError(status, text, request_id=kw.get("request_id"))
+    else:
+        exc = FynoAPIError(status, message or "", request_id=kw.get("request_id"))
+    exc.result = kw.get("result")
+    return exc
 
 
 def _message_of(status: int, data: Any, raw: bytes, redact: Redactor) -> str:

@@ -1,0 +1,166 @@
+"""Every request body a push puts on the wire, built from one model: a row's steps. Pure.
+
+A row's work is a list of `fyno_pandas.planning.steps.Step` (its op, the properties it touches
+and each value's JSON text). This module is the one place that turns steps into bytes:
+
+- per row, one request per step: ``{"distinct_id": ..., "$set": {...}}`` (``$once``, ``$add``,
+  ``$append``, ``$remove``, ``$unset``; `step_body`, and `set_bodies` for many rows' set steps
+  at once);
+- in batch mode, a row's items (`batch_items`): the first holds every action of the row, each
+  further one the next elements of its appended and removed lists, wrapped by `batch_body`;
+- a seed is the step of its row's value (or first element) for the properties it seeds
+  (`seed_body`).
+
+Values are held as JSON text (``plan.fragments``), so a body is a join of strings, never a
+``json.dumps`` of Python objects; `fyno_pandas.planning.payloads` decodes these same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, NamedTuple
+
+import numpy as np
+
+from ..coercion.encode import encode_string
+from .steps import ELEMENTS, Step, elements
+
+if TYPE_CHECKING:
+    from .plan import PushPlan
+
+__all__ = [
+    "KEY",
+    "BatchItem",
+    "argument",
+    "batch_body",
+    "batch_items",
+    "landed_text",
+    "seed_body",
+    "set_bodies",
+    "set_body",
+    "step_body",
+    "unset_body",
+]
+
+#: op -> the body key of its argument
+KEY = {
+    "set": "$set",
+    "set_once": "$once",
+    "add": "$add",
+    "append": "$append",
+    "remove": "$remove",
+    "unset": "$unset",
+}
+_HEAD = '{"distinct_id":'
+# cuts the bodies `set_bodies` builds as one text apart; never in JSON text built by `encode`
+_CUT = "\x1e"
+
+
+class BatchItem(NamedTuple):
+    """One ``properties/batch`` item of a row: its JSON text, and the properties it adds to or
+    appends to."""
+
+    text: str
+    adding: tuple[str, ...]
+
+
+def argument(plan: PushPlan, step: Step) -> str:
+    """The JSON text of a step's argument: an object of its values, a list of names to unset."""
+    keys = plan.encoded_keys
+    if step.op == "unset":
+        return "[" + ",".join([keys[p][:-1] for p in step.props]) + "]"
+    return "{" + ",".join([keys[p] + v for p, v in zip(step.props, step.values, strict=True)]) + "}"
+
+
+def step_body(plan: PushPlan, pos: int, step: Step) -> bytes:
+    """The request body of one step of row ``pos``."""
+    head = _HEAD + encode_string(plan.distinct_ids[pos])
+    return (head + ',"' + KEY[step.op] + '":' + argument(plan, step) + "}").encode()
+
+
+def seed_body(plan: PushPlan, pos: int, op: str, props: Sequence[str]) -> bytes:
+    """The body of the seed of ``props`` (all of op ``op``) from row ``pos``: the row's value,
+    or its first element for an append."""
+    values = tuple(
+        elements(plan.fragments[p][pos])[0] if op == "append" else plan.fragments[p][pos]
+        for p in props
+    )
+    return step_body(plan, pos, Step(op, tuple(props), values))
+
+
+def set_body(plan: PushPlan, pos: int, props: Sequence[str] | None = None) -> bytes:
+    """The body of row ``pos``'s set step (of only ``props`` when given)."""
+    names = [p for p in plan.properties if p not in plan.ops] if props is None else props
+    present = [p for p in names if plan.fragments[p][pos] is not None]
+    values = tuple(plan.fragments[p][pos] for p in present)
+    return step_body(plan, pos, Step("set", tuple(present), values))
+
+
+def unset_body(plan: PushPlan, pos: int) -> bytes | None:
+    """The body of row ``pos``'s unset step, or None when it clears nothing."""
+    names = tuple(p for p in plan.properties if plan.unsets[p][pos])
+    return step_body(plan, pos, Step("unset", names, ())) if names else None
+
+
+def set_bodies(plan: PushPlan, positions: np.ndarray) -> list[bytes]:
+    """The body of the set step of each row at ``positions`` (`step_body` of each), built as
+    one text: every row a row of tokens (head, then a key and a value slot per property, empty
+    where not set), joined once and cut apart at `_CUT` marks."""
+    positions = np.asarray(positions, dtype=np.intp)
+    count = len(positions)
+    names = [p for p in plan.properties if p not in plan.ops]
+    present = {p: np.not_equal(plan.fragments[p][positions], None) for p in names}
+    names = [p for p in names if present[p].any()]
+    tokens = np.full((count, 4 + 2 * len(names)), "", dtype=object)
+    tokens[:, 0] = _HEAD
+    tokens[:, 1] = np.fromiter(
+        map(encode_string, plan.distinct_ids[positions]), dtype=object, count=count
+    )
+    tokens[:, 2] = ',"$set":{'
+    seen = np.zeros(count, dtype=bool)
+    for k, p in enumerate(names):
+        mask = present[p]
+        key = encode_string(p) + ":"
+        tokens[mask & seen, 3 + 2 * k] = "," + key
+        tokens[mask & ~seen, 3 + 2 * k] = key
+        tokens[mask, 4 + 2 * k] = plan.fragments[p][positions[mask]]
+        seen |= mask
+    tokens[:, -1] = "}}" + _CUT
+    return "".join(tokens.ravel().tolist()).encode().split(_CUT.encode())[:-1]
+
+
+def batch_items(plan: PushPlan, pos: int, steps: Sequence[Step]) -> list[BatchItem]:
+    """The ``properties/batch`` items of row ``pos`` making its ``steps`` (`row_steps`), in
+    order: the first holds every action of the row (its keys touch distinct properties, so
+    their order cannot matter), each further one the k-th elements of its appended and removed
+    lists."""
+    head = _HEAD + encode_string(plan.distinct_ids[pos]) + ',"action":{'
+    groups: list[list[Step]] = [[]]
+    seen = dict.fromkeys(ELEMENTS, 0)
+    for step in steps:
+        k = seen.get(step.op, 0)
+        if step.op in seen:
+            seen[step.op] += 1
+        while len(groups) <= k:
+            groups.append([])
+        groups[k].append(step)
+    return [
+        BatchItem(
+            head + ",".join(f'"{KEY[s.op]}":{argument(plan, s)}' for s in steps) + "}}",
+            tuple(p for s in steps for p in s.adding),
+        )
+        for steps in groups
+        if steps
+    ]
+
+
+def batch_body(items: Sequence[str]) -> bytes:
+    """A ``properties/batch`` body of ``items`` (each the JSON text of one or more items)."""
+    return ('{"batch":[' + ",".join(items) + "]}").encode()
+
+
+def landed_text(landed: Mapping[str, Sequence[int]]) -> str:
+    """A row's adds and appends that landed (``{property: [acknowledged, may have landed]}``)
+    as JSON text, as the result's ``applied`` column and the ledger keep it."""
+    return json.dumps(landed, sort_keys=True)

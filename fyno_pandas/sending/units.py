@@ -1,0 +1,213 @@
+"""The one unit of sending: its requests posted, each answer settled, acknowledged, journalled.
+
+A worker takes one unit at a time (`fyno_pandas.sending.state.run_units`): one row in per-row
+mode, a chunk of rows in batch mode. A unit's `Request` s say which rows they carry, each row's
+steps and which of its items add (`Request.adding`); their bodies are built as they are sent
+(`fyno_pandas.planning.bodies`), never all at once. `run_unit` posts them and, for every answer,
+gives each row its own outcome (`answers`): in a batch, its items' status (a refused item fails
+its row; an unreadable one may have been applied); a row whose items add nothing is never in
+doubt. A row is then settled, held in doubt if an add or append of it may have been applied,
+acknowledged and journalled (`PushState.finish`).
+
+- **per row**: the row's steps one after the other (`planning.steps` order), each awaited,
+  stopping at the first that is not accepted; never two in flight for one user;
+- **batch**: every row's items together and in order in ``properties/batch`` requests; a batch
+  over its mode's ``body_max`` bytes is cut into as many equal parts as it takes, a batch
+  answered 413 (before anything is stored) into halves, down to a row alone, whose outcome says
+  its body is too large. A batch holding an add or append is not resent once it may have been
+  applied.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..client.http import Outcome
+from ..planning.bodies import batch_body, batch_items, step_body
+from ..planning.steps import OPERATION, Step, row_steps
+from .state import PushState
+
+__all__ = ["Request", "answers", "batch_unit", "row_unit", "run_unit"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Request:
+    """One request of a unit.
+
+    Attributes
+    ----------
+    endpoint : str
+        The ``properties/...`` path segment.
+    body : bytes
+    rows : list of int
+        The row positions it carries.
+    steps : list of list of Step
+        Per row, the steps it carries.
+    adding : list of list of tuple of str
+        Per row, per item (a step, or a batch item), the properties it adds to or appends to.
+    """
+
+    endpoint: str
+    body: bytes
+    rows: list[int]
+    steps: list[list[Step]]
+    adding: list[list[tuple[str, ...]]]
+
+    @property
+    def idempotent(self) -> bool:
+        """Whether sending it twice stores the same: nothing in it adds or appends."""
+        return not any(a for row in self.adding for a in row)
+
+
+#: Posted requests: per request, its outcome and whether it is the last for its rows.
+Answered = Iterator[tuple[Request, Outcome, bool]]
+
+
+def row_unit(push: PushState, pos: int) -> None:
+    """Per-row mode: row ``pos``'s requests, one after the other."""
+    run_unit(push, [pos], _row_requests(push, pos), rid_of_batch=False)
+
+
+def batch_unit(push: PushState, rows: list[int]) -> None:
+    """Batch mode: the rows' items in ``properties/batch`` requests; a row a seed made all of
+    the work of is recorded at once."""
+    steps = {pos: row_steps(push.plan, pos, push.done.get(pos)) for pos in rows}
+    for pos in rows:
+        if not steps[pos]:
+            push.finish([((pos,), push.prior[pos])], None)
+    sending = [pos for pos in rows if steps[pos]]
+    if sending:
+        answered = _batch_requests(push, sending, [steps[pos] for pos in sending])
+        run_unit(push, sending, answered, rid_of_batch=True)
+
+
+def run_unit(push: PushState, rows: Sequence[int], answered: Answered, rid_of_batch: bool) -> None:
+    """Send a unit's requests (``answered`` posts them) and record every row: its own outcome
+    of each request after the seeds made for it, then, after its last request, settled, held,
+    acknowledged (under the batch's request id when ``rid_of_batch``, else the row's own) and
+    journalled. A row left without its last request (stopped, or a seed made all of its work)
+    is recorded from what it has."""
+    push.flying(rows)
+    outcomes = {pos: list(push.prior.get(pos, ())) for pos in rows}
+    for request, outcome, last in answered:
+        for pos, own in zip(request.rows, answers(push, request, outcome), strict=True):
+            outcomes[pos].append(own)
+        if last:
+            groups = _groups([(pos, outcomes.pop(pos)) for pos in request.rows])
+            push.finish(groups, outcome.request_id if rid_of_batch else None)
+    for pos, found in outcomes.items():
+        if found:
+            push.finish([((pos,), found)], None)
+
+
+def _groups(rows: list[tuple[int, list[Outcome]]]) -> list[tuple[list[int], list[Outcome]]]:
+    """Rows with the same outcomes as one group (settled together: most of a batch)."""
+    out: dict[tuple[int, ...], tuple[list[int], list[Outcome]]] = {}
+    for pos, found in rows:
+        out.setdefault(tuple(map(id, found)), ([], found))[0].append(pos)
+    return list(out.values())
+
+
+def answers(push: PushState, request: Request, outcome: Outcome) -> list[Outcome]:
+    """Each row's own outcome of ``request``, its items counted as landed or not
+    (`PushState.land`)."""
+    items = _batch_answers(outcome, request) if request.endpoint == "batch" else None
+    own = []
+    for k, pos in enumerate(request.rows):
+        adding = request.adding[k]
+        mine = outcome
+        states = [outcome.status] * len(adding)
+        if outcome.status == "in_doubt" and not any(adding):
+            mine = dataclasses.replace(outcome, status="failed")
+        elif items is not None and outcome.ok:
+            states = [_item_state(item) for item in items[k]]
+            reason = next(filter(None, map(_item_error, items[k])), None)
+            if reason is not None:
+                mine = dataclasses.replace(outcome, status="failed", error=reason)
+        push.land(pos, zip(adding, states, strict=True))
+        own.append(mine)
+    return own
+
+
+def _batch_answers(outcome: Outcome, request: Request) -> list[list[Any]]:
+    """Per row, the answers to its items (None where the answer has none: an error)."""
+    found = outcome.json.get("batch") if isinstance(outcome.json, dict) else None
+    found = found if isinstance(found, list) else []
+    cuts = itertools.accumulate((len(a) for a in request.adding), initial=0)
+    out = []
+    for lo, hi in itertools.pairwise(cuts):
+        mine = found[lo:hi]
+        out.append(mine + [None] * (hi - lo - len(mine)))
+    return out
+
+
+def _row_requests(push: PushState, pos: int) -> Answered:
+    """Per-row mode: row ``pos``'s steps as requests, each posted and awaited, stopping at the
+    first not accepted (the rest named as not sent)."""
+    steps = row_steps(push.plan, pos, push.done.get(pos))
+    for k, step in enumerate(steps):
+        request = Request(
+            OPERATION[step.op], step_body(push.plan, pos, step), [pos], [[step]], [[step.adding]]
+        )
+        outcome = push.send(request.endpoint, request.body, request.idempotent)
+        if not outcome.ok:
+            push.stopped(pos, steps[k if outcome.status == "pending" else k + 1 :])
+        yield request, outcome, not outcome.ok or k == len(steps) - 1
+        if not outcome.ok:
+            return
+
+
+def _batch_requests(push: PushState, rows: list[int], steps: list[list[Step]]) -> Answered:
+    """The rows' items (``steps`` of each) in ``properties/batch`` requests, cut to the mode's
+    body bound and split in halves on a 413."""
+    items = [batch_items(push.plan, pos, s) for pos, s in zip(rows, steps, strict=True)]
+    texts = [",".join(item.text for item in row) for row in items]
+    adding = [[item.adding for item in row] for row in items]
+    bound = math.inf if push.mode is None else push.mode.body_max
+    waiting = [(0, len(rows))]
+    while waiting:
+        lo, hi = waiting.pop()
+        body = batch_body(texts[lo:hi])
+        if hi - lo > 1 and len(body) > bound:
+            waiting += _parts(lo, hi, math.ceil(len(body) / bound))
+            continue
+        request = Request("batch", body, rows[lo:hi], steps[lo:hi], adding[lo:hi])
+        outcome = push.send("batch", body, request.idempotent)
+        if hi - lo > 1 and outcome.http_status == 413:
+            waiting += _parts(lo, hi, 2)
+            continue
+        if outcome.status == "pending":
+            for pos, carried in zip(request.rows, request.steps, strict=True):
+                push.stopped(pos, carried)
+        yield request, outcome, True
+
+
+def _parts(lo: int, hi: int, parts: int) -> list[tuple[int, int]]:
+    """``[lo, hi)`` cut into ``parts`` ranges of (nearly) equal length, last first: the
+    ranges are popped, so the rows go out in order."""
+    cuts = np.linspace(lo, hi, min(parts, hi - lo) + 1).round().astype(int).tolist()
+    return list(itertools.pairwise(cuts))[::-1]
+
+
+def _item_state(item: Any) -> str:
+    """A batch item's status in a 202: ``sent``, ``failed`` (refused), or ``in_doubt`` (no
+    readable status: it may have been applied)."""
+    if not isinstance(item, dict) or not item:
+        return "in_doubt"
+    return "sent" if _item_error(item) is None else "failed"
+
+
+def _item_error(item: Any) -> str | None:
+    """None for an accepted batch item (every action ``"ok"``), else the reason."""
+    if not isinstance(item, dict) or not item:
+        return "no status for this row in the batch answer"
+    bad = {k: v for k, v in item.items() if v != "ok"}
+    if not bad:
+        return None
+    return "; ".join(f"{k}: {v}" if k != "error" else str(v) for k, v in bad.items())
