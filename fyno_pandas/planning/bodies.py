@@ -17,14 +17,15 @@ Values are held as JSON text (``plan.fragments``), so a body is a join of string
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
 from ..coercion.encode import encode_string
-from .steps import ELEMENTS, Step, elements
+from .steps import ELEMENTS, NOT_IDEMPOTENT, Step, elements, row_steps
 
 if TYPE_CHECKING:
     from .plan import PushPlan
@@ -35,6 +36,7 @@ __all__ = [
     "argument",
     "batch_body",
     "batch_items",
+    "batch_rows",
     "landed_text",
     "seed_body",
     "set_bodies",
@@ -53,6 +55,9 @@ KEY = {
     "unset": "$unset",
 }
 _HEAD = '{"distinct_id":'
+#: The ops a row makes once, in a row's order (`row_steps`).
+_ONCE = ("set", "set_once", "add")
+_LISTS = frozenset(ELEMENTS)
 # cuts the bodies `set_bodies` builds as one text apart; never in JSON text built by `encode`
 _CUT = "\x1e"
 
@@ -65,9 +70,16 @@ class BatchItem(NamedTuple):
     adding: tuple[str, ...]
 
 
+@functools.lru_cache(maxsize=64)
+def _encoded_keys(names: tuple[str, ...]) -> dict[str, str]:
+    """Each property's name as a JSON object key (``"name":``), encoded once per plan's
+    properties."""
+    return {p: encode_string(p) + ":" for p in names}
+
+
 def argument(plan: PushPlan, step: Step) -> str:
     """The JSON text of a step's argument: an object of its values, a list of names to unset."""
-    keys = plan.encoded_keys
+    keys = _encoded_keys(tuple(plan.properties))
     if step.op == "unset":
         return "[" + ",".join([keys[p][:-1] for p in step.props]) + "]"
     return "{" + ",".join([keys[p] + v for p, v in zip(step.props, step.values, strict=True)]) + "}"
@@ -121,7 +133,7 @@ def set_bodies(plan: PushPlan, positions: np.ndarray) -> list[bytes]:
     seen = np.zeros(count, dtype=bool)
     for k, p in enumerate(names):
         mask = present[p]
-        key = encode_string(p) + ":"
+        key = _encoded_keys(tuple(plan.properties))[p]
         tokens[mask & seen, 3 + 2 * k] = "," + key
         tokens[mask & ~seen, 3 + 2 * k] = key
         tokens[mask, 4 + 2 * k] = plan.fragments[p][positions[mask]]
@@ -153,6 +165,75 @@ def batch_items(plan: PushPlan, pos: int, steps: Sequence[Step]) -> list[BatchIt
         for steps in groups
         if steps
     ]
+
+
+def batch_rows(
+    plan: PushPlan, positions: Sequence[int], done: Mapping[int, Mapping[str, int]]
+) -> tuple[list[str], list[list[tuple[str, ...]]]]:
+    """The rows' `batch_items` as the sender sends them: per row, the JSON text of its items
+    (joined) and the properties each item adds to or appends to. ``done``: per row, its
+    requests made already (`fyno_pandas.planning.steps.row_steps`).
+
+    A plan without list ops makes one item per row; unless a row has requests made already,
+    the rows' items are built together, as one text (`_single_items`)."""
+    if _LISTS.intersection(plan.ops.values()) or any(pos in done for pos in positions):
+        items = [batch_items(plan, pos, row_steps(plan, pos, done.get(pos))) for pos in positions]
+        return [",".join(i.text for i in row) for row in items], [
+            [i.adding for i in row] for row in items
+        ]
+    rows = np.asarray(positions, dtype=np.intp)
+    adds = [p for p, op in plan.ops.items() if op in NOT_IDEMPOTENT]
+    present = {p: np.not_equal(plan.fragments[p][rows], None) for p in adds}
+    adding = (
+        [[tuple(p for p in adds if present[p][k])] for k in range(len(rows))]
+        if adds
+        else [[()]] * len(rows)
+    )
+    return _single_items(plan, rows), adding
+
+
+def _single_items(plan: PushPlan, rows: np.ndarray) -> list[str]:
+    """Each row's one batch item, built as one text: per row a row of tokens (head, then per
+    action its opening, a key and a value slot per property, empty where not set, and its
+    closing), joined once and cut apart at `_CUT` marks."""
+    count = len(rows)
+    ids = np.fromiter(map(encode_string, plan.distinct_ids[rows]), dtype=object, count=count)
+    columns: list[Any] = [_HEAD, ids, ',"action":{']
+    started = np.zeros(count, dtype=bool)
+    keys = _encoded_keys(tuple(plan.properties))
+    for op in (*_ONCE, "unset"):
+        if op == "unset":
+            masks = {p: plan.unsets[p][rows] for p in plan.properties}
+        else:
+            names = [p for p in plan.properties if plan.ops.get(p, "set") == op]
+            masks = {p: np.not_equal(plan.fragments[p][rows], None) for p in names}
+        masks = {p: m for p, m in masks.items() if m.any()}
+        if not masks:
+            continue
+        has = np.logical_or.reduce(list(masks.values()))
+        opening = f'"{KEY[op]}":' + ("[" if op == "unset" else "{")
+        columns.append(_pick(has, np.where(started, "," + opening, opening)))
+        written = np.zeros(count, dtype=bool)
+        for p, mask in masks.items():
+            key = keys[p][:-1] if op == "unset" else keys[p]
+            columns.append(_pick(mask, np.where(written, "," + key, key)))
+            if op != "unset":
+                columns.append(_pick(mask, plan.fragments[p][rows]))
+            written |= mask
+        columns.append(_pick(has, "]" if op == "unset" else "}"))
+        started |= has
+    columns.append("}}" + _CUT)
+    tokens = np.empty((count, len(columns)), dtype=object)
+    for k, column in enumerate(columns):
+        tokens[:, k] = column
+    return "".join(tokens.ravel().tolist()).split(_CUT)[:-1]
+
+
+def _pick(mask: np.ndarray, values: Any) -> np.ndarray:
+    """``values`` where ``mask``, ``""`` elsewhere, as objects."""
+    out = np.full(len(mask), "", dtype=object)
+    out[mask] = values[mask] if isinstance(values, np.ndarray) else values
+    return out
 
 
 def batch_body(items: Sequence[str]) -> bytes:

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
-from ..coercion.encode import encode_string
 from ..options.checks import OPS
 from . import bodies
 from .issues import short_repr
@@ -111,11 +110,6 @@ class PushPlan:
     ledger: Ledger | Path | Literal[False] = False
     ops: dict[str, str] = dataclasses.field(default_factory=dict)
     made: Mapping[int, Mapping[str, int]] = dataclasses.field(default_factory=dict)
-
-    @cached_property
-    def encoded_keys(self) -> dict[str, str]:
-        """Each property's name as a pre-encoded JSON object key (``"name":``)."""
-        return {p: encode_string(p) + ":" for p in self.properties}
 
     @cached_property
     def _issue_column(self) -> np.ndarray:

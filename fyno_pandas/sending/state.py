@@ -141,14 +141,15 @@ class PushState:
         failed, pending, sent), with every request id."""
         status, final = _worst(outcomes)
         rids = [o.request_id for o in outcomes if o.request_id]
-        rows = np.asarray(positions, dtype=np.intp)
+        # one row (per-row mode) as a scalar index: numpy's fancy indexing costs more
+        rows: Any = positions[0] if len(positions) == 1 else np.asarray(positions, dtype=np.intp)
         self._codes[rows] = CODE[status]
         self.request_id[rows] = rids[0] if rids else None
         self.http_status[rows] = final.http_status or 0
         self.attempts[rows] = sum(o.attempts for o in outcomes)
         self.error[rows] = None if status == "sent" else final.error
         if len(rids) > 1:
-            self.request_ids.update((pos, rids) for pos in rows.tolist())
+            self.request_ids.update((pos, rids) for pos in positions)
 
     def land(self, pos: int, items: Iterable[tuple[Sequence[str], str]]) -> None:
         """Count row ``pos``'s requests or batch items (``(properties it adds to or appends

@@ -1,8 +1,8 @@
 """The one unit of sending: its requests posted, each answer settled, acknowledged, journalled.
 
 A worker takes one unit at a time (`fyno_pandas.sending.state.run_units`): one row in per-row
-mode, a chunk of rows in batch mode. A unit's `Request` s say which rows they carry, each row's
-steps and which of its items add (`Request.adding`); their bodies are built as they are sent
+mode, a chunk of rows in batch mode. A unit's `Request` s say which rows they carry and which of
+each row's items add (`Request.adding`); their bodies are built as they are sent
 (`fyno_pandas.planning.bodies`), never all at once. `run_unit` posts them and, for every answer,
 gives each row its own outcome (`answers`): in a batch, its items' status (a refused item fails
 its row; an unreadable one may have been applied); a row whose items add nothing is never in
@@ -29,8 +29,8 @@ from typing import Any
 import numpy as np
 
 from ..client.http import Outcome
-from ..planning.bodies import batch_body, batch_items, step_body
-from ..planning.steps import OPERATION, Step, row_steps
+from ..planning.bodies import batch_body, batch_rows, step_body
+from ..planning.steps import OPERATION, row_steps
 from .state import PushState
 
 __all__ = ["Request", "answers", "batch_unit", "row_unit", "run_unit"]
@@ -47,8 +47,6 @@ class Request:
     body : bytes
     rows : list of int
         The row positions it carries.
-    steps : list of list of Step
-        Per row, the steps it carries.
     adding : list of list of tuple of str
         Per row, per item (a step, or a batch item), the properties it adds to or appends to.
     """
@@ -56,7 +54,6 @@ class Request:
     endpoint: str
     body: bytes
     rows: list[int]
-    steps: list[list[Step]]
     adding: list[list[tuple[str, ...]]]
 
     @property
@@ -77,14 +74,13 @@ def row_unit(push: PushState, pos: int) -> None:
 def batch_unit(push: PushState, rows: list[int]) -> None:
     """Batch mode: the rows' items in ``properties/batch`` requests; a row a seed made all of
     the work of is recorded at once."""
-    steps = {pos: row_steps(push.plan, pos, push.done.get(pos)) for pos in rows}
-    for pos in rows:
-        if not steps[pos]:
-            push.finish([((pos,), push.prior[pos])], None)
-    sending = [pos for pos in rows if steps[pos]]
+    seeded = [pos for pos in rows if pos in push.prior]
+    empty = {pos for pos in seeded if not row_steps(push.plan, pos, push.done.get(pos))}
+    for pos in empty:
+        push.finish([((pos,), push.prior[pos])], None)
+    sending = [pos for pos in rows if pos not in empty]
     if sending:
-        answered = _batch_requests(push, sending, [steps[pos] for pos in sending])
-        run_unit(push, sending, answered, rid_of_batch=True)
+        run_unit(push, sending, _batch_requests(push, sending), rid_of_batch=True)
 
 
 def run_unit(push: PushState, rows: Sequence[int], answered: Answered, rid_of_batch: bool) -> None:
@@ -153,7 +149,7 @@ def _row_requests(push: PushState, pos: int) -> Answered:
     steps = row_steps(push.plan, pos, push.done.get(pos))
     for k, step in enumerate(steps):
         request = Request(
-            OPERATION[step.op], step_body(push.plan, pos, step), [pos], [[step]], [[step.adding]]
+            OPERATION[step.op], step_body(push.plan, pos, step), [pos], [[step.adding]]
         )
         outcome = push.send(request.endpoint, request.body, request.idempotent)
         if not outcome.ok:
@@ -163,12 +159,10 @@ def _row_requests(push: PushState, pos: int) -> Answered:
             return
 
 
-def _batch_requests(push: PushState, rows: list[int], steps: list[list[Step]]) -> Answered:
-    """The rows' items (``steps`` of each) in ``properties/batch`` requests, cut to the mode's
-    body bound and split in halves on a 413."""
-    items = [batch_items(push.plan, pos, s) for pos, s in zip(rows, steps, strict=True)]
-    texts = [",".join(item.text for item in row) for row in items]
-    adding = [[item.adding for item in row] for row in items]
+def _batch_requests(push: PushState, rows: list[int]) -> Answered:
+    """The rows' items in ``properties/batch`` requests, cut to the mode's body bound and split
+    in halves on a 413."""
+    texts, adding = batch_rows(push.plan, rows, push.done)
     bound = math.inf if push.mode is None else push.mode.body_max
     waiting = [(0, len(rows))]
     while waiting:
@@ -177,14 +171,14 @@ def _batch_requests(push: PushState, rows: list[int], steps: list[list[Step]]) -
         if hi - lo > 1 and len(body) > bound:
             waiting += _parts(lo, hi, math.ceil(len(body) / bound))
             continue
-        request = Request("batch", body, rows[lo:hi], steps[lo:hi], adding[lo:hi])
+        request = Request("batch", body, rows[lo:hi], adding[lo:hi])
         outcome = push.send("batch", body, request.idempotent)
         if hi - lo > 1 and outcome.http_status == 413:
             waiting += _parts(lo, hi, 2)
             continue
         if outcome.status == "pending":
-            for pos, carried in zip(request.rows, request.steps, strict=True):
-                push.stopped(pos, carried)
+            for pos in request.rows:
+                push.stopped(pos, row_steps(push.plan, pos, push.done.get(pos)))
         yield request, outcome, True
 
 
