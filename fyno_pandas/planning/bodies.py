@@ -177,19 +177,23 @@ def batch_rows(
     A plan without list ops makes one item per row; unless a row has requests made already,
     the rows' items are built together, as one text (`_single_items`)."""
     if _LISTS.intersection(plan.ops.values()) or any(pos in done for pos in positions):
-        items = [batch_items(plan, pos, row_steps(plan, pos, done.get(pos))) for pos in positions]
-        return [",".join(i.text for i in row) for row in items], [
-            [i.adding for i in row] for row in items
-        ]
+        return _rows_one_by_one(plan, positions, done)
     rows = np.asarray(positions, dtype=np.intp)
     adds = [p for p, op in plan.ops.items() if op in NOT_IDEMPOTENT]
-    present = {p: np.not_equal(plan.fragments[p][rows], None) for p in adds}
-    adding = (
-        [[tuple(p for p in adds if present[p][k])] for k in range(len(rows))]
-        if adds
-        else [[()]] * len(rows)
-    )
+    if not adds:
+        return _single_items(plan, rows), [[()]] * len(rows)
+    present = np.column_stack([np.not_equal(plan.fragments[p][rows], None) for p in adds])
+    adding = [[tuple(p for p, has in zip(adds, row, strict=True) if has)] for row in present]
     return _single_items(plan, rows), adding
+
+
+def _rows_one_by_one(
+    plan: PushPlan, positions: Sequence[int], done: Mapping[int, Mapping[str, int]]
+) -> tuple[list[str], list[list[tuple[str, ...]]]]:
+    """`batch_rows` row by row, from each row's steps."""
+    items = [batch_items(plan, pos, row_steps(plan, pos, done.get(pos))) for pos in positions]
+    texts = [",".join(i.text for i in row) for row in items]
+    return texts, [[i.adding for i in row] for row in items]
 
 
 def _single_items(plan: PushPlan, rows: np.ndarray) -> list[str]:
@@ -200,33 +204,46 @@ def _single_items(plan: PushPlan, rows: np.ndarray) -> list[str]:
     ids = np.fromiter(map(encode_string, plan.distinct_ids[rows]), dtype=object, count=count)
     columns: list[Any] = [_HEAD, ids, ',"action":{']
     started = np.zeros(count, dtype=bool)
-    keys = _encoded_keys(tuple(plan.properties))
     for op in (*_ONCE, "unset"):
-        if op == "unset":
-            masks = {p: plan.unsets[p][rows] for p in plan.properties}
-        else:
-            names = [p for p in plan.properties if plan.ops.get(p, "set") == op]
-            masks = {p: np.not_equal(plan.fragments[p][rows], None) for p in names}
-        masks = {p: m for p, m in masks.items() if m.any()}
-        if not masks:
-            continue
-        has = np.logical_or.reduce(list(masks.values()))
-        opening = f'"{KEY[op]}":' + ("[" if op == "unset" else "{")
-        columns.append(_pick(has, np.where(started, "," + opening, opening)))
-        written = np.zeros(count, dtype=bool)
-        for p, mask in masks.items():
-            key = keys[p][:-1] if op == "unset" else keys[p]
-            columns.append(_pick(mask, np.where(written, "," + key, key)))
-            if op != "unset":
-                columns.append(_pick(mask, plan.fragments[p][rows]))
-            written |= mask
-        columns.append(_pick(has, "]" if op == "unset" else "}"))
-        started |= has
+        masks = _action_masks(plan, rows, op)
+        if masks:
+            columns += _action_tokens(plan, rows, op, masks, started)
+            started |= np.logical_or.reduce(list(masks.values()))
     columns.append("}}" + _CUT)
     tokens = np.empty((count, len(columns)), dtype=object)
     for k, column in enumerate(columns):
         tokens[:, k] = column
     return "".join(tokens.ravel().tolist()).split(_CUT)[:-1]
+
+
+def _action_masks(plan: PushPlan, rows: np.ndarray, op: str) -> dict[str, np.ndarray]:
+    """Per property of ``op`` some of ``rows`` send, the rows that send it."""
+    if op == "unset":
+        masks = {p: plan.unsets[p][rows] for p in plan.properties}
+    else:
+        names = [p for p in plan.properties if plan.ops.get(p, "set") == op]
+        masks = {p: np.not_equal(plan.fragments[p][rows], None) for p in names}
+    return {p: m for p, m in masks.items() if m.any()}
+
+
+def _action_tokens(
+    plan: PushPlan, rows: np.ndarray, op: str, masks: dict[str, np.ndarray], started: np.ndarray
+) -> list[np.ndarray]:
+    """The token columns of one action (``"$set":{...}``, ``"$unset":[...]``) of ``rows``:
+    after a comma where an earlier action was ``started``, empty where a row has none."""
+    keys = _encoded_keys(tuple(plan.properties))
+    has = np.logical_or.reduce(list(masks.values()))
+    opening = f'"{KEY[op]}":' + ("[" if op == "unset" else "{")
+    columns = [_pick(has, np.where(started, "," + opening, opening))]
+    written = np.zeros(len(rows), dtype=bool)
+    for p, mask in masks.items():
+        key = keys[p][:-1] if op == "unset" else keys[p]
+        columns.append(_pick(mask, np.where(written, "," + key, key)))
+        if op != "unset":
+            columns.append(_pick(mask, plan.fragments[p][rows]))
+        written |= mask
+    columns.append(_pick(has, "]" if op == "unset" else "}"))
+    return columns
 
 
 def _pick(mask: np.ndarray, values: Any) -> np.ndarray:
