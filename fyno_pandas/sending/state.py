@@ -184,11 +184,12 @@ class PushState:
         """The end of some rows' work, each group of rows with its request outcomes: `settle`
         them, `hold` those whose adds may have been applied, acknowledge the sent ones (under
         ``rid``, or the first row's own request id when None) and journal them."""
-        positions = [pos for rows, outcomes in groups for pos in rows]
+        positions = [pos for rows, _ in groups for pos in rows]
         for rows, outcomes in groups:
             self.settle(rows, outcomes)
         self.hold(positions)
-        acked = [p for p in positions if self._codes[p] == CODE["sent"]]
+        at = np.asarray(positions, dtype=np.intp)
+        acked = at[self._codes[at] == CODE["sent"]].tolist()
         if self.on_ack is not None and acked:
             self.on_ack(acked, self.request_id[acked[0]] if rid is None else rid)
         self.journal_settle(positions)

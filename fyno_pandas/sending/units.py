@@ -90,43 +90,56 @@ def run_unit(push: PushState, rows: Sequence[int], answered: Answered, rid_of_ba
     journalled. A row left without its last request (stopped, or a seed made all of its work)
     is recorded from what it has."""
     push.flying(rows)
-    outcomes = {pos: list(push.prior.get(pos, ())) for pos in rows}
+    earlier = {pos: list(push.prior[pos]) for pos in rows if pos in push.prior}
     for request, outcome, last in answered:
-        for pos, own in zip(request.rows, answers(push, request, outcome), strict=True):
-            outcomes[pos].append(own)
+        owns = answers(push, request, outcome)
         if last:
-            groups = _groups([(pos, outcomes.pop(pos)) for pos in request.rows])
+            groups = _groups(request.rows, owns, outcome, earlier)
             push.finish(groups, outcome.request_id if rid_of_batch else None)
-    for pos, found in outcomes.items():
+            continue
+        for pos, own in zip(request.rows, owns, strict=True):
+            earlier.setdefault(pos, []).append(own)
+    for pos, found in earlier.items():
         if found:
             push.finish([((pos,), found)], None)
 
 
-def _groups(rows: list[tuple[int, list[Outcome]]]) -> list[tuple[list[int], list[Outcome]]]:
-    """Rows with the same outcomes as one group (settled together: most of a batch)."""
-    out: dict[tuple[int, ...], tuple[list[int], list[Outcome]]] = {}
-    for pos, found in rows:
-        out.setdefault(tuple(map(id, found)), ([], found))[0].append(pos)
-    return list(out.values())
+def _groups(
+    rows: list[int], owns: list[Outcome], outcome: Outcome, earlier: dict[int, list[Outcome]]
+) -> list[tuple[list[int], list[Outcome]]]:
+    """The rows of a request by their outcomes: those that take the request's ``outcome``
+    alone as one group (most of a batch), each other row with its ``earlier`` outcomes."""
+    shared: list[int] = []
+    groups = [(shared, [outcome])]
+    for pos, own in zip(rows, owns, strict=True):
+        if pos in earlier:
+            groups.append(([pos], [*earlier.pop(pos), own]))
+        elif own is outcome:
+            shared.append(pos)
+        else:
+            groups.append(([pos], [own]))
+    return [group for group in groups if group[0]]
 
 
 def answers(push: PushState, request: Request, outcome: Outcome) -> list[Outcome]:
-    """Each row's own outcome of ``request``, its items counted as landed or not
-    (`PushState.land`)."""
+    """Each row's own outcome of ``request``, its adds and appends counted as landed or not
+    (`PushState.land`): a refused batch item fails its row; a row whose items add nothing is
+    never in doubt."""
     items = _batch_answers(outcome, request) if request.endpoint == "batch" else None
     own = []
     for k, pos in enumerate(request.rows):
         adding = request.adding[k]
-        mine = outcome
-        states = [outcome.status] * len(adding)
-        if outcome.status == "in_doubt" and not any(adding):
+        adds = any(adding)
+        mine, states = outcome, [outcome.status] * len(adding)
+        if outcome.status == "in_doubt" and not adds:
             mine = dataclasses.replace(outcome, status="failed")
         elif items is not None and outcome.ok:
-            states = [_item_state(item) for item in items[k]]
             reason = next(filter(None, map(_item_error, items[k])), None)
             if reason is not None:
                 mine = dataclasses.replace(outcome, status="failed", error=reason)
-        push.land(pos, zip(adding, states, strict=True))
+            states = [_item_state(item) for item in items[k]] if adds else states
+        if adds:
+            push.land(pos, zip(adding, states, strict=True))
         own.append(mine)
     return own
 
