@@ -25,13 +25,7 @@ from typing import Any
 
 import requests
 
-from ..errors import (
-    FynoAPIError,
-    FynoAuthError,
-    FynoConnectionError,
-    FynoInputError,
-    FynoPandasError,
-)
+from ..errors import FynoAPIError, FynoAuthError, FynoConnectionError, FynoInputError
 from ..options import checks
 from ..options.model import OPTIONS
 from ..options.retry import (
@@ -109,9 +103,7 @@ class BatchResult:
     statuses: list[Any]
 
 
-def error_for(
-    status: int | None, message: str | None, config: FynoConfig, **kw: Any
-) -> FynoPandasError:
+def error_for(status: int | None, message: str | None, config: FynoConfig, **kw: Any) -> Exception:
     """The exception for a failed request: the one place statuses become exception types.
 
     Parameters
@@ -127,7 +119,7 @@ def error_for(
     result : pandas.DataFrame, optional
         The partial result of the push the failure stopped (the error's ``result``).
     """
-    exc: FynoPandasError
+    exc: FynoAPIError | FynoConnectionError
     if status is None:
         exc = FynoConnectionError(f"no answer from {config.endpoint}: {message}")
     elif status in (401, 403):
