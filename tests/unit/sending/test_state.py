@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 
 import fyno_pandas
@@ -20,14 +22,14 @@ SENT = Outcome("sent", 202, "r1", 1, None)
 REFUSED = Outcome("failed", 400, "r2", 1, "bad value")
 
 
-def _state(**options: object) -> PushState:
+def _state(on_ack: Any = None) -> PushState:
     df = pd.DataFrame({"uid": ["a", "b", None, "d"], "n": [1, 2, 3, 4]})
-    return PushState(make_plan(df, **options), None)
+    return PushState(make_plan(df), None, on_ack)
 
 
 def test_counts_are_read_from_the_status_array() -> None:
     push = _state()
-    assert push.counts() | {} == {
+    assert push.counts() == {
         "sent": 0,
         "failed": 0,
         "skipped": 1,
@@ -53,11 +55,10 @@ def test_a_row_takes_the_worst_of_its_outcomes_and_every_request_id() -> None:
 
 def test_a_row_whose_add_may_have_landed_is_held_in_doubt() -> None:
     df = pd.DataFrame({"uid": ["a"], "logins": [1], "note": ["x"]})
-    push = PushState(make_plan(df, ops={"logins": "add"}), None)
+    acked: list[object] = []
+    push = PushState(make_plan(df, ops={"logins": "add"}), None, lambda *ack: acked.append(ack))
     push.land(0, [(("logins",), "in_doubt")])
     push.stopped(0, [Step("set", ("note",), ('"x"',))])
-    acked: list[object] = []
-    push.on_ack = lambda rows, rid: acked.append((rows, rid))
     push.finish([([0], [REFUSED])], None)
     assert push.status_of(0) == "in_doubt"
     assert "may have been applied" in push.error[0]
@@ -67,8 +68,7 @@ def test_a_row_whose_add_may_have_landed_is_held_in_doubt() -> None:
 
 
 def test_finish_acknowledges_the_sent_rows_under_the_batch_id() -> None:
-    push = _state()
     acked: list[object] = []
-    push.on_ack = lambda rows, rid: acked.append((list(rows), rid))
+    push = _state(on_ack=lambda rows, rid: acked.append((list(rows), rid)))
     push.finish([([0, 1], [SENT]), ([3], [REFUSED])], "batch-1")
     assert acked == [([0, 1], "batch-1")]
