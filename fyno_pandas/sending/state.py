@@ -221,6 +221,11 @@ class PushState:
                 said.append(f"not sent: {describe_steps(self.unsent[pos])}")
             self.error[pos] = "; ".join(filter(None, said))
 
+    def crashed(self, exc: BaseException) -> None:
+        """A worker raised ``exc``: every worker stops, and `send_plan` raises the first."""
+        self.crash = self.crash or exc
+        self.stop.set()
+
     def journal_settle(self, positions: Sequence[int]) -> None:
         """Record the settled rows' adds: acknowledged when sent; failed when not sent or
         refused for sure (a row in ``applied`` stays in flight: in doubt, with what landed)."""
@@ -268,8 +273,7 @@ def run_units(push: PushState, count: int, unit: Callable[[int], None], bar: Any
                 finally:
                     slots.leave()
         except BaseException as exc:  # noqa: BLE001  (re-raised by send_plan in the caller)
-            push.crash = push.crash or exc
-            stop.set()
+            push.crashed(exc)
 
     workers = max(1, min(slots.threads, count))
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fyno")

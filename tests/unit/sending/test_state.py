@@ -7,10 +7,10 @@ from typing import Any
 import pandas as pd
 
 import fyno_pandas
-from fyno_pandas.client.http import Outcome
+from fyno_pandas.client.http import FynoClient, Outcome
 from fyno_pandas.planning.plan import PushPlan
 from fyno_pandas.planning.steps import Step
-from fyno_pandas.sending.state import PushState
+from fyno_pandas.sending.state import PushState, run_units
 
 
 def make_plan(df: pd.DataFrame, **options: object) -> PushPlan:
@@ -72,3 +72,18 @@ def test_finish_acknowledges_the_sent_rows_under_the_batch_id() -> None:
     push = _state(on_ack=lambda rows, rid: acked.append((list(rows), rid)))
     push.finish([([0, 1], [SENT]), ([3], [REFUSED])], "batch-1")
     assert acked == [([0, 1], "batch-1")]
+
+
+def test_a_worker_that_raises_stops_every_worker(client: FynoClient) -> None:
+    push = PushState(make_plan(pd.DataFrame({"uid": ["a"], "n": [1]})), client)
+    ran: list[int] = []
+
+    def unit(k: int) -> None:
+        ran.append(k)
+        if k == 0:
+            raise RuntimeError("boom")
+
+    assert run_units(push, 100_000, unit, None) is False
+    assert isinstance(push.crash, RuntimeError)
+    assert push.stop.is_set()
+    assert len(ran) < 100_000
