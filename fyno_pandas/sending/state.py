@@ -35,6 +35,7 @@ log = logging.getLogger("fyno_pandas")
 _AUTH = (401, 403)
 #: Each status's code in `PushState`'s status array.
 CODE = {status: code for code, status in enumerate(STATUSES)}
+_SENT = CODE["sent"]
 #: A row that needed several requests shows the worst of their statuses.
 _WORST = ("in_doubt", "failed", "pending", "sent")
 _TICK = 0.1  # seconds between progress refreshes (and Ctrl-C checks) of the calling thread
@@ -188,8 +189,7 @@ class PushState:
         for rows, outcomes in groups:
             self.settle(rows, outcomes)
         self.hold(positions)
-        at = np.asarray(positions, dtype=np.intp)
-        acked = at[self._codes[at] == CODE["sent"]].tolist()
+        acked = [pos for pos in positions if self._codes[pos] == _SENT]
         if self.on_ack is not None and acked:
             self.on_ack(acked, self.request_id[acked[0]] if rid is None else rid)
         self.journal_settle(positions)
@@ -247,7 +247,8 @@ class PushState:
 def _worst(outcomes: Sequence[Outcome]) -> tuple[str, Outcome]:
     """The worst status of a row's outcomes, and the outcome that says it (the last when
     every one was sent)."""
-    status = next(s for s in _WORST if any(o.status == s for o in outcomes))
+    found = {o.status for o in outcomes}
+    status = next(s for s in _WORST if s in found)
     if status == "sent":
         return status, outcomes[-1]
     return status, next(o for o in outcomes if o.status == status)
