@@ -3,10 +3,10 @@
 Built by `fyno_pandas.planning.build.build_plan` (which documents the policy and the issue rules) in
 one constructor call, and never changed after: `restrict`, `drop_values` and
 `without_acknowledged` return narrowed copies (`dataclasses.replace`). Read by the sender, the
-ledger and the preview. Every property value is held as JSON text (``fragments``), every
-property name as a pre-encoded ``"name":`` key, so a request body is a join of strings, never a
-``json.dumps`` of Python objects (`fyno_pandas.planning.bodies` joins them). Pure; what a
-push produced lives on its result, not here.
+ledger and the preview. Every property value is held as JSON text (``fragments``), so a request
+body is a join of strings, never a ``json.dumps`` of Python objects (`fyno_pandas.planning.bodies`
+joins them; the body methods here are its shortcuts). Pure; what a push produced lives on its
+result, not here.
 """
 
 from __future__ import annotations
