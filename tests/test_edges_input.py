@@ -16,6 +16,7 @@ from fyno_pandas.emulator import FynoEmulator
 from fyno_pandas.errors import FynoInputError
 from fyno_pandas.options.checks import pair
 from fyno_pandas.options.model import SendOptions
+from fyno_pandas.planning.bodies import argument
 from fyno_pandas.planning.steps import row_steps
 
 pa = pytest.importorskip("pyarrow", reason="pd.ArrowDtype needs pyarrow")
@@ -82,7 +83,7 @@ def test_an_element_is_sent_as_the_text_a_set_sends() -> None:
     set_plan = fyno_pandas.plan(df, "uid", ledger=False)
     for op in ("append", "remove"):
         plan = fyno_pandas.plan(df, "uid", ops={"amounts": op, "ratios": op}, ledger=False)
-        sent = [step.arg for step in row_steps(plan, 0)]
+        sent = [argument(plan, step) for step in row_steps(plan, 0)]
         assert sent == [
             '{"amounts":12345678901234567890.50,"ratios":0.1}',
             '{"amounts":1.10,"ratios":65504}',

@@ -116,16 +116,22 @@ def error_for(status: int | None, message: str | None, config: FynoConfig, **kw:
         Names the workspace, version and endpoint in auth errors (never the key).
     request_id : str, optional
         Passed to `FynoAPIError`.
+    result : pandas.DataFrame, optional
+        The partial result of the push the failure stopped (the error's ``result``).
     """
+    exc: FynoAPIError | FynoConnectionError
     if status is None:
-        return FynoConnectionError(f"no answer from {config.endpoint}: {message}")
-    if status in (401, 403):
+        exc = FynoConnectionError(f"no answer from {config.endpoint}: {message}")
+    elif status in (401, 403):
         text = (
             f"{message or 'refused'}: the API key was refused for workspace {config.wsid!r} "
             f"({config.version}) at {config.endpoint}; check api_key= or $FYNO_API_KEY"
         )
-        return FynoAuthError(status, text, request_id=kw.get("request_id"))
-    return FynoAPIError(status, message or "", request_id=kw.get("request_id"))
+        exc = FynoAuthError(status, text, request_id=kw.get("request_id"))
+    else:
+        exc = FynoAPIError(status, message or "", request_id=kw.get("request_id"))
+    exc.result = kw.get("result")
+    return exc
 
 
 def _message_of(status: int, data: Any, raw: bytes, redact: Redactor) -> str:

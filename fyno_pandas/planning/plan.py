@@ -1,29 +1,30 @@
-"""`PushPlan`: what a push will send, row by row, with the bodies built from pre-encoded text.
+"""`PushPlan`: what a push will send, row by row, as pre-encoded text.
 
 Built by `fyno_pandas.planning.build.build_plan` (which documents the policy and the issue rules) in
 one constructor call, and never changed after: `restrict`, `drop_values` and
 `without_acknowledged` return narrowed copies (`dataclasses.replace`). Read by the sender, the
-ledger and the preview. Every property value is held as JSON text (``fragments``), every
-property name as a pre-encoded ``"name":`` key, so a request body is a join of strings, never a
-``json.dumps`` of Python objects. Pure; what a push produced lives on its result, not here.
+ledger and the preview. Every property value is held as JSON text (``fragments``), so a request
+body is a join of strings, never a ``json.dumps`` of Python objects (`fyno_pandas.planning.bodies`
+joins them; the body methods here are its shortcuts). Pure; what a push produced lives on its
+result, not here.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from ..coercion.encode import encode_string
 from ..options.checks import OPS
+from . import bodies
 from .issues import short_repr
 from .payloads import request_payloads
-from .steps import request_count
+from .steps import request_count, row_steps
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -113,11 +114,6 @@ class PushPlan:
     made: Mapping[int, Mapping[str, int]] = dataclasses.field(default_factory=dict)
 
     @cached_property
-    def _keys(self) -> dict[str, str]:
-        """Each property's name as a pre-encoded JSON object key (``"name":``)."""
-        return {p: encode_string(p) + ":" for p in self.properties}
-
-    @cached_property
     def _issue_column(self) -> np.ndarray:
         return self.issues["column"].to_numpy(dtype=object)
 
@@ -202,72 +198,22 @@ class PushPlan:
             out[pos] = sorted(names.get(pos, ()))
         return out
 
-    @cached_property
-    def _set_properties(self) -> list[str]:
-        return [p for p in self.properties if p not in self.ops]
-
-    def _set_text(self, pos: int, properties: Iterable[str] | None = None) -> str:
-        names = self._set_properties if properties is None else properties
-        parts = [
-            self._keys[p] + self.fragments[p][pos]
-            for p in names
-            if self.fragments[p][pos] is not None
-        ]
-        return ",".join(parts)
-
-    def set_body(self, pos: int, properties: Iterable[str] | None = None) -> bytes:
-        """The ``properties/set`` body of row position ``pos`` (only ``properties`` if given)."""
-        text = self._set_text(pos, properties)
-        head = '{"distinct_id":' + encode_string(self.distinct_ids[pos])
-        return (head + ',"$set":{' + text + "}}").encode()
+    def set_body(self, pos: int, properties: Sequence[str] | None = None) -> bytes:
+        """The ``properties/set`` body of row ``pos`` (`fyno_pandas.planning.bodies.set_body`)."""
+        return bodies.set_body(self, pos, properties)
 
     def set_bodies(self, positions: Any = None) -> list[bytes]:
-        """`set_body` of many rows (default: every sendable row), built as one text.
-
-        Every row becomes a row of tokens (head, then a key and a value slot per property,
-        empty where not set); all tokens are joined once and the bodies cut apart at \\x1e
-        marks, which cannot occur in JSON text built by `fyno_pandas.coercion.encode`.
-        """
-        if positions is None:
-            positions = np.flatnonzero(self.sendable)
-        positions = np.asarray(positions, dtype=np.intp)
-        count = len(positions)
-        names = [p for p in self._set_properties if self._set[p][positions].any()]
-        tokens = np.full((count, 4 + 2 * len(names)), "", dtype=object)
-        tokens[:, 0] = '{"distinct_id":'
-        tokens[:, 1] = np.fromiter(
-            map(encode_string, self.distinct_ids[positions]), dtype=object, count=count
-        )
-        tokens[:, 2] = ',"$set":{'
-        seen = np.zeros(count, dtype=bool)
-        for k, p in enumerate(names):
-            mask = self._set[p][positions]
-            tokens[mask & seen, 3 + 2 * k] = "," + self._keys[p]
-            tokens[mask & ~seen, 3 + 2 * k] = self._keys[p]
-            tokens[mask, 4 + 2 * k] = self.fragments[p][positions[mask]]
-            seen |= mask
-        tokens[:, -1] = "}}\x1e"
-        return "".join(tokens.ravel().tolist()).encode().split(b"\x1e")[:-1]
+        """`set_body` of many rows (default: every sendable row), built as one text."""
+        rows = np.flatnonzero(self.sendable) if positions is None else positions
+        return bodies.set_bodies(self, rows)
 
     def unset_body(self, pos: int) -> bytes | None:
         """The ``properties/unset`` body of row ``pos``, or None when nothing is cleared."""
-        names = [p for p in self.properties if self.unsets[p][pos]]
-        if not names:
-            return None
-        head = '{"distinct_id":' + encode_string(self.distinct_ids[pos])
-        return (head + ',"$unset":[' + ",".join(map(encode_string, names)) + "]}").encode()
+        return bodies.unset_body(self, pos)
 
     def batch_item(self, pos: int) -> str:
-        """One item of a ``properties/batch`` body: ``{"distinct_id", "action": {...}}``."""
-        action = []
-        text = self._set_text(pos)
-        if text or not any(self.unsets[p][pos] for p in self.properties):
-            action.append('"$set":{' + text + "}")
-        names = [encode_string(p) for p in self.properties if self.unsets[p][pos]]
-        if names:
-            action.append('"$unset":[' + ",".join(names) + "]")
-        head = '{"distinct_id":' + encode_string(self.distinct_ids[pos])
-        return head + ',"action":{' + ",".join(action) + "}}"
+        """Row ``pos``'s ``properties/batch`` item(s), as the sender joins them."""
+        return ",".join(i.text for i in bodies.batch_items(self, pos, row_steps(self, pos)))
 
     def seed_values(self, properties: Iterable[str]) -> dict[str, int]:
         """For each property, a sendable row whose value fixes the planned type unambiguously.
@@ -371,8 +317,8 @@ class PushPlan:
 
     def payloads(self) -> list[dict[str, Any]]:
         """The request bodies as dicts, in row order: each row's requests in `planning.steps`'
-        order (set, set-once, add, each appended and removed element, unset). Built from each
-        property's decoded values, not by parsing the bodies (`fyno_pandas.planning.payloads`)."""
+        order (set, set-once, add, each appended and removed element, unset): the bodies a
+        per-row push sends (`fyno_pandas.planning.bodies`), decoded."""
         return request_payloads(self)
 
     def to_frame(self) -> pd.DataFrame:

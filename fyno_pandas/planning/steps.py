@@ -3,7 +3,7 @@
 ``ops={"logins": "add", "first_seen": "set_once", "badges": "append", "old": "remove"}`` (every
 other column ``set``) and ``unset=["old_prop"]`` (cleared for every row with a valid id). Pure:
 the plan rules of each op (`check_ops`, `coerce_op`) and the requests of a row (`row_steps`,
-`step_body`, `batch_items`, `request_count`).
+`request_count`; their bodies: `fyno_pandas.planning.bodies`).
 
 Rules (where Fyno's documentation is silent, these are our choices)
 -------------------------------------------------------------------
@@ -49,26 +49,25 @@ if TYPE_CHECKING:
     from .plan import PushPlan
 
 __all__ = [
+    "ELEMENTS",
     "NOT_IDEMPOTENT",
     "OPERATION",
     "OPS",
-    "BatchItem",
     "Step",
     "add_fingerprint",
     "add_keys",
-    "batch_items",
     "check_ops",
     "coerce_op",
     "describe_steps",
     "drop_without_safe_seed",
+    "elements",
     "name_problem",
     "not_idempotent",
     "request_count",
     "row_steps",
-    "step_body",
 ]
 
-#: op -> the endpoint's last path segment, and the body key of its argument
+#: op -> the endpoint's last path segment
 OPERATION = {
     "set": "set",
     "set_once": "set-once",
@@ -77,39 +76,24 @@ OPERATION = {
     "remove": "list-remove",
     "unset": "unset",
 }
-KEY = {
-    "set": "$set",
-    "set_once": "$once",
-    "add": "$add",
-    "append": "$append",
-    "remove": "$remove",
-    "unset": "$unset",
-}
 #: Ops whose request counts twice when applied twice (Fyno takes no idempotency key).
 NOT_IDEMPOTENT = frozenset({"add", "append"})
 _OP_TYPE = {"add": "number", "append": "list", "remove": "list"}
-_ELEMENTS = ("append", "remove")
+ELEMENTS = ("append", "remove")
 
 
 class Step(NamedTuple):
-    """One request of a row: its op, the JSON text of its argument, the properties it touches."""
+    """One request of a row: its op, the properties it touches and the JSON text of each one's
+    value (none for ``unset``); `fyno_pandas.planning.bodies` makes its body."""
 
     op: str
-    arg: str
     props: tuple[str, ...]
+    values: tuple[str, ...]
 
     @property
     def adding(self) -> tuple[str, ...]:
         """The properties this request adds to or appends to (empty when it is idempotent)."""
         return self.props if self.op in NOT_IDEMPOTENT else ()
-
-
-class BatchItem(NamedTuple):
-    """One ``properties/batch`` item of a row: its JSON text, and the properties it adds to or
-    appends to."""
-
-    text: str
-    adding: tuple[str, ...]
 
 
 def check_ops(
@@ -188,7 +172,7 @@ def coerce_op(
     if op in ("set", "set_once"):
         return coerce_series(s, known_type=known_type, naive_tz=naive_tz, long_strings=long_strings)
     wanted = _OP_TYPE[op]
-    data = _as_lists(s) if op in _ELEMENTS else s
+    data = _as_lists(s) if op in ELEMENTS else s
     c = coerce_series(data, known_type=wanted, naive_tz=naive_tz, long_strings=long_strings)
     c.note = f"{op}" + ("" if known_type is None else f"; type {known_type} known in Fyno")
     if op == "add":
@@ -249,70 +233,42 @@ def elements(fragment: str) -> list[str]:
     return [e if isinstance(e, _NumberText) else encode_string(e) for e in found]
 
 
-def _object(pairs: list[tuple[str, str]]) -> str:
-    return "{" + ",".join(encode_string(k) + ":" + v for k, v in pairs) + "}"
-
-
 def row_steps(plan: PushPlan, pos: int, done: Mapping[str, int] | None = None) -> list[Step]:
     """The requests of row ``pos`` in order; ``done`` maps a property to how many of its
     requests for this row were made already (by a seed, or an earlier push a retry replays):
     they are not made again."""
-    done = done or {}
-    by_op: dict[str, list[tuple[str, str]]] = {op: [] for op in OPS}
-    lists: dict[str, list[tuple[str, list[str]]]] = {"append": [], "remove": []}
+    once, lists = _row_values(plan, pos, done or {})
+    steps = [_step(op, pairs) for op, pairs in once.items() if pairs]
+    for op, named in lists.items():
+        for k in range(max((len(e) for _, e in named), default=0)):
+            steps.append(_step(op, [(p, e[k]) for p, e in named if k < len(e)]))
+    names = tuple(p for p in plan.properties if plan.unsets[p][pos])
+    if names:
+        steps.append(Step("unset", names, ()))
+    return steps
+
+
+def _row_values(
+    plan: PushPlan, pos: int, done: Mapping[str, int]
+) -> tuple[dict[str, list[tuple[str, str]]], dict[str, list[tuple[str, list[str]]]]]:
+    """Row ``pos``'s values not made yet: ``(property, value text)`` per op made once (set,
+    set_once, add, in that order), ``(property, element texts)`` per list op."""
+    once: dict[str, list[tuple[str, str]]] = {"set": [], "set_once": [], "add": []}
+    lists: dict[str, list[tuple[str, list[str]]]] = {op: [] for op in ELEMENTS}
     for p in plan.properties:
         frag = plan.fragments[p][pos]
         if frag is None:
             continue
         op = plan.ops.get(p, "set")
-        if op in _ELEMENTS:
+        if op in lists:
             lists[op].append((p, elements(frag)[done.get(p, 0) :]))
         elif not (op == "add" and done.get(p)):
-            by_op[op].append((p, frag))
-    steps = [_step(op, by_op[op]) for op in ("set", "set_once", "add") if by_op[op]]
-    for op in _ELEMENTS:
-        for k in range(max((len(e) for _, e in lists[op]), default=0)):
-            steps.append(_step(op, [(p, e[k]) for p, e in lists[op] if k < len(e)]))
-    names = [p for p in plan.properties if plan.unsets[p][pos]]
-    if names:
-        text = "[" + ",".join(map(encode_string, names)) + "]"
-        steps.append(Step("unset", text, tuple(names)))
-    return steps
+            once[op].append((p, frag))
+    return once, lists
 
 
 def _step(op: str, pairs: list[tuple[str, str]]) -> Step:
-    return Step(op, _object(pairs), tuple(p for p, _ in pairs))
-
-
-def step_body(plan: PushPlan, pos: int, step: Step) -> bytes:
-    """The request body of one step of row ``pos``."""
-    head = '{"distinct_id":' + encode_string(plan.distinct_ids[pos])
-    return (head + ',"' + KEY[step.op] + '":' + step.arg + "}").encode()
-
-
-def batch_items(plan: PushPlan, pos: int, done: Mapping[str, int] | None = None) -> list[BatchItem]:
-    """The ``properties/batch`` items of row ``pos``, in order (see the module docstring)."""
-    head = '{"distinct_id":' + encode_string(plan.distinct_ids[pos]) + ',"action":{'
-    first: list[Step] = []
-    rest: list[list[Step]] = []
-    k = {"append": 0, "remove": 0}
-    for step in row_steps(plan, pos, done):
-        if step.op not in _ELEMENTS or k[step.op] == 0:
-            first.append(step)
-        else:
-            while len(rest) < k[step.op]:
-                rest.append([])
-            rest[k[step.op] - 1].append(step)
-        if step.op in _ELEMENTS:
-            k[step.op] += 1
-    return [
-        BatchItem(
-            head + ",".join(f'"{KEY[s.op]}":{s.arg}' for s in steps) + "}}",
-            tuple(p for s in steps for p in s.adding),
-        )
-        for steps in (first, *rest)
-        if steps
-    ]
+    return Step(op, tuple(p for p, _ in pairs), tuple(v for _, v in pairs))
 
 
 def describe_steps(steps: Sequence[Step]) -> str:
@@ -363,11 +319,11 @@ def request_count(plan: PushPlan) -> int:
     """Requests a per-row push of ``plan`` makes (seeds aside; batch mode packs rows)."""
     n = len(plan.index)
     any_of = {op: np.zeros(n, dtype=bool) for op in (*OPS, "unset")}
-    longest = {op: np.zeros(n, dtype=np.int64) for op in _ELEMENTS}
+    longest = {op: np.zeros(n, dtype=np.int64) for op in ELEMENTS}
     for p in plan.properties:
         op = plan.ops.get(p, "set")
         any_of["unset"] |= plan.unsets[p]
-        if op in _ELEMENTS:
+        if op in ELEMENTS:
             sizes = [len(json.loads(f)) if f is not None else 0 for f in plan.fragments[p]]
             longest[op] = np.maximum(longest[op], sizes)
         else:

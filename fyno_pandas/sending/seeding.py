@@ -11,7 +11,7 @@ A seed goes through its property's op (`planning.steps`): ``set-once`` for a set
 ``numerical-add`` for an add (the row's amount), ``list-append`` for an append (the row's first
 element). An add or append seed is part of its row's work and is not made again: the row's
 result starts with it (``push.prior``, ``push.done``). A row whose seeded add or append may have
-been applied (`fyno_pandas.sending.state.may_have_added`) is never ``failed``: `PushState.hold`
+been applied (`fyno_pandas.sending.state.PushState.land`) is never ``failed``: `PushState.hold`
 makes it ``in_doubt`` (``pending`` when stopped, saying so) and it stays in flight.
 A ``remove`` column never creates a property, so it is never seeded.
 """
@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..client.http import Outcome
-from ..coercion.encode import encode_string
 from ..options.checks import OPS
-from ..planning.steps import NOT_IDEMPOTENT, OPERATION, Step, elements, row_steps, step_body
-from .state import PushState, may_have_added, run_units
+from ..planning.bodies import seed_body
+from ..planning.steps import NOT_IDEMPOTENT, OPERATION, row_steps
+from .state import PushState, run_units
 
 if TYPE_CHECKING:
     from ..planning.plan import PushPlan
@@ -61,72 +61,67 @@ def seed_types(push: PushState, new: dict[str, str], claims: Any) -> bool:
     every row carrying it is ``failed`` and not sent: whichever value Fyno processed first
     would otherwise decide its type. True when interrupted by Ctrl-C.
     """
-    plan = push.plan
-    chosen = plan.seed_values(list(new))
+    chosen = push.plan.seed_values(list(new))
     by_row: dict[int, dict[str, list[str]]] = {}
     for prop, pos in chosen.items():
-        by_row.setdefault(pos, {}).setdefault(plan.ops.get(prop, "set"), []).append(prop)
+        by_row.setdefault(pos, {}).setdefault(push.plan.ops.get(prop, "set"), []).append(prop)
     # one unit per row, its seeds one after the other: never two in flight for one user
-    seeds = [(pos, op, ops[op]) for pos, ops in by_row.items() for op in OPS if op in ops]
-    units = [[k for k, seed in enumerate(seeds) if seed[0] == pos] for pos in by_row]
-    refused = {p: "no value can fix its type for sure" for p in new if p not in chosen}
-    if seeds:
+    units = [[(pos, op, ops[op]) for op in OPS if op in ops] for pos, ops in by_row.items()]
+    refused: dict[str, Outcome | str] = {
+        p: "no value can fix its type for sure" for p in new if p not in chosen
+    }
+    if units:
         log.debug("fixing the type of %d new properties first", len(chosen))
-
-    def unit(j: int) -> None:
-        for k in units[j]:
-            status = seed(*seeds[k])
-            if status != "sent":  # the row's later seeds are not sent
-                later = [p for _, _, props in (seeds[i] for i in units[j] if i > k) for p in props]
-                if status != "pending":  # stopped: their rows stay pending
-                    refused.update(dict.fromkeys(later, "an earlier seed of its row failed"))
-                return
-
-    def seed(pos: int, op: str, props: list[str]) -> str:
-        if op == "set":
-            outcome = push.client.post("set", plan.set_body(pos, props), stop=push.stop)
-        else:
-            body = step_body(plan, pos, Step(op, _seed_argument(plan, pos, props), tuple(props)))
-            idempotent = op not in NOT_IDEMPOTENT
-            if not idempotent:
-                push.flying((pos,))
-            outcome = push.client.post(OPERATION[op], body, stop=push.stop, idempotent=idempotent)
-            push.land(pos, () if idempotent else props, outcome.status)
-            if may_have_added([(not idempotent, outcome.status)]):
-                push.applied.add(pos)
-            if not idempotent and outcome.status != "pending":  # made: not made again
-                push.prior.setdefault(pos, []).append(outcome)
-                push.done.setdefault(pos, {}).update(dict.fromkeys(props, 1))
-        push.count((outcome,))
-        if outcome.ok:
-            if claims is not None:
-                claims.fixed(props)
-        elif outcome.status in ("failed", "in_doubt"):
-            refused.update(dict.fromkeys(props, outcome))
-        return outcome.status
-
-    interrupted = run_units(push, len(units), unit, None)
+    interrupted = run_units(
+        push, len(units), lambda j: _seed_row(push, units[j], claims, refused), None
+    )
     for prop, why in refused.items():
         _fail_carriers(push, prop, why)
     # one path with the rows phase (`PushState.hold`): a row whose add or append may have
     # been applied stays in flight and ``in_doubt``, unless the rows phase sends the rest
     stopped = push.stop.is_set()  # no rows phase: a pending row is settled here
-    settled = [p for p in sorted(by_row) if push.status[p] != "pending" or stopped]
+    settled = [p for p in sorted(by_row) if push.status_of(p) != "pending" or stopped]
     for pos in settled:
-        push.unsent[pos] = row_steps(plan, pos, push.done.get(pos))
+        push.stopped(pos, row_steps(push.plan, pos, push.done.get(pos)))
     push.hold(settled)
     push.journal_settle(settled)
     return interrupted
 
 
-def _seed_argument(plan: PushPlan, pos: int, props: list[str]) -> str:
-    """The JSON object a seed of ``props`` sends: the row's value, or its first element."""
-    parts = []
-    for p in props:
-        frag = plan.fragments[p][pos]
-        value = elements(frag)[0] if plan.ops.get(p) == "append" else frag
-        parts.append(encode_string(p) + ":" + value)
-    return "{" + ",".join(parts) + "}"
+def _seed_row(
+    push: PushState,
+    seeds: list[tuple[int, str, list[str]]],
+    claims: Any,
+    refused: dict[str, Outcome | str],
+) -> None:
+    """One row's seeds, one after the other; after one not accepted, the row's later seeds
+    are not sent (their properties refused, unless stopped: their rows stay pending)."""
+    for k, (pos, op, props) in enumerate(seeds):
+        outcome = _seed(push, pos, op, props)
+        if outcome.ok:
+            if claims is not None:
+                claims.fixed(props)
+            continue
+        if outcome.status in ("failed", "in_doubt"):
+            refused.update(dict.fromkeys(props, outcome))
+            later = [p for _, _, rest in seeds[k + 1 :] for p in rest]
+            refused.update(dict.fromkeys(later, "an earlier seed of its row failed"))
+        return
+
+
+def _seed(push: PushState, pos: int, op: str, props: list[str]) -> Outcome:
+    """Send the seed of ``props`` (op ``op``) from row ``pos``; an add or append seed is in
+    flight first, and is part of its row's work once made."""
+    idempotent = op not in NOT_IDEMPOTENT
+    if not idempotent:
+        push.flying((pos,))
+    body = seed_body(push.plan, pos, op, props)
+    outcome = push.send(OPERATION[op], body, idempotent)
+    if not idempotent:
+        push.land(pos, [(tuple(props), outcome.status)])
+        if outcome.status != "pending":  # made: not made again
+            push.seeded(pos, props, outcome)
+    return outcome
 
 
 def without_taken(plan: PushPlan, new: dict[str, str], taken: dict[str, str]) -> PushPlan:
@@ -144,9 +139,7 @@ def without_taken(plan: PushPlan, new: dict[str, str], taken: dict[str, str]) ->
 
 def _fail_carriers(push: PushState, prop: str, why: Outcome | str) -> None:
     """Fail the pending rows that set ``prop``, whose type could not be fixed."""
-    rows = np.flatnonzero(
-        np.not_equal(push.plan.fragments[prop], None) & (push.status == "pending")
-    )
+    rows = np.flatnonzero(np.not_equal(push.plan.fragments[prop], None) & push.where("pending"))
     reason = why if isinstance(why, str) else f"its first value was not accepted: {why.error}"
     log.warning("property %r has no type (%s): %d rows not sent", prop, reason, len(rows))
     http = None if isinstance(why, str) else why.http_status

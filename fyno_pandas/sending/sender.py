@@ -15,12 +15,13 @@ Order of work:
    ``properties/unset`` when the row clears properties), or ``properties/batch`` with ``batch_size``
    rows per request (rows then take their item's status from the answer); the request mode and batch
    size follow `sending.mode`. An automatic batch over its body bound, or any batch answered
-   413, is split (`_batches`). With ``ops=`` a row makes its requests one after the other in
-   `planning.steps`' order (a batch carries a row's items together, in that order), stopping at the
-   first that is not accepted; one worker per row, so never two in flight for one user. An add or
+   413, is split. With ``ops=`` a row makes its requests one after the other in `planning.steps`'
+   order (a batch carries a row's items together, in that order), stopping at the first that is
+   not accepted; one worker per row, so never two in flight for one user. An add or
    append that may have been applied is not resent: ``in_doubt``. With a ledger, a row's adds and
    appends are recorded in flight before they are sent, then acknowledged or failed (``journal``,
-   `fyno_pandas.ledger.inflight`).
+   `fyno_pandas.ledger.inflight`). Every unit, per row or batch, is sent, settled, acknowledged
+   and journalled the one way `fyno_pandas.sending.units` says.
 
 Threads (`fyno_pandas.sending.state`): a `concurrent.futures.ThreadPoolExecutor` that is shut down
 before `send_plan` returns, so no thread outlives the call; nothing asynchronous (safe inside
@@ -35,20 +36,18 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from ..client.http import FynoClient, Outcome, error_for
+from ..client.http import FynoClient, error_for
 from ..errors import PushInterrupted
-from ..planning.steps import OPERATION, row_steps, step_body
 from ..results.columns import STATUSES, result_frame
-from .batching import batch_unit, op_batch_unit
 from .mode import AUTO, for_plan
 from .seeding import new_properties, seed_types, without_taken
-from .state import AckHook, PushState, bar_class, may_have_added, refresh_bar, run_units
+from .state import AckHook, PushState, bar_class, refresh_bar, run_units
+from .units import batch_unit, row_unit
 
 if TYPE_CHECKING:
     from ..planning.plan import PushPlan
@@ -56,52 +55,6 @@ if TYPE_CHECKING:
 __all__ = ["dry_run_result", "send_plan"]
 
 log = logging.getLogger("fyno_pandas")
-
-
-def _row_unit(push: PushState, bodies: dict[int, bytes], unsets: set[int]) -> Callable[[int], None]:
-    """Per-row mode: ``set`` (and ``unset`` when the row clears properties), then record."""
-    plan, post, stop = push.plan, push.client.post, push.stop
-
-    def run(pos: int) -> None:
-        outcomes = []
-        body = bodies.pop(pos, None)
-        if body is not None:
-            outcomes.append(post("set", body, stop=stop))
-        if pos in unsets and (not outcomes or outcomes[0].ok):
-            outcomes.append(post("unset", plan.unset_body(pos), stop=stop))
-        push.count(outcomes)
-        push.settle((pos,), outcomes)
-        if push.status[pos] == "sent":
-            push.ack((pos,), push.request_id[pos])
-
-    return run
-
-
-def _op_row_unit(push: PushState) -> Callable[[int], None]:
-    """Per-row mode with ops: the row's requests in order, each awaited, then record."""
-    plan, post, stop = push.plan, push.client.post, push.stop
-
-    def run(pos: int) -> None:
-        outcomes: list[Outcome] = []
-        push.flying((pos,))
-        steps = row_steps(plan, pos, push.done.get(pos))
-        for k, step in enumerate(steps):
-            body = step_body(plan, pos, step)
-            outcome = post(OPERATION[step.op], body, stop=stop, idempotent=not step.adding)
-            outcomes.append(outcome)
-            push.land(pos, step.adding, outcome.status)
-            if may_have_added([(bool(step.adding), outcome.status)]):
-                push.applied.add(pos)
-            if not outcome.ok:
-                push.unsent[pos] = steps[k if outcome.status == "pending" else k + 1 :]
-                break
-        push.count(outcomes)
-        push.conclude((pos,), [*push.prior.get(pos, ()), *outcomes])
-        if push.status[pos] == "sent":
-            push.ack((pos,), push.request_id[pos])
-        push.journal_settle((pos,))
-
-    return run
 
 
 def send_plan(
@@ -159,41 +112,48 @@ def send_plan(
     new = new_properties(plan)
     if claims is not None and new:
         plan = without_taken(plan, new, claims.claim(new))
-    push = PushState(plan, client, on_ack)
-    push.journal = journal
     positions = np.flatnonzero(plan.sendable)
-    push.mode = for_plan(plan, concurrency, batch_size)
-    batch_size = push.mode.batch_size
     own_bar = bar is None and progress and len(positions) > 0
     if own_bar:
         bar = bar_class()(total=len(positions), unit="row", desc="fyno push", leave=True)
-    if bar is not None:
-        push.bar_start = bar.n
-    log.info("pushing %d rows to %s: %s", len(positions), client.config.label, push.mode.describe())
+    mode = for_plan(plan, concurrency, batch_size)
+    push = PushState(
+        plan, client, on_ack, journal=journal, mode=mode, bar_start=0 if bar is None else bar.n
+    )
+    log.info("pushing %d rows to %s: %s", len(positions), client.config.label, mode.describe())
     try:
-        interrupted = seed_types(push, new, claims)
-        positions = positions[push.status[positions] == "pending"]
-        if not interrupted and not push.stop.is_set():
-            if batch_size is None and not plan.ops:
-                interrupted = _send_rows(push, positions, bar)
-            elif batch_size is None:
-                order = positions.tolist()
-                run_row = _op_row_unit(push)
-                unit = lambda k: run_row(order[k])  # noqa: E731
-                interrupted = run_units(push, len(order), unit, bar)
-            else:
-                size = batch_size
-                chunks = [positions[i : i + size] for i in range(0, len(positions), size)]
-                unit = (op_batch_unit if plan.ops else batch_unit)(push, chunks)
-                interrupted = run_units(push, len(chunks), unit, bar)
-    except KeyboardInterrupt:  # between the phases (encoding): nothing is in flight
-        push.stop.set()
-        interrupted = True
+        interrupted = _send(push, new, claims, bar)
     finally:
         if own_bar:
             bar.close()
         else:
             refresh_bar(bar, push)
+    return _ended(push, started, interrupted, raise_on_interrupt)
+
+
+def _send(push: PushState, new: dict[str, str], claims: Any, bar: Any) -> bool:
+    """The seeds, then the rows, in units (`fyno_pandas.sending.units`). True when
+    interrupted by Ctrl-C."""
+    try:
+        if seed_types(push, new, claims):
+            return True
+        if push.stop.is_set():  # a 401/403 answered a seed
+            return False
+        rows = np.flatnonzero(push.where("pending")).tolist()
+        size = push.mode.batch_size if push.mode is not None else None
+        if size is None:
+            return run_units(push, len(rows), lambda k: row_unit(push, rows[k]), bar)
+        chunks = [rows[i : i + size] for i in range(0, len(rows), size)]
+        return run_units(push, len(chunks), lambda k: batch_unit(push, chunks[k]), bar)
+    except KeyboardInterrupt:  # between the phases: nothing is in flight
+        push.stop.set()
+        return True
+
+
+def _ended(
+    push: PushState, started: float, interrupted: bool, raise_on_interrupt: bool
+) -> pd.DataFrame:
+    """The push's result, or what ended it raised with the result on it."""
     if push.crash is not None:
         raise push.crash
     result = _result_frame(push, started, interrupted)
@@ -201,8 +161,7 @@ def send_plan(
     log.info("push done: %s", {s: summary[s] for s in STATUSES if summary[s]})
     if push.auth_failure is not None:
         o = push.auth_failure
-        exc = error_for(o.http_status, o.error, client.config)
-        exc.result = result
+        exc = error_for(o.http_status, o.error, push.client.config, result=result)
         log.error("%s", exc)
         raise exc
     if interrupted and raise_on_interrupt:
@@ -210,28 +169,12 @@ def send_plan(
     return result
 
 
-def _send_rows(push: PushState, positions: np.ndarray, bar: Any) -> bool:
-    plan = push.plan
-    has_set = np.zeros(len(plan.index), dtype=bool)
-    has_unset = np.zeros(len(plan.index), dtype=bool)
-    for p in plan.properties:
-        has_set |= np.not_equal(plan.fragments[p], None)
-        has_unset |= plan.unsets[p]
-    with_set = positions[has_set[positions]]
-    # Bodies encoded once, in bulk, before the workers start: the hot path only sends bytes.
-    bodies = dict(zip(with_set.tolist(), plan.set_bodies(with_set), strict=True))
-    order = positions.tolist()
-    run_row = _row_unit(push, bodies, set(np.flatnonzero(has_unset).tolist()))
-    return run_units(push, len(order), lambda k: run_row(order[k]), bar)
-
-
 def _summary(push: PushState, started: float, interrupted: bool) -> dict[str, Any]:
     elapsed = time.monotonic() - started
-    counts = dict(zip(*np.unique(push.status.astype(str), return_counts=True), strict=True))
-    summary: dict[str, Any] = {s: int(counts.get(s, 0)) for s in STATUSES}
+    summary: dict[str, Any] = push.counts()
     done = summary["sent"] + summary["failed"]
     summary.update(
-        rows=len(push.status),
+        rows=len(push.plan.index),
         elapsed_s=round(elapsed, 3),
         rows_per_s=round(done / elapsed, 1) if elapsed > 0 else None,
         requests=push.requests,
@@ -263,7 +206,7 @@ def _result_frame(push: PushState, started: float, interrupted: bool) -> pd.Data
     http[push.http_status == 0] = pd.NA
     columns = {
         "distinct_id": plan.distinct_ids,
-        "status": push.status,
+        "status": push.statuses(),
         "request_id": push.request_id,
         "http_status": http,
         "attempts": push.attempts,
@@ -278,7 +221,7 @@ def _result_frame(push: PushState, started: float, interrupted: bool) -> pd.Data
 
 
 def _request_ids(push: PushState) -> np.ndarray:
-    out = np.empty(len(push.status), dtype=object)
+    out = np.empty(len(push.plan.index), dtype=object)
     for pos, rid in enumerate(push.request_id.tolist()):  # item by item: a list per row
         out[pos] = push.request_ids.get(pos) or ([rid] if rid else [])
     return out
@@ -287,5 +230,5 @@ def _request_ids(push: PushState) -> np.ndarray:
 def dry_run_result(plan: PushPlan) -> pd.DataFrame:
     """The result of a dry run: sendable rows ``dry_run``, the others as the plan says."""
     push = PushState(plan, None, None)
-    push.status[plan.sendable] = "dry_run"
+    push.mark(plan.sendable, "dry_run")
     return _result_frame(push, time.monotonic(), False)

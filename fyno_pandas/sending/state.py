@@ -1,15 +1,15 @@
 """The state of one push being sent, and the worker pool that sends it.
 
-`PushState` holds the per-row result arrays, the tallies and the stop signal; `run_units`
+`PushState` holds the per-row result arrays (each row's status in one array, which every count
+is read from), the request tallies and the stop signal, changed only by its methods; `run_units`
 runs numbered units of work on a bounded thread pool and refreshes the progress bar from the
-calling thread. `sending.sender` (the rows) and `sending.seeding` (the type seeds)
-send through both.
+calling thread. `sending.units` (the rows) and `sending.seeding` (the type seeds) send through
+both.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import math
 import threading
@@ -20,17 +20,22 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..client.http import FynoClient, Outcome
+from ..planning.bodies import landed_text
 from ..planning.steps import Step, describe_steps
+from ..results.columns import STATUSES
 
 if TYPE_CHECKING:
     from ..planning.plan import PushPlan
     from .mode import SendMode
 
-__all__ = ["AckHook", "PushState", "bar_class", "may_have_added", "refresh_bar", "run_units"]
+__all__ = ["AckHook", "PushState", "bar_class", "refresh_bar", "run_units"]
 
 log = logging.getLogger("fyno_pandas")
 
 _AUTH = (401, 403)
+#: Each status's code in `PushState`'s status array.
+CODE = {status: code for code, status in enumerate(STATUSES)}
+_SENT = CODE["sent"]
 #: A row that needed several requests shows the worst of their statuses.
 _WORST = ("in_doubt", "failed", "pending", "sent")
 _TICK = 0.1  # seconds between progress refreshes (and Ctrl-C checks) of the calling thread
@@ -42,24 +47,29 @@ _APPLIED = (
 )
 
 
-def may_have_added(requests: Iterable[tuple[bool, str]]) -> bool:
-    """May any of a row's non-idempotent requests have been applied? ``requests``: per request
-    (a seed, a step, a batch item), whether it adds or appends and its status; a ``sent`` or
-    ``in_doubt`` one may have been. The one rule for whether a row's adds leave "in flight"."""
-    return any(adds and status in ("sent", "in_doubt") for adds, status in requests)
-
-
 class PushState:
-    """The state of one push: per-row result arrays, tallies and the stop signal."""
+    """The state of one push: each row's status (one array of `STATUSES` codes, which every
+    count is read from), its other result arrays, the request tallies and the stop signal."""
 
-    def __init__(self, plan: PushPlan, client: FynoClient | None, on_ack: AckHook | None) -> None:
+    def __init__(
+        self,
+        plan: PushPlan,
+        client: FynoClient | None,
+        on_ack: AckHook | None = None,
+        *,
+        journal: Any = None,
+        mode: SendMode | None = None,
+        bar_start: int = 0,
+    ) -> None:
         n = len(plan.index)
         self.plan, self.client, self.on_ack = plan, client, on_ack
         config = client.config if client is not None else plan.config
         self.destination = getattr(config, "label", None)
-        self.status = np.where(
-            plan.sendable, "pending", np.where(plan.unchanged, "unchanged", "skipped")
-        ).astype(object)
+        self._codes = np.where(
+            plan.sendable,
+            CODE["pending"],
+            np.where(plan.unchanged, CODE["unchanged"], CODE["skipped"]),
+        ).astype(np.int8)
         self.error = np.where(plan.sendable | plan.unchanged, None, plan.skip_reasons).astype(
             object
         )
@@ -68,9 +78,8 @@ class PushState:
         self.http_status = np.zeros(n, dtype=np.int64)  # 0: no answer
         self.attempts = np.zeros(n, dtype=np.int64)
         self.stop = threading.Event()
-        self.bar_start = 0  # a shared progress bar's count when this plan started
-        self.lock = threading.Lock()
-        self.sent = self.failed = self.in_doubt = 0
+        self.bar_start = bar_start  # a shared progress bar's count when this plan started
+        self._lock = threading.Lock()
         self.requests = self.retries = self.throttled = 0
         # every request id of a row, in order, when it needed several requests
         self.request_ids: dict[int, list[str]] = {}
@@ -83,120 +92,166 @@ class PushState:
         self.landed: dict[int, dict[str, list[int]]] = {
             pos: {p: [n, 0] for p, n in m.items()} for pos, m in plan.made.items()
         }
-        # rows an add or append of which may have been applied (`may_have_added`), and the
+        # rows an add or append of which may have been applied (`land`), and the
         # requests such a row did not send when it stopped (named in its error)
         self.applied: set[int] = set()
         self.unsent: dict[int, list[Step]] = {}
         # `fyno_pandas.ledger.inflight.AddJournal`: adds recorded in flight before they are sent
-        self.journal: Any = None
+        self.journal = journal
         self.auth_failure: Outcome | None = None
         #: How the rows are sent (`fyno_pandas.sending.mode.choose`); None in a dry run.
-        self.mode: SendMode | None = None
+        self.mode = mode
         self.crash: BaseException | None = None
 
-    def count(self, outcomes: Sequence[Outcome]) -> None:
-        with self.lock:
-            for o in outcomes:
-                self.requests += o.attempts
-                self.retries += o.retries
-                self.throttled += o.throttled
-        for o in outcomes:
-            if o.http_status in _AUTH and self.auth_failure is None:
-                self.auth_failure = o
-                self.stop.set()  # every worker stops before its next attempt
+    def counts(self) -> dict[str, int]:
+        """Rows per status, read from the one status array."""
+        found = np.bincount(self._codes, minlength=len(STATUSES)).tolist()
+        return dict(zip(STATUSES, found, strict=True))
+
+    def statuses(self) -> np.ndarray:
+        """Each row's status as text."""
+        return np.array(STATUSES, dtype=object)[self._codes]
+
+    def status_of(self, pos: int) -> str:
+        return STATUSES[self._codes[pos]]
+
+    def where(self, status: str) -> np.ndarray:
+        """A mask of the rows with ``status``."""
+        return self._codes == CODE[status]
+
+    def mark(self, positions: Any, status: str) -> None:
+        """Give ``positions`` ``status`` with nothing else to record (a dry run)."""
+        self._codes[positions] = CODE[status]
+
+    def send(self, endpoint: str, body: bytes, idempotent: bool = True) -> Outcome:
+        """Post one request and count it; a 401/403 stops every worker before its next
+        attempt."""
+        assert self.client is not None  # a dry run sends nothing
+        outcome = self.client.post(endpoint, body, stop=self.stop, idempotent=idempotent)
+        with self._lock:
+            self.requests += outcome.attempts
+            self.retries += outcome.retries
+            self.throttled += outcome.throttled
+        if outcome.http_status in _AUTH and self.auth_failure is None:
+            self.auth_failure = outcome
+            self.stop.set()
+        return outcome
 
     def settle(self, positions: Sequence[int], outcomes: Sequence[Outcome]) -> None:
         """Record the rows' status from their request outcomes: the worst of them (in_doubt,
         failed, pending, sent), with every request id."""
-        status = next(s for s in _WORST if any(o.status == s for o in outcomes))
-        bad = next((o for o in outcomes if o.status == status), None) if status != "sent" else None
-        final = bad or outcomes[-1]
+        status, final = _worst(outcomes)
         rids = [o.request_id for o in outcomes if o.request_id]
-        rid = rids[0] if rids else None
-        for pos in positions:
-            self.status[pos] = status
-            self.request_id[pos] = rid
-            if len(rids) > 1:
-                self.request_ids[pos] = rids
-            self.http_status[pos] = final.http_status or 0
-            self.attempts[pos] = sum(o.attempts for o in outcomes)
-            self.error[pos] = None if bad is None else final.error
-        with self.lock:
-            if status == "sent":
-                self.sent += len(positions)
-            elif status == "failed":
-                self.failed += len(positions)
-            elif status == "in_doubt":
-                self.in_doubt += len(positions)
+        # one row (per-row mode) as a scalar index: numpy's fancy indexing costs more
+        rows: Any = positions[0] if len(positions) == 1 else np.asarray(positions, dtype=np.intp)
+        self._codes[rows] = CODE[status]
+        self.request_id[rows] = rids[0] if rids else None
+        self.http_status[rows] = final.http_status or 0
+        self.attempts[rows] = sum(o.attempts for o in outcomes)
+        self.error[rows] = None if status == "sent" else final.error
+        if len(rids) > 1:
+            self.request_ids.update((pos, rids) for pos in positions)
 
-    def land(self, pos: int, adding: Sequence[str], status: str) -> None:
-        """Count a request of row ``pos`` that adds to or appends to ``adding``: acknowledged
-        when ``sent``, may have landed when ``in_doubt``."""
-        if status not in ("sent", "in_doubt") or not adding:
-            return
-        counts = self.landed.setdefault(pos, {})
-        for p in adding:
-            counts.setdefault(p, [0, 0])[status == "in_doubt"] += 1
+    def land(self, pos: int, items: Iterable[tuple[Sequence[str], str]]) -> None:
+        """Count row ``pos``'s requests or batch items (``(properties it adds to or appends
+        to, status)``): acknowledged when ``sent``, may have landed when ``in_doubt``. The one
+        rule for whether a row's adds leave "in flight": a row one of whose adds or appends is
+        ``sent`` or ``in_doubt`` may have been applied (``applied``)."""
+        for adding, status in items:
+            if status not in ("sent", "in_doubt") or not adding:
+                continue
+            counts = self.landed.setdefault(pos, {})
+            for p in adding:
+                counts.setdefault(p, [0, 0])[status == "in_doubt"] += 1
+            self.applied.add(pos)
 
     def applied_text(self) -> np.ndarray:
         """Per row in doubt, ``landed`` as JSON text (None for the other rows): what a retry
         needs to send the rest of the row without repeating what landed."""
-        out = np.full(len(self.status), None, dtype=object)
-        for pos in np.flatnonzero(self.status == "in_doubt").tolist():
+        out = np.full(len(self._codes), None, dtype=object)
+        for pos in np.flatnonzero(self.where("in_doubt")).tolist():
             out[pos] = self._landed_text(pos)
         return out
 
     def _landed_text(self, pos: int) -> str | None:
-        return json.dumps(self.landed[pos], sort_keys=True) if pos in self.landed else None
+        return landed_text(self.landed[pos]) if pos in self.landed else None
 
     def flying(self, positions: Sequence[int]) -> None:
         """Record these rows' adds and appends in flight in the ledger, before sending them."""
         if self.journal is not None:
             self.journal.flying(positions)
 
-    def conclude(self, positions: Sequence[int], outcomes: Sequence[Outcome]) -> None:
-        """`settle` the rows, then `hold` those whose adds may have been applied."""
-        self.settle(positions, outcomes)
+    def finish(self, groups: Sequence[tuple[Sequence[int], Sequence[Outcome]]], rid: Any) -> None:
+        """The end of some rows' work, each group of rows with its request outcomes: `settle`
+        them, `hold` those whose adds may have been applied, acknowledge the sent ones (under
+        ``rid``, or the first row's own request id when None) and journal them."""
+        positions = [pos for rows, _ in groups for pos in rows]
+        for rows, outcomes in groups:
+            self.settle(rows, outcomes)
         self.hold(positions)
+        acked = [pos for pos in positions if self._codes[pos] == _SENT]
+        if self.on_ack is not None and acked:
+            self.on_ack(acked, self.request_id[acked[0]] if rid is None else rid)
+        self.journal_settle(positions)
+
+    def seeded(self, pos: int, props: Sequence[str], outcome: Outcome) -> None:
+        """A seed of row ``pos`` that adds to or appends to ``props`` was made: the row's result
+        starts with it, and it is not made again."""
+        self.prior.setdefault(pos, []).append(outcome)
+        self.done.setdefault(pos, {}).update(dict.fromkeys(props, 1))
+
+    def stopped(self, pos: int, steps: Sequence[Step]) -> None:
+        """Row ``pos`` stopped before ``steps`` (named in its error when it is held)."""
+        self.unsent[pos] = list(steps)
 
     def hold(self, positions: Sequence[int]) -> None:
         """A row whose add or append may have been applied (``applied``) is never certainly
         not stored: ``failed`` or ``pending`` (stopped half way) becomes ``in_doubt``, so that
         no retry resends it without being told to; the error names the requests not sent."""
+        if not self.applied:
+            return
         for pos in positions:
-            if pos not in self.applied or self.status[pos] == "sent":
+            if pos not in self.applied or self._codes[pos] == CODE["sent"]:
                 continue
             said = [self.error[pos]]
-            if self.status[pos] != "in_doubt":
-                with self.lock:
-                    self.failed -= self.status[pos] == "failed"
-                    self.in_doubt += 1
-                self.status[pos] = "in_doubt"
+            if self._codes[pos] != CODE["in_doubt"]:
+                self._codes[pos] = CODE["in_doubt"]
                 said.append(_APPLIED)
             if self.unsent.get(pos):
                 said.append(f"not sent: {describe_steps(self.unsent[pos])}")
             self.error[pos] = "; ".join(filter(None, said))
 
+    def crashed(self, exc: BaseException) -> None:
+        """A worker raised ``exc``: every worker stops, and `send_plan` raises the first."""
+        self.crash = self.crash or exc
+        self.stop.set()
+
     def journal_settle(self, positions: Sequence[int]) -> None:
         """Record the settled rows' adds: acknowledged when sent; failed when not sent or
         refused for sure (a row in ``applied`` stays in flight: in doubt, with what landed)."""
-        if self.journal is not None:
-            acked = [p for p in positions if self.status[p] == "sent"]
-            failed = [
-                p
-                for p in positions
-                if self.status[p] in ("failed", "pending") and p not in self.applied
-            ]
-            doubted = {
-                p: self._landed_text(p)
-                for p in positions
-                if self.status[p] == "in_doubt" and p in self.landed
-            }
-            self.journal.settle(acked, failed, self.request_id, doubted)
+        if self.journal is None:
+            return
+        status = {p: self.status_of(p) for p in positions}
+        acked = [p for p in positions if status[p] == "sent"]
+        failed = [
+            p for p in positions if status[p] in ("failed", "pending") and p not in self.applied
+        ]
+        doubted = {
+            p: self._landed_text(p)
+            for p in positions
+            if status[p] == "in_doubt" and p in self.landed
+        }
+        self.journal.settle(acked, failed, self.request_id, doubted)
 
-    def ack(self, positions: Sequence[int], request_id: str | None) -> None:
-        if self.on_ack is not None and positions:
-            self.on_ack(positions, request_id)
+
+def _worst(outcomes: Sequence[Outcome]) -> tuple[str, Outcome]:
+    """The worst status of a row's outcomes, and the outcome that says it (the last when
+    every one was sent)."""
+    found = {o.status for o in outcomes}
+    status = next(s for s in _WORST if s in found)
+    if status == "sent":
+        return status, outcomes[-1]
+    return status, next(o for o in outcomes if o.status == status)
 
 
 def run_units(push: PushState, count: int, unit: Callable[[int], None], bar: Any) -> bool:
@@ -219,8 +274,7 @@ def run_units(push: PushState, count: int, unit: Callable[[int], None], bar: Any
                 finally:
                     slots.leave()
         except BaseException as exc:  # noqa: BLE001  (re-raised by send_plan in the caller)
-            push.crash = push.crash or exc
-            stop.set()
+            push.crashed(exc)
 
     workers = max(1, min(slots.threads, count))
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fyno")
@@ -257,15 +311,16 @@ def refresh_bar(bar: Any, push: PushState) -> None:
     average of the updates) and the requests in flight allowed now."""
     if bar is None:
         return
-    postfix: dict[str, Any] = {"sent": push.sent, "failed": push.failed}
-    if push.in_doubt:
-        postfix["in_doubt"] = push.in_doubt
+    counts = push.counts()
+    postfix: dict[str, Any] = {"sent": counts["sent"], "failed": counts["failed"]}
+    if counts["in_doubt"]:
+        postfix["in_doubt"] = counts["in_doubt"]
     if push.client is not None:
         postfix["in_flight"] = push.client.slots.limit
         if push.client.limiter.rate != math.inf:
             postfix["max_rps"] = round(push.client.limiter.rate)
     bar.set_postfix(postfix, refresh=False)
-    done = push.bar_start + push.sent + push.failed + push.in_doubt
+    done = push.bar_start + counts["sent"] + counts["failed"] + counts["in_doubt"]
     if done > bar.n:
         bar.update(done - bar.n)
     bar.refresh()
