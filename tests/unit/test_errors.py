@@ -37,6 +37,10 @@ RELAYED = {
         "the KeyboardInterrupt or SystemExit that stopped the leading thread's commit, caught "
         "there and raised again in each thread waiting on that commit"
     ),
+    ("fyno_pandas.sending.sender", "push.crash"): (
+        "whatever stopped a worker thread (`PushState.crashed`, from the `except BaseException` "
+        "of `run_units`), raised again in the calling thread"
+    ),
 }
 
 
