@@ -228,6 +228,11 @@ class PushPlan:
         """
         if positions is None:
             positions = np.flatnonzero(self.sendable)
+        return self._set_texts(positions, ',"$set":{', "}}").encode().split(b"\x1e")[:-1]
+
+    def _set_texts(self, positions: Any, middle: str, end: str) -> str:
+        """Per row of ``positions``: its id, ``middle``, its set values and ``end``, each row
+        closed by a \\x1e mark, all in one text."""
         positions = np.asarray(positions, dtype=np.intp)
         count = len(positions)
         names = [p for p in self._set_properties if self._set[p][positions].any()]
@@ -236,7 +241,7 @@ class PushPlan:
         tokens[:, 1] = np.fromiter(
             map(encode_string, self.distinct_ids[positions]), dtype=object, count=count
         )
-        tokens[:, 2] = ',"$set":{'
+        tokens[:, 2] = middle
         seen = np.zeros(count, dtype=bool)
         for k, p in enumerate(names):
             mask = self._set[p][positions]
@@ -244,8 +249,8 @@ class PushPlan:
             tokens[mask & ~seen, 3 + 2 * k] = self._keys[p]
             tokens[mask, 4 + 2 * k] = self.fragments[p][positions[mask]]
             seen |= mask
-        tokens[:, -1] = "}}\x1e"
-        return "".join(tokens.ravel().tolist()).encode().split(b"\x1e")[:-1]
+        tokens[:, -1] = end + "\x1e"
+        return "".join(tokens.ravel().tolist())
 
     def unset_body(self, pos: int) -> bytes | None:
         """The ``properties/unset`` body of row ``pos``, or None when nothing is cleared."""
@@ -266,6 +271,18 @@ class PushPlan:
             action.append('"$unset":[' + ",".join(names) + "]")
         head = '{"distinct_id":' + encode_string(self.distinct_ids[pos])
         return head + ',"action":{' + ",".join(action) + "}}"
+
+    def batch_items(self, positions: Any) -> list[str]:
+        """`batch_item` of many rows, built as one text as `set_bodies` builds bodies (a row
+        that clears properties by `batch_item` itself)."""
+        positions = np.asarray(positions, dtype=np.intp)
+        items = self._set_texts(positions, ',"action":{"$set":{', "}}}").split("\x1e")[:-1]
+        clears = np.zeros(len(positions), dtype=bool)
+        for p in self.properties:
+            clears |= self.unsets[p][positions]
+        for k in np.flatnonzero(clears).tolist():
+            items[k] = self.batch_item(int(positions[k]))
+        return items
 
     def seed_values(self, properties: Iterable[str]) -> dict[str, int]:
         """For each property, a sendable row whose value fixes the planned type unambiguously.
