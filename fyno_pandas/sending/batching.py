@@ -66,7 +66,7 @@ def batch_unit(push: PushState, chunks: list[np.ndarray]) -> Callable[[int], Non
 
     def run(k: int) -> None:
         chunk = chunks[k].tolist()
-        for lo, hi, outcome in _batches(push, list(map(plan.batch_item, chunk))):
+        for lo, hi, outcome in _batches(push, plan.batch_items(chunks[k])):
             _settle_batch(push, chunk[lo:hi], outcome)
 
     return run
