@@ -113,14 +113,16 @@ class PushState:
         final = bad or outcomes[-1]
         rids = [o.request_id for o in outcomes if o.request_id]
         rid = rids[0] if rids else None
+        attempts, http_status = sum(o.attempts for o in outcomes), final.http_status or 0
+        error = None if bad is None else final.error
         for pos in positions:
             self.status[pos] = status
             self.request_id[pos] = rid
             if len(rids) > 1:
                 self.request_ids[pos] = rids
-            self.http_status[pos] = final.http_status or 0
-            self.attempts[pos] = sum(o.attempts for o in outcomes)
-            self.error[pos] = None if bad is None else final.error
+            self.http_status[pos] = http_status
+            self.attempts[pos] = attempts
+            self.error[pos] = error
         with self.lock:
             if status == "sent":
                 self.sent += len(positions)
