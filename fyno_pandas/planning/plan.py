@@ -226,13 +226,11 @@ class PushPlan:
         empty where not set); all tokens are joined once and the bodies cut apart at \\x1e
         marks, which cannot occur in JSON text built by `fyno_pandas.coercion.encode`.
         """
-        if positions is None:
-            positions = np.flatnonzero(self.sendable)
+        positions = np.flatnonzero(self.sendable) if positions is None else positions
         return self._set_texts(positions, ',"$set":{', "}}").encode().split(b"\x1e")[:-1]
 
     def _set_texts(self, positions: Any, middle: str, end: str) -> str:
-        """Per row of ``positions``: its id, ``middle``, its set values and ``end``, each row
-        closed by a \\x1e mark, all in one text."""
+        """Per row: its id, ``middle``, its set values, ``end`` and a \\x1e mark, in one text."""
         positions = np.asarray(positions, dtype=np.intp)
         count = len(positions)
         names = [p for p in self._set_properties if self._set[p][positions].any()]
@@ -273,14 +271,10 @@ class PushPlan:
         return head + ',"action":{' + ",".join(action) + "}}"
 
     def batch_items(self, positions: Any) -> list[str]:
-        """`batch_item` of many rows, built as one text as `set_bodies` builds bodies (a row
-        that clears properties by `batch_item` itself)."""
-        positions = np.asarray(positions, dtype=np.intp)
+        """`batch_item` of many rows, built at once as `set_bodies` builds bodies."""
         items = self._set_texts(positions, ',"action":{"$set":{', "}}}").split("\x1e")[:-1]
-        clears = np.zeros(len(positions), dtype=bool)
-        for p in self.properties:
-            clears |= self.unsets[p][positions]
-        for k in np.flatnonzero(clears).tolist():
+        clears = np.any([self.unsets[p][positions] for p in self.properties], axis=0)
+        for k in np.flatnonzero(clears).tolist():  # batch_item adds the $unset of these rows
             items[k] = self.batch_item(int(positions[k]))
         return items
 
