@@ -94,6 +94,17 @@ class ConcurrencyLimit:
         self._held.slot = True
         return True
 
+    def keep(self, stop: threading.Event | None = None) -> bool:
+        """May the calling thread hold its slot on for its next unit? False once ``stop`` is
+        set, a sleeper waits to take its slot back, or the limit shrank below the slots held:
+        then it must `leave`. A worker that keeps its slot wakes no other thread, where
+        `leave` then `enter` woke a waiting spare thread at every unit."""
+        if stop is not None and stop.is_set():
+            return False
+        # Read without the lock: a sleeper counted just after is let in by the next unit's
+        # check, its `_reenter` polling meanwhile; a slot is never added here.
+        return not self._returning and self._busy <= self.limit
+
     def leave(self) -> None:
         """Give the calling thread's slot back."""
         self._held.slot = False

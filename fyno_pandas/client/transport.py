@@ -74,8 +74,9 @@ class Urllib3Transport:
         try:
             # urllib3 made the connection (socket options, TLS and certificate checks in its
             # connect()); the framing is the http.client layer it inherits, called directly:
-            # headers and body leave in one send, and the answer skips urllib3's response
-            # wrapper (together about 40% of the CPU of conn.request + conn.getresponse).
+            # the answer skips urllib3's response wrapper (together about 40% of the CPU of
+            # conn.request + conn.getresponse). http.client sends the headers and the body in
+            # two sends (a cProfile of 20,000 requests counted 40,025 sendall calls).
             _putrequest(conn, "POST", self._base + path, skip_accept_encoding=True)
             for name, value in self._headers:
                 _putheader(conn, name, value)

@@ -267,10 +267,12 @@ def run_units(push: PushState, count: int, unit: Callable[[int], None], bar: Any
         try:
             while slots.enter(stop):
                 try:
-                    k = next(cursor)
-                    if k >= count:
+                    while (k := next(cursor)) < count:
+                        unit(k)  # records and acks before this worker takes its next unit
+                        if not slots.keep(stop):
+                            break
+                    else:
                         return
-                    unit(k)  # records and acks before this worker takes its next unit
                 finally:
                     slots.leave()
         except BaseException as exc:  # noqa: BLE001  (re-raised by send_plan in the caller)
