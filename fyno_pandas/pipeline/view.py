@@ -3,7 +3,7 @@
 The glue between display and workflow: `fyno_pandas.display.widget` is handed its send function and
 never imports the workflow, `fyno_pandas.display.preview` never sends, and this module hands them
 `pipeline.workflow.push_plan`. `PushPlan._repr_mimebundle_` and `PushPlan.widget` import it
-when called: the package's one import upward (`tests/test_architecture.py` names it).
+when called: the package's one import upward (`tests/project/test_architecture.py` names it).
 """
 
 from __future__ import annotations

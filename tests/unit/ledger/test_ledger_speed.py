@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from test_ledger import acked_dict
 
 from fyno_pandas.ledger import Ledger, Scope, latest_acks, unchanged_mask
 from fyno_pandas.ledger.bridge import AckRecorder
@@ -19,6 +18,8 @@ from fyno_pandas.ledger.check import compare_states
 from fyno_pandas.planning.bodies import step_body
 from fyno_pandas.planning.build import build_plan
 from fyno_pandas.planning.steps import row_steps
+
+from .test_ledger import acked_dict
 
 SCOPE = Scope("http://127.0.0.1:9/v1", "FYTEST", "live")
 

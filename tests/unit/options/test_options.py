@@ -22,7 +22,7 @@ from fyno_pandas.options import docs as optiondocs
 from fyno_pandas.options.docs import options_table_markdown
 from fyno_pandas.options.model import ENTRY_POINTS, GROUPS, OPTIONS, defaults
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 PACKAGE = ROOT / "fyno_pandas"
 
 

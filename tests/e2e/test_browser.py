@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from browser.lab import CHROMIUM, CHROMIUM_ARGS, jupyter_lab, write_notebook
 
-ARTIFACTS = Path(__file__).parent / "artifacts"
+ARTIFACTS = Path(__file__).parents[1] / "artifacts"
 WAIT = 60_000  # ms: first page load and kernel start take several seconds
 
 PLAN_CELL = """\

@@ -12,7 +12,7 @@ import pytest
 import fyno_pandas
 from fyno_pandas.coercion.types import dtype_table_markdown
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 

@@ -28,9 +28,9 @@ import fyno_pandas
 from fyno_pandas.options.model import OPTIONS
 from fyno_pandas.planning import build
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "fyno_pandas"
-ARTIFACTS = Path(__file__).parent / "artifacts"
+ARTIFACTS = Path(__file__).parents[1] / "artifacts"
 ACTIONS = {"dropped", "coerced", "warned", "row_skipped"}
 NOTEBOOKS = sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb"))
 WAIT = 30_000  # ms: a static page on loopback

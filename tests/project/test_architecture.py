@@ -205,18 +205,38 @@ def test_pure_rooms_import_no_io_or_display_package(room: str) -> None:
             assert not third & IO_PACKAGES, f"{name} imports {sorted(third & IO_PACKAGES)}"
 
 
-def readme_layout() -> dict[str, tuple[str, frozenset[str]]]:
-    """The README's layout table: room -> (floor, the rooms it may import)."""
-    section = README.read_text(encoding="utf-8").split("## Layout", 1)[1].split("\n## ", 1)[0]
-    rows = re.findall(r"^\| `(\w+)(?:/|\.py)` \| ([^|]+) \| [^|]+ \|([^|]*)\|$", section, re.M)
-    return {
-        room: (floor.strip(), frozenset(re.findall(r"`(\w+)", allowed)))
-        for room, floor, allowed in rows
-    }
+def layout_section(path: Path) -> str:
+    """The text of ``path``'s "## Layout" section."""
+    return path.read_text(encoding="utf-8").split("## Layout", 1)[1].split("\n## ", 1)[0]
+
+
+def layout_rows(path: Path) -> list[tuple[str, str, str, str]]:
+    """The layout table's rows: (room, floor, what lives there, the rooms it may import)."""
+    row = r"^\| `(\w+)(?:/|\.py)` \| ([^|]+) \| ([^|]+) \|([^|]*)\|$"
+    return re.findall(row, layout_section(path), re.M)
 
 
 def test_the_readme_layout_says_what_the_rules_say() -> None:
-    assert readme_layout() == RULES
+    described = {
+        room: (floor.strip(), frozenset(re.findall(r"`(\w+)", allowed)))
+        for room, floor, _, allowed in layout_rows(README)
+    }
+    assert described == RULES
+
+
+@pytest.mark.parametrize(
+    "room", sorted(r for r in RULES if (ROOT / r).is_dir() and r not in ("ledger", "emulator"))
+)
+def test_the_readme_layout_names_every_module_of_a_folder(room: str) -> None:
+    """Each folder's row names its modules (the ledger and the emulator are described whole)."""
+    (what,) = [what for name, _, what, _ in layout_rows(README) if name == room]
+    modules = {p.stem for p in (ROOT / room).glob("*.py")} - {"__init__", "__main__"}
+    assert modules <= set(re.findall(r"`(\w+)`", what))
+
+
+def test_the_documentation_shows_the_readme_layout() -> None:
+    contributing = ROOT.parent / "docs" / "contributing.md"
+    assert layout_section(contributing) == layout_section(README)
 
 
 def test_push_plan_is_typed_with_the_plan() -> None:

@@ -1,6 +1,7 @@
 """Contract: every 202/400/401 answer of the emulator validates against the response schemas of
-Fyno's published OpenAPI document (tests/fixtures/fyno-user-properties.openapi.yml), resolved
-through the document's own ``$ref`` with openapi-schema-validator (not checked by hand)."""
+Fyno's published OpenAPI document (``fixtures/fyno-user-properties.openapi.yml`` beside this
+file), resolved through the document's own ``$ref`` with openapi-schema-validator (not checked
+by hand)."""
 
 from __future__ import annotations
 
