@@ -242,9 +242,10 @@ def test_restrict_sends_only_kept_cells() -> None:
     assert len(small) == 2
 
 
-def test_dropped_by_row_lists_left_out_properties() -> None:
-    df = pd.DataFrame({"id": [1, 2], "a": [np.inf, 1.0], "b": ["x" * 300, "ok"]})
-    assert build_plan(df, "id").dropped_by_row().tolist() == [["a", "b"], []]
+def test_dropped_cells_name_left_out_properties_by_row() -> None:
+    df = pd.DataFrame({"id": [1, 2, 3], "b": ["x" * 300, "ok", "y" * 300], "a": [np.inf, 1.0, 2.0]})
+    rows, names = build_plan(df, "id").dropped_cells()
+    assert list(zip(rows.tolist(), names.tolist(), strict=True)) == [(0, "a"), (0, "b"), (2, "b")]
 
 
 def test_index_is_kept_with_duplicate_labels() -> None:

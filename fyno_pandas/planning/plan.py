@@ -189,16 +189,12 @@ class PushPlan:
             | {"unset": list(self.options.get("unset") or ())},
         }
 
-    def dropped_by_row(self) -> np.ndarray:
-        """Per row, the sorted names of properties whose value was left out."""
+    def dropped_cells(self) -> tuple[np.ndarray, np.ndarray]:
+        """The values left out as (row position, property) pairs, by row then name, each once."""
         hit = (self._issue_pos >= 0) & (self._issue_action == "dropped")
-        names: dict[int, set[str]] = {}
-        for pos, column in zip(self._issue_pos[hit].tolist(), self._issue_column[hit], strict=True):
-            names.setdefault(pos, set()).add(column)
-        out = np.empty(len(self.index), dtype=object)
-        for pos in range(len(out)):  # item by item: numpy would read a list of lists as 2-D
-            out[pos] = sorted(names.get(pos, ()))
-        return out
+        cells = pd.DataFrame({"row": self._issue_pos[hit], "name": self._issue_column[hit]})
+        cells = cells.drop_duplicates().sort_values(["row", "name"], kind="stable")
+        return cells["row"].to_numpy(dtype=np.intp), cells["name"].to_numpy(dtype=object)
 
     @cached_property
     def _set_properties(self) -> list[str]:

@@ -33,6 +33,7 @@ requests finish, and returns the partial result (or raises `PushInterrupted` car
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections.abc import Callable
@@ -44,7 +45,7 @@ import pandas as pd
 from ..client.http import FynoClient, Outcome, error_for
 from ..errors import PushInterrupted
 from ..planning.steps import OPERATION, row_steps, step_body
-from ..results.columns import STATUSES, result_frame
+from ..results.columns import STATUSES, list_column, result_frame
 from .batching import batch_unit, op_batch_unit
 from .mode import AUTO, for_plan
 from .seeding import new_properties, seed_types, without_taken
@@ -268,7 +269,7 @@ def _result_frame(push: PushState, started: float, interrupted: bool) -> pd.Data
         "http_status": http,
         "attempts": push.attempts,
         "error": push.error,
-        "dropped": plan.dropped_by_row(),
+        "dropped": list_column(len(plan.index), *plan.dropped_cells()),
         "request_ids": _request_ids(push),
         "applied": push.applied_text(),
     }
@@ -277,11 +278,15 @@ def _result_frame(push: PushState, started: float, interrupted: bool) -> pd.Data
     return result
 
 
-def _request_ids(push: PushState) -> np.ndarray:
-    out = np.empty(len(push.status), dtype=object)
-    for pos, rid in enumerate(push.request_id.tolist()):  # item by item: a list per row
-        out[pos] = push.request_ids.get(pos) or ([rid] if rid else [])
-    return out
+def _request_ids(push: PushState) -> Any:
+    """Every request id of each row: its one ``request_id``, or all of them when it needed
+    several (``push.request_ids``)."""
+    several = push.request_ids
+    one = np.flatnonzero(np.not_equal(push.request_id, None))
+    one = one[~np.isin(one, np.fromiter(several, dtype=np.intp, count=len(several)))]
+    owners = np.concatenate([one, np.repeat(list(several), [len(r) for r in several.values()])])
+    items = [*push.request_id[one], *itertools.chain.from_iterable(several.values())]
+    return list_column(len(push.status), owners.astype(np.intp), np.array(items, dtype=object))
 
 
 def dry_run_result(plan: PushPlan) -> pd.DataFrame:
