@@ -230,6 +230,22 @@ def test_value_hashes_are_stable_and_zero_where_unset() -> None:
     assert int(hashes[0]) == int(pd.util.hash_array(np.array(['"pro"'], dtype=object))[0])
 
 
+@pytest.mark.parametrize("kinds", [3, 5_000])
+@pytest.mark.parametrize("missing", [False, True])
+def test_value_hashes_are_the_same_however_many_distinct_values(kinds: int, missing: bool) -> None:
+    n = 5_000
+    values = pd.Series([f"v{i % kinds}" for i in range(n)], dtype=object)
+    if missing:
+        values[::7] = None
+    plan = build_plan(pd.DataFrame({"id": range(n), "x": values}), "id")
+    hashes = plan.value_hashes("x")
+    fragments = plan.fragments["x"]
+    is_set = np.not_equal(fragments, None)
+    expected = pd.util.hash_array(fragments[is_set], categorize=False)
+    assert hashes[is_set].tolist() == expected.tolist()
+    assert not hashes[~is_set].any()
+
+
 def test_restrict_sends_only_kept_cells() -> None:
     plan = build_plan(frame(), "user_id")
     keep = {p: np.array([True, False, False]) for p in plan.properties}

@@ -278,11 +278,12 @@ class PushPlan:
 
     def value_hashes(self, prop: str) -> np.ndarray:
         """uint64 hash of each row's fragment for ``prop`` (stable across processes); 0 if unset."""
-        out = np.zeros(len(self.index), dtype=np.uint64)
         mask = self._set[prop]
+        if mask.all():  # no copy of a million fragments to hash them all
+            return _hash_fragments(self.fragments[prop])
+        out = np.zeros(len(self.index), dtype=np.uint64)
         if mask.any():
-            # categorize=False: same hashes, and 7x faster for mostly distinct values (numbers)
-            out[mask] = pd.util.hash_array(self.fragments[prop][mask], categorize=False)
+            out[mask] = _hash_fragments(self.fragments[prop][mask])
         return out
 
     def restrict(self, keep: Mapping[str, np.ndarray]) -> PushPlan:
@@ -382,3 +383,12 @@ class PushPlan:
             unset = [[p for p in self.properties if self.unsets[p][r]] for r in rows]
             data["$unset"] = pd.Series(unset, index=index, dtype=object)
         return pd.DataFrame(data, index=index)
+
+
+def _hash_fragments(fragments: np.ndarray) -> np.ndarray:
+    """pandas' siphash of each fragment. The same hashes either way: hashing the distinct
+    values once (``categorize``) is faster when few values repeat (flags, plans, dates), and
+    about 7x slower when most are distinct (numbers), so a sample of a thousand decides."""
+    sample = fragments[:: max(1, len(fragments) // 1_000)]
+    repeated = len(set(sample.tolist())) * 2 < len(sample)
+    return pd.util.hash_array(fragments, categorize=repeated)

@@ -8,7 +8,8 @@ Python object per cell. Pure: no network, no files.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import itertools
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,7 @@ __all__ = [
     "arrow_types",
     "empty_result",
     "list_column",
+    "request_columns",
     "result_frame",
 ]
 
@@ -68,16 +70,39 @@ def arrow_types() -> dict[str, pa.DataType]:
     return {name: arrow for name, _, arrow in _SCHEMA}
 
 
-def list_column(rows: int, owners: np.ndarray, items: np.ndarray) -> pa.ListArray:
-    """One list of strings per row position ``0 .. rows - 1``: item ``k`` goes to the list of
-    row ``owners[k]``, the items of a row in their order in ``items``; a row owning none gets
-    an empty list. One Arrow array, built without a Python list per row."""
+def list_column(rows: int, owners: Any, items: Any) -> pa.ListArray:
+    """One list of strings per row position ``0 .. rows - 1``: item ``k`` (of a sequence or an
+    Arrow array) goes to the list of row ``owners[k]``, the items of a row in their order in
+    ``items``; a row owning none gets an empty list. One Arrow array, built without a Python
+    list per row."""
     owners = np.asarray(owners, dtype=np.intp)
-    order = np.argsort(owners, kind="stable")
     offsets = np.zeros(rows + 1, dtype=np.int32)
     np.cumsum(np.bincount(owners, minlength=rows), out=offsets[1:])
-    values = pa.array(np.asarray(items, dtype=object)[order], type=pa.string())
-    return pa.ListArray.from_arrays(pa.array(offsets), values)
+    if not isinstance(items, pa.Array):
+        items = pa.array(np.asarray(items, dtype=object), type=pa.string())
+    if (np.diff(owners) < 0).any():
+        items = items.take(np.argsort(owners, kind="stable"))
+    return pa.ListArray.from_arrays(pa.array(offsets), items.cast(pa.string()))
+
+
+def request_columns(
+    first: np.ndarray, every: Mapping[int, Sequence[str]]
+) -> tuple[pa.Array, pa.ListArray]:
+    """The ``request_id`` and ``request_ids`` columns from each row's first request id (an
+    object array, None: no request) and every id of the rows that needed several. Each
+    distinct id is converted once, so the rows of a batch cost a copy of its bytes, not a
+    Python string each."""
+    codes, uniques = pd.factorize(first)
+    texts = pa.array(np.asarray(uniques, dtype=object), type=pa.string())
+    one = codes >= 0
+    one[list(every)] = False
+    owners = np.concatenate(
+        [np.flatnonzero(one), np.repeat(list(every), [len(ids) for ids in every.values()])]
+    )
+    more = pa.array(list(itertools.chain.from_iterable(every.values())), type=pa.string())
+    items = pa.concat_arrays([texts.take(codes[one]), more])
+    column = texts.take(pa.array(codes, mask=codes < 0))
+    return column, list_column(len(first), owners, items)
 
 
 def result_frame(columns: Mapping[str, Any], index: pd.Index) -> pd.DataFrame:
@@ -87,13 +112,18 @@ def result_frame(columns: Mapping[str, Any], index: pd.Index) -> pd.DataFrame:
     """
     return pd.DataFrame(
         {
-            name: pd.Series(
-                columns[name] if name in columns else _FILL[name], dtype=DTYPES[name], index=index
-            )
+            name: _column(columns[name] if name in columns else _FILL[name], name, index)
             for name in COLUMNS
         },
         index=index,
     )
+
+
+def _column(values: Any, name: str, index: pd.Index) -> pd.Series:
+    if DTYPES[name] == _TEXT and isinstance(values, np.ndarray) and values.dtype == object:
+        # through Arrow: several times faster than pandas' check of each str
+        values = pa.array(values, type=_TEXT_ARROW, from_pandas=True)
+    return pd.Series(values, dtype=DTYPES[name], index=index)
 
 
 def empty_result(index: pd.Index | None = None) -> pd.DataFrame:

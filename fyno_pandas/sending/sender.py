@@ -33,7 +33,6 @@ requests finish, and returns the partial result (or raises `PushInterrupted` car
 
 from __future__ import annotations
 
-import itertools
 import logging
 import time
 from collections.abc import Callable
@@ -45,7 +44,7 @@ import pandas as pd
 from ..client.http import FynoClient, Outcome, error_for
 from ..errors import PushInterrupted
 from ..planning.steps import OPERATION, row_steps, step_body
-from ..results.columns import STATUSES, list_column, result_frame
+from ..results.columns import STATUSES, list_column, request_columns, result_frame
 from .batching import batch_unit, op_batch_unit
 from .mode import AUTO, for_plan
 from .seeding import new_properties, seed_types, without_taken
@@ -228,7 +227,7 @@ def _send_rows(push: PushState, positions: np.ndarray, bar: Any) -> bool:
 
 def _summary(push: PushState, started: float, interrupted: bool) -> dict[str, Any]:
     elapsed = time.monotonic() - started
-    counts = dict(zip(*np.unique(push.status.astype(str), return_counts=True), strict=True))
+    counts = pd.Series(push.status, dtype=object).value_counts()  # hashed: np.unique sorts
     summary: dict[str, Any] = {s: int(counts.get(s, 0)) for s in STATUSES}
     done = summary["sent"] + summary["failed"]
     summary.update(
@@ -262,31 +261,21 @@ def _result_frame(push: PushState, started: float, interrupted: bool) -> pd.Data
     plan = push.plan
     http = pd.array(push.http_status, dtype="Int64")
     http[push.http_status == 0] = pd.NA
+    request_id, request_ids = request_columns(push.request_id, push.request_ids)
     columns = {
         "distinct_id": plan.distinct_ids,
         "status": push.status,
-        "request_id": push.request_id,
+        "request_id": request_id,
         "http_status": http,
         "attempts": push.attempts,
         "error": push.error,
         "dropped": list_column(len(plan.index), *plan.dropped_cells()),
-        "request_ids": _request_ids(push),
+        "request_ids": request_ids,
         "applied": push.applied_text(),
     }
     result = result_frame(columns, plan.index)
     result.attrs["fyno"] = _summary(push, started, interrupted)
     return result
-
-
-def _request_ids(push: PushState) -> Any:
-    """Every request id of each row: its one ``request_id``, or all of them when it needed
-    several (``push.request_ids``)."""
-    several = push.request_ids
-    one = np.flatnonzero(np.not_equal(push.request_id, None))
-    one = one[~np.isin(one, np.fromiter(several, dtype=np.intp, count=len(several)))]
-    owners = np.concatenate([one, np.repeat(list(several), [len(r) for r in several.values()])])
-    items = [*push.request_id[one], *itertools.chain.from_iterable(several.values())]
-    return list_column(len(push.status), owners.astype(np.intp), np.array(items, dtype=object))
 
 
 def dry_run_result(plan: PushPlan) -> pd.DataFrame:

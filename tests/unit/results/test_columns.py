@@ -12,6 +12,7 @@ from fyno_pandas.results.columns import (
     arrow_types,
     empty_result,
     list_column,
+    request_columns,
     result_frame,
 )
 
@@ -58,3 +59,10 @@ def test_result_frame_takes_lists_or_an_arrow_list_array() -> None:
     assert result["dropped"].tolist() == [["x"], []]
     assert result["request_ids"].tolist() == [["r"], ["s", "t"]]
     assert result["error"].isna().all()
+
+
+def test_request_columns_share_a_batch_id_and_keep_every_id_of_a_row() -> None:
+    first = np.array(["b1", "b1", None, "b2", "r1", "b2"], dtype=object)
+    column, lists = request_columns(first, {4: ["r1", "r2", "r3"]})
+    assert column.to_pylist() == ["b1", "b1", None, "b2", "r1", "b2"]
+    assert lists.to_pylist() == [["b1"], ["b1"], [], ["b2"], ["r1", "r2", "r3"], ["b2"]]
