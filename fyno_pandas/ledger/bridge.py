@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from ..client.connection import connected
 from ..errors import FynoInputError
@@ -22,13 +21,11 @@ from .store import Ledger, default_path
 
 if TYPE_CHECKING:
     from ..planning.plan import PushPlan
-    from .values import States
 
 __all__ = [
     "AckRecorder",
     "TypeClaims",
     "choose_ledger",
-    "early_states",
     "known_types",
     "opened",
     "skip_acknowledged",
@@ -80,58 +77,24 @@ def known_types(ledger: Ledger, config: Any) -> dict[str, str]:
     return ledger.property_types(Scope.of(config))
 
 
-@contextmanager
-def early_states(
-    ledger: Ledger | None, config: Any, df: pd.DataFrame, id_col: Any
-) -> Iterator[Future[States] | None]:
-    """The ``only_changed`` read of the frame's users, started now in a thread (SQLite reads
-    without the GIL, so it overlaps the planning); yields its future, or None when there is
-    nothing to read or the ids are not one column of text. Text ids are the plan's ids (a
-    blank one is read for nothing), so the read holds every user the plan will ask about; ids
-    of any other dtype are read after planning, as the plan made them text."""
-    ids = _text_ids(df, id_col) if ledger is not None else None
-    if ledger is None or ids is None:
-        yield None
-        return
-    with ThreadPoolExecutor(1, thread_name_prefix="fyno-ledger-read") as reader:
-        yield reader.submit(ledger.acknowledged_states, Scope.of(config), ids)
-
-
-def _text_ids(df: pd.DataFrame, id_col: Any) -> pd.Series | None:
-    if not pd.api.types.is_hashable(id_col) or id_col not in df.columns:
-        return None
-    ids = df[id_col]
-    if not isinstance(ids, pd.Series):  # a name held by several columns
-        return None
-    if isinstance(ids.dtype, pd.StringDtype):
-        return ids.dropna()
-    if ids.dtype == object and pd.api.types.infer_dtype(ids, skipna=True) == "string":
-        return ids.dropna()
-    return None
-
-
-def skip_acknowledged(
-    plan: PushPlan, ledger: Ledger, config: Any, early: Future[States] | None = None
-) -> PushPlan:
+def skip_acknowledged(plan: PushPlan, ledger: Ledger, config: Any) -> PushPlan:
     """``plan`` without the values the ledger says Fyno acknowledged (``only_changed``).
 
     Never for add, append or remove cells; a set_once cell is unchanged when the ledger says
-    the user holds any value of the property. ``early``: the read `early_states` started (one
-    that failed, for instance on an id SQLite cannot hold, is read again from the plan's ids).
+    the user holds any value of the property.
     """
+    ids = plan.distinct_ids[plan.sendable]
     checked = [p for p in plan.properties if plan.ops.get(p, "set") in ("set", "set_once")]
     # SQLite reads without the GIL, so the plan's values are hashed meanwhile; when the ledger
     # knows none of these users the read ends first and the hashing stops.
     with ThreadPoolExecutor(1, thread_name_prefix="fyno-ledger-read") as reader:
-        if early is None or early.exception() is not None:
-            ids = plan.distinct_ids[plan.sendable]
-            early = reader.submit(ledger.acknowledged_states, Scope.of(config), ids)
+        reading = reader.submit(ledger.acknowledged_states, Scope.of(config), ids)
         hashes = {}
         for p in checked:
-            if early.done() and not early.result().users:
+            if reading.done() and not reading.result().users:
                 break
             hashes[p] = plan.value_hashes(p)
-        states = early.result()
+        states = reading.result()
     if not states.users:
         return plan
     once = [p for p in checked if plan.ops.get(p) == "set_once"]

@@ -18,13 +18,7 @@ import pandas as pd
 from ..client.config import FynoConfig
 from ..display.preview import show_preview
 from ..errors import FynoAuthError, FynoInputError, PushInterrupted
-from ..ledger.bridge import (
-    choose_ledger,
-    early_states,
-    known_types,
-    opened,
-    skip_acknowledged,
-)
+from ..ledger.bridge import choose_ledger, known_types, opened, skip_acknowledged
 from ..ledger.scope import Scope
 from ..options.docs import takes
 from ..options.model import RECORDED, Destination, PlanOptions, SendOptions, names, pick
@@ -82,13 +76,9 @@ def _plan(df: pd.DataFrame, id_col: Any, o: dict[str, Any]) -> PushPlan:
     config = FynoConfig.resolve(**pick(o, Destination), require_credentials=False)
     with opened(choice if config.wsid else None, create=False) as book:
         known = known_types(book, config) if book is not None else None
-        check = book if o["only_changed"] else None
-        with early_states(check, config, df, id_col) as early:
-            the_plan = build_plan(
-                df, id_col, config=config, known_types=known, **pick(o, PlanOptions)
-            )
-            if check is not None:
-                the_plan = skip_acknowledged(the_plan, check, config, early)
+        the_plan = build_plan(df, id_col, config=config, known_types=known, **pick(o, PlanOptions))
+        if book is not None and o["only_changed"]:
+            the_plan = skip_acknowledged(the_plan, book, config)
     return dataclasses.replace(
         the_plan,
         ledger=False if choice is None else choice,
