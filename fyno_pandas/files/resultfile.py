@@ -7,6 +7,7 @@ The file has the result's columns with the input row label first (as ``frame.to_
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import FynoInputError
-from ..results.columns import arrow_types
+from ..results.columns import LISTS, arrow_types
 
 __all__ = ["ResultWriter", "check_output", "keep_earlier", "write_result"]
 
@@ -123,7 +124,7 @@ class ResultWriter:
             fixed = arrow_types()
             self._schema = pa.schema(
                 [pa.field(f.name, fixed.get(f.name, f.type)) for f in table.schema],
-                metadata=table.schema.metadata,
+                metadata=_readable_by_pandas(table.schema.metadata),
             )
             self._parquet_writer = pq.ParquetWriter(self.path, self._schema)
         self._parquet_writer.write_table(table.cast(self._schema))
@@ -133,6 +134,18 @@ class ResultWriter:
         if self._parquet_writer is not None:
             self._parquet_writer.close()
             self._parquet_writer = None
+
+
+def _readable_by_pandas(metadata: dict[bytes, bytes] | None) -> dict[bytes, bytes] | None:
+    """pandas' metadata with the list columns' dtype as object: ``pd.read_parquet`` cannot
+    parse the Arrow list dtype it wrote (pandas-dev/pandas#57411), and reads them as arrays."""
+    if not metadata or b"pandas" not in metadata:
+        return metadata
+    described = json.loads(metadata[b"pandas"])
+    for column in described["columns"]:
+        if column["name"] in LISTS:
+            column["numpy_type"] = "object"
+    return {**metadata, b"pandas": json.dumps(described).encode()}
 
 
 def write_result(frame: pd.DataFrame, path: str | Path) -> None:

@@ -187,16 +187,12 @@ class PushPlan:
             | {"unset": list(self.options.get("unset") or ())},
         }
 
-    def dropped_by_row(self) -> np.ndarray:
-        """Per row, the sorted names of properties whose value was left out."""
+    def dropped_cells(self) -> tuple[np.ndarray, np.ndarray]:
+        """The values left out as (row position, property) pairs, by row then name, each once."""
         hit = (self._issue_pos >= 0) & (self._issue_action == "dropped")
-        names: dict[int, set[str]] = {}
-        for pos, column in zip(self._issue_pos[hit].tolist(), self._issue_column[hit], strict=True):
-            names.setdefault(pos, set()).add(column)
-        out = np.empty(len(self.index), dtype=object)
-        for pos in range(len(out)):  # item by item: numpy would read a list of lists as 2-D
-            out[pos] = sorted(names.get(pos, ()))
-        return out
+        cells = pd.DataFrame({"row": self._issue_pos[hit], "name": self._issue_column[hit]})
+        cells = cells.drop_duplicates().sort_values(["row", "name"], kind="stable")
+        return cells["row"].to_numpy(dtype=np.intp), cells["name"].to_numpy(dtype=object)
 
     def set_body(self, pos: int, properties: Sequence[str] | None = None) -> bytes:
         """The ``properties/set`` body of row ``pos`` (`fyno_pandas.planning.bodies.set_body`)."""
@@ -230,11 +226,12 @@ class PushPlan:
 
     def value_hashes(self, prop: str) -> np.ndarray:
         """uint64 hash of each row's fragment for ``prop`` (stable across processes); 0 if unset."""
-        out = np.zeros(len(self.index), dtype=np.uint64)
         mask = self._set[prop]
+        if mask.all():  # no copy of a million fragments to hash them all
+            return _hash_fragments(self.fragments[prop])
+        out = np.zeros(len(self.index), dtype=np.uint64)
         if mask.any():
-            # categorize=False: same hashes, and 7x faster for mostly distinct values (numbers)
-            out[mask] = pd.util.hash_array(self.fragments[prop][mask], categorize=False)
+            out[mask] = _hash_fragments(self.fragments[prop][mask])
         return out
 
     def restrict(self, keep: Mapping[str, np.ndarray]) -> PushPlan:
@@ -334,3 +331,12 @@ class PushPlan:
             unset = [[p for p in self.properties if self.unsets[p][r]] for r in rows]
             data["$unset"] = pd.Series(unset, index=index, dtype=object)
         return pd.DataFrame(data, index=index)
+
+
+def _hash_fragments(fragments: np.ndarray) -> np.ndarray:
+    """pandas' siphash of each fragment. The same hashes either way: hashing the distinct
+    values once (``categorize``) is faster when few values repeat (flags, plans, dates), and
+    about 7x slower when most are distinct (numbers), so a sample of a thousand decides."""
+    sample = fragments[:: max(1, len(fragments) // 1_000)]
+    repeated = len(set(sample.tolist())) * 2 < len(sample)
+    return pd.util.hash_array(fragments, categorize=repeated)

@@ -11,7 +11,9 @@ progress by ``applied``. Never a guess: what cannot be matched is refused by nam
 from __future__ import annotations
 
 import ast
+import io
 import json
+import tokenize
 from collections.abc import Mapping
 from typing import Any
 
@@ -38,37 +40,39 @@ def conform(result: pd.DataFrame) -> pd.DataFrame:
             "result has no 'status' or 'distinct_id' column: pass the result of a push",
             rule="retry_failed",
         )
-    out = pd.DataFrame(index=result.index)
-    for name in COLUMNS:
-        if name not in result.columns:
-            empty = _EMPTY.get(name)
-            out[name] = pd.Series([empty] * len(result), index=result.index, dtype=DTYPES[name])
-        elif name in LISTS:
-            out[name] = pd.Series(
-                [_as_list(cell, name) for cell in result[name]], index=result.index, dtype=object
-            )
-        elif DTYPES[name] == "object":
-            values = result[name].astype(object)
-            out[name] = values.where(pd.notna(values), None)
-        elif DTYPES[name] == "bool":  # text read back from a file: "False" is not truthy
-            out[name] = result[name].astype(str).str.lower().eq("true")
-        elif DTYPES[name] == "Int64":
-            out[name] = pd.to_numeric(result[name], errors="coerce").astype("Int64")
-        else:
-            out[name] = result[name].astype(DTYPES[name])
+    out = pd.DataFrame({name: _conformed(result, name) for name in COLUMNS}, index=result.index)
     out.attrs = dict(result.attrs)
     return out
 
 
+def _conformed(result: pd.DataFrame, name: str) -> pd.Series:
+    """Column ``name`` of ``result`` in the result's dtype, however the file held it."""
+    dtype = DTYPES[name]
+    if name not in result.columns:
+        empty: Any = [[]] * len(result) if name in LISTS else _EMPTY.get(name)
+        return pd.Series(empty, index=result.index, dtype=dtype)
+    column = result[name]
+    if pd.api.types.is_dtype_equal(column.dtype, dtype):
+        return column.copy()
+    if name in LISTS:
+        lists = [_as_list(cell, name) for cell in column.to_numpy(dtype=object)]
+        return pd.Series(lists, index=result.index, dtype=dtype)
+    if dtype == "bool":  # text read back from a file: "False" is not truthy
+        return column.astype(str).str.lower().eq("true")
+    if dtype == "Int64":
+        return pd.to_numeric(column, errors="coerce").astype("Int64")
+    if dtype == "int64":
+        return column.astype(dtype)
+    values = column.astype(object)  # text: a file's all-empty column reads as floats
+    return values.where(pd.notna(values), None).astype(dtype)
+
+
 def _as_list(cell: Any, column: str) -> list[str]:
     """A list column's cell as a list, however the file held it: a list, an array (Parquet),
-    or the list's text (``to_csv``); missing is empty."""
+    or its text (``to_csv``); missing is empty."""
     if isinstance(cell, str):
-        try:
-            parsed = ast.literal_eval(cell)
-        except (ValueError, SyntaxError):
-            parsed = None
-        if not isinstance(parsed, list):
+        parsed = _list_text(cell)
+        if parsed is None:
             raise FynoInputError(
                 f"result column {column!r} holds {cell!r}, not a list: pass the result of a "
                 "push, read back as it was written",
@@ -79,6 +83,23 @@ def _as_list(cell: Any, column: str) -> list[str]:
     if isinstance(cell, (list, tuple, np.ndarray)):
         return [str(item) for item in cell]
     return []
+
+
+def _list_text(text: str) -> list[str] | None:
+    """The strings of a list's text, as a list prints (``['a', 'b']``) or as ``to_csv`` writes
+    an Arrow list cell, an array's text (``['a' 'b']``, which ``literal_eval`` would read as
+    one concatenated string); None for any other text."""
+    try:
+        read = tokenize.generate_tokens(io.StringIO(text).readline)
+        tokens = [t for t in read if t.string.strip()]
+    except (tokenize.TokenError, SyntaxError):
+        return None
+    inner = [t for t in tokens[1:-1] if t.string != ","]
+    if [t.string for t in tokens[:1] + tokens[-1:]] != ["[", "]"] or any(
+        t.type != tokenize.STRING for t in inner
+    ):
+        return None
+    return [ast.literal_eval(t.string) for t in inner]
 
 
 def match_rows(df_ids: pd.Series, result_ids: pd.Series) -> np.ndarray:

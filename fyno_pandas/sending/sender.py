@@ -43,7 +43,7 @@ import pandas as pd
 
 from ..client.http import FynoClient, error_for
 from ..errors import PushInterrupted
-from ..results.columns import STATUSES, result_frame
+from ..results.columns import STATUSES, list_column, request_columns, result_frame
 from .mode import AUTO, for_plan
 from .seeding import new_properties, seed_types, without_taken
 from .state import AckHook, PushState, bar_class, refresh_bar, run_units
@@ -204,27 +204,21 @@ def _result_frame(push: PushState, started: float, interrupted: bool) -> pd.Data
     plan = push.plan
     http = pd.array(push.http_status, dtype="Int64")
     http[push.http_status == 0] = pd.NA
+    request_id, request_ids = request_columns(push.request_id, push.request_ids)
     columns = {
         "distinct_id": plan.distinct_ids,
         "status": push.statuses(),
-        "request_id": push.request_id,
+        "request_id": request_id,
         "http_status": http,
         "attempts": push.attempts,
         "error": push.error,
-        "dropped": plan.dropped_by_row(),
-        "request_ids": _request_ids(push),
+        "dropped": list_column(len(plan.index), *plan.dropped_cells()),
+        "request_ids": request_ids,
         "applied": push.applied_text(),
     }
     result = result_frame(columns, plan.index)
     result.attrs["fyno"] = _summary(push, started, interrupted)
     return result
-
-
-def _request_ids(push: PushState) -> np.ndarray:
-    out = np.empty(len(push.plan.index), dtype=object)
-    for pos, rid in enumerate(push.request_id.tolist()):  # item by item: a list per row
-        out[pos] = push.request_ids.get(pos) or ([rid] if rid else [])
-    return out
 
 
 def dry_run_result(plan: PushPlan) -> pd.DataFrame:

@@ -532,7 +532,9 @@ def csv_back(result: pd.DataFrame, folder: Path) -> pd.DataFrame:
 def parquet_back(result: pd.DataFrame, folder: Path) -> pd.DataFrame:
     path = folder / "result.parquet"
     result.to_parquet(path)
-    return pd.read_parquet(path)
+    # pandas reads back the dtype it wrote for an Arrow list only with the pyarrow backend
+    # (pandas-dev/pandas#57411)
+    return pd.read_parquet(path, dtype_backend="pyarrow")
 
 
 # -- strategies ----------------------------------------------------------------------------

@@ -88,9 +88,9 @@ def test_bytes_ids_reach_fyno_as_text(emulator: FynoEmulator, destination: dict[
 
     result = push(df, "uid", **destination, **QUIET)
 
-    assert result["distinct_id"].tolist() == ["12345", None]
+    assert result["distinct_id"].tolist() == ["12345", pd.NA]
     assert result["status"].tolist() == ["sent", "skipped"]
-    assert result["error"].tolist() == [None, "invalid_id"]
+    assert result["error"].tolist() == [pd.NA, "invalid_id"]
     assert emulator.profiles == {"12345": {"plan": "pro"}}
 
 

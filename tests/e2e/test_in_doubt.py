@@ -219,7 +219,7 @@ def test_retry_failed_can_assume_in_doubt_rows_stored(
 
     assert len(emulator.requests) == requests  # nothing sent
     assert (assumed["status"] == "sent").all()
-    assert assumed.loc[1, "request_id"] is None
+    assert pd.isna(assumed.loc[1, "request_id"])
     assert "assumed stored" in assumed.loc[1, "error"]
     assert assumed.attrs["fyno"]["sent"] == 6
     # recorded acknowledged: the frame's adds finished, so running it again adds again

@@ -118,3 +118,20 @@ def test_max_rps_and_batch_options(emulator: FynoEmulator) -> None:
     assert (result["status"] == "sent").all()
     assert result.attrs["fyno"]["requests"] == 1 + 5  # the type seed, then 5 batches
     assert len(emulator.profiles) == 30
+
+
+def test_a_batch_result_is_arrow_backed_and_its_rows_share_their_request(
+    emulator: FynoEmulator,
+) -> None:
+    n = 1_200
+    df = pd.DataFrame({"uid": [f"u{i}" for i in range(n)], "ltv": [float("inf")] + [1.5] * (n - 1)})
+    result = push(
+        df, "uid", **creds(emulator), batch_size=500, preview=False, progress=False, ledger=False
+    )
+    assert result["request_id"].dtype == "string[pyarrow]"
+    assert str(result["request_ids"].dtype) == "list<item: string>[pyarrow]"
+    assert result["status"].iloc[1:].eq("sent").all()
+    # one request id per batch of 500 rows
+    assert result["request_id"].iloc[1:].nunique() == 3
+    assert result["request_ids"].tolist()[1:] == [[r] for r in result["request_id"].iloc[1:]]
+    assert result["dropped"].tolist()[:2] == [["ltv"], []]

@@ -230,6 +230,22 @@ def test_value_hashes_are_stable_and_zero_where_unset() -> None:
     assert int(hashes[0]) == int(pd.util.hash_array(np.array(['"pro"'], dtype=object))[0])
 
 
+@pytest.mark.parametrize("kinds", [3, 5_000])
+@pytest.mark.parametrize("missing", [False, True])
+def test_value_hashes_are_the_same_however_many_distinct_values(kinds: int, missing: bool) -> None:
+    n = 5_000
+    values = pd.Series([f"v{i % kinds}" for i in range(n)], dtype=object)
+    if missing:
+        values[::7] = None
+    plan = build_plan(pd.DataFrame({"id": range(n), "x": values}), "id")
+    hashes = plan.value_hashes("x")
+    fragments = plan.fragments["x"]
+    is_set = np.not_equal(fragments, None)
+    expected = pd.util.hash_array(fragments[is_set], categorize=False)
+    assert hashes[is_set].tolist() == expected.tolist()
+    assert not hashes[~is_set].any()
+
+
 def test_restrict_sends_only_kept_cells() -> None:
     plan = build_plan(frame(), "user_id")
     keep = {p: np.array([True, False, False]) for p in plan.properties}
@@ -242,9 +258,10 @@ def test_restrict_sends_only_kept_cells() -> None:
     assert len(small) == 2
 
 
-def test_dropped_by_row_lists_left_out_properties() -> None:
-    df = pd.DataFrame({"id": [1, 2], "a": [np.inf, 1.0], "b": ["x" * 300, "ok"]})
-    assert build_plan(df, "id").dropped_by_row().tolist() == [["a", "b"], []]
+def test_dropped_cells_name_left_out_properties_by_row() -> None:
+    df = pd.DataFrame({"id": [1, 2, 3], "b": ["x" * 300, "ok", "y" * 300], "a": [np.inf, 1.0, 2.0]})
+    rows, names = build_plan(df, "id").dropped_cells()
+    assert list(zip(rows.tolist(), names.tolist(), strict=True)) == [(0, "a"), (0, "b"), (2, "b")]
 
 
 def test_index_is_kept_with_duplicate_labels() -> None:

@@ -68,7 +68,7 @@ def test_result_is_aligned_to_a_shuffled_duplicated_label_index(emulator: FynoEm
     result = send(df, emulator)
     assert list(result.columns) == COLUMNS
     assert result.index.equals(df.index)
-    expected_ids = df["user_id"].astype(object).where(df["user_id"].notna(), None)
+    expected_ids = df["user_id"].astype("string[pyarrow]")
     assert result["distinct_id"].tolist() == expected_ids.tolist()
     sent = result[result["status"] == "sent"]
     assert len(sent) == 29

@@ -1,0 +1,68 @@
+"""The result's columns: Arrow-backed dtypes, and list columns built from (row, item) pairs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from fyno_pandas.results.columns import (
+    COLUMNS,
+    LISTS,
+    arrow_types,
+    empty_result,
+    list_column,
+    request_columns,
+    result_frame,
+)
+
+TEXT = ("distinct_id", "status", "request_id", "error", "applied")
+
+
+def test_text_and_list_columns_are_arrow_backed() -> None:
+    result = empty_result()
+    assert list(result.columns) == list(COLUMNS)
+    for name in TEXT:
+        assert result[name].dtype == pd.StringDtype("pyarrow"), name
+    for name in LISTS:
+        assert result[name].dtype == pd.ArrowDtype(pa.list_(pa.string())), name
+    assert {name: str(result[name].dtype) for name in ("http_status", "push_id")} == {
+        "http_status": "Int64",
+        "push_id": "Int64",
+    }
+
+
+def test_arrow_types_are_the_frames_own() -> None:
+    table = pa.Table.from_pandas(empty_result(), preserve_index=False)
+    assert {f.name: f.type for f in table.schema} == arrow_types()
+
+
+def test_list_column_groups_items_by_row_in_their_order() -> None:
+    owners = np.array([3, 0, 3, 3, 1])
+    items = np.array(["c1", "a", "c2", "c3", "b"], dtype=object)
+    column = list_column(5, owners, items)
+    assert column.to_pylist() == [["a"], ["b"], [], ["c1", "c2", "c3"], []]
+
+
+def test_list_column_of_no_items_is_empty_lists() -> None:
+    column = list_column(3, np.zeros(0, dtype=np.intp), np.zeros(0, dtype=object))
+    assert column.to_pylist() == [[], [], []]
+
+
+def test_result_frame_takes_lists_or_an_arrow_list_array() -> None:
+    index = pd.Index([10, 11], name="row")
+    built = {name: [None, None] for name in COLUMNS}
+    built.update(status=["sent", "failed"], attempts=[1, 2], http_status=[202, None])
+    built.update(dropped=[["x"], []], request_ids=list_column(2, [0, 1, 1], ["r", "s", "t"]))
+    result = result_frame(built, index)
+    assert result.index.equals(index)
+    assert result["dropped"].tolist() == [["x"], []]
+    assert result["request_ids"].tolist() == [["r"], ["s", "t"]]
+    assert result["error"].isna().all()
+
+
+def test_request_columns_share_a_batch_id_and_keep_every_id_of_a_row() -> None:
+    first = np.array(["b1", "b1", None, "b2", "r1", "b2"], dtype=object)
+    column, lists = request_columns(first, {4: ["r1", "r2", "r3"]})
+    assert column.to_pylist() == ["b1", "b1", None, "b2", "r1", "b2"]
+    assert lists.to_pylist() == [["b1"], ["b1"], [], ["b2"], ["r1", "r2", "r3"], ["b2"]]
