@@ -21,6 +21,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -326,6 +327,8 @@ class FynoClient:
         FynoAuthError, FynoAPIError, FynoConnectionError
             When Fyno refuses the request or cannot be reached after every retry.
         """
+        if not isinstance(values, Mapping):
+            raise FynoInputError(f"values must map property names to values, not {values!r}")
         if not values:
             raise FynoInputError("values must name at least one property", rule="empty_row")
         body = _dumps({"distinct_id": _check_id(distinct_id), "$set": dict(values)})
@@ -333,8 +336,12 @@ class FynoClient:
 
     def unset_properties(self, distinct_id: str, names: list[str]) -> str:
         """``properties/unset`` for one user; returns the request id."""
-        if isinstance(names, str) or not names:
-            raise FynoInputError("names must be a non-empty list of property names")
+        if (
+            not isinstance(names, list | tuple)
+            or not names
+            or not all(isinstance(n, str) for n in names)
+        ):
+            raise FynoInputError(f"names must be a non-empty list of property names, not {names!r}")
         body = _dumps({"distinct_id": _check_id(distinct_id), "$unset": list(names)})
         return self._checked("unset", body).request_id or ""
 
@@ -347,8 +354,8 @@ class FynoClient:
             The request id and one status object per item, in order (``{"$set": "ok"}`` when
             the item was accepted).
         """
-        if not items:
-            raise FynoInputError("a batch needs at least one item")
+        if not isinstance(items, list | tuple) or not items:
+            raise FynoInputError(f"a batch needs a non-empty list of items, not {items!r}")
         outcome = self._checked("batch", _dumps({"batch": list(items)}))
         statuses = outcome.json.get("batch", []) if isinstance(outcome.json, dict) else []
         return BatchResult(outcome.request_id, list(statuses))

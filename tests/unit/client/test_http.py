@@ -24,3 +24,22 @@ def test_a_bad_option_is_an_input_error_naming_it(
     with pytest.raises(FynoInputError, match=option) as caught:
         FynoClient(emulator.wsid, emulator.api_key, endpoint=emulator.endpoint, **{option: value})
     assert emulator.api_key not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("call", "argument"),
+    [
+        ("set_properties", [1, 2]),
+        ("set_properties", "plan=pro"),
+        ("unset_properties", 5),
+        ("unset_properties", ["plan", 3]),
+        ("batch", 7),
+    ],
+)
+def test_a_malformed_argument_is_an_input_error_and_nothing_is_sent(
+    emulator: FynoEmulator, call: str, argument: object
+) -> None:
+    client = FynoClient(emulator.wsid, emulator.api_key, endpoint=emulator.endpoint)
+    with client, pytest.raises(FynoInputError):
+        getattr(client, call)(*(["u1"] if call != "batch" else []), argument)
+    assert emulator.requests == []
