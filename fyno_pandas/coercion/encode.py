@@ -18,7 +18,6 @@ from __future__ import annotations
 import datetime as dt
 import json.encoder
 import numbers
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import chain
@@ -30,6 +29,7 @@ import pandas as pd
 from .datelike import date_like, documented_date
 from .instants import aware_to_utc, localize
 from .numeric import DOUBLE_LIMIT, NOT_FINITE, beyond_double, float_texts
+from .texts import BLOCK, day_texts, instant_texts, int_texts, per_distinct
 
 __all__ = [
     "BOOL_TEXT",
@@ -54,7 +54,6 @@ SAFE_INTEGER = 2**53  # beyond it a JavaScript number (and so, probably, Fyno) l
 # json.dumps' own C escaper; ASCII output so lone surrogates cannot break UTF-8 encoding later.
 encode_string = json.encoder.c_encode_basestring_ascii or json.encoder.py_encode_basestring_ascii
 NUMERIC_TEXT = r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*"
-_BLOCK = 65_536
 BOOL_TEXT = np.array(["false", "true"], dtype=object)
 _YEAR_1 = np.datetime64("0001-01-01", "ms")
 _YEAR_10000 = np.datetime64("10000-01-01", "ms")
@@ -108,25 +107,8 @@ def encode_strings(values: np.ndarray, long_strings: str) -> Part:
     )
 
 
-def _per_distinct(values: np.ndarray, texts: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-    """``texts`` of each distinct value, spread over the rows: rows of one value share one str.
-
-    A column repeats (prices, signup days), and a text per row would hold ~60 bytes where a
-    pointer holds 8. Values are told apart by their bits, so 0.0 and -0.0, equal but written
-    apart, stay two.
-    """
-    if values.dtype == object or values.dtype.itemsize not in (1, 2, 4, 8):
-        return texts(values)
-    codes, distinct = pd.factorize(values.view(f"u{values.dtype.itemsize}"))
-    return texts(distinct.view(values.dtype))[codes]
-
-
-def _int_texts(values: np.ndarray) -> np.ndarray:
-    return _objects(map(str, values.tolist()), len(values))
-
-
 def encode_ints(values: np.ndarray) -> Part:
-    frags = _per_distinct(values, _int_texts)
+    frags = per_distinct(values, int_texts)
     if values.dtype.kind == "u":
         unsafe = values > SAFE_INTEGER
     elif values.dtype.kind == "i":
@@ -145,7 +127,7 @@ def encode_ints(values: np.ndarray) -> Part:
 def encode_floats(values: np.ndarray) -> Part:
     finite = np.isfinite(values)
     frags = np.empty(len(values), dtype=object)
-    frags[finite] = _per_distinct(values[finite], float_texts)
+    frags[finite] = per_distinct(values[finite], float_texts)
     return Part("number", np.arange(0), frags, [("not_finite", "dropped", ~finite, NOT_FINITE)])
 
 
@@ -157,25 +139,13 @@ def encode_decimals(values: np.ndarray) -> Part:
     return Part("number", np.arange(0), frags, [("not_finite", "dropped", ~finite, NOT_FINITE)])
 
 
-def _instant_texts(ms: np.ndarray) -> np.ndarray:
-    texts = np.empty(len(ms), dtype=object)
-    for start in range(0, len(ms), _BLOCK):  # blocks bound the fixed-width text buffers
-        block = slice(start, start + _BLOCK)
-        texts[block] = '"' + np.datetime_as_string(ms[block], unit="ms").astype(object) + 'Z"'
-    return texts
-
-
-def _day_texts(days: np.ndarray) -> np.ndarray:
-    return '"' + np.datetime_as_string(days, unit="D").astype(object) + '"'
-
-
 def encode_datetimes(utc: np.ndarray) -> Part:
     """Encode naive-UTC datetime64 values (NaT where localizing failed) as ``...000Z``."""
     ms = utc.astype("datetime64[ms]")
     nat = np.isnat(ms)
     out = nat | (ms < _YEAR_1) | (ms >= _YEAR_10000)
     frags = np.empty(len(ms), dtype=object)
-    frags[~out] = _per_distinct(ms[~out], _instant_texts)
+    frags[~out] = per_distinct(ms[~out], instant_texts)
     issues = [
         ("nonexistent_time", "dropped", nat, "local time does not exist or is ambiguous"),
         ("date_out_of_range", "dropped", out & ~nat, "year outside 0001-9999; left out"),
@@ -191,7 +161,7 @@ def encode_days(days: np.ndarray) -> Part:
     days = days.astype("datetime64[D]")
     out = (days < _YEAR_1) | (days >= _YEAR_10000)
     frags = np.empty(len(days), dtype=object)
-    frags[~out] = _per_distinct(days[~out], _day_texts)
+    frags[~out] = per_distinct(days[~out], day_texts)
     msg = "year outside 0001-9999; left out"
     return Part("date", np.arange(0), frags, [("date_out_of_range", "dropped", out, msg)])
 
@@ -298,8 +268,8 @@ def encode_lists(values: np.ndarray, naive_tz: str) -> Part:
     """
     frags = np.empty(len(values), dtype=object)
     naive_rows: set[int] = set()
-    for start in range(0, len(values), _BLOCK):
-        block = values[start : start + _BLOCK]
+    for start in range(0, len(values), BLOCK):
+        block = values[start : start + BLOCK]
         texts = _string_lists(block)
         if texts is None:
             rows = (_list_text(v, naive_tz, start + i, naive_rows) for i, v in enumerate(block))
