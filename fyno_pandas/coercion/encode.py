@@ -1,13 +1,14 @@
 """Value encoders: values of one Python/numpy class become JSON text fragments.
 
-Each encoder takes the present values of one class (a numpy array) and returns a `Part`: the
-JSON text of every value (None where the value is left out) and the masks of what it found
-(too long, not finite, ...). Work is vectorized per array: ints through ``str`` over
-``tolist()``, floats by `fyno_pandas.coercion.numeric` (finite values only), booleans by indexing a
-two-string table, datetimes through ``numpy.datetime_as_string`` on UTC ``datetime64[ms]``, and
-strings through json's C ``encode_basestring_ascii`` over the distinct values only. Lists are
-the one per-value path, because each element needs its own check. `object_parts` splits an
-object column by value class (one ``type`` lookup per value).
+Each encoder takes the present values of one class (a numpy array) and returns a `Part`: the JSON
+text of every value (None where the value is left out) and the masks of what it found (too long,
+not finite, ...). Work is vectorized per array, and ints, floats and datetimes are written once per
+distinct value, the rows of one value sharing its text: ints through ``str`` over ``tolist()``,
+floats by `fyno_pandas.coercion.numeric` (finite values only), booleans by indexing a two-string
+table, datetimes through ``numpy.datetime_as_string`` on UTC ``datetime64[ms]``, and strings
+through json's C ``encode_basestring_ascii`` over the distinct values only. Lists are the one
+per-value path, because each element needs its own check. `object_parts` splits an object column by
+value class (one ``type`` lookup per value).
 
 Used by `fyno_pandas.coercion.coerce`; pure.
 """
@@ -28,6 +29,7 @@ import pandas as pd
 from .datelike import date_like, documented_date
 from .instants import aware_to_utc, localize
 from .numeric import DOUBLE_LIMIT, NOT_FINITE, beyond_double, float_texts
+from .texts import BLOCK, day_texts, instant_texts, int_texts, per_distinct
 
 __all__ = [
     "BOOL_TEXT",
@@ -52,7 +54,6 @@ SAFE_INTEGER = 2**53  # beyond it a JavaScript number (and so, probably, Fyno) l
 # json.dumps' own C escaper; ASCII output so lone surrogates cannot break UTF-8 encoding later.
 encode_string = json.encoder.c_encode_basestring_ascii or json.encoder.py_encode_basestring_ascii
 NUMERIC_TEXT = r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*"
-_BLOCK = 65_536
 BOOL_TEXT = np.array(["false", "true"], dtype=object)
 _YEAR_1 = np.datetime64("0001-01-01", "ms")
 _YEAR_10000 = np.datetime64("10000-01-01", "ms")
@@ -107,7 +108,7 @@ def encode_strings(values: np.ndarray, long_strings: str) -> Part:
 
 
 def encode_ints(values: np.ndarray) -> Part:
-    frags = _objects(map(str, values.tolist()), len(values))
+    frags = per_distinct(values, int_texts)
     if values.dtype.kind == "u":
         unsafe = values > SAFE_INTEGER
     elif values.dtype.kind == "i":
@@ -126,7 +127,7 @@ def encode_ints(values: np.ndarray) -> Part:
 def encode_floats(values: np.ndarray) -> Part:
     finite = np.isfinite(values)
     frags = np.empty(len(values), dtype=object)
-    frags[finite] = float_texts(values[finite])
+    frags[finite] = per_distinct(values[finite], float_texts)
     return Part("number", np.arange(0), frags, [("not_finite", "dropped", ~finite, NOT_FINITE)])
 
 
@@ -144,11 +145,7 @@ def encode_datetimes(utc: np.ndarray) -> Part:
     nat = np.isnat(ms)
     out = nat | (ms < _YEAR_1) | (ms >= _YEAR_10000)
     frags = np.empty(len(ms), dtype=object)
-    keep = np.flatnonzero(~out)
-    for start in range(0, len(keep), _BLOCK):  # blocks bound the fixed-width text buffers
-        rows = keep[start : start + _BLOCK]
-        text = np.datetime_as_string(ms[rows], unit="ms").astype(object)
-        frags[rows] = '"' + text + 'Z"'
+    frags[~out] = per_distinct(ms[~out], instant_texts)
     issues = [
         ("nonexistent_time", "dropped", nat, "local time does not exist or is ambiguous"),
         ("date_out_of_range", "dropped", out & ~nat, "year outside 0001-9999; left out"),
@@ -164,7 +161,7 @@ def encode_days(days: np.ndarray) -> Part:
     days = days.astype("datetime64[D]")
     out = (days < _YEAR_1) | (days >= _YEAR_10000)
     frags = np.empty(len(days), dtype=object)
-    frags[~out] = '"' + np.datetime_as_string(days[~out], unit="D").astype(object) + '"'
+    frags[~out] = per_distinct(days[~out], day_texts)
     msg = "year outside 0001-9999; left out"
     return Part("date", np.arange(0), frags, [("date_out_of_range", "dropped", out, msg)])
 
@@ -271,8 +268,8 @@ def encode_lists(values: np.ndarray, naive_tz: str) -> Part:
     """
     frags = np.empty(len(values), dtype=object)
     naive_rows: set[int] = set()
-    for start in range(0, len(values), _BLOCK):
-        block = values[start : start + _BLOCK]
+    for start in range(0, len(values), BLOCK):
+        block = values[start : start + BLOCK]
         texts = _string_lists(block)
         if texts is None:
             rows = (_list_text(v, naive_tz, start + i, naive_rows) for i, v in enumerate(block))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -100,18 +100,26 @@ class AckTable:
         return self._derived[key]  # type: ignore[return-value]
 
     @classmethod
-    def from_columns(cls, ids: Sequence[str] | np.ndarray, columns: Sequence[Column]) -> AckTable:
-        """A table of ``ids`` from one `Column` per property."""
-        rows = len(ids)
-        is_set = _stack([c[2] for c in columns], rows, bool)
-        return cls(
-            np.asarray(ids, dtype=object),
-            [c[0] for c in columns],
-            np.where(is_set, _stack([c[1] for c in columns], rows, np.uint64), np.uint64(0)),
-            is_set,
-            _stack([c[3] for c in columns], rows, bool),
-            [c[4] for c in columns],
-        )
+    def from_columns(
+        cls, ids: Sequence[str] | np.ndarray, columns: Iterable[Column], width: int | None = None
+    ) -> AckTable:
+        """A table of ``ids`` from one `Column` per property; ``width``: how many a generator
+        yields (a sequence says it itself). Each is written into the table as it comes, so a
+        generator's caller holds one property's hashes at a time, not every property's."""
+        if width is None:
+            columns = list(columns)
+            width = len(columns)
+        hashes = np.zeros((len(ids), width), dtype=np.uint64)
+        is_set = np.zeros((len(ids), width), dtype=bool)
+        is_unset = np.zeros((len(ids), width), dtype=bool)
+        names, sent = [], []
+        for k, (name, hashed, set_mask, unset_mask, fixed_type) in enumerate(columns):
+            names.append(name)
+            sent.append(fixed_type)
+            np.copyto(hashes[:, k], hashed, where=set_mask)
+            is_set[:, k] = set_mask
+            is_unset[:, k] = unset_mask
+        return cls(np.asarray(ids, dtype=object), names, hashes, is_set, is_unset, sent)
 
     @classmethod
     def from_acks(cls, acks: Sequence[Ack]) -> AckTable:
@@ -137,10 +145,3 @@ class AckTable:
 #: A queued ack (`fyno_pandas.ledger.groupcommit.AckWriter`): a table, the positions of the
 #: rows one request carried (several: a batch request, one ack for all), and its request id.
 RowAck = tuple[AckTable, Sequence[int], "str | None"]
-
-
-def _stack(arrays: Sequence[np.ndarray], rows: int, dtype: type) -> np.ndarray:
-    out = np.zeros((rows, len(arrays)), dtype=dtype)
-    for k, values in enumerate(arrays):
-        out[:, k] = values
-    return out

@@ -161,7 +161,7 @@ class AckRecorder:
             self._row_of[rows] = np.arange(len(rows))
         self._table = AckTable.from_columns(
             plan.distinct_ids[rows],
-            [
+            (
                 (
                     p,
                     _hashes(plan, p)[rows],
@@ -170,7 +170,8 @@ class AckRecorder:
                     None if plan.ops.get(p) == "remove" else plan.fyno_types.get(p),
                 )
                 for p in plan.properties
-            ],
+            ),
+            len(plan.properties),
         )
         self.not_stored: list[tuple[int, str]] = []
 

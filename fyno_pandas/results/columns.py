@@ -94,14 +94,16 @@ def request_columns(
     Python string each."""
     codes, uniques = pd.factorize(first)
     texts = pa.array(np.asarray(uniques, dtype=object), type=pa.string())
+    column = texts.take(pa.array(codes, mask=codes < 0))
     one = codes >= 0
+    if not every and one.all():  # one request a row: the lists hold the column's own bytes
+        return column, list_column(len(first), np.arange(len(first)), column)
     one[list(every)] = False
     owners = np.concatenate(
         [np.flatnonzero(one), np.repeat(list(every), [len(ids) for ids in every.values()])]
     )
     more = pa.array(list(itertools.chain.from_iterable(every.values())), type=pa.string())
     items = pa.concat_arrays([texts.take(codes[one]), more])
-    column = texts.take(pa.array(codes, mask=codes < 0))
     return column, list_column(len(first), owners, items)
 
 

@@ -139,12 +139,16 @@ def _send(push: PushState, new: dict[str, str], claims: Any, bar: Any) -> bool:
             return True
         if push.stop.is_set():  # a 401/403 answered a seed
             return False
-        rows = np.flatnonzero(push.where("pending")).tolist()
+        # an array, each unit's rows made Python ints as it starts: a list of every row to
+        # send held an int object and a slot per row (44 bytes) for the whole push
+        rows = np.flatnonzero(push.where("pending"))
         size = push.mode.batch_size if push.mode is not None else None
         if size is None:
-            return run_units(push, len(rows), lambda k: row_unit(push, rows[k]), bar)
-        chunks = [rows[i : i + size] for i in range(0, len(rows), size)]
-        return run_units(push, len(chunks), lambda k: batch_unit(push, chunks[k]), bar)
+            return run_units(push, len(rows), lambda k: row_unit(push, int(rows[k])), bar)
+        units = -(-len(rows) // size)
+        return run_units(
+            push, units, lambda k: batch_unit(push, rows[k * size : (k + 1) * size].tolist()), bar
+        )
     except KeyboardInterrupt:  # between the phases: nothing is in flight
         push.stop.set()
         return True

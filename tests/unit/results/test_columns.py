@@ -66,3 +66,14 @@ def test_request_columns_share_a_batch_id_and_keep_every_id_of_a_row() -> None:
     column, lists = request_columns(first, {4: ["r1", "r2", "r3"]})
     assert column.to_pylist() == ["b1", "b1", None, "b2", "r1", "b2"]
     assert lists.to_pylist() == [["b1"], ["b1"], [], ["b2"], ["r1", "r2", "r3"], ["b2"]]
+
+
+def test_request_ids_of_one_request_a_row_share_the_request_id_bytes() -> None:
+    """When every row made one request (a push that sent every row), the ``request_ids`` lists
+    hold the ``request_id`` column's own values: the ids' bytes are not copied a second time."""
+    first = np.array([f"batch-{k // 500:04d}" for k in range(10_000)], dtype=object)
+    before = pa.total_allocated_bytes()
+    column, lists = request_columns(first, {})
+    held = pa.total_allocated_bytes() - before
+    assert lists.to_pylist() == [[rid] for rid in first]
+    assert held < 1.2 * column.nbytes
