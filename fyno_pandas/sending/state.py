@@ -14,7 +14,6 @@ import logging
 import math
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -263,8 +262,11 @@ def run_units(push: PushState, count: int, unit: Callable[[int], None], bar: Any
     cursor = itertools.count()  # next() on it is atomic: the workers' shared cursor
     stop, slots = push.stop, push.client.slots
 
-    def work() -> None:
+    go = threading.Event()
+
+    def work(ended: threading.Event) -> None:
         try:
+            go.wait()
             while slots.enter(stop):
                 try:
                     while (k := next(cursor)) < count:
@@ -277,22 +279,33 @@ def run_units(push: PushState, count: int, unit: Callable[[int], None], bar: Any
                     slots.leave()
         except BaseException as exc:  # noqa: BLE001  (re-raised by send_plan in the caller)
             push.crashed(exc)
+        finally:
+            ended.set()
 
-    workers = max(1, min(slots.threads, count))
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fyno")
-    interrupted = False
+    # Every worker is started before any sends (``go``): a Ctrl-C landing inside
+    # `Thread.start` then stops workers that have sent nothing. Waits are on events, never on
+    # `Thread.join`, which Python 3.11 leaves wrong when a Ctrl-C interrupts it.
+    ended = [threading.Event() for _ in range(max(1, min(slots.threads, count)))]
+    threads = [threading.Thread(target=work, args=(e,), name="fyno-worker") for e in ended]
+    interrupted = sending = False
     try:
-        futures = [pool.submit(work) for _ in range(workers)]
-        pending = set(futures)
-        while pending:
-            _, pending = wait(pending, timeout=_TICK, return_when=FIRST_EXCEPTION)
+        for thread in threads:
+            thread.start()
+        go.set()
+        sending = True
+        while waiting := [e for e in ended if not e.is_set()]:
+            waiting[0].wait(_TICK)
             refresh_bar(bar, push)
     except KeyboardInterrupt:
         interrupted = True
         stop.set()
         log.warning("push interrupted: letting requests in flight finish")
     finally:
-        pool.shutdown(wait=True)  # a second Ctrl-C here leaves; the workers stop on their own
+        if not sending:
+            stop.set()
+        go.set()
+        for e in ended if sending else ():  # a second Ctrl-C here leaves; workers stop anyway
+            e.wait()
     refresh_bar(bar, push)
     return interrupted
 

@@ -117,3 +117,23 @@ def test_a_worker_going_on_to_its_next_unit_wakes_no_spare_thread() -> None:
     assert not run_units(push, 300, unit, None)  # type: ignore[arg-type]
     assert sorted(ran) == list(range(300))
     assert slots._cond.wakes <= slots.threads  # each worker's last leave, not one per unit
+
+
+def test_a_ctrl_c_landing_as_a_worker_starts_sends_nothing(monkeypatch: Any) -> None:
+    """Ctrl-C can land in the calling thread right after a worker thread started: no unit may
+    run then, neither before `run_units` returns nor after (a unit left running would record
+    its row after the result was made: a stored row reported ``pending``)."""
+    slots = ConcurrencyLimit(1)
+    push = SimpleNamespace(stop=threading.Event(), client=SimpleNamespace(slots=slots))
+    ran: list[int] = []
+    start = threading.Thread.start
+
+    def start_then_ctrl_c(thread: threading.Thread) -> None:
+        start(thread)
+        if thread.name.startswith("fyno"):
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(threading.Thread, "start", start_then_ctrl_c)
+    assert run_units(push, 1, ran.append, None) is True  # type: ignore[arg-type]
+    threading.Event().wait(0.2)
+    assert ran == []
