@@ -291,8 +291,8 @@ def run_units(push: PushState, count: int, unit: Callable[[int], None], bar: Any
     try:
         for thread in threads:
             thread.start()
+        sending = True  # before ``go``: from here on every worker is waited for
         go.set()
-        sending = True
         while waiting := [e for e in ended if not e.is_set()]:
             waiting[0].wait(_TICK)
             refresh_bar(bar, push)
