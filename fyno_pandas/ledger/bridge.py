@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -135,10 +136,14 @@ class AckRecorder:
 
     A worker's next request waits until its ack is committed, so a killed process has sent at
     most ``concurrency`` acknowledged requests the ledger does not know (``concurrency *
-    batch_size`` rows in batch mode). What each row's ack records is built once, as one
-    `AckTable` of the plan, so a worker only queues the row's position and request id: the
-    group's commit writes them in bulk (`fyno_pandas.ledger.writes`). A batch answer is
-    recorded in one transaction of its own.
+    batch_size`` rows in batch mode). What a row's ack records comes from an `AckTable` of the
+    block of sendable rows it falls in, built when the first of them is acknowledged, so a
+    worker only queues the rows' positions and request id: the group's commit writes them in
+    bulk (`fyno_pandas.ledger.writes`). A batch answer is recorded in one transaction of its
+    own.
+
+    Workers take rows in order, so the blocks in use are the few around the shared cursor: a
+    push holds a few blocks' tables, not one of every row (a million users' are 60 MB).
 
     Attributes
     ----------
@@ -147,24 +152,53 @@ class AckRecorder:
         (another push won the race): Fyno accepted them and will not store them.
     """
 
+    _BLOCK = 8_192  # sendable rows per table: a few ms of hashing each
+    _KEPT = 4  # tables held: the rows in flight span two blocks at most at the defaults
+
     def __init__(
         self, plan: PushPlan, ledger: Ledger, scope: Scope, push_id: int, writer: AckWriter
     ) -> None:
         self._ledger, self._writer, self._target = ledger, writer, (scope, push_id)
-        # Only rows that will be sent can be acknowledged: a second push of a million users,
-        # 1% changed, builds a table of 10,000 rows, not 1,000,000.
-        rows = np.flatnonzero(plan.sendable)
-        self._rows = rows
-        self._row_of: np.ndarray | None = None
-        if len(rows) < len(plan.index):
-            self._row_of = np.full(len(plan.index), -1, dtype=np.intp)
-            self._row_of[rows] = np.arange(len(rows))
-        self._table = AckTable.from_columns(
+        self._plan = plan
+        # the rows that can be acknowledged, sorted: a row's place is found by bisection
+        self._rows = np.flatnonzero(plan.sendable)
+        self._tables: dict[int, AckTable] = {}
+        self._lock = threading.Lock()
+        self.not_stored: list[tuple[int, str]] = []
+
+    def __call__(self, positions: Sequence[int], request_id: str | None) -> None:
+        places = np.searchsorted(self._rows, positions)
+        first, last = int(places[0]) // self._BLOCK, int(places[-1]) // self._BLOCK
+        if first == last:
+            table, rows = self._block(first), (places - first * self._BLOCK).tolist()
+        else:  # a batch across two blocks: a table of its own rows
+            table, rows = self._table(places), list(range(len(places)))
+        ack = (table, rows, request_id)
+        if len(rows) == 1:
+            found = self._writer.write(ack, f"ack of {table.ids[rows[0]]!r}")
+        else:
+            found = self._ledger.record_rows(*self._target, [ack])[0]
+        where = dict(zip(rows, positions, strict=True))
+        self.not_stored.extend((int(where[row]), prop) for row, prop in found)
+
+    def _block(self, block: int) -> AckTable:
+        with self._lock:
+            if block not in self._tables:
+                start = block * self._BLOCK
+                self._tables[block] = self._table(np.arange(start, start + self._BLOCK))
+                if len(self._tables) > self._KEPT:
+                    del self._tables[min(self._tables)]
+            return self._tables[block]
+
+    def _table(self, places: np.ndarray) -> AckTable:
+        """The `AckTable` of the sendable rows at ``places`` (those past the end: none)."""
+        plan, rows = self._plan, self._rows[places[places < len(self._rows)]]
+        return AckTable.from_columns(
             plan.distinct_ids[rows],
             (
                 (
                     p,
-                    _hashes(plan, p)[rows],
+                    _hashes(plan, p, rows),
                     np.not_equal(plan.fragments[p][rows], None),
                     plan.unsets[p][rows],
                     None if plan.ops.get(p) == "remove" else plan.fyno_types.get(p),
@@ -173,26 +207,13 @@ class AckRecorder:
             ),
             len(plan.properties),
         )
-        self.not_stored: list[tuple[int, str]] = []
-
-    def __call__(self, positions: Sequence[int], request_id: str | None) -> None:
-        if self._row_of is None:
-            rows = positions
-        else:
-            rows = self._row_of[np.asarray(positions, dtype=np.intp)].tolist()
-        ack = (self._table, rows, request_id)
-        if len(rows) == 1:
-            what = f"ack of {self._table.ids[rows[0]]!r}"
-            found = self._writer.write(ack, what)
-        else:
-            found = self._ledger.record_rows(*self._target, [ack])[0]
-        self.not_stored.extend((int(self._rows[row]), prop) for row, prop in found)
 
 
-def _hashes(plan: PushPlan, prop: str) -> np.ndarray:
-    """What an ack records per row: the value's hash, or the mark of its op (`HOLDS` for
-    set_once, `CHANGED` for add, append and remove: a value the ledger cannot know)."""
+def _hashes(plan: PushPlan, prop: str, rows: np.ndarray) -> np.ndarray:
+    """What an ack records per row at ``rows``: the value's hash, or the mark of its op
+    (`HOLDS` for set_once, `CHANGED` for add, append and remove: a value the ledger cannot
+    know)."""
     op = plan.ops.get(prop, "set")
     if op == "set":
-        return plan.value_hashes(prop)
-    return np.full(len(plan.index), HOLDS if op == "set_once" else CHANGED, dtype=np.uint64)
+        return plan.value_hashes(prop, rows)
+    return np.full(len(rows), HOLDS if op == "set_once" else CHANGED, dtype=np.uint64)

@@ -224,14 +224,19 @@ class PushPlan:
                 out[p] = int(np.argmax(ok))
         return out
 
-    def value_hashes(self, prop: str) -> np.ndarray:
-        """uint64 hash of each row's fragment for ``prop`` (stable across processes); 0 if unset."""
-        mask = self._set[prop]
+    def value_hashes(self, prop: str, rows: np.ndarray | None = None) -> np.ndarray:
+        """uint64 hash of each row's fragment for ``prop`` (stable across processes); 0 if unset.
+
+        ``rows``: only the rows at these positions (default every row).
+        """
+        fragments, mask = self.fragments[prop], self._set[prop]
+        if rows is not None:
+            fragments, mask = fragments[rows], mask[rows]
         if mask.all():  # no copy of a million fragments to hash them all
-            return _hash_fragments(self.fragments[prop])
-        out = np.zeros(len(self.index), dtype=np.uint64)
+            return _hash_fragments(fragments)
+        out = np.zeros(len(mask), dtype=np.uint64)
         if mask.any():
-            out[mask] = _hash_fragments(self.fragments[prop][mask])
+            out[mask] = _hash_fragments(fragments[mask])
         return out
 
     def restrict(self, keep: Mapping[str, np.ndarray]) -> PushPlan:

@@ -26,7 +26,7 @@ from ..ledger.lease import Lease
 from ..ledger.scope import Scope
 from ..options.retry import RetryPolicy
 from ..planning.steps import NOT_IDEMPOTENT
-from ..results.columns import STATUSES
+from ..results.columns import DTYPES, STATUSES
 from .mode import AUTO, in_flight
 from .sender import send_plan
 from .state import AckHook, bar_class
@@ -205,10 +205,10 @@ class PushSession:
 
     def _complete(self, result: pd.DataFrame, recorder: AckRecorder | None) -> pd.DataFrame:
         if recorder is not None and recorder.not_stored:
-            dropped = result["dropped"].to_numpy(dtype=object, copy=True)
+            dropped = result["dropped"].tolist()
             for pos, prop in recorder.not_stored:
                 dropped[pos] = sorted({*dropped[pos], prop})
-            result["dropped"] = pd.Series(dropped, index=result.index, dtype=object)
+            result["dropped"] = pd.Series(dropped, index=result.index, dtype=DTYPES["dropped"])
             log.warning(
                 "%d values were accepted but will not be stored: their property's type was "
                 "fixed otherwise meanwhile (see the result's dropped column)",

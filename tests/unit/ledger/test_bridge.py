@@ -36,11 +36,26 @@ def test_acks_of_a_plan_with_rows_not_sent_record_and_name_plan_rows(
     assert sorted(held["distinct_id"].astype(str).unique()) == ["a", "b", "c"]
 
 
-def test_the_ack_table_is_built_one_property_at_a_time(tmp_path: Path) -> None:
-    """Building the table of a plan's acks holds its matrices (10 bytes a row and property)
-    and one property's hashes at a time (20 bytes in all), not every property's hashes three
-    times over: the hashes, their stack, the stack zeroed where unset (29 bytes)."""
-    rows, properties = 20_000, 8
+def test_a_batch_across_two_blocks_of_the_table_names_its_own_rows(tmp_path: Path) -> None:
+    rows = AckRecorder._BLOCK + 10
+    df = pd.DataFrame({"id": [f"u{i}" for i in range(rows)], "x": range(rows)})
+    plan = build_plan(df, "id", config=CONFIG)
+    scope = Scope.of(CONFIG)
+    across = list(range(AckRecorder._BLOCK - 2, AckRecorder._BLOCK + 2))
+    with Ledger(tmp_path / "l.sqlite") as book:
+        push_id = book.begin_push(scope)
+        book.claim_types(scope, push_id, {"x": "string"})  # another push fixed x as text
+        book.confirm_types(scope, push_id, {"x": "string"})
+        record = AckRecorder(plan, book, scope, push_id, book.ack_writer(scope, push_id))
+        record(across, "r1")
+        record([rows - 1], "r2")
+    assert sorted(record.not_stored) == [(pos, "x") for pos in [*across, rows - 1]]
+
+
+def test_recording_every_row_holds_a_few_blocks_of_the_table(tmp_path: Path) -> None:
+    """The acks' table (10 bytes a row and property) is built a block of rows at a time as
+    they are acknowledged, and a few blocks are held: not a table of every row."""
+    rows, properties, batch = 100_000, 3, 5_000
     df = pd.DataFrame({f"p{k}": range(k, rows + k) for k in range(properties)})
     df["id"] = [f"u{i}" for i in range(rows)]
     plan = build_plan(df, "id", config=CONFIG)
@@ -50,8 +65,12 @@ def test_the_ack_table_is_built_one_property_at_a_time(tmp_path: Path) -> None:
         writer = book.ack_writer(scope, push_id)
         tracemalloc.start()
         try:
-            AckRecorder(plan, book, scope, push_id, writer)
+            record = AckRecorder(plan, book, scope, push_id, writer)
+            for start in range(0, rows, batch):
+                record(list(range(start, start + batch)), f"r{start}")
             peak = tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()
-    assert peak / (rows * properties) < 24
+        held = book.acknowledged_hashes(scope)
+    assert held["distinct_id"].nunique() == rows
+    assert peak / (rows * properties) < 25

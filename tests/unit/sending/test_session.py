@@ -9,6 +9,9 @@ import pandas as pd
 import fyno_pandas
 from fyno_pandas.client.config import FynoConfig
 from fyno_pandas.emulator import FynoEmulator
+from fyno_pandas.ledger import Ledger
+from fyno_pandas.ledger.scope import Scope
+from fyno_pandas.results.columns import empty_result
 from fyno_pandas.sending.session import PushSession
 
 
@@ -40,3 +43,20 @@ def test_without_a_ledger_there_is_no_push_id(emulator: FynoEmulator) -> None:
     assert session.push_id is None
     assert result["push_id"].isna().all()
     assert session.summary()["sent"] == 1
+
+
+def test_values_the_ledger_saw_typed_otherwise_are_dropped_in_the_result_s_own_dtype(
+    emulator: FynoEmulator, tmp_path: Path
+) -> None:
+    config = FynoConfig(emulator.wsid, emulator.api_key, endpoint=emulator.endpoint)
+    path = tmp_path / "l.sqlite"
+    with Ledger(path) as book:  # another push fixed n as text at this destination
+        scope = Scope.of(config)
+        other = book.begin_push(scope)
+        book.claim_types(scope, other, {"n": "string"})
+        book.confirm_types(scope, other, {"n": "string"})
+    df = pd.DataFrame({"uid": ["a", "b"], "n": [1, 2]})
+    with PushSession(config, progress=False, ledger=path) as session:
+        result = session.send(fyno_pandas.plan(df, "uid", ledger=False, schema={"n": "number"}))
+    assert result["dropped"].tolist() == [["n"], ["n"]]
+    assert result.dtypes.to_dict() == empty_result().dtypes.to_dict()
