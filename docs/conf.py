@@ -2,7 +2,7 @@
 
 The tutorials stay in ``notebooks/`` (CI runs them there): each ``docs/tutorials/*.nblink``
 names one, and myst-nb renders it from its saved outputs, executing nothing. The options and
-dtype tables are generated from the code at build time, like the README's.
+dtype tables are generated from the code at build time (the README links to them).
 """
 
 from __future__ import annotations

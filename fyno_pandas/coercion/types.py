@@ -3,7 +3,7 @@
 Fyno knows five value types (`FYNO_TYPES`). `DTYPE_TABLE` maps every dtype family a DataFrame
 column can have to one of them, to ``"unsupported"`` (every value is left out and reported as
 ``unsupported_type``) or to ``"inspect values"`` (object columns, categories, sparse and Arrow
-dictionary columns: the values decide). The README's table is generated from it by
+dictionary columns: the values decide). The documentation's table is generated from it by
 `dtype_table_markdown`, so documentation and code cannot drift apart.
 
 This module is pure: it imports pandas and numpy, and pyarrow only when a column is Arrow-backed.
@@ -196,7 +196,7 @@ def fyno_type_of(dtype: Any) -> str:
 
 
 def dtype_table_markdown() -> str:
-    """Render `DTYPE_TABLE` as a Markdown table (the README's dtype table is this output)."""
+    """Render `DTYPE_TABLE` as a Markdown table (docs/topics/types.md shows this output)."""
     lines = ["| dtype | Fyno type | how values go |", "|---|---|---|"]
     for rule in DTYPE_TABLE.values():
         lines.append(f"| {rule.examples} | {rule.fyno_type} | {rule.note} |")

@@ -1,4 +1,4 @@
-"""Signatures, numpy-style docs and the README table, generated from `fyno_pandas.options.model`.
+"""Signatures, numpy-style docs and the options table, generated from `fyno_pandas.options.model`.
 
 `takes` gives a function that accepts ``**options`` the real keyword signature of its entry
 point: ``inspect.signature``, ``help()`` and Jupyter's Shift-Tab show every option with its type
@@ -124,7 +124,7 @@ def _flags_text(option: Option) -> str:
 
 
 def options_table_markdown() -> str:
-    """The README's table: every option, its default, its CLI flag(s) and its meaning."""
+    """The options table of docs/topics/configuration.md: option, default, CLI flags, meaning."""
     rows = ["| option | default | CLI flag | meaning |", "|---|---|---|---|"]
     for option in OPTIONS.values():
         default = f"`{option.default!r}`"

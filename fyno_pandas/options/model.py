@@ -4,7 +4,7 @@ Each group is a frozen dataclass (notion-sdk-py's ``ClientOptions``); each field
 type (the annotation), its default, and in its metadata (`opt`) one line of doc, its check and
 its command-line spelling (`Flag`s, or none: Python-only). Everything else is derived from
 here: the entry points' signatures and docs (`fyno_pandas.options.docs.takes`), the checks (run
-once, when a public entry point is called: `check_options`), the CLI's flags and the README's
+once, when a public entry point is called: `check_options`), the CLI's flags and the documentation's
 table of options. A new option is one new field.
 
 The groups follow who consumes the values:

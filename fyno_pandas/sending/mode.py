@@ -1,7 +1,7 @@
 """How a push sends its rows: one request per row or batches, and how many requests in flight.
 
 Pure. `choose` turns the ``concurrency`` and ``batch_size`` options into a `SendMode`; their
-default ``"auto"`` applies this rule (the README states it):
+default ``"auto"`` applies this rule (docs/topics/performance.md states it):
 
 - **request mode**: a push of at most ``PER_ROW_MAX`` (50) rows sends one request per row
   (each row its own request id); a larger one sends ``properties/batch`` requests of

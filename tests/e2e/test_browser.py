@@ -1,8 +1,10 @@
 """The preview widget in a real browser: JupyterLab on loopback, driven by headless Chromium.
 
-A notebook starts the emulator, plans a small frame with one problem value, and leaves the plan
+A notebook starts the emulator, plans a small frame with two problem values, and leaves the plan
 as the cell's last expression; the test waits for the widget, checks its rows and the problem
-count, clicks Send and sees the result. A screenshot lands in tests/artifacts/ either way.
+count, clicks Send and sees the result. A screenshot lands in tests/artifacts/ either way, and
+the preview alone, before Send, is saved as docs/_static/preview.png: the picture the README and
+the documentation show, so it is always the preview as it renders today.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import pytest
 from browser.lab import CHROMIUM, CHROMIUM_ARGS, jupyter_lab, write_notebook
 
 ARTIFACTS = Path(__file__).parents[1] / "artifacts"
+PREVIEW_PICTURE = Path(__file__).parents[2] / "docs" / "_static" / "preview.png"
 WAIT = 60_000  # ms: first page load and kernel start take several seconds
 
 PLAN_CELL = """\
@@ -23,11 +26,15 @@ import pandas as pd
 import fyno_pandas
 from fyno_pandas.emulator import FynoEmulator
 
-fyno = FynoEmulator(seed=0).start()
+try:  # the documented port, so the saved picture names the same destination run after run
+    fyno = FynoEmulator(seed=0, port=8765).start()
+except OSError:
+    fyno = FynoEmulator(seed=0).start()
 users = pd.DataFrame({
     "user_id": ["u1", "u2", "u3"],
     "plan": ["pro", "free", "team"],
     "ltv": [23000.0, np.inf, 12.5],
+    "city": ["Berlin", "Lyon", 75001],
     "premium": [True, False, True],
 })
 plan = users.fyno.plan(id_col="user_id", wsid=fyno.wsid, api_key=fyno.api_key,
@@ -86,14 +93,16 @@ def test_preview_widget_sends_from_jupyterlab(
             send.wait_for(timeout=WAIT)
             widget = page.locator(".jp-OutputArea .widget-vbox").first
             rows = widget.locator("tr.fyno-prop")
-            assert rows.count() == 3
+            assert rows.count() == 4
             assert rows.nth(0).inner_text().split("\t")[:3] == ["plan", "str", "string"]
             assert "⚠ 1 dropped" in rows.nth(1).inner_text()
+            assert "⚠ 1 dropped" in rows.nth(2).inner_text()
             header = widget.locator(".fyno-preview-header").inner_text()
             assert "Values left out" in header
-            assert "⚠ 1 (Fyno would accept them" in header
+            assert "⚠ 2 (Fyno would accept them" in header
             assert "Rows to send\t3 of 3" in header
             assert widget.locator("select").is_visible()  # the drill-down
+            widget.screenshot(path=str(PREVIEW_PICTURE), animations="disabled")
 
             send.click()
             result = widget.locator(".fyno-result")

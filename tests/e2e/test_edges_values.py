@@ -609,7 +609,7 @@ NUMERIC_TEXT = st.one_of(
 STRINGS = st.one_of(DATE_TEXT, NUMERIC_TEXT, st.sampled_from(NEAR_MISSES + WORDS), TEXT)
 MIXED = st.one_of(st.none(), STRINGS, SCALARS)
 MIXED_OBJECTS = st.one_of(MIXED, st.lists(MIXED, max_size=3), st.lists(STRINGS, max_size=3))
-# Date-like as the README says: YYYY-MM-DD, then [Tt ]HH:MM[:SS[.,fraction]][offset].
+# Date-like as docs/topics/types.md says: YYYY-MM-DD, then [Tt ]HH:MM[:SS[.,fraction]][offset].
 DATE_SHAPE = re.compile(
     r"\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:[Zz]|[+-]\d{2}(?::?\d{2})?)?)?"
 )

@@ -1,11 +1,12 @@
 """The package's folders and floors: pure, I/O and state, entry points and display.
 
 Each folder of ``fyno_pandas/`` is one room with one floor, and `RULES` says which rooms it may
-import; the README's layout table says the same (a test compares them). Every import of every
-module counts, at module level or inside a function; only imports under ``if TYPE_CHECKING:``
-(annotations) are left out. The only imports allowed to point upward are `ALLOWED_HOPS`: a plan
-shown (``repr``, Jupyter) imports its text and HTML from ``display`` and, for the view that can
-send (it needs `fyno_pandas.push_plan`), ``pipeline.view``, both when called.
+import; the layout table of docs/contributing.md says the same (a test compares them). Every
+import of every module counts, at module level or inside a function; only imports under
+``if TYPE_CHECKING:`` (annotations) are left out. The only imports allowed to point upward are
+`ALLOWED_HOPS`: a plan shown (``repr``, Jupyter) imports its text and HTML from ``display``
+and, for the view that can send (it needs `fyno_pandas.push_plan`), ``pipeline.view``, both
+when called.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from fyno_pandas.planning.plan import PushPlan
 
 PACKAGE = "fyno_pandas"
 ROOT = Path(fyno_pandas.__file__).parent
-README = ROOT.parent / "README.md"
+CONTRIBUTING = ROOT.parent / "docs" / "contributing.md"
 
 #: The lazy upward imports: (importer, imported).
 ALLOWED_HOPS = {
@@ -216,10 +217,10 @@ def layout_rows(path: Path) -> list[tuple[str, str, str, str]]:
     return re.findall(row, layout_section(path), re.M)
 
 
-def test_the_readme_layout_says_what_the_rules_say() -> None:
+def test_the_documented_layout_says_what_the_rules_say() -> None:
     described = {
         room: (floor.strip(), frozenset(re.findall(r"`(\w+)", allowed)))
-        for room, floor, _, allowed in layout_rows(README)
+        for room, floor, _, allowed in layout_rows(CONTRIBUTING)
     }
     assert described == RULES
 
@@ -227,16 +228,11 @@ def test_the_readme_layout_says_what_the_rules_say() -> None:
 @pytest.mark.parametrize(
     "room", sorted(r for r in RULES if (ROOT / r).is_dir() and r not in ("ledger", "emulator"))
 )
-def test_the_readme_layout_names_every_module_of_a_folder(room: str) -> None:
+def test_the_documented_layout_names_every_module_of_a_folder(room: str) -> None:
     """Each folder's row names its modules (the ledger and the emulator are described whole)."""
-    (what,) = [what for name, _, what, _ in layout_rows(README) if name == room]
+    (what,) = [what for name, _, what, _ in layout_rows(CONTRIBUTING) if name == room]
     modules = {p.stem for p in (ROOT / room).glob("*.py")} - {"__init__", "__main__"}
     assert modules <= set(re.findall(r"`(\w+)`", what))
-
-
-def test_the_documentation_shows_the_readme_layout() -> None:
-    contributing = ROOT.parent / "docs" / "contributing.md"
-    assert layout_section(contributing) == layout_section(README)
 
 
 def test_push_plan_is_typed_with_the_plan() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import html
 import http.server
 import importlib.util
 import itertools
@@ -25,6 +26,7 @@ import pytest
 from browser.lab import CHROMIUM, CHROMIUM_ARGS
 
 import fyno_pandas
+from fyno_pandas.coercion.types import DTYPE_TABLE
 from fyno_pandas.options.model import OPTIONS
 from fyno_pandas.planning import build
 
@@ -105,6 +107,16 @@ def test_the_options_table_is_generated_from_the_declaration(site: Path) -> None
         r'<tr class="row-(?:odd|even)"><td><p><code[^>]*><span class="pre">(\w+)', page
     )
     assert [name for name in rows if name in OPTIONS] == list(OPTIONS)
+
+
+def test_the_dtype_table_is_generated_from_the_type_table(site: Path) -> None:
+    page = (site / "topics" / "types.html").read_text(encoding="utf-8")
+    rows = re.findall(
+        r'<tr class="row-(?:odd|even)"><td><p>([^<]+)</p></td>\s*<td><p>([^<]+)<', page
+    )
+    assert rows[: len(DTYPE_TABLE)] == [
+        (html.escape(rule.examples, quote=False), rule.fyno_type) for rule in DTYPE_TABLE.values()
+    ]
 
 
 def test_the_api_reference_documents_every_public_name(site: Path) -> None:

@@ -1,4 +1,5 @@
-"""Promises to a newcomer: README and CI agree, lint is clean, the import is light."""
+"""Promises to a newcomer: the README is a short landing page that agrees with CI, lint is
+clean, the import is light."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from pathlib import Path
 import pytest
 
 import fyno_pandas
-from fyno_pandas.coercion.types import dtype_table_markdown
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+README_LINES = 150
+PREVIEW_PICTURE = "docs/_static/preview.png"
 
 
 def setup_commands() -> list[str]:
@@ -34,10 +36,36 @@ def test_ci_runs_the_readme_test_command_verbatim():
     assert ci_lines[-1] == setup_commands()[1]
 
 
-def test_readme_dtype_table_is_generated_from_the_type_table():
-    match = re.search(r"<!-- dtype-table -->\n(.*?)<!-- /dtype-table -->", README, re.S)
-    assert match, "README lacks the dtype-table markers"
-    assert match.group(1).strip() == dtype_table_markdown().strip()
+def test_the_readme_is_a_landing_page() -> None:
+    """Everything beyond what a newcomer needs first lives in the documentation site."""
+    lines = README.count("\n")
+    assert lines <= README_LINES, f"README.md has {lines} lines; move detail into docs/"
+
+
+def test_the_readme_shows_the_preview_the_browser_test_saves() -> None:
+    assert f"]({PREVIEW_PICTURE})" in README
+    assert (ROOT / PREVIEW_PICTURE).is_file()
+
+
+def test_the_readme_links_point_at_files_that_exist() -> None:
+    targets = re.findall(r"\]\((?!https?:)([^)#]+)", README)
+    assert any(target.startswith("docs/") for target in targets)
+    assert [target for target in targets if not (ROOT / target).exists()] == []
+
+
+def test_the_readme_example_runs_as_written() -> None:
+    """The landing page's example is the first code a newcomer runs: it must work unchanged."""
+    (code,) = re.findall(r"^## Example\n\n```python\n(.*?)```", README, re.S | re.M)
+    assert len(code.strip().splitlines()) <= 12
+    namespace: dict[str, object] = {}
+    try:
+        exec(code, namespace)
+    finally:
+        if "fyno" in namespace:
+            namespace["fyno"].stop()
+    result = namespace["result"]
+    assert result["status"].tolist() == ["sent", "sent"]
+    assert result["dropped"].tolist() == [[], ["ltv"]]
 
 
 @pytest.mark.parametrize("args", [["check", "."], ["format", "--check", "."]])
