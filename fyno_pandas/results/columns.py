@@ -32,20 +32,21 @@ __all__ = [
 STATUSES = ("sent", "failed", "skipped", "pending", "dry_run", "unchanged", "in_doubt")
 
 _TEXT = pd.StringDtype("pyarrow")
-_LIST = pd.ArrowDtype(pa.list_(pa.string()))
 # string or large_string, as this pandas stores ``string[pyarrow]``
 _TEXT_ARROW = pa.array(pd.array([], dtype=_TEXT)).type
+# lists of the same text: ``request_ids`` can hold ``request_id``'s own buffers
+_LIST = pd.ArrowDtype(pa.list_(_TEXT_ARROW))
 # column, pandas dtype, Arrow type (Parquet: a chunk whose error column is all missing would
 # otherwise fix it as type null)
 _SCHEMA = (
     ("distinct_id", _TEXT, _TEXT_ARROW),
     ("status", _TEXT, _TEXT_ARROW),
     ("request_id", _TEXT, _TEXT_ARROW),
-    ("http_status", "Int64", pa.int64()),
-    ("attempts", "int64", pa.int64()),
+    ("http_status", "Int16", pa.int16()),
+    ("attempts", "int32", pa.int32()),
     ("error", _TEXT, _TEXT_ARROW),
-    ("dropped", _LIST, pa.list_(pa.string())),
-    ("request_ids", _LIST, pa.list_(pa.string())),  # every request of the row, in order
+    ("dropped", _LIST, _LIST.pyarrow_dtype),
+    ("request_ids", _LIST, _LIST.pyarrow_dtype),  # every request of the row, in order
     ("mirror_clear", "bool", pa.bool_()),  # a user cleared by mirror sync, not an input row
     # the ledger's id of the push that sent the row (None without a ledger): a result read
     # back from a file still names the push whose record a retry replays
@@ -79,10 +80,12 @@ def list_column(rows: int, owners: Any, items: Any) -> pa.ListArray:
     offsets = np.zeros(rows + 1, dtype=np.int32)
     np.cumsum(np.bincount(owners, minlength=rows), out=offsets[1:])
     if not isinstance(items, pa.Array):
-        items = pa.array(np.asarray(items, dtype=object), type=pa.string())
+        items = pa.array(np.asarray(items, dtype=object), type=_TEXT_ARROW)
     if (np.diff(owners) < 0).any():
         items = items.take(np.argsort(owners, kind="stable"))
-    return pa.ListArray.from_arrays(pa.array(offsets), items.cast(pa.string()))
+    if items.type != _TEXT_ARROW:
+        items = items.cast(_TEXT_ARROW)
+    return pa.ListArray.from_arrays(pa.array(offsets), items)
 
 
 def request_columns(
@@ -91,9 +94,9 @@ def request_columns(
     """The ``request_id`` and ``request_ids`` columns from each row's first request id (an
     object array, None: no request) and every id of the rows that needed several. Each
     distinct id is converted once, so the rows of a batch cost a copy of its bytes, not a
-    Python string each."""
+    Python string each, and a row's one id is the same bytes in both columns."""
     codes, uniques = pd.factorize(first)
-    texts = pa.array(np.asarray(uniques, dtype=object), type=pa.string())
+    texts = pa.array(np.asarray(uniques, dtype=object), type=_TEXT_ARROW)
     column = texts.take(pa.array(codes, mask=codes < 0))
     one = codes >= 0
     if not every and one.all():  # one request a row: the lists hold the column's own bytes
@@ -102,7 +105,7 @@ def request_columns(
     owners = np.concatenate(
         [np.flatnonzero(one), np.repeat(list(every), [len(ids) for ids in every.values()])]
     )
-    more = pa.array(list(itertools.chain.from_iterable(every.values())), type=pa.string())
+    more = pa.array(list(itertools.chain.from_iterable(every.values())), type=_TEXT_ARROW)
     items = pa.concat_arrays([texts.take(codes[one]), more])
     return column, list_column(len(first), owners, items)
 

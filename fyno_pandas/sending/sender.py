@@ -206,7 +206,7 @@ def _summary(push: PushState, started: float, interrupted: bool) -> dict[str, An
 
 def _result_frame(push: PushState, started: float, interrupted: bool) -> pd.DataFrame:
     plan = push.plan
-    http = pd.array(push.http_status, dtype="Int64")
+    http = pd.array(push.http_status, dtype="Int16")
     http[push.http_status == 0] = pd.NA
     request_id, request_ids = request_columns(push.request_id, push.request_ids)
     columns = {

@@ -74,8 +74,8 @@ class PushState:
         )
         # unchanged rows keep the request that stored their values (from the ledger)
         self.request_id = np.where(plan.unchanged, plan.acked_request_ids, None).astype(object)
-        self.http_status = np.zeros(n, dtype=np.int64)  # 0: no answer
-        self.attempts = np.zeros(n, dtype=np.int64)
+        self.http_status = np.zeros(n, dtype=np.int16)  # 0: no answer
+        self.attempts = np.zeros(n, dtype=np.int32)
         self.stop = threading.Event()
         self.bar_start = bar_start  # a shared progress bar's count when this plan started
         self._lock = threading.Lock()

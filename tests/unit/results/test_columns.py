@@ -25,9 +25,10 @@ def test_text_and_list_columns_are_arrow_backed() -> None:
     for name in TEXT:
         assert result[name].dtype == pd.StringDtype("pyarrow"), name
     for name in LISTS:
-        assert result[name].dtype == pd.ArrowDtype(pa.list_(pa.string())), name
-    assert {name: str(result[name].dtype) for name in ("http_status", "push_id")} == {
-        "http_status": "Int64",
+        assert result[name].dtype.pyarrow_dtype.value_type == pa.array(result["status"]).type
+    assert {name: str(result[name].dtype) for name in ("http_status", "attempts", "push_id")} == {
+        "http_status": "Int16",
+        "attempts": "int32",
         "push_id": "Int64",
     }
 
@@ -77,3 +78,10 @@ def test_request_ids_of_one_request_a_row_share_the_request_id_bytes() -> None:
     held = pa.total_allocated_bytes() - before
     assert lists.to_pylist() == [[rid] for rid in first]
     assert held < 1.2 * column.nbytes
+
+
+def test_when_every_row_has_one_request_its_id_is_the_same_bytes_in_both_columns() -> None:
+    first = np.array(["r1", "r1", "r2"], dtype=object)
+    column, lists = request_columns(first, {})
+    assert lists.to_pylist() == [["r1"], ["r1"], ["r2"]]
+    assert lists.values.buffers()[2].address == column.buffers()[2].address
