@@ -77,11 +77,34 @@ def test_push_writes_one_result_row_per_input_row(env: dict[str, str], tmp_path:
     assert (result["status"] == "sent").all()
     logged = control(env, "state")
     assert "Fyno push plan" in done.stdout
-    assert "sent: 3" in done.stdout
+    assert re.fullmatch(
+        r"✓ Fyno push: 3 sent; in \d+\.\d\d s \([\d,]+\.\d rows/s\)", done.stdout.splitlines()[-1]
+    )
     assert logged["workspaces"][env["FYNO_WSID"]]["live"]["profiles"]["u2"] == {
         "plan": "free",
         "ltv": 0.0,
     }
+
+
+def test_a_push_again_says_what_this_ledger_was_told_and_ends_with_what_was_left_out(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    USERS.to_csv(tmp_path / "users.csv", index=False)
+    push = ("push", "users.csv", "--id-col", "user_id", "--no-progress")
+    assert cli(*push, env=env, cwd=tmp_path).returncode == 0
+    # "inf" makes ltv a text column, which the number type fixed by the first push refuses
+    USERS.assign(ltv=[10.5, float("inf"), 99.0]).to_csv(tmp_path / "users.csv", index=False)
+
+    again = cli(*push, env=env, cwd=tmp_path)
+
+    assert again.returncode == 0, again.stderr
+    assert "3 rows, 3 values acknowledged earlier to this ledger (at " in again.stdout
+    assert "UTC); --all resends them" in again.stdout
+    assert again.stdout.splitlines()[-1] == (
+        "⚠ Fyno push: 3 unchanged (acknowledged earlier to this ledger; --all resends them); "
+        "3 values left out (the dropped column)"
+    )
+    assert "Fyno push:" not in again.stderr
 
 
 def test_parquet_out_jsonl_in_and_test_version(env: dict[str, str], tmp_path: Path) -> None:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+import re
+
 import pandas as pd
 import pytest
 
 import fyno_pandas  # noqa: F401  (registers df.fyno)
+from fyno_pandas import problems
 from fyno_pandas.emulator import FynoEmulator
 from fyno_pandas.errors import FynoConfigError, FynoInputError
 from fyno_pandas.options.retry import RetryPolicy
@@ -135,3 +139,43 @@ def test_a_batch_result_is_arrow_backed_and_its_rows_share_their_request(
     assert result["request_id"].iloc[1:].nunique() == 3
     assert result["request_ids"].tolist()[1:] == [[r] for r in result["request_id"].iloc[1:]]
     assert result["dropped"].tolist()[:2] == [["ltv"], []]
+
+
+def test_every_push_ends_with_its_summary_line_where_the_bar_was(
+    emulator: FynoEmulator, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    df = frame().assign(ltv=[1.5, float("inf"), 2.0])
+    with caplog.at_level(logging.INFO, logger="fyno_pandas"):
+        push(df, "user_id", **creds(emulator), preview=False, ledger=False)
+        shown = capsys.readouterr().err.splitlines()[-1]
+        push(df, "user_id", **creds(emulator), preview=False, progress=False, ledger=False)
+        quiet = capsys.readouterr().err
+
+    assert re.fullmatch(
+        r"⚠ Fyno push: 3 sent; 1 value left out \(the dropped column\); "
+        r"in \d+\.\d\d s \([\d,]+\.\d rows/s\)",
+        shown,
+    )
+    assert "Fyno push:" not in quiet
+    logged = [r.getMessage() for r in caplog.records if "Fyno push:" in r.getMessage()]
+    assert len(logged) == 2
+    assert logged[0] == shown
+
+
+def test_the_result_reads_status_error_dropped_first_and_concatenates(
+    emulator: FynoEmulator,
+) -> None:
+    first = push(
+        frame().assign(ltv=[float("inf"), 1.0, 2.0]),
+        "user_id",
+        **creds(emulator),
+        preview=False,
+        progress=False,
+        ledger=False,
+    )
+    dry = push(frame(), "user_id", **creds(emulator), dry_run=True, preview=False)
+
+    both = pd.concat([first, dry])
+    assert list(both.columns[:3]) == ["status", "error", "dropped"]
+    assert both.dtypes.to_dict() == first.dtypes.to_dict() == dry.dtypes.to_dict()
+    assert problems(both).index.tolist() == [0]
