@@ -8,7 +8,7 @@ import re
 import pandas as pd
 import pytest
 
-import fyno_pandas  # noqa: F401  (registers df.fyno)
+import fyno_pandas
 from fyno_pandas import problems
 from fyno_pandas.emulator import FynoEmulator
 from fyno_pandas.errors import FynoConfigError, FynoInputError
@@ -179,3 +179,29 @@ def test_the_result_reads_status_error_dropped_first_and_concatenates(
     assert list(both.columns[:3]) == ["status", "error", "dropped"]
     assert both.dtypes.to_dict() == first.dtypes.to_dict() == dry.dtypes.to_dict()
     assert problems(both).index.tolist() == [0]
+
+
+def test_push_plan_push_frames_and_retry_failed_end_with_the_line_too(
+    emulator: FynoEmulator, capsys: pytest.CaptureFixture[str], tmp_path
+) -> None:
+    df = frame().assign(ltv=[1.5, float("inf"), 2.0])
+    where = {**creds(emulator), "ledger": False}
+    emulator.configure(error_rate=1.0, error_statuses=(400,))
+    failed = push(df, "user_id", **where, preview=False, progress=False, max_retries=0)
+    capsys.readouterr()
+    emulator.configure(error_rate=0.0)
+
+    fyno_pandas.retry_failed(df, failed, "user_id", **where, preview=False)
+    retried = capsys.readouterr().err.splitlines()[-1]
+    push_plan(plan(df, "user_id", **where))
+    planned = capsys.readouterr().err.splitlines()[-1]
+    summary = fyno_pandas.push_frames(
+        [df.iloc[:2], df.iloc[2:]], "user_id", **where, preview=False, output=tmp_path / "r.csv"
+    )
+    framed = capsys.readouterr().err.splitlines()[-1]
+
+    assert failed["status"].tolist() == ["failed", "failed", "failed"]
+    assert retried.startswith("⚠ Fyno push: 3 sent; 1 value left out (the dropped column); in ")
+    assert planned.startswith("⚠ Fyno push: 3 sent; 1 value left out (the dropped column); in ")
+    assert summary["sent"] == 3
+    assert framed.startswith("⚠ Fyno push: 3 sent; 1 value left out (the dropped column); in ")
