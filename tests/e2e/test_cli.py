@@ -462,3 +462,42 @@ def test_push_help_says_what_it_does_where_the_key_comes_from_and_the_exit_codes
     assert "python -m fyno_pandas push users.csv --id-col user_id" in text
     for code in ("0 ", "1 ", "2 ", "130"):
         assert f"\n  {code}" in text
+
+
+def on_a_terminal(*args: str, env: dict[str, str], cwd: Path) -> str:
+    """What the command prints to a terminal (a pseudo-terminal as its stdout)."""
+    import pty
+
+    leader, follower = pty.openpty()
+    with subprocess.Popen(
+        [sys.executable, "-m", "fyno_pandas", *args], env=env, cwd=cwd, stdout=follower
+    ) as proc:
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the command closed the terminal
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        proc.wait(60)
+    os.close(leader)
+    return b"".join(chunks).decode()
+
+
+def test_on_a_terminal_the_last_line_is_green_only_when_nothing_was_left_out(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    USERS.to_csv(tmp_path / "users.csv", index=False)
+    USERS.assign(ltv=["10.5", "n/a", "99"]).to_csv(tmp_path / "messy.csv", index=False)
+    push = ("push", "--id-col", "user_id", "--no-progress", "--no-ledger")
+
+    clean = on_a_terminal(*push, "users.csv", env=env, cwd=tmp_path).splitlines()[-1]
+    messy = on_a_terminal(*push, "messy.csv", "--schema", "ltv=number", env=env, cwd=tmp_path)
+    plain = cli(*push, "users.csv", env={**env, "NO_COLOR": "1"}, cwd=tmp_path)
+
+    assert clean.startswith("\033[32m✓ Fyno push: 3 sent; in ")
+    assert messy.splitlines()[-1].startswith("\033[31m⚠ Fyno push: 3 sent; 3 values left out")
+    assert plain.stdout.splitlines()[-1].startswith("✓ Fyno push: 3 sent; in ")
