@@ -97,10 +97,10 @@ def problems(result: pd.DataFrame) -> pd.DataFrame:
     FynoInputError
         When ``result`` has no ``status`` or ``distinct_id`` column.
     """
-    return result[_needs_attention(conform(result))]
+    return result[_attention_rows(conform(result))]
 
 
-def _needs_attention(result: pd.DataFrame) -> np.ndarray:
+def _attention_rows(result: pd.DataFrame) -> np.ndarray:
     failed = result["status"].isin(ATTENTION).to_numpy(dtype=bool)
     return failed | (_left_out(result) > 0)
 
@@ -136,8 +136,8 @@ def needs_attention(numbers: Mapping[str, Any]) -> bool:
 def summary_line(outcome: pd.DataFrame | Mapping[str, Any], resend: str = RESEND) -> str:
     """One line: rows by status, values left out, elapsed time and rows per second.
 
-    Starts with ✓ when every row was stored or skipped by the plan and no value was left
-    out, else with ⚠. Rows ``unchanged`` are said to be acknowledged earlier to this ledger
+    Starts with ✓ when no row failed, is in doubt or pending and no value was left out, else
+    with ⚠. Rows ``unchanged`` are said to be acknowledged earlier to this ledger
     (``resend`` names how to resend them); the time is said when a request was made.
     """
     numbers = tally(outcome)
