@@ -10,6 +10,7 @@ from . import accessor as _accessor  # noqa: F401  (registers df.fyno)
 from .client.config import FynoConfig
 from .client.connection import connect, disconnect
 from .client.http import FynoClient
+from .display.outcome import problems
 from .errors import (
     FynoAPIError,
     FynoAuthError,
@@ -51,6 +52,7 @@ __all__ = [
     "connect",
     "disconnect",
     "plan",
+    "problems",
     "push",
     "push_frames",
     "push_plan",

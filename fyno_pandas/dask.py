@@ -32,6 +32,7 @@ import dask.dataframe as dd
 import numpy as np
 import pandas as pd
 
+from .display.outcome import report
 from .display.preview import show_preview
 from .errors import FynoAPIError, FynoConnectionError, FynoInputError, PushInterrupted
 from .options.docs import takes
@@ -127,7 +128,9 @@ class DaskFynoAccessor:
         client = _distributed_client()
         if client is None:
             chunks = (frame.get_partition(i).compute() for i in range(frame.npartitions))
-            return push_chunks(chunks, id_col, request)
+            outcome = push_chunks(chunks, id_col, request)
+            report(outcome, request.send.progress)
+            return outcome
         _refuse_on_a_cluster(request)
         first = plan_frame(self._first(), id_col, request)
         if request.preview:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,6 +31,7 @@ log = logging.getLogger("fyno_pandas")
 
 EXIT_OK, EXIT_ROWS_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command Ctrl-C stopped
+_RESEND = "--all"  # how the command line resends what the ledger leaves out
 
 
 _PUSH_HELP = """\
@@ -157,7 +159,7 @@ def _push(args: argparse.Namespace) -> int:
     _, groups = checked_groups("push", pick(options, entry="push"))
     request = PushRequest.of(groups)
     ready = prepared(table.frame, args.id_col, request)
-    print("\n".join([render_text(ready.plan), *table.notes()]))
+    print("\n".join([render_text(ready.plan, _RESEND), *table.notes()]))
     if ready.sync is not None:
         print(ready.sync.text())
     if ready.resumed.note:
@@ -174,17 +176,26 @@ def _push(args: argparse.Namespace) -> int:
 
 
 def _write(result: pd.DataFrame, output: Path, dry_run: bool) -> pd.Series:
-    """Write ``result`` to ``output`` (keeping an earlier real result), say so; its counts."""
+    """Write ``result`` to ``output`` (keeping an earlier real result), say so, and end with
+    the push's summary line; return its counts."""
+    from ..display.outcome import needs_attention, summary_line, tally
     from ..files.resultfile import keep_earlier, write_result
 
     kept = None if dry_run else keep_earlier(output)
     write_result(result, output)
-    counts = result["status"].value_counts()
-    print(", ".join(f"{status}: {count}" for status, count in counts.items()))
     if kept is not None:
         print(f"earlier result kept as {kept}")
     print(f"result written to {output}")
-    return counts
+    print(_coloured(summary_line(result, _RESEND), needs_attention(tally(result))))
+    return result["status"].value_counts()
+
+
+def _coloured(line: str, bad: bool) -> str:
+    """``line`` in red when ``bad``, else green, on a terminal that shows colour (not with
+    ``NO_COLOR`` set, nor into a pipe or file)."""
+    if os.environ.get("NO_COLOR") or not sys.stdout.isatty():
+        return line
+    return f"\033[{31 if bad else 32}m{line}\033[0m"
 
 
 def _result_path(file: Path, output: str | None, dry_run: bool) -> Path:

@@ -2,8 +2,7 @@
 
 Pure render functions over a `PushPlan`'s aggregates (``plan.columns``, ``plan.issues``,
 ``plan.summary()``): grouped counts and the first rows of each group, never a loop over the
-frame's rows, so a preview of a million rows costs a fraction of planning them. No ids and no
-timestamps, so notebook outputs stay stable for nbval.
+frame's rows, so a preview of a million rows costs a fraction of planning them.
 
 - `render_text` is ``repr(plan)``: what a terminal, nbval and GitHub show.
 - `render_html` is ``plan._repr_html_()``: the same tables for front-ends without widgets
@@ -20,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
+from .outcome import RESEND, acknowledged_at, acknowledged_words
 
 if TYPE_CHECKING:
     from ..planning.plan import PushPlan
@@ -183,6 +184,7 @@ class Aggregates:
     columns: pd.DataFrame
     rules: pd.DataFrame
     known_types: dict[str, str]
+    acknowledged_at: tuple[pd.Timestamp, pd.Timestamp] | None
 
 
 def aggregate(plan: PushPlan) -> Aggregates:
@@ -193,6 +195,7 @@ def aggregate(plan: PushPlan) -> Aggregates:
         columns=column_table(plan),
         rules=rule_table(plan),
         known_types=dict(plan.known_types),
+        acknowledged_at=acknowledged_at(plan),
     )
 
 
@@ -222,7 +225,7 @@ def _status_text(row: Any) -> str:
     return f"{icon} " + ", ".join(parts)
 
 
-def _header_lines(agg: Aggregates) -> list[tuple[str, str]]:
+def _header_lines(agg: Aggregates, resend: str) -> list[tuple[str, str]]:
     s = agg.summary
     why = ", ".join(f"{rule} {n:,}" for rule, n in agg.skipped)
     lines = [
@@ -240,25 +243,23 @@ def _header_lines(agg: Aggregates) -> list[tuple[str, str]]:
         ops = "; ".join(f"{op} {', '.join(p)}" for op, p in s["ops"].items() if p)
         lines.insert(1, ("Requests", f"{s['requests']:,} in per-row mode ({ops})"))
     if s.get("values_unchanged"):
-        since = s["unchanged_since"]
-        when = f", rows unchanged since {since:%Y-%m-%d %H:%M:%S} UTC" if since else ""
-        text = f"{s['rows_unchanged']:,} rows, {s['values_unchanged']:,} values"
-        lines.insert(2, ("Already in Fyno", f"{text} (not resent{when})"))
+        lines.insert(2, ("Not resent", acknowledged_words(s, agg.acknowledged_at, resend)))
     return lines
 
 
-def render_text(plan: PushPlan) -> str:
+def render_text(plan: PushPlan, resend: str = RESEND) -> str:
     """The preview as plain text: header, one line per property, issues per rule.
 
-    Stable (no ids, no timestamps, fixed ordering), so it is what nbval compares.
+    Stable (no ids, fixed ordering; nbval masks the ledger's time), so it is what nbval
+    compares. ``resend`` names how to resend what the ledger leaves out.
     """
-    return text_of(aggregate(plan))
+    return text_of(aggregate(plan), resend)
 
 
-def text_of(agg: Aggregates) -> str:
+def text_of(agg: Aggregates, resend: str = RESEND) -> str:
     """`render_text` from precomputed `Aggregates`."""
     out = ["Fyno push plan"]
-    out += [f"  {name + ':':<20}{value}" for name, value in _header_lines(agg)]
+    out += [f"  {name + ':':<20}{value}" for name, value in _header_lines(agg, resend)]
     table = agg.columns
     if len(table):
         heads = ["property", "dtype", "fyno type", "values", "missing", "coerced", "dropped"]
@@ -305,7 +306,7 @@ def header_html(agg: Aggregates) -> str:
     """The header block: counts, destination (never the key) and values left out."""
     dropped = agg.summary["values_dropped"]
     items = []
-    for name, value in _header_lines(agg):
+    for name, value in _header_lines(agg, RESEND):
         style = "padding:1px 12px 1px 0"
         text = _esc(value, 200)
         if name == "Values left out" and dropped:

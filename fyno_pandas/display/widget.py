@@ -16,6 +16,7 @@ import ipywidgets as w
 import pandas as pd
 
 from ..errors import FynoConfigError, FynoPandasError, PushInterrupted
+from .outcome import needs_attention, problems, shown_by_caller, summary_line, tally
 from .render import (
     BLOCK,
     Aggregates,
@@ -146,33 +147,35 @@ class DrillDown:
 
 
 def result_html(result: pd.DataFrame) -> str:
-    """A push result in a few lines: counts per status, speed, and the first failed rows."""
-    info = result.attrs.get("fyno", {})
-    counts = result["status"].value_counts()
-    parts = [f"{int(n):,} {_esc(status)}" for status, n in sorted(counts.items())]
-    failed = result[result["status"].isin(("failed", "in_doubt"))]  # in doubt: check first
-    colour = _BAD if len(failed) else _OK
-    icon = "⚠" if len(failed) else "✓"
-    speed = ""
-    if "elapsed_s" in info:
-        speed = f" in {float(info['elapsed_s']):.2f} s"
+    """A push result in a few lines: its summary line (green only when no row failed and no
+    value was left out) and the first rows that need attention."""
+    bad = needs_attention(tally(result))
     lines = [
-        f'<div class="fyno-result" style="{BLOCK};color:{colour};font-weight:600;margin:4px 0">'
-        f"{icon} Done{speed}: {', '.join(parts) or 'no rows'}. "
-        "The result DataFrame is on the widget's <code>.result</code> (keep the widget: "
-        "<code>view = plan.widget()</code>).</div>"
+        f'<div class="fyno-result" style="{BLOCK};color:{_BAD if bad else _OK};font-weight:600;'
+        f'margin:4px 0">{_esc(summary_line(result), 600)}</div>'
+        "<div>The result DataFrame is on the widget's <code>.result</code> (keep the widget: "
+        "<code>view = plan.widget()</code>); <code>fyno_pandas.problems(view.result)</code> "
+        "lists the rows that need attention.</div>"
     ]
-    if len(failed):
+    attention = problems(result)
+    if len(attention):
         rows = "".join(
             f'<tr><td style="{_TD}">{_esc(label)}</td><td style="{_TD}">{_esc(r["distinct_id"])}'
-            f'</td><td style="{_TD}">{_esc(r["error"], 160)}</td></tr>'
-            for label, r in zip(failed.index[:5], failed.head(5).to_dict("records"), strict=True)
+            f'</td><td style="{_TD}">{_esc(r["status"])}</td>'
+            f'<td style="{_TD}">{_esc(", ".join(r["dropped"]), 160)}</td>'
+            f'<td style="{_TD}">{_esc(r["error"], 160)}</td></tr>'
+            for label, r in zip(
+                attention.index[:5], attention.head(5).to_dict("records"), strict=True
+            )
         )
-        more = f"<div>… {len(failed) - 5:,} more failed rows</div>" if len(failed) > 5 else ""
+        more = f"<div>… {len(attention) - 5:,} more rows</div>" if len(attention) > 5 else ""
+        heads = "".join(
+            f'<th style="{_TH}">{h}</th>'
+            for h in ("row", "distinct_id", "status", "left out", "error")
+        )
         lines.append(
             '<table style="border-collapse:collapse;font-size:12px">'
-            f'<tr><th style="{_TH}">row</th><th style="{_TH}">distinct_id</th>'
-            f'<th style="{_TH}">error</th></tr>{rows}</table>{more}'
+            f"<tr>{heads}</tr>{rows}</table>{more}"
         )
     return "".join(lines)
 
@@ -202,7 +205,8 @@ def _on_send(
         # Output captures tqdm's bar and, inside a kernel, any unexpected traceback.
         with out:
             try:
-                result = send(box.plan, dry_run=dry_run.value)
+                with shown_by_caller():  # the status below says it, in colour
+                    result = send(box.plan, dry_run=dry_run.value)
             except FynoConfigError as exc:
                 notice = _message(
                     f"Not sent: {exc}",

@@ -163,7 +163,7 @@ class LedgerOptions(Checked):
     only_changed: bool = opt(
         True,
         "Send only values the ledger does not hold as acknowledged; the rest is unchanged.",
-        Flag("--all", "resend values the ledger says are stored", const=False),
+        Flag("--all", "resend values acknowledged earlier to this ledger", const=False),
         check=checks.flag,
     )
 

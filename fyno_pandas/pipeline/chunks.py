@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..client.config import FynoConfig
+from ..display.outcome import report
 from ..display.preview import show_preview
 from ..errors import FynoAuthError, FynoInputError, PushInterrupted
 from ..files.resultfile import ResultWriter
@@ -92,7 +93,9 @@ def push_frames(
         Only with ``raise_on_interrupt=True``: Ctrl-C; ``.result`` as with ``FynoAuthError``,
         or the summary with ``output=``.
     """
-    return push_chunks(frames, id_col, request)
+    outcome = push_chunks(frames, id_col, request)
+    report(outcome, request.send.progress)
+    return outcome
 
 
 def push_chunks(

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..display.outcome import report
 from ..errors import FynoInputError, PushInterrupted
 from ..ledger.bridge import opened
 from ..ledger.scope import Scope
@@ -109,12 +110,12 @@ def retry_failed(
         try:
             parts.append(push_frame(df.iloc[where[failed[inputs]]], id_col, replay))
         except PushInterrupted as exc:  # carries the whole result, as the retry returns it
-            exc.with_result(_merged(merged, again, [exc.result]))
+            exc.with_result(_merged(merged, again, [exc.result], progress=False))
             raise
     clear_rows = np.flatnonzero(failed & cleared)
     if len(clear_rows):
         parts.append(_retry_clears(df, result, clear_rows, id_col, request))
-    return _merged(merged, np.concatenate([again, clear_rows]), parts)
+    return _merged(merged, np.concatenate([again, clear_rows]), parts, request.send.progress)
 
 
 def _retried(request: PushRequest) -> tuple[str, ...]:
@@ -194,8 +195,11 @@ def _retry_clears(
     return part
 
 
-def _merged(merged: pd.DataFrame, rows: np.ndarray, parts: list[pd.DataFrame]) -> pd.DataFrame:
-    """``merged`` with the ``parts``' outcome at positions ``rows``; the summary recounted."""
+def _merged(
+    merged: pd.DataFrame, rows: np.ndarray, parts: list[pd.DataFrame], progress: bool
+) -> pd.DataFrame:
+    """``merged`` with the ``parts``' outcome at positions ``rows``; the summary recounted;
+    the retry's own summary line reported (`fyno_pandas.display.outcome.report`)."""
     retried = pd.concat(parts) if len(parts) > 1 else parts[0]
     for column in merged.columns:
         values = merged[column].to_numpy(dtype=object, copy=True)
@@ -206,4 +210,5 @@ def _merged(merged: pd.DataFrame, rows: np.ndarray, parts: list[pd.DataFrame]) -
     summary.update({s: int(counts.get(s, 0)) for s in STATUSES})
     summary["push_id"] = parts[-1].attrs["fyno"].get("push_id")
     log.info("retried %d rows: %s", len(rows), dict(retried["status"].value_counts()))
+    report(retried, progress)
     return merged

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 
+from ..display.outcome import report
 from ..display.preview import show_preview
 from ..errors import FynoAuthError, PushInterrupted
 from ..ledger.bridge import known_types, opened, skip_acknowledged
@@ -129,7 +130,9 @@ def push(df: pd.DataFrame, id_col: Any, *, request: PushRequest) -> pd.DataFrame
     PushInterrupted
         Only with ``raise_on_interrupt=True``: Ctrl-C; ``.result`` holds the partial result.
     """
-    return push_frame(df, id_col, request)
+    result = push_frame(df, id_col, request)
+    report(result, request.send.progress)
+    return result
 
 
 def push_frame(df: pd.DataFrame, id_col: Any, request: PushRequest) -> pd.DataFrame:
@@ -182,7 +185,9 @@ def push_plan(plan: PushPlan, *, request: PushRequest) -> pd.DataFrame:
     pandas.DataFrame
         As `push`.
     """
-    return send_planned(plan, request)
+    result = send_planned(plan, request)
+    report(result, request.send.progress)
+    return result
 
 
 def send_planned(

@@ -70,7 +70,7 @@ class PushPlan:
         Per row, the user's latest request Fyno acknowledged and when (UTC), as the ledger
         told `without_acknowledged`; None and NaT otherwise.
     values_unchanged : int
-        Values left out by `without_acknowledged` because Fyno already holds them.
+        Values left out by `without_acknowledged`: acknowledged earlier to this ledger.
     ledger : Ledger, pathlib.Path or False
         The ledger `fyno_pandas.plan` consulted, which `push_plan` records to (False: none).
     ops : dict
@@ -159,8 +159,9 @@ class PushPlan:
     def summary(self) -> dict[str, Any]:
         """Counts for a preview: rows, rows_to_send, rows_skipped, values, drops, warnings.
 
-        ``rows_unchanged`` and ``values_unchanged`` count what the ledger says Fyno already
-        holds; ``unchanged_since`` is the oldest acknowledgement among those rows (or None).
+        ``rows_unchanged`` and ``values_unchanged`` count what Fyno acknowledged earlier to
+        this ledger (it cannot say what Fyno holds now); ``unchanged_since`` is the oldest
+        acknowledgement among those rows (or None).
         ``requests`` counts the requests of a per-row push (seeds aside), ``ops`` the
         properties of each op but set.
         """
@@ -297,7 +298,7 @@ class PushPlan:
         request_ids: np.ndarray,
         acked_at: np.ndarray,
     ) -> PushPlan:
-        """A copy that leaves out the values Fyno already acknowledged (``only_changed``).
+        """A copy that leaves out the values acknowledged earlier to this ledger (``only_changed``).
 
         Parameters
         ----------

@@ -38,14 +38,15 @@ _TEXT_ARROW = pa.array(pd.array([], dtype=_TEXT)).type
 _LIST = pd.ArrowDtype(pa.list_(_TEXT_ARROW))
 # column, pandas dtype, Arrow type (Parquet: a chunk whose error column is all missing would
 # otherwise fix it as type null)
+# what an analyst reads first comes first: what became of the row, why, and what was left out
 _SCHEMA = (
-    ("distinct_id", _TEXT, _TEXT_ARROW),
     ("status", _TEXT, _TEXT_ARROW),
+    ("error", _TEXT, _TEXT_ARROW),
+    ("dropped", _LIST, _LIST.pyarrow_dtype),
+    ("distinct_id", _TEXT, _TEXT_ARROW),
     ("request_id", _TEXT, _TEXT_ARROW),
     ("http_status", "Int16", pa.int16()),
     ("attempts", "int32", pa.int32()),
-    ("error", _TEXT, _TEXT_ARROW),
-    ("dropped", _LIST, _LIST.pyarrow_dtype),
     ("request_ids", _LIST, _LIST.pyarrow_dtype),  # every request of the row, in order
     ("mirror_clear", "bool", pa.bool_()),  # a user cleared by mirror sync, not an input row
     # the ledger's id of the push that sent the row (None without a ledger): a result read

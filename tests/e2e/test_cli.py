@@ -77,11 +77,34 @@ def test_push_writes_one_result_row_per_input_row(env: dict[str, str], tmp_path:
     assert (result["status"] == "sent").all()
     logged = control(env, "state")
     assert "Fyno push plan" in done.stdout
-    assert "sent: 3" in done.stdout
+    assert re.fullmatch(
+        r"✓ Fyno push: 3 sent; in \d+\.\d\d s \([\d,]+\.\d rows/s\)", done.stdout.splitlines()[-1]
+    )
     assert logged["workspaces"][env["FYNO_WSID"]]["live"]["profiles"]["u2"] == {
         "plan": "free",
         "ltv": 0.0,
     }
+
+
+def test_a_push_again_says_what_this_ledger_was_told_and_ends_with_what_was_left_out(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    USERS.to_csv(tmp_path / "users.csv", index=False)
+    push = ("push", "users.csv", "--id-col", "user_id", "--no-progress")
+    assert cli(*push, env=env, cwd=tmp_path).returncode == 0
+    # "inf" makes ltv a text column, which the number type fixed by the first push refuses
+    USERS.assign(ltv=[10.5, float("inf"), 99.0]).to_csv(tmp_path / "users.csv", index=False)
+
+    again = cli(*push, env=env, cwd=tmp_path)
+
+    assert again.returncode == 0, again.stderr
+    assert "3 rows, 3 values acknowledged earlier to this ledger (at " in again.stdout
+    assert "UTC); --all resends them" in again.stdout
+    assert again.stdout.splitlines()[-1] == (
+        "⚠ Fyno push: 3 unchanged (acknowledged earlier to this ledger; --all resends them); "
+        "3 values left out (the dropped column)"
+    )
+    assert "Fyno push:" not in again.stderr
 
 
 def test_parquet_out_jsonl_in_and_test_version(env: dict[str, str], tmp_path: Path) -> None:
@@ -439,3 +462,42 @@ def test_push_help_says_what_it_does_where_the_key_comes_from_and_the_exit_codes
     assert "python -m fyno_pandas push users.csv --id-col user_id" in text
     for code in ("0 ", "1 ", "2 ", "130"):
         assert f"\n  {code}" in text
+
+
+def on_a_terminal(*args: str, env: dict[str, str], cwd: Path) -> str:
+    """What the command prints to a terminal (a pseudo-terminal as its stdout)."""
+    import pty
+
+    leader, follower = pty.openpty()
+    with subprocess.Popen(
+        [sys.executable, "-m", "fyno_pandas", *args], env=env, cwd=cwd, stdout=follower
+    ) as proc:
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the command closed the terminal
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        proc.wait(60)
+    os.close(leader)
+    return b"".join(chunks).decode()
+
+
+def test_on_a_terminal_the_last_line_is_green_only_when_nothing_was_left_out(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    USERS.to_csv(tmp_path / "users.csv", index=False)
+    USERS.assign(ltv=["10.5", "n/a", "99"]).to_csv(tmp_path / "messy.csv", index=False)
+    push = ("push", "--id-col", "user_id", "--no-progress", "--no-ledger")
+
+    clean = on_a_terminal(*push, "users.csv", env=env, cwd=tmp_path).splitlines()[-1]
+    messy = on_a_terminal(*push, "messy.csv", "--schema", "ltv=number", env=env, cwd=tmp_path)
+    plain = cli(*push, "users.csv", env={**env, "NO_COLOR": "1"}, cwd=tmp_path)
+
+    assert clean.startswith("\033[32m✓ Fyno push: 3 sent; in ")
+    assert messy.splitlines()[-1].startswith("\033[31m⚠ Fyno push: 3 sent; 3 values left out")
+    assert plain.stdout.splitlines()[-1].startswith("✓ Fyno push: 3 sent; in ")

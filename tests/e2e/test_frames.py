@@ -143,13 +143,13 @@ def test_no_chunks_still_writes_a_result_file(destination: dict[str, str], tmp_p
     summary = push_frames(iter([]), "user_id", output=output, **destination, **QUIET)
     assert summary["output"] == str(output)
     assert list(pd.read_csv(output, index_col=0).columns) == [
-        "distinct_id",
         "status",
+        "error",
+        "dropped",
+        "distinct_id",
         "request_id",
         "http_status",
         "attempts",
-        "error",
-        "dropped",
         "request_ids",
         "mirror_clear",
         "push_id",

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+import re
+
 import pandas as pd
 import pyarrow as pa
 import pytest
 
-import fyno_pandas  # noqa: F401  (registers df.fyno)
+import fyno_pandas
+from fyno_pandas import problems
 from fyno_pandas.emulator import FynoEmulator
 from fyno_pandas.errors import FynoConfigError, FynoInputError
 from fyno_pandas.options.retry import RetryPolicy
@@ -136,3 +140,69 @@ def test_a_batch_result_is_arrow_backed_and_its_rows_share_their_request(
     assert result["request_id"].iloc[1:].nunique() == 3
     assert result["request_ids"].tolist()[1:] == [[r] for r in result["request_id"].iloc[1:]]
     assert result["dropped"].tolist()[:2] == [["ltv"], []]
+
+
+def test_every_push_ends_with_its_summary_line_where_the_bar_was(
+    emulator: FynoEmulator, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    df = frame().assign(ltv=[1.5, float("inf"), 2.0])
+    with caplog.at_level(logging.INFO, logger="fyno_pandas"):
+        push(df, "user_id", **creds(emulator), preview=False, ledger=False)
+        shown = capsys.readouterr().err.splitlines()[-1]
+        push(df, "user_id", **creds(emulator), preview=False, progress=False, ledger=False)
+        quiet = capsys.readouterr().err
+
+    assert re.fullmatch(
+        r"⚠ Fyno push: 3 sent; 1 value left out \(the dropped column\); "
+        r"in \d+\.\d\d s \([\d,]+\.\d rows/s\)",
+        shown,
+    )
+    assert "Fyno push:" not in quiet
+    logged = [r.getMessage() for r in caplog.records if "Fyno push:" in r.getMessage()]
+    assert len(logged) == 2
+    assert logged[0] == shown
+
+
+def test_the_result_reads_status_error_dropped_first_and_concatenates(
+    emulator: FynoEmulator,
+) -> None:
+    first = push(
+        frame().assign(ltv=[float("inf"), 1.0, 2.0]),
+        "user_id",
+        **creds(emulator),
+        preview=False,
+        progress=False,
+        ledger=False,
+    )
+    dry = push(frame(), "user_id", **creds(emulator), dry_run=True, preview=False)
+
+    both = pd.concat([first, dry])
+    assert list(both.columns[:3]) == ["status", "error", "dropped"]
+    assert both.dtypes.to_dict() == first.dtypes.to_dict() == dry.dtypes.to_dict()
+    assert problems(both).index.tolist() == [0]
+
+
+def test_push_plan_push_frames_and_retry_failed_end_with_the_line_too(
+    emulator: FynoEmulator, capsys: pytest.CaptureFixture[str], tmp_path
+) -> None:
+    df = frame().assign(ltv=[1.5, float("inf"), 2.0])
+    where = {**creds(emulator), "ledger": False}
+    emulator.configure(error_rate=1.0, error_statuses=(400,))
+    failed = push(df, "user_id", **where, preview=False, progress=False, max_retries=0)
+    capsys.readouterr()
+    emulator.configure(error_rate=0.0)
+
+    fyno_pandas.retry_failed(df, failed, "user_id", **where, preview=False)
+    retried = capsys.readouterr().err.splitlines()[-1]
+    push_plan(plan(df, "user_id", **where))
+    planned = capsys.readouterr().err.splitlines()[-1]
+    summary = fyno_pandas.push_frames(
+        [df.iloc[:2], df.iloc[2:]], "user_id", **where, preview=False, output=tmp_path / "r.csv"
+    )
+    framed = capsys.readouterr().err.splitlines()[-1]
+
+    assert failed["status"].tolist() == ["failed", "failed", "failed"]
+    assert retried.startswith("⚠ Fyno push: 3 sent; 1 value left out (the dropped column); in ")
+    assert planned.startswith("⚠ Fyno push: 3 sent; 1 value left out (the dropped column); in ")
+    assert summary["sent"] == 3
+    assert framed.startswith("⚠ Fyno push: 3 sent; 1 value left out (the dropped column); in ")

@@ -6,6 +6,7 @@ Every test pushes over loopback to the emulator and keeps its ledger in its own 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -120,8 +121,40 @@ def test_the_plan_preview_counts_what_fyno_already_holds(
     summary = plan.summary()
     assert (summary["rows_unchanged"], summary["values_unchanged"]) == (0, 20)
     assert summary["values"] == 10
-    assert "Already in Fyno" in repr(plan)
-    assert "0 rows, 20 values" in repr(plan)
+    assert "0 rows, 20 values acknowledged earlier to this ledger" in repr(plan)
+
+
+def test_after_a_push_outside_this_ledger_the_words_claim_only_what_it_was_told(
+    emulator: FynoEmulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    frame, ledger = users(2), tmp_path / "ledger.sqlite"
+    fyno_pandas.push(frame, "user_id", ledger=ledger, **target(emulator), **QUIET)
+    elsewhere = frame.assign(plan="enterprise").iloc[:1]  # another machine, another ledger
+    fyno_pandas.push(
+        elsewhere, "user_id", ledger=tmp_path / "theirs.sqlite", **target(emulator), **QUIET
+    )
+    assert emulator.profiles["u0"]["plan"] == "enterprise"
+
+    plan = fyno_pandas.plan(frame, "user_id", ledger=ledger, **target(emulator))
+    again = fyno_pandas.push(frame, "user_id", ledger=ledger, **target(emulator), preview=False)
+
+    shown = repr(plan) + plan._repr_html_()
+    assert "already" not in shown.lower()
+    assert re.search(
+        r"2 rows, 6 values acknowledged earlier to this ledger \(at \d{4}-\d\d-\d\d "
+        r"\d\d:\d\d:\d\d UTC\); only_changed=False resends them",
+        repr(plan),
+    )
+    assert "acknowledged earlier to this ledger" in plan._repr_html_()
+    assert again["status"].tolist() == ["unchanged", "unchanged"]
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "✓ Fyno push: 2 unchanged (acknowledged earlier to this ledger; "
+        "only_changed=False resends them)"
+    )
+    fyno_pandas.push(
+        frame, "user_id", ledger=ledger, only_changed=False, **target(emulator), **QUIET
+    )
+    assert emulator.profiles["u0"]["plan"] == "premium"
 
 
 def test_only_changed_false_and_no_ledger_resend_everything(

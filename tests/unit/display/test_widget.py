@@ -17,6 +17,7 @@ import pytest
 from fyno_pandas.display.widget import PAGE_SIZE, build_widget
 from fyno_pandas.pipeline.workflow import push_plan
 from fyno_pandas.planning.build import build_plan
+from fyno_pandas.sending.sender import dry_run_result
 
 FYNO_ENV = ("FYNO_WSID", "FYNO_API_KEY", "FYNO_VERSION", "FYNO_ENDPOINT")
 
@@ -80,14 +81,14 @@ def test_send_calls_the_function_it_is_handed() -> None:
 
     def send(given, *, dry_run):
         calls.append((given, dry_run))
-        return pd.DataFrame({"distinct_id": ["u1"], "status": ["dry_run"]}, index=[0])
+        return dry_run_result(given)
 
     box = build_widget(plan, send=send)
     box.dry_run.value = True
     box.send.click()
     assert calls == [(plan, True)]
-    assert box.result["status"].tolist() == ["dry_run"]
-    assert "1 dry_run" in box.status.value
+    assert box.result["status"].tolist() == ["dry_run"] * 3
+    assert "3 dry run" in box.status.value
     assert "widget's <code>.result</code>" in box.status.value
 
 
@@ -151,6 +152,29 @@ def test_send_pushes_and_leaves_the_result_on_the_widget(fyno: Any) -> None:
     assert not box.send.disabled
 
 
+def test_the_final_line_is_green_only_when_nothing_failed_or_was_left_out(
+    fyno: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    where = {"wsid": fyno.wsid, "api_key": fyno.api_key, "endpoint": fyno.endpoint}
+    left_out = build_widget(users().fyno.plan("user_id", **where), send=push_plan)
+    left_out.send.click()
+    clean = build_widget(
+        users().drop(columns="ltv").fyno.plan("user_id", ledger=False, **where), send=push_plan
+    )
+    clean.send.click()
+
+    bad = re.search(r'class="fyno-result" style="[^"]*color:([^;]+);', left_out.status.value)
+    assert bad.group(1) == "#b42318"
+    assert "⚠ Fyno push: 3 sent; 1 value left out (the dropped column)" in left_out.status.value
+    assert "<td>u2</td><td>sent</td><td>ltv</td>" in re.sub(
+        r"<td [^>]*>", "<td>", left_out.status.value
+    )
+    good = re.search(r'class="fyno-result" style="[^"]*color:([^;]+);', clean.status.value)
+    assert good.group(1) == "#1a7f37"
+    assert "✓ Fyno push: 3 sent" in clean.status.value
+    assert "Fyno push" not in capsys.readouterr().err  # said once, by the widget
+
+
 def test_dry_run_sends_nothing(fyno: Any) -> None:
     plan = users().fyno.plan(
         "user_id", wsid=fyno.wsid, api_key=fyno.api_key, endpoint=fyno.endpoint
@@ -160,7 +184,7 @@ def test_dry_run_sends_nothing(fyno: Any) -> None:
     box.send.click()
     assert set(box.result["status"]) == {"dry_run"}
     assert fyno.profiles == {}
-    assert "3 dry_run" in box.status.value
+    assert "3 dry run" in box.status.value
 
 
 def test_missing_config_says_what_is_missing(fyno: Any) -> None:

@@ -18,13 +18,13 @@ from fyno_pandas.pipeline.workflow import plan, push, push_plan
 
 FAST = RetryPolicy(backoff_base=0.001, backoff_cap=0.005, retry_after_cap=0.05, seed=0)
 COLUMNS = [
-    "distinct_id",
     "status",
+    "error",
+    "dropped",
+    "distinct_id",
     "request_id",
     "http_status",
     "attempts",
-    "error",
-    "dropped",
     "request_ids",
     "mirror_clear",
     "push_id",
