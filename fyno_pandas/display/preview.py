@@ -7,7 +7,9 @@ function (`fyno_pandas.pipeline.view` hands `fyno_pandas.push_plan`); this modul
 
 - `mimebundle` is what ``plan._repr_mimebundle_()`` returns: the widget view plus the static
   forms, so each front-end picks the richest it can show and nothing is shown twice.
-- `show_preview` is what ``push(preview=True)`` calls before sending.
+- `show_preview` is what ``push(preview=True)`` calls before sending; in a notebook cell that
+  already displayed the same preview (``plan`` shown, then ``push`` of the same frame) it is not
+  shown again.
 """
 
 from __future__ import annotations
@@ -22,6 +24,32 @@ if TYPE_CHECKING:
     from .widget import SendPlan
 
 __all__ = ["in_kernel", "mimebundle", "show_preview"]
+
+# (IPython cell, preview text) of the last preview displayed, so a push in the same cell does
+# not show the same preview again
+_last_shown: tuple[object, str] | None = None
+
+
+def _shell() -> Any:
+    """The IPython shell running this code, or None outside IPython."""
+    ipython = sys.modules.get("IPython")
+    return ipython.get_ipython() if ipython is not None else None
+
+
+def _shown(text: str) -> bool:
+    """Record ``text`` as displayed in the IPython cell running now; True when it already was.
+
+    A cell is a kernel's execute request (its id), else the cell number: a kernel run without
+    history (nbval) gives every cell the same number.
+    """
+    global _last_shown
+    shell = _shell()
+    request = (getattr(shell, "parent_header", None) or {}).get("header", {}).get("msg_id")
+    cell = request or getattr(shell, "execution_count", None)
+    if cell is None:
+        return False
+    seen, _last_shown = _last_shown == (cell, text), (cell, text)
+    return seen
 
 
 def in_kernel() -> bool:
@@ -42,6 +70,7 @@ def mimebundle(plan: PushPlan, send: SendPlan | None = None) -> dict[str, Any]:
     """
     agg = aggregate(plan)
     data: dict[str, Any] = {"text/plain": text_of(agg), "text/html": html_of(agg)}
+    _shown(data["text/plain"])
     if in_kernel():
         try:
             from .widget import build_widget
@@ -59,8 +88,9 @@ def show_preview(plan: PushPlan) -> None:
     elsewhere the text is written to stderr, beside the progress bar, so stdout stays the
     caller's.
     """
-    ipython = sys.modules.get("IPython")
-    if ipython is not None and ipython.get_ipython() is not None:
+    if _shell() is not None:
+        if _shown(render_text(plan)):
+            return
         from IPython.display import display
 
         display(mimebundle(plan), raw=True)

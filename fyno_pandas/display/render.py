@@ -14,6 +14,7 @@ frame's rows, so a preview of a million rows costs a fraction of planning them.
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,7 @@ __all__ = [
     "rules_html",
     "table_html",
     "text_of",
+    "verdict",
 ]
 
 FIRST_ROWS = 5  # rows named per rule in the summary; the widget's drill-down pages the rest
@@ -63,6 +65,7 @@ _CODE = "font-family:var(--jp-code-font-family,monospace);font-size:11px"
 BLOCK = "line-height:1.45;font-family:var(--jp-ui-font-family,sans-serif)"
 _NOWRAP = ";white-space:nowrap"
 _NUM += _NOWRAP
+_LEADING_COUNT = re.compile(r"^[\d,]+ ")
 
 
 def _cut(text: Any, limit: int = _CELL_MAX) -> str:
@@ -98,7 +101,8 @@ def column_table(plan: PushPlan) -> pd.DataFrame:
         default="ok",
     )
     table["status"] = pd.Series(status, index=table.index, dtype=object)
-    return table
+    rank = table["status"].map({name: k for k, name in enumerate(_STATUS)})
+    return table.iloc[np.argsort(rank.to_numpy(), kind="stable")].reset_index(drop=True)
 
 
 def rule_table(plan: PushPlan, first: int = FIRST_ROWS) -> pd.DataFrame:
@@ -215,21 +219,47 @@ def _example(before: Any, after: Any) -> str:
     return f"{_cut(before, 24)} -> {_cut(after, 28)}"
 
 
-def _status_text(row: Any) -> str:
-    icon = _STATUS[row["status"]][0]
-    if row["status"] == "ok":
-        return f"{icon} ok"
-    parts = [f"{row['dropped']:,} dropped"] if row["dropped"] else []
-    parts += [f"{row['coerced']:,} coerced"] if row["coerced"] else []
-    parts += [_plural(int(row["warnings"]), "warning")] if row["warnings"] else []
-    return f"{icon} " + ", ".join(parts)
+#: What each mark of the property table means (the counts are in the table's columns).
+LEGEND = (
+    "✓ ok: sent as is · ✎ coerced: sent in Fyno's form · ℹ warned: sent as is, worth a look · "
+    "⚠ dropped: some values left out (Fyno would not store them)"
+)
+
+
+def _status_text(row: Any, rules: dict[Any, list[str]]) -> str:
+    """The property's mark and the rules behind it: its counts are the table's own columns."""
+    status = row["status"]
+    named = rules.get(row["column"], [])
+    return f"{_STATUS[status][0]} {status}" + (f" ({', '.join(named)})" if named else "")
+
+
+def _rules_by_column(agg: Aggregates) -> dict[Any, list[str]]:
+    """Per property, the rules reported for it, the most severe first, each once."""
+    out: dict[Any, list[str]] = {}
+    for column, rule in zip(agg.rules["column"], agg.rules["rule"], strict=True):
+        if column is not None and rule not in out.setdefault(column, []):
+            out[column].append(rule)
+    return out
+
+
+def verdict(agg: Aggregates) -> str:
+    """The preview's first line: how many rows will be sent and how many values left out."""
+    s = agg.summary
+    line = f"{s['rows_to_send']:,} of {_plural(s['rows'], 'row')} will be sent"
+    dropped, skipped = s["values_dropped"], s["rows_skipped"]
+    if dropped:
+        line += f"; {_plural(dropped, 'value')} will be left out"
+    if skipped:
+        line += f"; {_plural(skipped, 'row')} skipped"
+    if dropped or skipped:
+        return "⚠ " + line + ": see below"
+    return "✓ " + line + ", every value as planned"
 
 
 def _header_lines(agg: Aggregates, resend: str) -> list[tuple[str, str]]:
     s = agg.summary
     why = ", ".join(f"{rule} {n:,}" for rule, n in agg.skipped)
     lines = [
-        ("Rows to send", f"{s['rows_to_send']:,} of {s['rows']:,}"),
         ("Rows skipped", f"{s['rows_skipped']:,}" + (f" ({why})" if why else "")),
         ("Properties", f"{s['properties']:,} ({_values_line(s)})"),
         ("Destination", _destination(s)),
@@ -241,10 +271,32 @@ def _header_lines(agg: Aggregates, resend: str) -> list[tuple[str, str]]:
     ]
     if any(s.get("ops", {}).values()):  # with ops= or unset=: what the quota counts
         ops = "; ".join(f"{op} {', '.join(p)}" for op, p in s["ops"].items() if p)
-        lines.insert(1, ("Requests", f"{s['requests']:,} in per-row mode ({ops})"))
+        lines.insert(0, ("Requests", f"{s['requests']:,} in per-row mode ({ops})"))
     if s.get("values_unchanged"):
-        lines.insert(2, ("Not resent", acknowledged_words(s, agg.acknowledged_at, resend)))
+        lines.insert(1, ("Not resent", acknowledged_words(s, agg.acknowledged_at, resend)))
     return lines
+
+
+def _gathered(rules: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rule table's rows for display, notes of one kind gathered: the whole-column issues
+    of one rule and action on several properties are one row naming them all (their counts
+    are in the property table, so the message loses its leading count)."""
+    out: list[dict[str, Any]] = []
+    notes: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in rules.to_dict("records"):
+        where = r["column"] if r["column"] is not None else "(row)"
+        if r["count"] or r["column"] is None:
+            out.append({**r, "where": str(where)})
+            continue
+        key = (r["rule"], r["action"])
+        if key in notes:
+            note = notes[key]
+            note["where"] += f", {where}"
+            note["message"] = _LEADING_COUNT.sub("", note["message"])
+        else:
+            notes[key] = {**r, "where": str(where)}
+            out.append(notes[key])
+    return out
 
 
 def render_text(plan: PushPlan, resend: str = RESEND) -> str:
@@ -258,9 +310,9 @@ def render_text(plan: PushPlan, resend: str = RESEND) -> str:
 
 def text_of(agg: Aggregates, resend: str = RESEND) -> str:
     """`render_text` from precomputed `Aggregates`."""
-    out = ["Fyno push plan"]
+    out = ["Fyno push plan: " + verdict(agg)]
     out += [f"  {name + ':':<20}{value}" for name, value in _header_lines(agg, resend)]
-    table = agg.columns
+    table, named = agg.columns, _rules_by_column(agg)
     if len(table):
         heads = ["property", "dtype", "fyno type", "values", "missing", "coerced", "dropped"]
         heads += ["example (before -> after)", "status"]
@@ -274,7 +326,7 @@ def text_of(agg: Aggregates, resend: str = RESEND) -> str:
                 f"{r['coerced']:,}",
                 f"{r['dropped']:,}",
                 _example(r["example_before"], r["example_after"]),
-                _status_text(r),
+                _status_text(r, named),
             ]
             for r in table.to_dict("records")  # one row per property, not per data row
         ]
@@ -289,15 +341,14 @@ def text_of(agg: Aggregates, resend: str = RESEND) -> str:
 
         out += ["", "  " + fmt(heads)]
         out += ["  " + fmt(c) for c in cells]
-    rules = agg.rules
-    if len(rules):
+        out += ["  " + LEGEND]
+    if len(agg.rules):
         out += ["", "Issues by rule"]
-        for r in rules.to_dict("records"):
-            where = r["column"] if r["column"] is not None else "(row)"
+        for r in _gathered(agg.rules):
             rows = "whole column"
             if r["count"]:
                 rows = f"{r['count']:,} at rows {_row_labels(r['rows'], r['count'])}"
-            out.append(f"  {r['rule']} ({r['action']}) in {_cut(where, 24)}: {rows}")
+            out.append(f"  {r['rule']} ({r['action']}) in {_cut(r['where'], 48)}: {rows}")
             out.append(f"      {_cut(r['message'], 96)}")
     return "\n".join(line.rstrip() for line in out)
 
@@ -305,6 +356,7 @@ def text_of(agg: Aggregates, resend: str = RESEND) -> str:
 def header_html(agg: Aggregates) -> str:
     """The header block: counts, destination (never the key) and values left out."""
     dropped = agg.summary["values_dropped"]
+    colour = _STATUS["dropped" if dropped or agg.summary["rows_skipped"] else "ok"][2]
     items = []
     for name, value in _header_lines(agg, RESEND):
         style = "padding:1px 12px 1px 0"
@@ -317,21 +369,22 @@ def header_html(agg: Aggregates) -> str:
         )
     return (
         f'<div class="fyno-preview-header" style="{BLOCK}">'
-        '<div style="font-weight:700;font-size:14px;margin:2px 0 4px 0">Fyno push plan</div>'
+        '<div style="font-weight:700;font-size:14px;margin:2px 0 4px 0">Fyno push plan: '
+        f'<span class="fyno-verdict" style="color:{colour}">{_esc(verdict(agg), 200)}</span></div>'
         f'<table style="{_TABLE};font-size:13px">{"".join(items)}</table></div>'
     )
 
 
 def table_html(agg: Aggregates) -> str:
     """One row per property; a row with problems is tinted and says why with an icon and words."""
-    table = agg.columns
+    table, named = agg.columns, _rules_by_column(agg)
     heads = ["property", "dtype", "Fyno type", "values", "missing", "coerced", "dropped"]
     heads += ["example: before → after", "status"]
     head = "".join(f'<th style="{_TH}">{_esc(h)}</th>' for h in heads)
     body = []
     for r in table.to_dict("records"):  # one row per property
         _, background, colour = _STATUS[r["status"]]
-        known = " (known)" if r["column"] in agg.known_types else ""
+        known = " (from schema= or an earlier push)" if r["column"] in agg.known_types else ""
         example = ""
         if r["example_before"] is not None:
             example = (
@@ -350,12 +403,14 @@ def table_html(agg: Aggregates) -> str:
             f'<td style="{_TD}"><code style="{_CODE}">{_esc(r["dtype"])}</code></td>'
             f'<td style="{_TD}">{_esc((r["fyno_type"] or "—") + known)}</td>{nums}'
             f'<td style="{_TD}">{example}</td>'
-            f'<td style="{_TD}{_NOWRAP};{weight}color:{colour}">{_esc(_status_text(r), 80)}'
+            f'<td style="{_TD}{_NOWRAP};{weight}color:{colour}">{_esc(_status_text(r, named), 80)}'
             "</td></tr>"
         )
     return (
         f'<div style="{BLOCK}"><table class="fyno-properties" style="{_TABLE}">'
-        f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+        f'<div class="fyno-legend" style="font-size:11px;opacity:0.8">{_esc(LEGEND, 300)}</div>'
+        "</div>"
     )
 
 
@@ -367,14 +422,14 @@ def rules_html(agg: Aggregates) -> str:
     heads = ["rule", "action", "property", "count", "first rows", "message"]
     head = "".join(f'<th style="{_TH}">{_esc(h)}</th>' for h in heads)
     body = []
-    for r in rules.to_dict("records"):  # one row per (rule, action, column)
+    for r in _gathered(rules):  # one row per (rule, action, column), notes gathered
         rows = _row_labels(r["rows"], r["count"]) if r["count"] else "whole column"
         count = f"{r['count']:,}" if r["count"] else "—"
         colour = _STATUS.get(r["action"], _STATUS["dropped"])[2]
         body.append(
             f'<tr class="fyno-rule"><td style="{_TD}"><code style="{_CODE}">{_esc(r["rule"])}'
             f'</code></td><td style="{_TD};color:{colour}">{_esc(r["action"])}</td>'
-            f'<td style="{_TD}">{_esc(r["column"] if r["column"] is not None else "(row)")}</td>'
+            f'<td style="{_TD}">{_esc(r["where"], 120)}</td>'
             f'<td style="{_NUM}">{count}</td><td style="{_TD}">{_esc(rows, 120)}</td>'
             f'<td style="{_TD}">{_esc(r["message"], 120)}</td></tr>'
         )

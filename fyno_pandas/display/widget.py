@@ -219,12 +219,19 @@ def _on_send(
             except FynoPandasError as exc:
                 notice = _message(f"Not sent: {exc}")
             finally:
-                button.disabled = False
+                button.disabled = len(box.plan) == 0
         if result is not None:
             box.result = result
         status.value = notice + ("" if result is None else result_html(result))
 
     return on_click
+
+
+def _label(button: w.Button, rows: int, dry_run: bool) -> None:
+    """The Send button says what a click does: send the rows, or a dry run of them."""
+    count = f"{rows:,} row{'s' if rows != 1 else ''}"
+    button.description = f"Dry run {count}" if dry_run else f"Send {count}"
+    button.icon = "flask" if dry_run else "paper-plane"
 
 
 class PlanWidget(w.VBox):
@@ -295,12 +302,16 @@ def build_widget(
             layout=w.Layout(margin="0 0 0 12px", width="auto"),
         )
         button = w.Button(
-            description=f"Send {rows:,} row{'s' if rows != 1 else ''}",
             button_style="primary",
             icon="paper-plane",
-            tooltip="push the rows to Fyno with the plan's configuration",
+            disabled=rows == 0,
+            tooltip="nothing to send"
+            if rows == 0
+            else "push the rows to Fyno with the plan's configuration",
             layout=w.Layout(width="auto"),
         )
+        _label(button, rows, dry_run=False)
+        dry_run.observe(lambda change: _label(button, rows, change["new"]), names="value")
         out, status = w.Output(), w.HTML()
         button.on_click(_on_send(box, send, button, dry_run, out, status))
         controls = w.HBox([button, dry_run], layout=w.Layout(align_items="center", margin="6px 0"))

@@ -77,10 +77,15 @@ _REPR_MAX = 60
 
 
 def short_repr(value: Any) -> str:
-    """``repr(value)`` cut to 60 characters, for issue and column tables."""
+    """A value as an analyst reads it, cut to 60 characters, for issue and column tables: text
+    and bytes quoted (``'01234'`` is not ``1234``), anything else as it prints
+    (``2024-01-05 10:00:00+00:00``, not ``Timestamp('2024-01-05 10:00:00+0000', tz='UTC')``)."""
     if isinstance(value, (np.number, np.bool_)):
         value = value.item()  # numpy 2 reprs scalars as np.float64(1.5)
-    text = repr(value)
+    if isinstance(value, str):
+        text = repr(str(value))  # numpy's str_ reprs as np.str_('x')
+    else:
+        text = repr(value) if isinstance(value, bytes) else str(value)
     return text if len(text) <= _REPR_MAX else text[: _REPR_MAX - 1] + "…"
 
 

@@ -323,7 +323,8 @@ def bar_class() -> Any:
 
 def refresh_bar(bar: Any, push: PushState) -> None:
     """Show ``push``'s rows done on ``bar`` (None: no bar), its live rate (tqdm's moving
-    average of the updates) and the requests in flight allowed now."""
+    average of the updates) and the requests in flight allowed now (never more than the units
+    of rows left: a 4-row push shows at most 4)."""
     if bar is None:
         return
     counts = push.counts()
@@ -331,7 +332,9 @@ def refresh_bar(bar: Any, push: PushState) -> None:
     if counts["in_doubt"]:
         postfix["in_doubt"] = counts["in_doubt"]
     if push.client is not None:
-        postfix["in_flight"] = push.client.slots.limit
+        size = push.mode.batch_size if push.mode is not None else None
+        left = counts["pending"] if not size else -(-counts["pending"] // size)
+        postfix["in_flight"] = min(push.client.slots.limit, left)
         if push.client.limiter.rate != math.inf:
             postfix["max_rps"] = round(push.client.limiter.rate)
     bar.set_postfix(postfix, refresh=False)

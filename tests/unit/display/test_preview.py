@@ -38,7 +38,10 @@ def frame() -> pd.DataFrame:
 
 def test_text_names_counts_properties_and_rules() -> None:
     text = render.render_text(build_plan(frame(), "uid", config=config()))
-    assert "Rows to send:       3 of 5" in text
+    assert text.splitlines()[0] == (
+        "Fyno push plan: ⚠ 3 of 5 rows will be sent; 2 values will be left out; "
+        "2 rows skipped: see below"
+    )
     assert "Rows skipped:       2 (duplicate_id 1, missing_id 1)" in text
     assert "Values left out:    2 (Fyno would accept them" in text
     assert "http://127.0.0.1:9/v1 · workspace FYTEST · test" in text
@@ -46,12 +49,12 @@ def test_text_names_counts_properties_and_rules() -> None:
     age = next(line for line in lines if line.strip().startswith("age "))
     assert "float64" in age
     assert "number" in age
-    assert "⚠ 1 dropped" in age
+    assert "⚠ dropped (not_finite)" in age
     vip = next(line for line in lines if line.strip().startswith("vip "))
     assert "✓ ok" in vip
     assert "True -> true" in vip
     seen = next(line for line in lines if line.strip().startswith("seen "))
-    assert "✎ 5 coerced" in seen
+    assert "✎ coerced (naive_datetime)" in seen
     assert "not_finite (dropped) in age: 1 at rows 1" in text
     assert "naive_datetime (coerced) in seen: whole column" in text
 
@@ -67,15 +70,14 @@ def test_text_is_repr_and_stable() -> None:
 
 def test_html_header_and_marked_rows() -> None:
     html = render.render_html(build_plan(frame(), "uid", config=config()))
-    assert "Rows to send" in html
-    assert "3 of 5" in html
+    assert "3 of 5 rows will be sent" in html
     assert "workspace FYTEST" in html
     assert "⚠ 2 (Fyno would accept them and silently not store them)" in html
     assert html.count('class="fyno-prop ') == 4
     # a problem row stands out by colour and by an icon with words
     row = re.search(r'<tr class="fyno-prop fyno-dropped"[^>]*>(.*?)</tr>', html).group(1)
     assert ">age<" in row
-    assert "⚠ 1 dropped" in row
+    assert "⚠ dropped (not_finite)" in row
     assert re.search(r'<tr class="fyno-prop fyno-dropped" style="background:rgba', html)
     assert re.search(r'<tr class="fyno-prop fyno-ok"[^>]*>.*?✓ ok', html)
     assert "<code" in html
@@ -227,3 +229,40 @@ def test_a_plan_shown_in_a_kernel_has_the_widget_with_a_send_button(
     assert "application/vnd.jupyter.widget-view+json" in bundle
     assert bundle["text/plain"] == repr(plan) == render.render_text(plan)
     assert bundle["text/html"] == plan._repr_html_() == render.render_html(plan)
+
+
+def test_the_preview_reads_top_down() -> None:
+    """A verdict first; properties by severity with their rules (their counts are in the
+    table's own columns); a legend; whole-column notes of one rule on one line; examples as
+    values, not reprs."""
+    df = pd.DataFrame(
+        {
+            "uid": ["a", "b", "c"],
+            "ok": ["x", "y", "z"],
+            "first": pd.to_datetime(["2024-01-05 10:00"] * 3),
+            "second": pd.to_datetime(["2024-02-01"] * 3),
+            "score": [1.0, float("inf"), 2.0],
+        }
+    )
+    text = render.render_text(build_plan(df, "uid", config=config()))
+    lines = text.splitlines()
+    assert (
+        lines[0]
+        == "Fyno push plan: ⚠ 3 of 3 rows will be sent; 1 value will be left out: see below"
+    )
+    order = [line.split()[0] for line in lines if line.startswith("  ") and "  " in line[2:]]
+    table = order[order.index("property") + 1 :][:4]
+    assert table == ["score", "first", "second", "ok"]
+    assert render.LEGEND in text
+    assert "naive_datetime (coerced) in first, second: whole column" in text
+    assert text.count("naive_datetime") == 3  # two property rows and one gathered note
+    assert "2024-01-05 10:00:00 -> " in text
+    assert "Timestamp(" not in text
+
+
+def test_a_clean_plan_says_so_in_its_first_line() -> None:
+    df = pd.DataFrame({"uid": ["a", "b"], "n": [1, 2]})
+    text = render.render_text(build_plan(df, "uid", config=config()))
+    assert (
+        text.splitlines()[0] == "Fyno push plan: ✓ 2 of 2 rows will be sent, every value as planned"
+    )

@@ -57,10 +57,10 @@ def html_of(box) -> str:
 def test_tree_has_header_property_rows_and_problem_count() -> None:
     box = build_widget(build_plan(users(), "user_id"), send=push_plan)
     text = html_of(box)
-    assert "Rows to send" in text
+    assert "3 of 3 rows will be sent; 1 value will be left out" in text
     assert "⚠ 1 (Fyno would accept them and silently not store them)" in text
-    assert re.findall(r'class="fyno-prop fyno-(\w+)"', text) == ["ok", "dropped", "ok"]
-    assert "⚠ 1 dropped" in text
+    assert re.findall(r'class="fyno-prop fyno-(\w+)"', text) == ["dropped", "ok", "ok"]
+    assert "⚠ dropped (not_finite)" in text
     assert "&lt;b&gt;team" not in text  # the example is the first value, 'pro'
     assert box.send.description == "Send 3 rows"
     assert box.dry_run.value is False
@@ -73,6 +73,18 @@ def test_without_a_send_function_there_is_nothing_to_click() -> None:
     assert box.dry_run is None
     assert box.result is None
     assert not any(type(c).__name__ == "Button" for c in box.children)
+
+
+def test_the_send_button_says_dry_run_when_ticked_and_waits_for_rows() -> None:
+    box = build_widget(build_plan(users(), "user_id"), send=push_plan)
+    assert (box.send.description, box.send.disabled) == ("Send 3 rows", False)
+    box.dry_run.value = True
+    assert box.send.description == "Dry run 3 rows"
+    box.dry_run.value = False
+    assert box.send.description == "Send 3 rows"
+    nothing = build_widget(build_plan(users().iloc[:0], "user_id"), send=push_plan)
+    assert (nothing.send.description, nothing.send.disabled) == ("Send 0 rows", True)
+    assert nothing.send.tooltip == "nothing to send"
 
 
 def test_send_calls_the_function_it_is_handed() -> None:

@@ -7,13 +7,14 @@ from types import SimpleNamespace
 from typing import Any
 
 import pandas as pd
+import pytest
 
 import fyno_pandas
 from fyno_pandas.client.concurrency import ConcurrencyLimit
 from fyno_pandas.client.http import FynoClient, Outcome
 from fyno_pandas.planning.plan import PushPlan
 from fyno_pandas.planning.steps import Step
-from fyno_pandas.sending.state import PushState, run_units
+from fyno_pandas.sending.state import PushState, refresh_bar, run_units
 
 
 def make_plan(df: pd.DataFrame, **options: object) -> PushPlan:
@@ -137,3 +138,34 @@ def test_a_ctrl_c_landing_as_a_worker_starts_sends_nothing(monkeypatch: Any) -> 
     assert run_units(push, 1, ran.append, None) is True  # type: ignore[arg-type]
     threading.Event().wait(0.2)
     assert ran == []
+
+
+class Bar:
+    """What `refresh_bar` uses of a tqdm bar."""
+
+    n = 0
+
+    def set_postfix(self, postfix: dict[str, Any], refresh: bool) -> None:
+        self.postfix = postfix
+
+    def update(self, k: int) -> None:
+        self.n += k
+
+    def refresh(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(("batch_size", "shown"), [(None, 3), (2, 2)])
+def test_the_bar_never_shows_more_in_flight_than_units_left(
+    client: FynoClient, batch_size: int | None, shown: int
+) -> None:
+    df = pd.DataFrame({"uid": ["a", "b", None, "d"], "n": [1, 2, 3, 4]})
+    push = PushState(make_plan(df), client, mode=SimpleNamespace(batch_size=batch_size))
+    assert client.slots.limit > 3
+    bar = Bar()
+    refresh_bar(bar, push)
+    assert bar.postfix["in_flight"] == shown  # 3 rows left: 3 requests, or 2 batches of 2
+    push.settle([0, 1, 3], [SENT])
+    refresh_bar(bar, push)
+    assert bar.postfix["in_flight"] == 0
+    assert bar.n == 3
