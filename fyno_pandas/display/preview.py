@@ -17,7 +17,8 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any
 
-from .render import aggregate, html_of, render_text, text_of
+from .aggregates import aggregate
+from .render import html_of, render_text, text_of
 
 if TYPE_CHECKING:
     from ..planning.plan import PushPlan

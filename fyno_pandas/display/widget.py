@@ -16,16 +16,9 @@ import ipywidgets as w
 import pandas as pd
 
 from ..errors import FynoConfigError, FynoPandasError, PushInterrupted
+from .aggregates import Aggregates, affected_rows, aggregate
 from .outcome import needs_attention, problems, shown_by_caller, summary_line, tally
-from .render import (
-    BLOCK,
-    Aggregates,
-    affected_rows,
-    aggregate,
-    header_html,
-    rules_html,
-    table_html,
-)
+from .render import BLOCK, header_html, rules_html, table_html
 
 if TYPE_CHECKING:
     from ..planning.plan import PushPlan
@@ -273,7 +266,7 @@ def build_widget(
         hands `fyno_pandas.push_plan`). None: no dry-run checkbox and no Send button
         (``push(preview=True)`` shows the preview so, since it sends anyway).
     agg : Aggregates, optional
-        Precomputed by `fyno_pandas.display.render.aggregate` (a display computes them once).
+        Precomputed by `fyno_pandas.display.aggregates.aggregate` (a display computes them once).
 
     Returns
     -------

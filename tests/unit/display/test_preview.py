@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from fyno_pandas.client.config import FynoConfig
+from fyno_pandas.display import aggregates
 from fyno_pandas.display import preview as display
 from fyno_pandas.display import render as render
 from fyno_pandas.planning.build import build_plan
@@ -126,7 +127,7 @@ def test_rule_table_counts_and_first_rows() -> None:
         {"id": list("abcdefgh"), "x": [np.inf, 1, np.inf, np.inf, 2, np.inf] * 1 + [1, -np.inf]}
     )
     plan = build_plan(df.set_index(pd.Index(list("ABCDEFGH"))), "id")
-    rules = render.rule_table(plan, first=3)
+    rules = aggregates.rule_table(plan, first=3)
     row = rules[rules["rule"] == "not_finite"].iloc[0]
     assert row["count"] == 5
     assert row["rows"] == ["A", "C", "D"]
@@ -138,13 +139,13 @@ def test_empty_row_and_column_wide_issues_group_apart() -> None:
         {"id": ["a", "b", "c"], "x": [None, 1.0, None], "d": pd.to_datetime(["2020-01-01"] * 3)}
     )
     plan = build_plan(df[["id", "x"]], "id")
-    rules = render.rule_table(plan)
+    rules = aggregates.rule_table(plan)
     empty = rules[rules["rule"] == "empty_row"].iloc[0]
     assert empty["column"] is None
     assert empty["count"] == 2
     assert empty["rows"] == [0, 2]
     assert "empty_row (row_skipped) in (row): 2 at rows 0, 2" in render.render_text(plan)
-    rules = render.rule_table(build_plan(df, "id"))
+    rules = aggregates.rule_table(build_plan(df, "id"))
     wide = rules[rules["rule"] == "naive_datetime"].iloc[0]
     assert wide["count"] == 0
     assert wide["rows"] == []
@@ -152,16 +153,16 @@ def test_empty_row_and_column_wide_issues_group_apart() -> None:
 
 def test_affected_rows_filters_by_property_and_rule() -> None:
     plan = build_plan(frame(), "uid")
-    assert render.affected_rows(plan, column="age")["rule"].tolist() == ["not_finite"]
-    assert render.affected_rows(plan, rule="missing_id")["row"].tolist() == [3]
-    assert len(render.affected_rows(plan)) == len(plan.issues)
+    assert aggregates.affected_rows(plan, column="age")["rule"].tolist() == ["not_finite"]
+    assert aggregates.affected_rows(plan, rule="missing_id")["row"].tolist() == [3]
+    assert len(aggregates.affected_rows(plan)) == len(plan.issues)
 
 
 def test_a_plan_without_issues() -> None:
     plan = build_plan(pd.DataFrame({"id": [1, 2], "x": [1, 2]}), "id")
     assert "✓ No issues" in render.render_html(plan)
     assert "Issues by rule" not in render.render_text(plan)
-    assert render.rule_table(plan).empty
+    assert aggregates.rule_table(plan).empty
 
 
 def test_show_preview_outside_ipython_writes_text_once(
