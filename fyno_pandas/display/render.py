@@ -200,7 +200,7 @@ def table_html(agg: Aggregates) -> str:
             f'<td style="{_TD}"><code style="{_CODE}">{_esc(r["dtype"])}</code></td>'
             f'<td style="{_TD}">{_esc((r["fyno_type"] or "—") + known)}</td>{nums}'
             f'<td style="{_TD}">{example}</td>'
-            f'<td style="{_TD}{_NOWRAP};{weight}color:{colour}">{_esc(_status_text(r, named), 80)}'
+            f'<td style="{_TD};{weight}color:{colour}">{_esc(_status_text(r, named), 80)}'
             "</td></tr>"
         )
     return (
