@@ -1,4 +1,7 @@
-"""`client.transport`: both transports against the emulator, and how a failure is described."""
+"""`client.transport`: both transports against the emulator, and how a failure is described;
+`read_answer` on the framings other servers and gateways use (chunked, no length, HTTP/1.0,
+informational answers, broken ones), which the emulator does not make, and a bare loopback
+server whose answers close their connection."""
 
 from __future__ import annotations
 
