@@ -118,6 +118,9 @@ class FynoConfig:
             raise FynoConfigError(f"wsid must be a workspace id such as 'FYXXXXXXXX', not {wsid!r}")
         if api_key is not None and (not isinstance(api_key, str) or not api_key.strip()):
             raise FynoConfigError("api_key must be a non-empty string")
+        if api_key is not None and ("\r" in api_key or "\n" in api_key):
+            # sent as a header line, where a line break would start another header
+            raise FynoConfigError("api_key holds a line break; it must be the key alone")
         config = cls(wsid=wsid, api_key=api_key, version=version, endpoint=check_endpoint(endpoint))
         if require_credentials:
             config.require()

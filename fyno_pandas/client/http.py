@@ -2,11 +2,12 @@
 
 ``requests`` is the public face: pass your own ``requests.Session`` (proxies, certificates,
 adapters) and every request goes through it. Without one (and without a proxy in the
-environment for the endpoint) the hot path goes one layer down, to urllib3's ``HTTPConnection``
-objects (the transport ``requests`` ships with), kept open and reused across requests: about a
-fifth of ``Session.post``'s CPU per request, which is what lets a push keep 16-32 connections
-busy from one Python thread pool (see ``benchmarks/push_throughput.py``). Both transports, and
-how a network failure is described, are in `fyno_pandas.client.transport`.
+environment for the endpoint) the hot path goes two layers down: connections urllib3 opens (the
+library ``requests`` ships with), kept open and reused across requests, each request written
+and its answer read by `fyno_pandas.client.transport` itself: about a twentieth of
+``Session.post``'s CPU per request, which is what lets a push keep 16-32 connections busy from
+one Python thread pool (see ``benchmarks/push_throughput.py`` and ``client_cpu.py``). Both
+transports, and how a network failure is described, are in `fyno_pandas.client.transport`.
 
 The retry rule is in `fyno_pandas.options.retry`, and what it decides after each attempt in
 `fyno_pandas.client.retries` (pure); the status -> exception mapping is `error_for`.

@@ -44,8 +44,10 @@ class Redactor:
         forms = {secret, quote(secret, safe=""), quote_plus(secret), *_base64_forms(secret)}
         alternatives = map(re.escape, sorted(forms, key=len, reverse=True))
         self._pattern = re.compile("|".join([_HEADER, *alternatives]), re.IGNORECASE)
-        # Bytes every match contains, lowered the way bytes.lower lowers an answer.
-        self._needles = (b"authorization", *(form.encode().lower() for form in forms))
+        # Bytes every match contains, lowered the way bytes.lower lowers an answer: one search
+        # for any of them (a loop of ``in`` over each cost twice as much per answer).
+        needles = (b"authorization", *(form.encode().lower() for form in forms))
+        self._needles = re.compile(b"|".join(map(re.escape, needles)))
 
     def __repr__(self) -> str:
         return "Redactor(<hidden>)"
@@ -75,8 +77,7 @@ class Redactor:
         # Without an escape every string of the answer is a piece of raw as sent, so a match
         # needs a needle in raw: most answers skip the walk (a 500-item batch answer: ~10 µs
         # instead of ~350 µs).
-        lowered = raw.lower()
-        if b"\\" in raw or any(needle in lowered for needle in self._needles):
+        if b"\\" in raw or self._needles.search(raw.lower()):
             return self(data)
         return data
 

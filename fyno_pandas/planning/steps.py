@@ -237,14 +237,29 @@ def row_steps(plan: PushPlan, pos: int, done: Mapping[str, int] | None = None) -
     """The requests of row ``pos`` in order; ``done`` maps a property to how many of its
     requests for this row were made already (by a seed, or an earlier push a retry replays):
     they are not made again."""
-    once, lists = _row_values(plan, pos, done or {})
+    steps = _op_steps(plan, pos, done or {}) if plan.ops else _set_step(plan, pos)
+    names = tuple(p for p in plan.properties if plan.unsets[p][pos])
+    if names:
+        steps.append(Step("unset", names, ()))
+    return steps
+
+
+def _set_step(plan: PushPlan, pos: int) -> list[Step]:
+    """Row ``pos``'s one set step, of a plan whose every property is set (the common row, and
+    the hot one of a per-row push: `_op_steps` costs it twice as much); nothing is ever done
+    already, ``done`` counting adds and appends only."""
+    fragments = plan.fragments
+    pairs = [(p, f) for p in plan.properties if (f := fragments[p][pos]) is not None]
+    return [_step("set", pairs)] if pairs else []
+
+
+def _op_steps(plan: PushPlan, pos: int, done: Mapping[str, int]) -> list[Step]:
+    """Row ``pos``'s steps before its unset, in `row_steps` order."""
+    once, lists = _row_values(plan, pos, done)
     steps = [_step(op, pairs) for op, pairs in once.items() if pairs]
     for op, named in lists.items():
         for k in range(max((len(e) for _, e in named), default=0)):
             steps.append(_step(op, [(p, e[k]) for p, e in named if k < len(e)]))
-    names = tuple(p for p in plan.properties if plan.unsets[p][pos])
-    if names:
-        steps.append(Step("unset", names, ()))
     return steps
 
 
@@ -268,7 +283,8 @@ def _row_values(
 
 
 def _step(op: str, pairs: list[tuple[str, str]]) -> Step:
-    return Step(op, tuple(p for p, _ in pairs), tuple(v for _, v in pairs))
+    props, values = zip(*pairs, strict=True)
+    return Step(op, props, values)
 
 
 def describe_steps(steps: Sequence[Step]) -> str:

@@ -34,9 +34,8 @@ log = logging.getLogger("fyno_pandas")
 _AUTH = (401, 403)
 #: Each status's code in `PushState`'s status array.
 CODE = {status: code for code, status in enumerate(STATUSES)}
-_SENT = CODE["sent"]
-#: A row that needed several requests shows the worst of their statuses.
-_WORST = ("in_doubt", "failed", "pending", "sent")
+#: A row that needed several requests shows the worst of their statuses (the lowest rank).
+_RANK = {status: rank for rank, status in enumerate(("in_doubt", "failed", "pending", "sent"))}
 _TICK = 0.1  # seconds between progress refreshes (and Ctrl-C checks) of the calling thread
 
 AckHook = Callable[[Sequence[int], "str | None"], None]
@@ -136,9 +135,9 @@ class PushState:
             self.stop.set()
         return outcome
 
-    def settle(self, positions: Sequence[int], outcomes: Sequence[Outcome]) -> None:
+    def settle(self, positions: Sequence[int], outcomes: Sequence[Outcome]) -> str:
         """Record the rows' status from their request outcomes: the worst of them (in_doubt,
-        failed, pending, sent), with every request id."""
+        failed, pending, sent), with every request id. Returns that status."""
         status, final = _worst(outcomes)
         rids = [o.request_id for o in outcomes if o.request_id]
         # one row (per-row mode) as a scalar index: numpy's fancy indexing costs more
@@ -150,6 +149,7 @@ class PushState:
         self.error[rows] = None if status == "sent" else final.error
         if len(rids) > 1:
             self.request_ids.update((pos, rids) for pos in positions)
+        return status
 
     def land(self, pos: int, items: Iterable[tuple[Sequence[str], str]]) -> None:
         """Count row ``pos``'s requests or batch items (``(properties it adds to or appends
@@ -185,10 +185,11 @@ class PushState:
         them, `hold` those whose adds may have been applied, acknowledge the sent ones (under
         ``rid``, or the first row's own request id when None) and journal them."""
         positions = [pos for rows, _ in groups for pos in rows]
+        acked: list[int] = []
         for rows, outcomes in groups:
-            self.settle(rows, outcomes)
+            if self.settle(rows, outcomes) == "sent":
+                acked += rows  # `hold` leaves a sent row sent
         self.hold(positions)
-        acked = [pos for pos in positions if self._codes[pos] == _SENT]
         if self.on_ack is not None and acked:
             self.on_ack(acked, self.request_id[acked[0]] if rid is None else rid)
         self.journal_settle(positions)
@@ -246,11 +247,12 @@ class PushState:
 def _worst(outcomes: Sequence[Outcome]) -> tuple[str, Outcome]:
     """The worst status of a row's outcomes, and the outcome that says it (the last when
     every one was sent)."""
-    found = {o.status for o in outcomes}
-    status = next(s for s in _WORST if s in found)
-    if status == "sent":
-        return status, outcomes[-1]
-    return status, next(o for o in outcomes if o.status == status)
+    worst = min(outcomes, key=_rank)  # the first of the lowest rank
+    return worst.status, outcomes[-1] if worst.status == "sent" else worst
+
+
+def _rank(outcome: Outcome) -> int:
+    return _RANK[outcome.status]
 
 
 def run_units(push: PushState, count: int, unit: Callable[[int], None], bar: Any) -> bool:

@@ -59,7 +59,7 @@ class Request:
     @property
     def idempotent(self) -> bool:
         """Whether sending it twice stores the same: nothing in it adds or appends."""
-        return not any(a for row in self.adding for a in row)
+        return not any(map(any, self.adding))
 
 
 #: Posted requests: per request, its outcome and whether it is the last for its rows.

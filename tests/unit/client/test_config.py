@@ -29,3 +29,11 @@ def test_an_endpoint_with_credentials_is_refused() -> None:
 def test_require_names_every_missing_setting() -> None:
     with pytest.raises(FynoConfigError, match=r"missing wsid .* and api_key .*FYNO_API_KEY"):
         FynoConfig(None, None).require()
+
+
+@pytest.mark.parametrize("key", ["secret-1\r\nX-Injected: 1", "secret-1\n", "secret-1\rmore"])
+def test_a_key_holding_a_line_break_is_refused_without_naming_it(key: str) -> None:
+    # sent as a header line, a line break would end the header and start another
+    with pytest.raises(FynoConfigError, match="api_key holds a line break") as caught:
+        FynoConfig.resolve("FYW", key)
+    assert "secret-1" not in str(caught.value)
