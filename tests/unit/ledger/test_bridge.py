@@ -19,6 +19,7 @@ from fyno_pandas.ledger.bridge import AckRecorder
 from fyno_pandas.ledger.scope import Scope
 from fyno_pandas.pipeline import workflow
 from fyno_pandas.planning.build import build_plan
+from fyno_pandas.planning.plan import PushPlan
 
 CONFIG = FynoConfig.resolve(wsid="WS", api_key="k", endpoint="https://example.invalid/v1")
 
@@ -114,6 +115,33 @@ def test_a_destination_of_many_more_users_is_read_by_the_plans_ids(tmp_path: Pat
     everyone = pd.DataFrame({"id": [f"u{i:04d}" for i in range(1000)], "x": range(1000)})
     with Ledger(tmp_path / "l.sqlite") as book:
         acknowledged(book, everyone)
+
+    plan = plan_again(everyone.iloc[100:150].reset_index(drop=True), tmp_path / "l.sqlite")
+
+    assert plan.summary()["rows_unchanged"] == 49
+    assert plan.distinct_ids[plan.sendable].tolist() == ["u0107"]
+
+
+def test_a_late_count_of_too_many_users_still_reads_the_plans_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The count read ahead may answer "too many to read them all" only once the plan is
+    hashed: the plan's own users are then read, not none."""
+    everyone = pd.DataFrame({"id": [f"u{i:04d}" for i in range(1000)], "x": range(1000)})
+    with Ledger(tmp_path / "l.sqlite") as book:
+        acknowledged(book, everyone)
+    hashing, count, hashes = threading.Event(), store.read_scope_states, PushPlan.value_hashes
+
+    def value_hashes(self: PushPlan, prop: str) -> Any:
+        hashing.set()
+        return hashes(self, prop)
+
+    def count_once_hashing(*args: Any) -> Any:
+        assert hashing.wait(5), "the plan was not hashed while the ledger was read"
+        return count(*args)
+
+    monkeypatch.setattr(PushPlan, "value_hashes", value_hashes)
+    monkeypatch.setattr(store, "read_scope_states", count_once_hashing)
 
     plan = plan_again(everyone.iloc[100:150].reset_index(drop=True), tmp_path / "l.sqlite")
 
