@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +22,7 @@ from .store import Ledger, default_path
 
 if TYPE_CHECKING:
     from ..planning.plan import PushPlan
+    from .values import States
 
 __all__ = [
     "AckRecorder",
@@ -29,6 +30,7 @@ __all__ = [
     "choose_ledger",
     "known_types",
     "opened",
+    "reading_ahead",
     "skip_acknowledged",
 ]
 
@@ -78,29 +80,57 @@ def known_types(ledger: Ledger, config: Any) -> dict[str, str]:
     return ledger.property_types(Scope.of(config))
 
 
-def skip_acknowledged(plan: PushPlan, ledger: Ledger, config: Any) -> PushPlan:
+@contextmanager
+def reading_ahead(ledger: Ledger | None, config: Any, rows: int) -> Iterator[Future | None]:
+    """Read the acknowledged states of ``config``'s destination in a thread while the caller
+    plans a frame of ``rows`` rows: the future `skip_acknowledged` takes (None: no ledger).
+
+    SQLite reads without the GIL, so a daily sync's million users are read meanwhile instead
+    of after. Its result is None when the destination holds too many users to read them all
+    (`Ledger.acknowledged_scope_states`). An error of the planning waits for the read, whose
+    own error is then not raised.
+    """
+    if ledger is None:
+        yield None
+        return
+    with ThreadPoolExecutor(1, thread_name_prefix="fyno-ledger-read") as reader:
+        yield reader.submit(ledger.acknowledged_scope_states, Scope.of(config), rows)
+
+
+def skip_acknowledged(
+    plan: PushPlan, ledger: Ledger, config: Any, ahead: Future | None = None
+) -> PushPlan:
     """``plan`` without the values the ledger says Fyno acknowledged (``only_changed``).
 
     Never for add, append or remove cells; a set_once cell is unchanged when the ledger says
-    the user holds any value of the property.
+    the user holds any value of the property. ``ahead``: the states `reading_ahead` reads.
     """
+    scope = Scope.of(config)
     ids = plan.distinct_ids[plan.sendable]
     checked = [p for p in plan.properties if plan.ops.get(p, "set") in ("set", "set_once")]
+    if ahead is not None and ahead.done() and ahead.result() is None:
+        ahead = None  # too many users to read ahead: the plan's own are read below
     # SQLite reads without the GIL, so the plan's values are hashed meanwhile; when the ledger
     # knows none of these users the read ends first and the hashing stops.
     with ThreadPoolExecutor(1, thread_name_prefix="fyno-ledger-read") as reader:
-        reading = reader.submit(ledger.acknowledged_states, Scope.of(config), ids)
+        reading = ahead or reader.submit(ledger.acknowledged_states, scope, ids)
         hashes = {}
         for p in checked:
-            if reading.done() and not reading.result().users:
+            if reading.done() and _knows_nobody(reading.result()):
                 break
             hashes[p] = plan.value_hashes(p)
         states = reading.result()
+    if states is None:  # the count ahead ended only now, saying too many to read them all
+        states = ledger.acknowledged_states(scope, ids)
     if not states.users:
         return plan
     once = [p for p in checked if plan.ops.get(p) == "set_once"]
     same, request_ids, acked_at = compare_states(hashes, plan.distinct_ids, states, once)
     return plan.without_acknowledged(same, request_ids, acked_at)
+
+
+def _knows_nobody(states: States | None) -> bool:
+    return states is not None and not states.users
 
 
 class TypeClaims:

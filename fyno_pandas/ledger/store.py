@@ -22,7 +22,7 @@ from .acktable import Ack, AckTable, Column, RowAck
 from .groupcommit import AckWriter
 from .schema import MIGRATIONS as _MIGRATIONS
 from .scope import Scope
-from .values import States, read_acked, read_states, wanted_ids
+from .values import States, read_acked, read_scope_states, read_states, wanted_ids
 
 __all__ = ["FYNO_TYPES", "SCHEMA_VERSION", "Ledger", "default_path"]
 
@@ -166,10 +166,7 @@ class Ledger:
         kept = {k: v for k, v in (options or {}).items() if k != "api_key"}
         with self._transaction("record a push in") as conn:
             scope_id = self._scope(conn, scope, create=True)
-            sql = (
-                "INSERT INTO pushes (scope_id, started_at, options, fingerprint)"
-                " VALUES (?, ?, ?, ?)"
-            )
+            sql = "INSERT INTO pushes (scope_id, started_at, options, fingerprint) VALUES (?,?,?,?)"
             args = (scope_id, time.time(), _json(kept), fingerprint)
             return conn.execute(sql, args).lastrowid
 
@@ -210,10 +207,8 @@ class Ledger:
         self, scope: Scope | str, version: str | None = None, endpoint: str | None = None
     ) -> dict[str, str]:
         """``{property: fyno type}`` fixed in Fyno, in the order they were fixed (a type only
-        claimed by a push that has not seen its seed accepted is not listed).
-
-        ``property_types("WSID", "live")``: a workspace id instead of a `Scope`, as
-        :meth:`properties`.
+        claimed by a push that has not seen its seed accepted is not listed); a workspace id
+        instead of a `Scope` as in :meth:`properties`.
         """
         scope = _scope_of(scope, version, endpoint)
         sql = (
@@ -380,9 +375,8 @@ class Ledger:
         Columns: distinct_id and property (categorical, to keep millions of rows light),
         value_hash (uint64; 0 = unset), request_id, acked_at (UTC). ``distinct_ids`` None means
         every user of the scope; None entries are ignored. ``exact=False`` may also return
-        other users of the scope, when reading all of them is cheaper than filtering. Users
-        between the smallest and largest id asked for are read by one range scan when fewer
-        than 8 times those asked for, else each by key (``benchmarks/ledger_check.py``).
+        other users of the scope, when reading all of them is cheaper than filtering (how the
+        users are read: `values.read_states`).
         """
         with self._transaction("read", "DEFERRED") as conn:
             scope_id = self._scope(conn, scope, create=False)
@@ -397,3 +391,8 @@ class Ledger:
         with self._transaction("read", "DEFERRED") as conn:
             scope_id = self._scope(conn, scope, create=False)
             return read_states(conn, scope_id, wanted_ids(distinct_ids), False, latest=True)
+
+    def acknowledged_scope_states(self, scope: Scope, rows: int) -> States | None:
+        """`values.read_scope_states`: every user's states, for a frame of ``rows`` rows."""
+        with self._transaction("read", "DEFERRED") as conn:
+            return read_scope_states(conn, self._scope(conn, scope, create=False), rows)

@@ -144,6 +144,19 @@ def read_states(
     return States(ids, per_user, rec, names, request_ids[pos], acked_ns[pos])
 
 
+def read_scope_states(conn: sqlite3.Connection, scope: int | None, rows: int) -> States | None:
+    """The `States` of every user of a scope, with each user's latest request, when it holds
+    fewer users than `read_states` reads whole for ``rows`` ids; else None.
+
+    For the ``only_changed`` check of a frame of ``rows`` rows, read while the frame is still
+    being planned: its ids are not known yet, so a larger scope is left to `read_states`.
+    """
+    cap = rows * _LOOKUP_FRACTION
+    if not rows or conn.execute(_COUNT, (scope, cap)).fetchone()[0] >= cap:
+        return None
+    return read_states(conn, scope, None, latest=True)
+
+
 def read_acked(
     conn: sqlite3.Connection, scope: int | None, wanted: np.ndarray | None, exact: bool = True
 ) -> pd.DataFrame:

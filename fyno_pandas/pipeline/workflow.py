@@ -18,7 +18,7 @@ import pandas as pd
 from ..display.outcome import report
 from ..display.preview import show_preview
 from ..errors import FynoAuthError, PushInterrupted
-from ..ledger.bridge import known_types, opened, skip_acknowledged
+from ..ledger.bridge import known_types, opened, reading_ahead, skip_acknowledged
 from ..options.docs import takes
 from ..options.model import RECORDED
 from ..planning.build import build_plan
@@ -85,11 +85,13 @@ def plan_frame(df: pd.DataFrame, id_col: Any, request: PushRequest) -> PushPlan:
     config = request.config
     with opened(request.ledger if config.wsid else None, create=False) as book:
         known = known_types(book, config) if book is not None else None
-        the_plan = build_plan(
-            df, id_col, config=config, known_types=known, **request.plan_options()
-        )
-        if book is not None and request.only_changed:
-            the_plan = skip_acknowledged(the_plan, book, config)
+        checked = book if request.only_changed else None
+        with reading_ahead(checked, config, len(df)) as ahead:
+            the_plan = build_plan(
+                df, id_col, config=config, known_types=known, **request.plan_options()
+            )
+            if checked is not None:
+                the_plan = skip_acknowledged(the_plan, checked, config, ahead)
     return dataclasses.replace(
         the_plan,
         ledger=request.ledger_spec,
