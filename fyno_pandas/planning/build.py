@@ -47,6 +47,9 @@ Policy (where Fyno's documentation is silent, these are our choices)
 
 Issue rules (``plan.issues.rule``) and their actions
 ----------------------------------------------------
+`fyno_pandas.planning.issues.HINTS` holds what resolves each row of this table (``plan.issues``'
+``hint``, and ``link`` into the rules page of the documentation).
+
 =================== ============ ===========================================================
 rule                action       meaning
 =================== ============ ===========================================================

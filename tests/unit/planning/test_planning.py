@@ -12,6 +12,7 @@ import pytest
 from fyno_pandas.client.config import FynoConfig
 from fyno_pandas.errors import FynoInputError
 from fyno_pandas.planning.build import COLUMN_COLUMNS, ISSUE_COLUMNS, build_plan
+from fyno_pandas.planning.issues import rule_hint, rule_link
 
 
 def frame() -> pd.DataFrame:
@@ -256,6 +257,15 @@ def test_restrict_sends_only_kept_cells() -> None:
     assert json.loads(small.set_body(1)) == {"distinct_id": "2", "$set": {"premium": False}}
     assert plan.sendable.all()  # the original is untouched
     assert len(small) == 2
+
+
+def test_values_dropped_after_planning_carry_their_rule_s_hint_and_link() -> None:
+    df = pd.DataFrame({"id": [1, 2], "s": ["p", "q"]})
+    dropped = build_plan(df, "id").drop_values("s", "type_mismatch", "another push typed it")
+    added = dropped.issues[dropped.issues["rule"] == "type_mismatch"]
+    assert list(added.columns) == ISSUE_COLUMNS
+    assert set(added["hint"]) == {rule_hint("type_mismatch", "dropped", "s")}
+    assert set(added["link"]) == {rule_link("type_mismatch")}
 
 
 def test_dropped_cells_name_left_out_properties_by_row() -> None:
