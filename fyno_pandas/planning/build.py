@@ -88,7 +88,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ..coercion.coerce import Coerced
+from ..coercion.coerce import Coerced, counted
 from ..coercion.ids import id_strings
 from ..errors import FynoInputError
 from ..options import checks
@@ -151,9 +151,8 @@ def _select(df: pd.DataFrame, id_col: Any, columns: Any) -> list[Any]:
 def _cell_issues(issues: IssueRows, s: pd.Series, order: int, name: str, c: Coerced) -> None:
     for issue in c.issues:
         if issue.column_wide:
-            count = str(len(issue.positions))
             first = shown(s, issue.positions[:1])
-            message = issue.message.replace("{count}", count)
+            message = counted(issue.message, len(issue.positions))
             issues.add(np.array([-1]), order, name, first, issue.rule, issue.action, message)
         else:
             values = shown(s, issue.positions)

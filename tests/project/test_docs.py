@@ -177,6 +177,21 @@ def test_each_rule_s_issue_row_carries_its_hint_and_link(rule: str, action: str)
     assert set(found["link"]) == {f"{issues.DOCS_URL}topics/rules.html#{rule}"}
 
 
+#: Words only the project uses, or that claim what the ledger cannot know.
+JARGON = re.compile(
+    r"\bseeds?\b|\(known\)|\bknown in\b|journal|fixed earlier|must not start|majority"
+)
+
+
+@pytest.mark.parametrize(("rule", "action"), list(TRIGGERS))
+def test_each_rule_s_message_is_in_plain_words(rule: str, action: str) -> None:
+    df, options, _ = TRIGGERS[rule, action]
+    plan = build.build_plan(df, "id", **options)
+    texts = [*plan.issues["message"], *plan.columns["note"]]
+    assert [text for text in texts if JARGON.search(text)] == []
+    assert [text for text in texts if re.search(r"\b1 \w+s (?:hold|look|lose|are)\b", text)] == []
+
+
 def test_each_rule_s_link_opens_its_section_of_the_built_site(site: Path) -> None:
     broken = []
     for rule in dict.fromkeys(rule for rule, _ in issues.HINTS):

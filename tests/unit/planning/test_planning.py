@@ -171,7 +171,7 @@ def test_tables_have_the_contract_columns() -> None:
     )
     (issue,) = plan.issues.itertuples()
     assert issue.row is None  # column-wide
-    assert issue.message.startswith("2 naive datetimes")
+    assert issue.message.startswith("2 datetimes without a time zone")
 
 
 def test_issue_values_are_truncated_reprs() -> None:
@@ -266,6 +266,16 @@ def test_values_dropped_after_planning_carry_their_rule_s_hint_and_link() -> Non
     assert list(added.columns) == ISSUE_COLUMNS
     assert set(added["hint"]) == {rule_hint("type_mismatch", "dropped", "s")}
     assert set(added["link"]) == {rule_link("type_mismatch")}
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [(["1", "x"], "1 string holds a number;"), (["1", "2", "x"], "2 strings hold numbers;")],
+)
+def test_counted_messages_take_the_singular_or_the_plural(values: list, expected: str) -> None:
+    plan = build_plan(pd.DataFrame({"id": range(len(values)), "zip": values}), "id")
+    (message,) = plan.issues.message[plan.issues.rule == "numeric_string"]
+    assert message.startswith(expected)
 
 
 def test_dropped_cells_name_left_out_properties_by_row() -> None:
