@@ -113,7 +113,9 @@ def _select(df: pd.DataFrame, id_col: Any, columns: Any) -> list[Any]:
     labels = list(df.columns)
     if id_col not in labels:
         raise FynoInputError(
-            f"id_col {id_col!r} is not a column of the frame", column=id_col, rule="unknown_id_col"
+            _not_a_column(f"id_col {id_col!r}", id_col, labels),
+            column=id_col,
+            rule="unknown_id_col",
         )
     if labels.count(id_col) > 1:
         raise FynoInputError(
@@ -128,7 +130,9 @@ def _select(df: pd.DataFrame, id_col: Any, columns: Any) -> list[Any]:
         for label in chosen:
             if label not in labels:
                 raise FynoInputError(
-                    f"column {label!r} is not in the frame", column=label, rule="unknown_column"
+                    _not_a_column(f"column {label!r} of columns=", label, labels),
+                    column=label,
+                    rule="unknown_column",
                 )
     seen: dict[str, Any] = {}
     for label in chosen:
@@ -146,6 +150,17 @@ def _select(df: pd.DataFrame, id_col: Any, columns: Any) -> list[Any]:
             )
         seen[name] = label
     return chosen
+
+
+def _not_a_column(what: str, label: Any, labels: list[Any]) -> str:
+    """The message for ``label``, not a column: the closest columns, or the first ten."""
+    close = checks.closest(label, labels, n=3)
+    if close:
+        where = f"did you mean {' or '.join(map(repr, close))}?"
+    else:
+        where = "its columns are " + ", ".join(map(repr, labels[:10]))
+        where += ", ..." if len(labels) > 10 else ""
+    return f"{what} is not one of the frame's {len(labels)} columns; {where}"
 
 
 def _cell_issues(issues: IssueRows, s: pd.Series, order: int, name: str, c: Coerced) -> None:

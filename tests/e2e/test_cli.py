@@ -134,7 +134,7 @@ def test_failed_rows_exit_1_with_the_reason_in_the_result(
         ("users.csv", None, "no such file"),
         ("users.xlsx", "x", "unknown file type"),
         ("users.parquet", "not parquet", "cannot be read"),
-        ("users.csv", "user_id,plan\nu1,pro\n", "id_col 'uid' is not a column"),
+        ("users.csv", "user_id,plan\nu1,pro\n", "id_col 'uid' is not one of the frame's 2 columns"),
     ],
 )
 def test_a_bad_file_exits_2_with_one_clear_line(

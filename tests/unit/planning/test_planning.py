@@ -83,6 +83,30 @@ def test_invalid_arguments_raise_input_errors(kwargs: dict, rule: str, column: o
     assert (err.value.rule, err.value.column) == (rule, column)
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "close"),
+    [
+        ({"id_col": "userid"}, "did you mean 'user_id'?"),
+        ({"id_col": "user_id", "columns": ["plan", "ltvs"]}, "did you mean 'ltv'?"),
+        ({"id_col": "Premium"}, "did you mean 'premium'?"),
+    ],
+)
+def test_a_mistyped_column_names_the_closest_and_how_many_there_are(
+    kwargs: dict, close: str
+) -> None:
+    with pytest.raises(FynoInputError) as err:
+        build_plan(frame(), **kwargs)
+    assert close in str(err.value)
+    assert f"{len(frame().columns)} columns" in str(err.value)
+
+
+def test_a_column_name_like_none_lists_the_columns() -> None:
+    with pytest.raises(FynoInputError) as err:
+        build_plan(frame(), "xyzzy")
+    assert "'user_id', 'plan', 'ltv', 'premium'" in str(err.value)
+    assert "did you mean" not in str(err.value)
+
+
 @pytest.mark.parametrize("name", ["$email", "", "   "])
 def test_invalid_property_names_are_rejected(name: str) -> None:
     df = pd.DataFrame({"id": [1], name: [2]})
