@@ -49,7 +49,7 @@ HINTS: dict[tuple[str, str], str] = {
         "value does"
     ),
     ("naive_datetime", "coerced"): (
-        'nothing if they are UTC; else naive_tz="Europe/Berlin" (where they were recorded)'
+        'nothing if naive_tz names where they were recorded; else say it: naive_tz="Europe/Berlin"'
     ),
     ("datetime_truncated", "coerced"): (
         "nothing, unless sub-millisecond precision matters: send it as a number in another column"
