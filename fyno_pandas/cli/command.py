@@ -11,6 +11,7 @@ new push); ``--resend-in-doubt`` resends its in-doubt rows. The API key is read 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import sys
@@ -24,6 +25,8 @@ from ..options.model import OPTIONS, checked_groups, pick
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from ..planning.plan import PushPlan
 
 __all__ = ["main"]
 
@@ -159,7 +162,7 @@ def _push(args: argparse.Namespace) -> int:
     _, groups = checked_groups("push", pick(options, entry="push"))
     request = PushRequest.of(groups)
     ready = prepared(table.frame, args.id_col, request)
-    print("\n".join([render_text(ready.plan, _RESEND), *table.notes()]))
+    print("\n".join([render_text(_with_csv_lines(ready.plan, args.file), _RESEND), *table.notes()]))
     if ready.sync is not None:
         print(ready.sync.text())
     if ready.resumed.note:
@@ -173,6 +176,38 @@ def _push(args: argparse.Namespace) -> int:
     counts = _write(result, output, options["dry_run"])
     unfinished = sum(counts.get(status, 0) for status in ("failed", "pending", "in_doubt"))
     return EXIT_ROWS_FAILED if unfinished else EXIT_OK
+
+
+@dataclasses.dataclass(frozen=True)
+class _RowAtLine:
+    """A row position shown with the CSV line the row starts on: ``3 (line 5)``."""
+
+    row: int
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.row} (line {self.line})"
+
+
+def _with_csv_lines(plan: PushPlan, path: Path) -> PushPlan:
+    """``plan`` for the preview, its issue rows labelled with their CSV lines (`csv_lines`).
+
+    The frame read from the file has a RangeIndex: a row's label is its position.
+    """
+    import numpy as np
+
+    from ..files.reading import csv_lines
+
+    rows = plan.issues["row"].to_numpy(dtype=object)
+    cells = np.flatnonzero(np.not_equal(rows, None))
+    if path.suffix.lower() != ".csv" or not len(cells):
+        return plan
+    lines = csv_lines(path)
+    if lines is None or len(lines) != len(plan.index):
+        return plan
+    labelled = rows.copy()
+    labelled[cells] = [_RowAtLine(row, int(lines[row])) for row in rows[cells]]
+    return dataclasses.replace(plan, issues=plan.issues.assign(row=labelled))
 
 
 def _write(result: pd.DataFrame, output: Path, dry_run: bool) -> pd.Series:

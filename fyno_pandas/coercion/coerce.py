@@ -12,6 +12,7 @@ no issue; the plan counts them and applies its ``nulls`` policy. Rules are liste
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
@@ -32,24 +33,39 @@ from .encode import (
     encode_lists,
     encode_string,
     encode_strings,
+    naive_read,
     object_parts,
     unsupported,
 )
 from .instants import localize
 from .types import UNSUPPORTED, dtype_key, fyno_type_of
 
-__all__ = ["Coerced", "Issue", "coerce_series", "encode_string", "missing_mask"]
+__all__ = ["Coerced", "Issue", "coerce_series", "counted", "encode_string", "missing_mask"]
 
 
 @dataclass
 class Issue:
-    """Cells of one column that share a rule; ``column_wide`` issues are reported once."""
+    """Cells of one column that share a rule; ``column_wide`` issues are reported once, their
+    message a template for `counted`."""
 
     rule: str
     action: str
     positions: np.ndarray
     message: str
     column_wide: bool = False
+
+
+_FORMS = re.compile(r"\{([^{}|]*)\|([^{}|]*)\}")
+
+
+def counted(message: str, count: int) -> str:
+    """``message`` with ``{count}`` filled in and each ``{one|many}`` in the form ``count`` takes.
+
+    >>> counted("{count} {string holds|strings hold} numbers", 1)
+    '1 string holds numbers'
+    """
+    form = 1 if count == 1 else 2
+    return _FORMS.sub(lambda m: m.group(form), message.replace("{count}", str(count)))
 
 
 @dataclass
@@ -108,7 +124,7 @@ def _typed_part(s: pd.Series, key: str, pos: np.ndarray, naive_tz: str, ls: str)
     if key in ("datetime64", "arrow_timestamp"):
         wall = s.to_numpy() if key == "datetime64" else _arrow_datetimes(s)
         part = encode_datetimes(localize(wall[pos], naive_tz))
-        msg = f"{{count}} naive datetimes read as {naive_tz} wall time and sent in UTC"
+        msg = naive_read(naive_tz)
         part.issues.append(("naive_datetime", "coerced", np.ones(len(pos), bool), msg))
         return part
     if key == "datetime64tz":
@@ -170,7 +186,7 @@ def _arrow_lists(s: pd.Series, pos: np.ndarray, naive_tz: str, ls: str) -> Part:
             hit = np.zeros(len(pos), dtype=bool)
             hit[owner[mask]] = True
             if message.startswith("{count} "):  # once per column: count lists
-                message = "{count} lists: " + message.removeprefix("{count} ")
+                message = "{count} {list|lists} with " + counted(message, 2).removeprefix("2 ")
             issues.append((rule, action, hit & sent, message))
     return Part("list", np.arange(0), frags, issues)
 
@@ -204,22 +220,27 @@ def _fit(part: Part, target: str | None, inferred: bool) -> tuple[np.ndarray, np
     if part.fyno_type is None or part.fyno_type == target:
         if part.fyno_type != "string":
             return sent, None
-        msg = "{count} strings look like ISO dates; a new property must not start with one"
+        msg = (
+            "{count} {string looks|strings look} like {a date|dates}: sent as text, never as a "
+            "new property's first value (the first value sent for a new property fixes its type)"
+        )
         part.issues.append(("date_like_string", "warned", sent & part.date_like, msg))
-        msg = "{count} strings hold numbers; Fyno stores them as text"
+        msg = "{count} {string holds a number|strings hold numbers}; Fyno stores {it|them} as text"
         part.issues.append(("numeric_string", "warned", sent & part.numeric, msg))
         return sent, sent & part.date_like
     if part.fyno_type == "date" and target == "string":
-        msg = "{count} dates sent as ISO text to a string property"
+        msg = "{count} {date|dates} sent as ISO text to a string property"
         part.issues.append(("date_as_string", "coerced", sent, msg))
-        return sent, sent  # ISO text: a new property must not start with one either
+        return sent, sent  # ISO text: never a new property's first value either
     fits = part.iso if part.fyno_type == "string" and target == "date" else None
     if fits is not None and inferred:
-        msg = "{count} strings are all ISO dates: Fyno makes the new property a date"
+        msg = (
+            "{count} {string, an ISO date|strings, all ISO dates}: the new property will be a date"
+        )
         part.issues.append(("date_like_string", "warned", sent & fits, msg))
     wrong = sent if fits is None else sent & ~fits
-    known = "" if inferred else " (fixed earlier: schema or ledger)"
-    msg = f"a {part.fyno_type} value for a {target} property{known}; Fyno would not store it"
+    given = "" if inferred else " (schema= or an earlier push set its type)"
+    msg = f"a {part.fyno_type} value for a {target} property{given}; Fyno would not store it"
     part.issues.append(("type_mismatch", "dropped", wrong, msg))
     part.frags[wrong] = None
     return sent & ~wrong, None
@@ -276,8 +297,8 @@ def coerce_series(
     fragments = np.full(n, None, dtype=object)
     ambiguous = np.zeros(n, dtype=bool)
     present = np.zeros(n, dtype=bool)
-    found: dict[tuple[str, str], list[np.ndarray]] = {}
-    messages: dict[tuple[str, str], str] = {}
+    # keyed by message too: parts of one rule differ in what they say (a boolean, a number)
+    found: dict[tuple[str, str, str], list[np.ndarray]] = {}
     for part in parts:
         sent, amb = _fit(part, target, known_type is None)
         cells = pos[part.positions]
@@ -287,11 +308,10 @@ def coerce_series(
             ambiguous[cells[amb]] = True
         for rule, action, mask, message in part.issues:
             if mask.any():
-                found.setdefault((rule, action), []).append(cells[mask])
-                messages.setdefault((rule, action), message)
+                found.setdefault((rule, action, message), []).append(cells[mask])
     issues = [
-        Issue(r, a, np.sort(np.concatenate(p)), messages[r, a], r in COLUMN_WIDE)
-        for (r, a), p in found.items()
+        Issue(r, a, np.sort(np.concatenate(p)), m, r in COLUMN_WIDE)
+        for (r, a, m), p in found.items()
     ]
     if long_strings == "error":
         _raise_long(s, issues)
@@ -325,14 +345,17 @@ def _raise_long(s: pd.Series, issues: list[Issue]) -> None:
 
 def _note(parts: list[Part], target: str | None, known_type: str | None) -> str:
     if known_type is not None:
-        return f"type {known_type} known in Fyno"
+        return f"type {known_type}, set by schema= or an earlier push"
     if len(parts) > 1:
         counts: dict[str, int] = {}
         for part in parts:
             name = part.fyno_type or "unsupported"
             counts[name] = counts.get(name, 0) + len(part.frags)
-        shown = ", ".join(f"{c} {t}" for t, c in sorted(counts.items(), key=lambda x: -x[1]))
-        return f"mixed values ({shown}); majority {target}"
+        ranked = sorted(counts.items(), key=lambda x: -x[1])
+        shown = ", ".join(f"{c} {t}" for t, c in ranked)
+        if len(ranked) > 1 and ranked[0][1] == ranked[1][1]:
+            return f"mixed values ({shown}); a tie, {target} comes first of {', '.join(TYPE_ORDER)}"
+        return f"mixed values ({shown}); most are {target}"
     return ""
 
 
@@ -355,7 +378,7 @@ def _coerce_category(
             issues.append(Issue(issue.rule, issue.action, cells, issue.message, issue.column_wide))
     present = np.flatnonzero(~missing)
     if len(present) and sub.fyno_type is not None:
-        msg = f"{{count}} category values typed by their categories as {sub.fyno_type}"
+        msg = f"{{count}} category {{value|values}}: the categories make the type {sub.fyno_type}"
         issues.append(Issue("category", "coerced", present, msg, True))
     if long_strings == "error":
         _raise_long(s, issues)

@@ -45,6 +45,7 @@ __all__ = [
     "encode_lists",
     "encode_string",
     "encode_strings",
+    "naive_read",
     "object_parts",
     "unsupported",
 ]
@@ -152,7 +153,7 @@ def encode_datetimes(utc: np.ndarray) -> Part:
     ]
     cut = ~out & (ms != utc)
     if cut.any():
-        msg = "{count} datetimes lose sub-millisecond precision (Fyno dates carry milliseconds)"
+        msg = "{count} {datetime|datetimes} cut to the millisecond (Fyno dates carry milliseconds)"
         issues.append(("datetime_truncated", "coerced", cut, msg))
     return Part("date", np.arange(0), frags, issues)
 
@@ -260,6 +261,11 @@ def _rows_with_malformed_dates(block: np.ndarray) -> np.ndarray:
     return np.unique(np.array(owners)[_malformed_dates(np.array(texts, dtype=object))])
 
 
+def naive_read(naive_tz: str, what: str = "{datetime|datetimes}") -> str:
+    """The ``naive_datetime`` message: ``what`` (datetimes without a zone) were read as."""
+    return f"{{count}} {what} without a time zone, read as {naive_tz} time, sent in UTC"
+
+
 def encode_lists(values: np.ndarray, naive_tz: str) -> Part:
     """Lists, tuples and 1-D arrays: flat, of strings (<= 255, not a malformed date: see
     `fyno_pandas.coercion.datelike`), finite numbers and dates.
@@ -284,7 +290,7 @@ def encode_lists(values: np.ndarray, naive_tz: str) -> Part:
     if naive_rows:
         naive = np.zeros(len(values), dtype=bool)
         naive[list(naive_rows)] = True
-        msg = f"{{count}} lists hold naive datetimes, read as {naive_tz} wall time"
+        msg = naive_read(naive_tz, "{list|lists} with datetimes")
         issues.append(("naive_datetime", "coerced", naive & np.not_equal(frags, None), msg))
     return Part("list", np.arange(0), frags, issues)
 
@@ -300,7 +306,7 @@ def _encode_dates_objects(values: np.ndarray, naive_tz: str) -> Part:
         utc[~aware] = localize(naive, naive_tz)
     part = encode_datetimes(utc)
     if (~aware).any():
-        msg = f"{{count}} naive datetimes read as {naive_tz} wall time and sent in UTC"
+        msg = naive_read(naive_tz)
         part.issues.append(("naive_datetime", "coerced", ~aware, msg))
     return part
 

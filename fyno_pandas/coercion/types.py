@@ -72,7 +72,8 @@ DTYPE_TABLE: dict[str, DtypeRule] = {
     "object": DtypeRule(
         INSPECT,
         "object",
-        "each value classified; the majority type wins, the rest is `type_mismatch`",
+        "each value classified; the most common type wins (a tie: the first of string, number, "
+        "boolean, date, list), the rest is `type_mismatch`",
     ),
     "category": DtypeRule(INSPECT, "category", "typed by its categories, reported once"),
     "sparse": DtypeRule(INSPECT, "Sparse[…]", "densified, then typed by its subtype"),

@@ -76,11 +76,12 @@ def rule_table(plan: PushPlan, first: int = FIRST_ROWS) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Columns rule, action, column, count, rows (list of row labels), message; ordered by
-        action severity, then rule, then column.
+        Columns rule, action, column, count, rows (list of row labels), message, hint (what
+        resolves it) and link (the rule's section of the documentation); ordered by action
+        severity, then rule, then column.
     """
     issues = plan.issues
-    cols = ["rule", "action", "column", "count", "rows", "message"]
+    cols = ["rule", "action", "column", "count", "rows", "message", "hint", "link"]
     if issues.empty:
         return pd.DataFrame({c: pd.Series([], dtype=object) for c in cols})
     # One integer key per (rule, action, column), then numpy: grouping three object columns
@@ -101,13 +102,16 @@ def rule_table(plan: PushPlan, first: int = FIRST_ROWS) -> pd.DataFrame:
         {
             "rule": issues["rule"].to_numpy(dtype=object)[first_pos],
             "action": issues["action"].to_numpy(dtype=object)[first_pos],
-            "column": issues["column"].to_numpy(dtype=object)[first_pos],
+            # object: a row issue's column stays None (pandas 3 would infer str, None as NaN)
+            "column": pd.Series(issues["column"].to_numpy(dtype=object)[first_pos], dtype=object),
             "count": counts.astype(np.int64),
             "rows": [
                 row_labels[order[a : a + min(n, first)]].tolist()
                 for a, n in zip(starts, counts, strict=True)
             ],
             "message": issues["message"].to_numpy(dtype=object)[first_pos],
+            "hint": issues["hint"].to_numpy(dtype=object)[first_pos],
+            "link": issues["link"].to_numpy(dtype=object)[first_pos],
         }
     )
     rank = out["action"].map({a: i for i, a in enumerate(_ACTIONS)}).fillna(len(_ACTIONS))

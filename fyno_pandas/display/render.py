@@ -147,6 +147,7 @@ def text_of(agg: Aggregates, resend: str = RESEND) -> str:
                 rows = f"{r['count']:,} at rows {_row_labels(r['rows'], r['count'])}"
             out.append(f"  {r['rule']} ({r['action']}) in {_cut(r['where'], 48)}: {rows}")
             out.append(f"      {_cut(r['message'], 96)}")
+            out.append(f"      to do: {_cut(r['hint'], 120)} ({r['link']})")
     return "\n".join(line.rstrip() for line in out)
 
 
@@ -216,7 +217,7 @@ def rules_html(agg: Aggregates) -> str:
     rules = agg.rules
     if rules.empty:
         return f'<div style="{BLOCK};margin:4px 0">✓ No issues: every value is sent as is.</div>'
-    heads = ["rule", "action", "property", "count", "first rows", "message"]
+    heads = ["rule", "action", "property", "count", "first rows", "message", "what to do"]
     head = "".join(f'<th style="{_TH}">{_esc(h)}</th>' for h in heads)
     body = []
     for r in gathered(rules):  # one row per (rule, action, column), notes gathered
@@ -228,7 +229,9 @@ def rules_html(agg: Aggregates) -> str:
             f'</code></td><td style="{_TD};color:{colour}">{_esc(r["action"])}</td>'
             f'<td style="{_TD}">{_esc(r["where"], 120)}</td>'
             f'<td style="{_NUM}">{count}</td><td style="{_TD}">{_esc(rows, 120)}</td>'
-            f'<td style="{_TD}">{_esc(r["message"], 120)}</td></tr>'
+            f'<td style="{_TD}">{_esc(r["message"], 120)}</td>'
+            f'<td style="{_TD}"><code style="{_CODE}">{_esc(r["hint"], 160)}</code> '
+            f'<a href="{_esc(r["link"], 300)}" target="_blank" rel="noopener">why</a></td></tr>'
         )
     return (
         f'<div style="{BLOCK}"><div style="font-weight:600;margin-top:6px">Issues by rule</div>'

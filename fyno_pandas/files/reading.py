@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import csv
 import re
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
@@ -28,7 +29,7 @@ import pandas as pd
 
 from ..errors import FynoInputError
 
-__all__ = ["READERS", "Table", "read_table"]
+__all__ = ["READERS", "Table", "csv_lines", "read_table"]
 
 # pandas' tokenizer error for a line with more fields than the header.
 _RAGGED = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
@@ -81,6 +82,26 @@ def _read_csv(path: Path, dtypes: Mapping[str, str], na_values: Sequence[str]) -
     return pd.read_csv(
         path, dtype=defaultdict(lambda: str, dtypes), na_values=["", *na_values], **text
     )
+
+
+def csv_lines(path: Path) -> np.ndarray | None:
+    """The line of ``path`` (from 1) each row `read_table` reads from it starts on.
+
+    Only a scan knows: a quoted field's newlines, and the blank or blank-looking lines pandas
+    skips, move the rows below them down. None when the scan and pandas may disagree (a field
+    longer than the csv module reads).
+    """
+    starts, end = [], 0
+    with path.open(newline="", encoding="utf-8-sig") as lines:
+        records = csv.reader(lines)
+        try:
+            for record in records:
+                start, end = end + 1, records.line_num
+                if len(record) > 1 or (record and record[0].strip()):
+                    starts.append(start)
+        except csv.Error:
+            return None
+    return np.array(starts[1:], dtype=np.int64)  # the first record is the header
 
 
 def _check_header(path: Path, names: list[str]) -> None:

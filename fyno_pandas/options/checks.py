@@ -7,8 +7,9 @@ those `fyno_pandas.planning.build` gives.
 """
 
 import argparse
+import difflib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Iterable
 from numbers import Integral, Real
 from typing import Any, get_args
 
@@ -36,6 +37,13 @@ def python_number(value: Any) -> Any:
     if isinstance(value, np.generic) and isinstance(value, Real):
         return value.item()
     return value
+
+
+def closest(name: Any, choices: Iterable[Hashable], n: int = 1) -> list[Hashable]:
+    """The choices whose text is closest to ``name``'s (difflib), best first, for "did you
+    mean" in the messages of a misspelt option or column."""
+    by_text = {str(choice): choice for choice in choices}
+    return [by_text[t] for t in difflib.get_close_matches(str(name), by_text, n=n, cutoff=0.6)]
 
 
 def flag(name: str, value: Any) -> None:

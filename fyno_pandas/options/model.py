@@ -29,7 +29,6 @@ The groups follow who consumes the values:
 # ruff: noqa: RUF009  (`opt` returns a dataclasses.field, which ruff cannot see)
 
 import dataclasses
-import difflib
 import os
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from datetime import tzinfo
@@ -381,7 +380,7 @@ def unknown_option(entry: str, name: str) -> FynoOptionError:
         message = f"{entry} does not take option {name!r} (it is an option of {', '.join(takes)})"
     else:
         message = f"unknown option {name!r}"
-        close = difflib.get_close_matches(str(name), OPTIONS, n=1, cutoff=0.6)
+        close = checks.closest(name, OPTIONS)
         if close:
             message += f"; did you mean {close[0]!r}?"
             if close[0] not in ENTRY_POINTS[entry]:

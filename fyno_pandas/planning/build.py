@@ -47,6 +47,9 @@ Policy (where Fyno's documentation is silent, these are our choices)
 
 Issue rules (``plan.issues.rule``) and their actions
 ----------------------------------------------------
+`fyno_pandas.planning.issues.HINTS` holds what resolves each row of this table (``plan.issues``'
+``hint``, and ``link`` into the rules page of the documentation).
+
 =================== ============ ===========================================================
 rule                action       meaning
 =================== ============ ===========================================================
@@ -85,7 +88,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ..coercion.coerce import Coerced
+from ..coercion.coerce import Coerced, counted
 from ..coercion.ids import id_strings
 from ..errors import FynoInputError
 from ..options import checks
@@ -110,7 +113,9 @@ def _select(df: pd.DataFrame, id_col: Any, columns: Any) -> list[Any]:
     labels = list(df.columns)
     if id_col not in labels:
         raise FynoInputError(
-            f"id_col {id_col!r} is not a column of the frame", column=id_col, rule="unknown_id_col"
+            _not_a_column(f"id_col {id_col!r}", id_col, labels),
+            column=id_col,
+            rule="unknown_id_col",
         )
     if labels.count(id_col) > 1:
         raise FynoInputError(
@@ -125,7 +130,9 @@ def _select(df: pd.DataFrame, id_col: Any, columns: Any) -> list[Any]:
         for label in chosen:
             if label not in labels:
                 raise FynoInputError(
-                    f"column {label!r} is not in the frame", column=label, rule="unknown_column"
+                    _not_a_column(f"column {label!r} of columns=", label, labels),
+                    column=label,
+                    rule="unknown_column",
                 )
     seen: dict[str, Any] = {}
     for label in chosen:
@@ -145,12 +152,22 @@ def _select(df: pd.DataFrame, id_col: Any, columns: Any) -> list[Any]:
     return chosen
 
 
+def _not_a_column(what: str, label: Any, labels: list[Any]) -> str:
+    """The message for ``label``, not a column: the closest columns, or the first ten."""
+    close = checks.closest(label, labels, n=3)
+    if close:
+        where = f"did you mean {' or '.join(map(repr, close))}?"
+    else:
+        where = "its columns are " + ", ".join(map(repr, labels[:10]))
+        where += ", ..." if len(labels) > 10 else ""
+    return f"{what} is not one of the frame's {len(labels)} columns; {where}"
+
+
 def _cell_issues(issues: IssueRows, s: pd.Series, order: int, name: str, c: Coerced) -> None:
     for issue in c.issues:
         if issue.column_wide:
-            count = str(len(issue.positions))
             first = shown(s, issue.positions[:1])
-            message = issue.message.replace("{count}", count)
+            message = counted(issue.message, len(issue.positions))
             issues.add(np.array([-1]), order, name, first, issue.rule, issue.action, message)
         else:
             values = shown(s, issue.positions)

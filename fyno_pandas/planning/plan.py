@@ -22,7 +22,7 @@ import pandas as pd
 
 from ..options.checks import OPS
 from . import bodies
-from .issues import short_repr
+from .issues import rule_hint, rule_link, short_repr
 from .payloads import request_payloads
 from .steps import request_count, row_steps
 
@@ -276,6 +276,8 @@ class PushPlan:
                 "rule": rule,
                 "action": "dropped",
                 "message": message,
+                "hint": rule_hint(rule, "dropped", prop),
+                "link": rule_link(rule),
             },
             dtype=object,
         )

@@ -174,7 +174,9 @@ def coerce_op(
     wanted = _OP_TYPE[op]
     data = _as_lists(s) if op in ELEMENTS else s
     c = coerce_series(data, known_type=wanted, naive_tz=naive_tz, long_strings=long_strings)
-    c.note = f"{op}" + ("" if known_type is None else f"; type {known_type} known in Fyno")
+    c.note = f"{op}" + (
+        "" if known_type is None else f"; type {known_type}, set by schema= or an earlier push"
+    )
     if op == "add":
         _relabel(c, "type_mismatch", "add_not_number", "add takes numbers only; left out")
     else:
@@ -204,8 +206,9 @@ def drop_without_safe_seed(c: Coerced, ok: np.ndarray) -> None:
         return
     cells = np.flatnonzero(c.present)
     message = (
-        "every value of this new property looks like a date to some ISO-8601 reader, so none "
-        "can safely be its first; left out (schema= names the type when the property exists)"
+        "every value looks like a date, and the first value sent for a new property fixes its "
+        "type: Fyno might make it a date, so none is sent (schema= names the type if the "
+        "property exists)"
     )
     c.issues.append(Issue("no_safe_seed", "dropped", cells, message))
     c.fragments[cells] = None

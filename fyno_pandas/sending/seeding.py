@@ -105,7 +105,11 @@ def _seed_row(
         if outcome.status in ("failed", "in_doubt"):
             refused.update(dict.fromkeys(props, outcome))
             later = [p for _, _, rest in seeds[k + 1 :] for p in rest]
-            refused.update(dict.fromkeys(later, "an earlier seed of its row failed"))
+            refused.update(
+                dict.fromkeys(
+                    later, "a value sent before it in its row, to fix a new property's type, failed"
+                )
+            )
         return
 
 

@@ -1,10 +1,12 @@
 """The preview widget in a real browser: JupyterLab on loopback, driven by headless Chromium.
 
-A notebook starts the emulator, plans a small frame with two problem values, and leaves the plan
-as the cell's last expression; the test waits for the widget, checks its rows and the problem
-count, clicks Send and sees the result. A screenshot lands in tests/artifacts/ either way, and
-the preview alone, before Send, is saved as docs/_static/preview.png: the picture the README and
-the documentation show, so it is always the preview as it renders today.
+A notebook starts the emulator and plans a small frame with two problem values; the test checks
+the plan's preview (verdict, properties by severity), then `plan.widget()`: its Send button says
+Dry run when ticked, sends, and keeps the result; then a push with a refused key, whose cell
+shows the error once, in two lines. Screenshots land in tests/artifacts/ (the whole page, the
+widget after Send, the refused key's cell), and the preview alone, before Send, is saved as
+docs/_static/preview.png: the picture the README and the documentation show, so it is always the
+preview as it renders today.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import importlib.util
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from browser.lab import CHROMIUM, CHROMIUM_ARGS, jupyter_lab, write_notebook
@@ -40,9 +43,18 @@ users = pd.DataFrame({
 plan = users.fyno.plan(id_col="user_id", wsid=fyno.wsid, api_key=fyno.api_key,
                        endpoint=fyno.endpoint)
 plan"""
-# The result of a Send is on the widget the display built, not on the plan: the check reads
-# what the emulator stored (the widget's own report is checked above it, in .fyno-result).
-CHECK_CELL = 'print("stored:", sorted(fyno.profiles), hasattr(plan, "result"))'
+# plan.widget() is the preview with a name: its Send's result is the widget's .result
+WIDGET_CELL = "view = plan.widget()\nview"
+CHECK_CELL = 'print("stored:", sorted(fyno.profiles), view.result["status"].tolist())'
+BAD_KEY_CELL = """\
+users.fyno.push("user_id", wsid=fyno.wsid, api_key="not-the-key", endpoint=fyno.endpoint,
+                ledger=False, progress=False)"""
+
+
+def run_cell(page: Any, k: int) -> None:
+    """Run the notebook's cell ``k`` as a user does: click into it, Shift+Enter."""
+    page.locator(".jp-Cell .cm-content").nth(k).click(force=True)
+    page.keyboard.press("Shift+Enter")
 
 
 def _missing() -> str | None:
@@ -71,7 +83,7 @@ def test_preview_widget_sends_from_jupyterlab(
     monkeypatch.setenv("FYNO_PANDAS_HOME", str(tmp_path / "home"))
     root = tmp_path / "notebooks"
     root.mkdir()
-    write_notebook(root / "preview.ipynb", [PLAN_CELL, CHECK_CELL])
+    write_notebook(root / "preview.ipynb", [PLAN_CELL, WIDGET_CELL, CHECK_CELL, BAD_KEY_CELL])
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "preview_widget.png"
     with jupyter_lab(root, tmp_path) as lab, sync_playwright() as p:
@@ -86,12 +98,9 @@ def test_preview_widget_sends_from_jupyterlab(
             news = page.locator(".jp-toast-button:has-text('No')")
             if news.count():
                 news.first.click()
-            page.locator(".jp-Cell .cm-content").first.click(force=True)
-            page.keyboard.press("Shift+Enter")
-
-            send = page.locator(".jp-OutputArea button:has-text('Send')")
-            send.wait_for(timeout=WAIT)
-            widget = page.locator(".jp-OutputArea .widget-vbox").first
+            run_cell(page, 0)
+            widget = page.locator(".jp-Cell").nth(0).locator(".widget-vbox").first
+            widget.locator("button:has-text('Send')").wait_for(timeout=WAIT)
             rows = widget.locator("tr.fyno-prop")
             assert rows.count() == 4
             # the properties by severity: the two with a value left out first
@@ -106,17 +115,34 @@ def test_preview_widget_sends_from_jupyterlab(
             assert widget.locator("select").is_visible()  # the drill-down
             widget.screenshot(path=str(PREVIEW_PICTURE), animations="disabled")
 
+            run_cell(page, 1)
+            view = page.locator(".jp-Cell").nth(1).locator(".widget-vbox").first
+            send = view.locator("button:has-text('Send')")
+            send.wait_for(timeout=WAIT)
+            view.locator("input[type=checkbox]").check()
+            assert view.locator("button:has-text('Dry run 3 rows')").is_visible()
+            view.locator("input[type=checkbox]").uncheck()
             send.click()
-            result = widget.locator(".fyno-result")
+            result = view.locator(".fyno-result")
             result.wait_for(timeout=WAIT)
             assert "3 sent" in result.inner_text()
+            view.screenshot(path=str(ARTIFACTS / "widget_sent.png"), animations="disabled")
 
-            page.locator(".jp-Cell .cm-content").nth(1).click(force=True)
-            page.keyboard.press("Shift+Enter")
+            run_cell(page, 2)
             printed = page.locator(".jp-OutputArea-output:has-text('stored:')")
             printed.wait_for(timeout=WAIT)
-            assert "stored: ['u1', 'u2', 'u3'] False" in printed.inner_text()
-            widget.scroll_into_view_if_needed()
+            assert "stored: ['u1', 'u2', 'u3'] ['sent', 'sent', 'sent']" in printed.inner_text()
+
+            run_cell(page, 3)
+            refused = page.locator(".jp-Cell").nth(3).locator(".jp-OutputArea-output")
+            refused.first.wait_for(timeout=WAIT)
+            said = refused.all_inner_texts()
+            assert said[0].startswith("Fyno push plan: ")  # the preview, then the error
+            errors = [text for text in said if "refused" in text]
+            assert len(errors) == 1, said  # said once
+            assert errors[0].startswith("FynoAuthError: ")
+            assert len(errors[0].strip().splitlines()) == 2, said  # the message, how to see more
+            page.locator(".jp-Cell").nth(3).screenshot(path=str(ARTIFACTS / "bad_key.png"))
         finally:
             page.screenshot(path=str(shot))
             browser.close()

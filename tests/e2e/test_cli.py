@@ -151,13 +151,24 @@ def test_failed_rows_exit_1_with_the_reason_in_the_result(
     assert (result["http_status"] == 503).all()
 
 
+def test_issue_rows_name_the_csv_line_beside_the_row(env: dict[str, str], tmp_path: Path) -> None:
+    long = "x" * 300
+    text = f'user_id,note\nu1,"two\nlines"\n\nu2,{long}\nu3,ok\n'
+    (tmp_path / "users.csv").write_text(text)
+
+    done = cli("push", "users.csv", "--id-col", "user_id", "--dry-run", env=env, cwd=tmp_path)
+
+    assert done.returncode == 0, done.stderr
+    assert "string_too_long (dropped) in note: 1 at rows 1 (line 5)" in done.stdout
+
+
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
         ("users.csv", None, "no such file"),
         ("users.xlsx", "x", "unknown file type"),
         ("users.parquet", "not parquet", "cannot be read"),
-        ("users.csv", "user_id,plan\nu1,pro\n", "id_col 'uid' is not a column"),
+        ("users.csv", "user_id,plan\nu1,pro\n", "id_col 'uid' is not one of the frame's 2 columns"),
     ],
 )
 def test_a_bad_file_exits_2_with_one_clear_line(

@@ -163,7 +163,7 @@ def expected_values(kind: str, source: Path, cut: Path) -> tuple[dict[str, dict]
     if kind == ".jsn.gz":
         records = cut_json_lines(source, cut)
         if not records:
-            return f"id_col '{ID}' is not a column"
+            return f"id_col '{ID}' is not one of the frame's"
         present = {
             r[ID]: {k: v for k, v in r.items() if k != ID and v is not None} for r in records
         }

@@ -13,7 +13,7 @@ import pytest
 
 from fyno_pandas import FynoInputError, push, push_frames
 from fyno_pandas.emulator import FynoEmulator
-from fyno_pandas.files.reading import read_table
+from fyno_pandas.files.reading import csv_lines, read_table
 from fyno_pandas.files.resultfile import ResultWriter
 from fyno_pandas.planning.build import build_plan
 
@@ -41,6 +41,23 @@ def test_a_line_with_more_fields_than_the_header_is_an_error_naming_it(
     assert str(caught.value).startswith(f"{path}: line {line} has ")
     assert "more than the header's 2" in str(caught.value)
     assert caught.value.rule == "ragged_line"
+
+
+@pytest.mark.parametrize(
+    ("text", "lines"),
+    [
+        ("uid,name\n1,a\n2,b\n", [2, 3]),
+        ('uid,note\n1,"two\nlines"\n2,b\n', [2, 4]),  # a quoted newline is a line of the file
+        ("\nuid,name\n\n1,a\n   \n2,b\n", [4, 6]),  # pandas skips blank and blank-looking lines
+        ('uid,note\r\n1,"x\r\ny"\r\n2,b\r\n', [2, 4]),
+    ],
+)
+def test_each_csv_row_knows_the_line_it_starts_on(tmp_path: Path, text: str, lines: list) -> None:
+    path = tmp_path / "users.csv"
+    path.write_bytes(text.encode())
+
+    assert len(read_table(path).frame) == len(lines)
+    assert csv_lines(path).tolist() == lines
 
 
 def test_a_line_with_fewer_fields_reads_as_missing_values(tmp_path: Path) -> None:

@@ -22,13 +22,15 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from browser.lab import CHROMIUM, CHROMIUM_ARGS
 
 import fyno_pandas
 from fyno_pandas.coercion.types import DTYPE_TABLE
 from fyno_pandas.options.model import OPTIONS
-from fyno_pandas.planning import build
+from fyno_pandas.planning import build, issues
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "fyno_pandas"
@@ -38,11 +40,15 @@ NOTEBOOKS = sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb"))
 WAIT = 30_000  # ms: a static page on loopback
 
 
+def declared_pairs() -> list[tuple[str, str]]:
+    """The (rule, action) rows of the table `fyno_pandas.planning.build` declares."""
+    table = build.__doc__.split("Issue rules", 1)[1]
+    return re.findall(r"^([a-z_]+) +(dropped|coerced|warned|row_skipped) ", table, re.M)
+
+
 def declared_rules() -> list[str]:
     """The rules of ``plan.issues``, as `fyno_pandas.planning.build` declares them in its table."""
-    table = build.__doc__.split("Issue rules", 1)[1]
-    rows = re.findall(r"^([a-z_]+) +(?:dropped|coerced|warned|row_skipped) ", table, re.M)
-    return list(dict.fromkeys(rows))
+    return list(dict.fromkeys(rule for rule, _ in declared_pairs()))
 
 
 def rules_in_code() -> set[str]:
@@ -93,6 +99,106 @@ def test_the_rule_table_is_found() -> None:
     assert {"type_mismatch", "string_too_long", "duplicate_id", "empty_row"} <= set(rules)
     assert len(rules) >= 20
     assert rules_in_code() - set(rules) == set(), "rules missing from build.py's table"
+
+
+def _frame(**columns: list) -> pd.DataFrame:
+    ids = list(range(len(next(iter(columns.values())))))
+    return pd.DataFrame({"id": ids, **columns})
+
+
+#: A frame (and options) that makes the planner report each (rule, action), and the property
+#: the issue row names.
+TRIGGERS: dict[tuple[str, str], tuple[pd.DataFrame, dict, str | None]] = {
+    ("string_too_long", "dropped"): (_frame(bio=["x" * 256]), {}, "bio"),
+    ("string_too_long", "coerced"): (_frame(bio=["x" * 256]), {"long_strings": "truncate"}, "bio"),
+    ("not_finite", "dropped"): (_frame(ltv=[1.0, np.inf]), {}, "ltv"),
+    ("naive_datetime", "coerced"): (_frame(seen=pd.to_datetime(["2024-01-05 10:00"])), {}, "seen"),
+    ("datetime_truncated", "coerced"): (
+        _frame(seen=pd.to_datetime(["2024-01-05 10:00:00.000001"], utc=True)),
+        {},
+        "seen",
+    ),
+    ("date_out_of_range", "dropped"): (
+        _frame(seen=np.array(["10000-01-01"], dtype="datetime64[s]")),
+        {},
+        "seen",
+    ),
+    ("nonexistent_time", "dropped"): (
+        _frame(seen=pd.to_datetime(["2024-03-31 02:30"])),
+        {"naive_tz": "Europe/Berlin"},
+        "seen",
+    ),
+    ("type_mismatch", "dropped"): (_frame(ltv=[1.0, 2.0, "n/a"]), {}, "ltv"),
+    ("date_as_string", "coerced"): (
+        _frame(code=pd.to_datetime(["2024-01-05"], utc=True)),
+        {"schema": {"code": "string"}},
+        "code",
+    ),
+    ("date_like_string", "warned"): (_frame(code=["2024-01-05 10:00", "abc"]), {}, "code"),
+    ("no_safe_seed", "dropped"): (_frame(code=["2024-01-05 10:00"]), {}, "code"),
+    ("numeric_string", "warned"): (_frame(zip=["01234", "abc"]), {}, "zip"),
+    ("unsafe_integer", "warned"): (_frame(account=[2**60]), {}, "account"),
+    ("unsupported_type", "dropped"): (_frame(tenure=pd.to_timedelta(["1D"])), {}, "tenure"),
+    ("invalid_list", "dropped"): (_frame(tags=[["a"], [None]]), {}, "tags"),
+    ("add_not_number", "dropped"): (_frame(logins=["x"]), {"ops": {"logins": "add"}}, "logins"),
+    ("invalid_element", "dropped"): (
+        _frame(tags=[["a"], [True]]),
+        {"ops": {"tags": "append"}},
+        "tags",
+    ),
+    ("op_type_mismatch", "dropped"): (
+        _frame(logins=[1]),
+        {"ops": {"logins": "add"}, "schema": {"logins": "string"}},
+        "logins",
+    ),
+    ("category", "coerced"): (_frame(plan=pd.Categorical(["pro"])), {}, "plan"),
+    ("missing_id", "row_skipped"): (pd.DataFrame({"id": [None, 2], "x": [1, 2]}), {}, "id"),
+    ("invalid_id", "row_skipped"): (pd.DataFrame({"id": [b"\xff"], "x": [1]}), {}, "id"),
+    ("duplicate_id", "row_skipped"): (pd.DataFrame({"id": [1, 1], "x": [1, 2]}), {}, "id"),
+    ("empty_row", "row_skipped"): (_frame(x=[1.0, None]), {}, None),
+}
+
+
+def test_every_rule_the_planner_reports_has_a_hint_and_a_trigger() -> None:
+    assert list(issues.HINTS) == declared_pairs(), "issues.HINTS and build.py's table differ"
+    assert list(TRIGGERS) == list(issues.HINTS)
+    assert all(hint.strip() for hint in issues.HINTS.values())
+
+
+@pytest.mark.parametrize(("rule", "action"), list(TRIGGERS))
+def test_each_rule_s_issue_row_carries_its_hint_and_link(rule: str, action: str) -> None:
+    df, options, column = TRIGGERS[rule, action]
+    table = build.build_plan(df, "id", **options).issues
+    assert table["hint"].map(lambda h: isinstance(h, str) and h.strip() != "").all()
+    found = table[(table["rule"] == rule) & (table["action"] == action)]
+    assert len(found), f"{rule}/{action}: not reported for its trigger"
+    expected = issues.HINTS[rule, action].replace("{column}", f'"{column}"')
+    assert set(found["hint"]) == {expected}
+    assert set(found["link"]) == {f"{issues.DOCS_URL}topics/rules.html#{rule}"}
+
+
+#: Words only the project uses, or that claim what the ledger cannot know.
+JARGON = re.compile(
+    r"\bseeds?\b|\(known\)|\bknown in\b|journal|fixed earlier|must not start|majority"
+)
+
+
+@pytest.mark.parametrize(("rule", "action"), list(TRIGGERS))
+def test_each_rule_s_message_is_in_plain_words(rule: str, action: str) -> None:
+    df, options, _ = TRIGGERS[rule, action]
+    plan = build.build_plan(df, "id", **options)
+    texts = [*plan.issues["message"], *plan.columns["note"]]
+    assert [text for text in texts if JARGON.search(text)] == []
+    assert [text for text in texts if re.search(r"\b1 \w+s (?:hold|look|lose|are)\b", text)] == []
+
+
+def test_each_rule_s_link_opens_its_section_of_the_built_site(site: Path) -> None:
+    broken = []
+    for rule in dict.fromkeys(rule for rule, _ in issues.HINTS):
+        page, anchor = issues.rule_link(rule).removeprefix(issues.DOCS_URL).split("#")
+        if not (site / page).exists() or anchor not in _ids(site / page):
+            broken.append(f"{rule}: {page}#{anchor}")
+    assert not broken, f"links into the documentation that lead nowhere: {broken}"
 
 
 def test_every_rule_has_a_section_named_after_it(site: Path) -> None:

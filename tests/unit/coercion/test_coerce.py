@@ -15,7 +15,10 @@ from fyno_pandas.errors import FynoInputError
 
 
 def issues(c: Coerced) -> dict[tuple[str, str], list[int]]:
-    return {(i.rule, i.action): i.positions.tolist() for i in c.issues}
+    found: dict[tuple[str, str], list[int]] = {}
+    for i in c.issues:
+        found.setdefault((i.rule, i.action), []).extend(i.positions.tolist())
+    return {key: sorted(positions) for key, positions in found.items()}
 
 
 def values(c: Coerced) -> list[object]:
@@ -274,7 +277,22 @@ def test_mixed_object_column_majority_wins() -> None:
     assert c.fyno_type == "number"
     assert values(c) == [1, 2.5, None, 4, None, None]
     assert issues(c) == {("type_mismatch", "dropped"): [2, 4]}
-    assert "majority number" in c.note
+    assert "most are number" in c.note
+
+
+def test_each_dropped_value_is_labelled_by_its_own_type() -> None:
+    c = coerce_series(pd.Series(["a", "b", True, 1.5, "c"], dtype=object))
+    message = {int(p): i.message for i in c.issues for p in i.positions}
+    assert message[2].startswith("a boolean value for a string property")
+    assert message[3].startswith("a number value for a string property")
+
+
+def test_a_tie_between_types_is_not_called_a_majority() -> None:
+    c = coerce_series(pd.Series(["a", "b", 1, 2], dtype=object))
+    assert c.fyno_type == "string"
+    assert "a tie" in c.note
+    assert "majority" not in c.note
+    assert "most are" not in c.note
 
 
 @pytest.mark.parametrize(

@@ -256,7 +256,7 @@ def test_the_preview_reads_top_down() -> None:
     assert table == ["score", "first", "second", "ok"]
     assert render.LEGEND in text
     assert "naive_datetime (coerced) in first, second: whole column" in text
-    assert text.count("naive_datetime") == 3  # two property rows and one gathered note
+    assert text.count("naive_datetime (") == 3  # two property rows and one gathered note
     assert "2024-01-05 10:00:00 -> " in text
     assert "Timestamp(" not in text
 
@@ -267,3 +267,14 @@ def test_a_clean_plan_says_so_in_its_first_line() -> None:
     assert (
         text.splitlines()[0] == "Fyno push plan: ✓ 2 of 2 rows will be sent, every value as planned"
     )
+
+
+def test_a_row_issue_names_no_property_and_every_rule_says_what_to_do() -> None:
+    df = pd.DataFrame({"uid": ["a", "b"], "n": [1.0, float("inf")]})
+    text = render.render_text(build_plan(df, "uid", config=config()))
+    assert "empty_row (row_skipped) in (row): 1 at rows 1" in text
+    rules = [line for line in text.splitlines() if line.startswith("  ") and "(" in line]
+    todo = [line for line in text.splitlines() if line.startswith("      to do: ")]
+    assert len(todo) == 2
+    assert all("topics/rules.html#" in line for line in todo)
+    assert rules

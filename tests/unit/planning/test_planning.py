@@ -12,6 +12,7 @@ import pytest
 from fyno_pandas.client.config import FynoConfig
 from fyno_pandas.errors import FynoInputError
 from fyno_pandas.planning.build import COLUMN_COLUMNS, ISSUE_COLUMNS, build_plan
+from fyno_pandas.planning.issues import rule_hint, rule_link
 
 
 def frame() -> pd.DataFrame:
@@ -80,6 +81,30 @@ def test_invalid_arguments_raise_input_errors(kwargs: dict, rule: str, column: o
     with pytest.raises(FynoInputError) as err:
         build_plan(frame(), **kwargs)
     assert (err.value.rule, err.value.column) == (rule, column)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "close"),
+    [
+        ({"id_col": "userid"}, "did you mean 'user_id'?"),
+        ({"id_col": "user_id", "columns": ["plan", "ltvs"]}, "did you mean 'ltv'?"),
+        ({"id_col": "Premium"}, "did you mean 'premium'?"),
+    ],
+)
+def test_a_mistyped_column_names_the_closest_and_how_many_there_are(
+    kwargs: dict, close: str
+) -> None:
+    with pytest.raises(FynoInputError) as err:
+        build_plan(frame(), **kwargs)
+    assert close in str(err.value)
+    assert f"{len(frame().columns)} columns" in str(err.value)
+
+
+def test_a_column_name_like_none_lists_the_columns() -> None:
+    with pytest.raises(FynoInputError) as err:
+        build_plan(frame(), "xyzzy")
+    assert "'user_id', 'plan', 'ltv', 'premium'" in str(err.value)
+    assert "did you mean" not in str(err.value)
 
 
 @pytest.mark.parametrize("name", ["$email", "", "   "])
@@ -170,7 +195,7 @@ def test_tables_have_the_contract_columns() -> None:
     )
     (issue,) = plan.issues.itertuples()
     assert issue.row is None  # column-wide
-    assert issue.message.startswith("2 naive datetimes")
+    assert issue.message.startswith("2 datetimes without a time zone")
 
 
 def test_issue_values_are_truncated_reprs() -> None:
@@ -256,6 +281,25 @@ def test_restrict_sends_only_kept_cells() -> None:
     assert json.loads(small.set_body(1)) == {"distinct_id": "2", "$set": {"premium": False}}
     assert plan.sendable.all()  # the original is untouched
     assert len(small) == 2
+
+
+def test_values_dropped_after_planning_carry_their_rule_s_hint_and_link() -> None:
+    df = pd.DataFrame({"id": [1, 2], "s": ["p", "q"]})
+    dropped = build_plan(df, "id").drop_values("s", "type_mismatch", "another push typed it")
+    added = dropped.issues[dropped.issues["rule"] == "type_mismatch"]
+    assert list(added.columns) == ISSUE_COLUMNS
+    assert set(added["hint"]) == {rule_hint("type_mismatch", "dropped", "s")}
+    assert set(added["link"]) == {rule_link("type_mismatch")}
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [(["1", "x"], "1 string holds a number;"), (["1", "2", "x"], "2 strings hold numbers;")],
+)
+def test_counted_messages_take_the_singular_or_the_plural(values: list, expected: str) -> None:
+    plan = build_plan(pd.DataFrame({"id": range(len(values)), "zip": values}), "id")
+    (message,) = plan.issues.message[plan.issues.rule == "numeric_string"]
+    assert message.startswith(expected)
 
 
 def test_dropped_cells_name_left_out_properties_by_row() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 import fyno_pandas
 from fyno_pandas.client.http import FynoClient
@@ -46,6 +47,19 @@ def test_a_refused_seed_fails_every_row_carrying_its_property(
     seed_types(push, new_properties(plan), None)
     assert push.statuses().tolist() == ["failed", "failed"]
     assert "property 'n' got no type" in push.error[1]
+
+
+def test_a_row_s_later_new_property_says_in_plain_words_why_it_got_no_type(
+    client: FynoClient, emulator: FynoEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    df = pd.DataFrame({"uid": ["a", "b"], "n": [1, 2], "logins": [3, 4]})
+    plan = _plan(df, ops={"logins": "add"})
+    emulator.configure(error_requests=(1,), error_statuses=(400,))
+    push = PushState(plan, client, mode=choose(2, True, 1, None))
+    seed_types(push, new_properties(plan), None)
+    said = [*(error for error in push.error if error), *caplog.messages]
+    assert any("property 'logins' has no type" in text for text in said)
+    assert [text for text in said if "seed" in text] == []
 
 
 def test_a_property_claimed_with_another_type_is_dropped() -> None:
