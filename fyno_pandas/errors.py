@@ -105,7 +105,27 @@ class FynoAPIError(FynoPandasError):
 
 
 class FynoAuthError(FynoAPIError):
-    """Fyno refused the credentials (401/403) for this workspace and version."""
+    """Fyno refused the credentials (401/403) for this workspace and version.
+
+    Attributes
+    ----------
+    refusal : str
+        What Fyno refused, for whom, without advice: the command line adds its own (it names
+        its environment variables, and takes no ``api_key=``).
+    """
+
+    ADVICE = (
+        "check the API key and workspace "
+        "(FYNO_API_KEY / FYNO_WSID, or fyno_pandas.connect(api_key=..., wsid=...))"
+    )
+
+    def __init__(
+        self, status: int, message: str, *, destination: str, request_id: str | None = None
+    ) -> None:
+        super().__init__(status, message, request_id=request_id)
+        answer = f"{status} {message}".strip()
+        self.refusal = f"Fyno refused the API key for {destination} ({answer})"
+        self.args = (f"{self.refusal}: {self.ADVICE}",)
 
 
 class FynoConnectionError(FynoPandasError, ConnectionError):

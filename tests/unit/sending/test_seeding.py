@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 import fyno_pandas
 from fyno_pandas.client.http import FynoClient
@@ -46,6 +47,21 @@ def test_a_refused_seed_fails_every_row_carrying_its_property(
     seed_types(push, new_properties(plan), None)
     assert push.statuses().tolist() == ["failed", "failed"]
     assert "property 'n' got no type" in push.error[1]
+
+
+def test_a_refused_key_refuses_no_property(
+    emulator: FynoEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The push stops: its rows stay pending, and no line blames the properties seeded."""
+    df = pd.DataFrame({"uid": ["a", "b"], "n": [1, 2], "s": ["x", "y"]})
+    plan = _plan(df)
+    with FynoClient(emulator.wsid, "wrong", endpoint=emulator.endpoint) as wrong:
+        push = PushState(plan, wrong, mode=choose(2, False, 1, None))
+        seed_types(push, new_properties(plan), None)
+    assert push.auth_failure is not None
+    assert push.statuses().tolist() == ["pending", "pending"]
+    assert push.error.tolist() == [None, None]
+    assert caplog.messages == []
 
 
 def test_a_property_claimed_with_another_type_is_dropped() -> None:
