@@ -177,8 +177,9 @@ def _ended(
 
 
 def _say_refused(push: PushState, refusal: str) -> None:
-    """Each row the refusal answered or left unsent says so in its error."""
-    push.error[np.isin(push.http_status, REFUSED_KEY)] = refusal
+    """Each row the refusal failed or left unsent says so in its error (a row in doubt keeps
+    what its error says of what may have been applied)."""
+    push.error[np.isin(push.http_status, REFUSED_KEY) & push.where("failed")] = refusal
     unsent = push.where("pending")
     push.error[unsent] = [
         f"not sent: {refusal}" if said is None else f"{said}; not sent: {refusal}"
