@@ -18,11 +18,16 @@
                                         result); not a FynoPandasError, so that
                                         ``except Exception`` never swallows Ctrl-C
 
-Messages never contain the API key.
+Messages never contain the API key. In IPython and Jupyter these errors show as their message
+and one line saying how to see the whole traceback (`FynoPandasError._render_traceback_`):
+they say what to change in the caller's code, which the library's frames do not.
+``FYNO_PANDAS_TRACEBACK=full`` in the environment shows every frame instead.
 """
 
 from __future__ import annotations
 
+import os
+import traceback
 from typing import Any
 
 __all__ = [
@@ -49,6 +54,16 @@ class FynoPandasError(Exception):
     """
 
     result: Any = None
+
+    def _render_traceback_(self) -> list[str]:
+        """How IPython shows this error: its message first, then how to see every frame (all
+        of them with ``FYNO_PANDAS_TRACEBACK=full``)."""
+        if os.environ.get("FYNO_PANDAS_TRACEBACK", "").strip().lower() == "full":
+            return "".join(traceback.format_exception(self)).splitlines()
+        return [
+            f"{type(self).__name__}: {self}",
+            "(the full traceback: %env FYNO_PANDAS_TRACEBACK=full, then run the cell again)",
+        ]
 
     def with_result(self, result: Any) -> FynoPandasError:
         """This error, now carrying ``result`` (the push's outcome so far, completed)."""
@@ -105,7 +120,27 @@ class FynoAPIError(FynoPandasError):
 
 
 class FynoAuthError(FynoAPIError):
-    """Fyno refused the credentials (401/403) for this workspace and version."""
+    """Fyno refused the credentials (401/403) for this workspace and version.
+
+    Attributes
+    ----------
+    refusal : str
+        What Fyno refused, for whom, without advice: the command line adds its own (it names
+        its environment variables, and takes no ``api_key=``).
+    """
+
+    ADVICE = (
+        "check the API key and workspace "
+        "(FYNO_API_KEY / FYNO_WSID, or fyno_pandas.connect(api_key=..., wsid=...))"
+    )
+
+    def __init__(
+        self, status: int, message: str, *, destination: str, request_id: str | None = None
+    ) -> None:
+        super().__init__(status, message, request_id=request_id)
+        answer = f"{status} {message}".strip()
+        self.refusal = f"Fyno refused the API key for {destination} ({answer})"
+        self.args = (f"{self.refusal}: {self.ADVICE}",)
 
 
 class FynoConnectionError(FynoPandasError, ConnectionError):

@@ -2,7 +2,8 @@
 
 Exit status: 0 when every row was sent (or skipped by the plan, or unchanged), 1 when any row
 failed, stayed pending or is in doubt (an add whose answer was lost), 2 for bad input or
-configuration (nothing sent), 130 when Ctrl-C stopped the push (the partial result is written).
+configuration (nothing sent) or a refused key, 130 when Ctrl-C stopped the push; after a
+refused key or Ctrl-C the partial result is written.
 Running the same push again resumes an unfinished one's adds and appends (``--no-resume``: a
 new push); ``--resend-in-doubt`` resends its in-doubt rows. The API key is read from
 ``FYNO_API_KEY`` only, never from a flag, so it stays out of shell history and process lists.
@@ -19,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import FynoPandasError, PushInterrupted
+from ..errors import FynoAuthError, FynoPandasError, PushInterrupted
 from ..options.checks import pair
 from ..options.model import OPTIONS, checked_groups, pick
 
@@ -35,6 +36,8 @@ log = logging.getLogger("fyno_pandas")
 EXIT_OK, EXIT_ROWS_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command Ctrl-C stopped
 _RESEND = "--all"  # how the command line resends what the ledger leaves out
+#: What to check when Fyno refuses the key: where this command reads the key and workspace.
+_CHECK_KEY = "check FYNO_API_KEY and the workspace (--wsid or FYNO_WSID)"
 
 
 _PUSH_HELP = """\
@@ -55,7 +58,7 @@ example:
 exit status:
   0    every row sent, skipped by the plan, or unchanged
   1    a row failed, stayed pending or is in doubt (see the result file)
-  2    bad input or settings: nothing sent
+  2    bad input or settings: nothing sent; or Fyno refused the key (see the result file)
   130  Ctrl-C: the partial result is written; run the same command again to resume"""
 
 
@@ -173,6 +176,10 @@ def _push(args: argparse.Namespace) -> int:
         _write(stopped.result, output, options["dry_run"])
         print(f"error: {stopped}", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except FynoAuthError as refused:  # said first; the rows then say which were not sent
+        print(f"error: {refused.refusal}: {_CHECK_KEY}", file=sys.stderr)
+        _write(refused.result, output, options["dry_run"])
+        return EXIT_BAD_INPUT
     counts = _write(result, output, options["dry_run"])
     unfinished = sum(counts.get(status, 0) for status in ("failed", "pending", "in_doubt"))
     return EXIT_ROWS_FAILED if unfinished else EXIT_OK

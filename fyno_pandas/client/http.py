@@ -125,15 +125,20 @@ def error_for(status: int | None, message: str | None, config: FynoConfig, **kw:
     if status is None:
         exc = FynoConnectionError(f"no answer from {config.endpoint}: {message}")
     elif status in (401, 403):
-        text = (
-            f"{message or 'refused'}: the API key was refused for workspace {config.wsid!r} "
-            f"({config.version}) at {config.endpoint}; check api_key= or $FYNO_API_KEY"
-        )
-        exc = FynoAuthError(status, text, request_id=kw.get("request_id"))
+        exc = auth_error(status, message, config, request_id=kw.get("request_id"))
     else:
         exc = FynoAPIError(status, message or "", request_id=kw.get("request_id"))
     exc.result = kw.get("result")
     return exc
+
+
+def auth_error(
+    status: int, message: str | None, config: FynoConfig, request_id: str | None = None
+) -> FynoAuthError:
+    """The `FynoAuthError` of a 401 or 403: it names the workspace, version and endpoint (never
+    the key)."""
+    destination = f"workspace {config.wsid!r} ({config.version}) at {config.endpoint}"
+    return FynoAuthError(status, message or "", destination=destination, request_id=request_id)
 
 
 def _message_of(status: int, data: Any, raw: bytes, redact: Redactor) -> str:

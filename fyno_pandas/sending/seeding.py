@@ -5,7 +5,8 @@ sends that neither ``schema`` nor the ledger knows, the push claims its type in 
 (`without_taken` drops the cells of a property another push claimed otherwise), then sends one
 row whose value no reading of ISO 8601 types otherwise (``plan.seed_values``), carrying only
 the properties it seeds, and awaits every seed's answer (`seed_types`). A property whose seed
-was not accepted gets no type: the rows carrying it are ``failed`` and not sent.
+was not accepted gets no type: the rows carrying it are ``failed`` and not sent. A refused key
+(401/403) is not the property's fault: the push stops, its rows stay ``pending``.
 
 A seed goes through its property's op (`planning.steps`): ``set-once`` for a set_once column,
 ``numerical-add`` for an add (the row's amount), ``list-append`` for an append (the row's first
@@ -27,7 +28,7 @@ from ..client.http import Outcome
 from ..options.checks import OPS
 from ..planning.bodies import seed_body
 from ..planning.steps import NOT_IDEMPOTENT, OPERATION, row_steps
-from .state import PushState, run_units
+from .state import REFUSED_KEY, PushState, run_units
 
 if TYPE_CHECKING:
     from ..planning.plan import PushPlan
@@ -95,13 +96,16 @@ def _seed_row(
     refused: dict[str, Outcome | str],
 ) -> None:
     """One row's seeds, one after the other; after one not accepted, the row's later seeds
-    are not sent (their properties refused, unless stopped: their rows stay pending)."""
+    are not sent (their properties refused, unless stopped: their rows stay pending). A
+    refused key refuses no property: it stops the push, which says so once (`send_plan`)."""
     for k, (pos, op, props) in enumerate(seeds):
         outcome = _seed(push, pos, op, props)
         if outcome.ok:
             if claims is not None:
                 claims.fixed(props)
             continue
+        if outcome.http_status in REFUSED_KEY:
+            return
         if outcome.status in ("failed", "in_doubt"):
             refused.update(dict.fromkeys(props, outcome))
             later = [p for _, _, rest in seeds[k + 1 :] for p in rest]

@@ -41,12 +41,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ..client.http import FynoClient, error_for
+from ..client.http import FynoClient, auth_error
 from ..errors import PushInterrupted
 from ..results.columns import STATUSES, list_column, request_columns, result_frame
 from .mode import AUTO, for_plan
 from .seeding import new_properties, seed_types, without_taken
-from .state import AckHook, PushState, bar_class, refresh_bar, run_units
+from .state import REFUSED_KEY, AckHook, PushState, bar_class, refresh_bar, run_units
 from .units import batch_unit, row_unit
 
 if TYPE_CHECKING:
@@ -160,17 +160,31 @@ def _ended(
     """The push's result, or what ended it raised with the result on it."""
     if push.crash is not None:
         raise push.crash
+    refused = None
+    if push.auth_failure is not None:
+        o = push.auth_failure
+        refused = auth_error(o.http_status or 401, o.error, push.client.config)
+        _say_refused(push, refused.refusal)
     result = _result_frame(push, started, interrupted)
     summary = result.attrs["fyno"]
     log.info("push done: %s", {s: summary[s] for s in STATUSES if summary[s]})
-    if push.auth_failure is not None:
-        o = push.auth_failure
-        exc = error_for(o.http_status, o.error, push.client.config, result=result)
-        log.error("%s", exc)
-        raise exc
+    if refused is not None:  # not logged: the error is the one report, its caller shows it
+        refused.result = result
+        raise refused
     if interrupted and raise_on_interrupt:
         raise PushInterrupted(result)
     return result
+
+
+def _say_refused(push: PushState, refusal: str) -> None:
+    """Each row the refusal failed or left unsent says so in its error (a row in doubt keeps
+    what its error says of what may have been applied)."""
+    push.error[np.isin(push.http_status, REFUSED_KEY) & push.where("failed")] = refusal
+    unsent = push.where("pending")
+    push.error[unsent] = [
+        f"not sent: {refusal}" if said is None else f"{said}; not sent: {refusal}"
+        for said in push.error[unsent]
+    ]
 
 
 def _summary(push: PushState, started: float, interrupted: bool) -> dict[str, Any]:

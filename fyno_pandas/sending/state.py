@@ -27,11 +27,12 @@ if TYPE_CHECKING:
     from ..planning.plan import PushPlan
     from .mode import SendMode
 
-__all__ = ["AckHook", "PushState", "bar_class", "refresh_bar", "run_units"]
+__all__ = ["REFUSED_KEY", "AckHook", "PushState", "bar_class", "refresh_bar", "run_units"]
 
 log = logging.getLogger("fyno_pandas")
 
-_AUTH = (401, 403)
+#: The answers that refuse the key or workspace: the push stops at the first.
+REFUSED_KEY = (401, 403)
 #: Each status's code in `PushState`'s status array.
 CODE = {status: code for code, status in enumerate(STATUSES)}
 #: A row that needed several requests shows the worst of their statuses (the lowest rank).
@@ -130,7 +131,7 @@ class PushState:
             self.requests += outcome.attempts
             self.retries += outcome.retries
             self.throttled += outcome.throttled
-        if outcome.http_status in _AUTH and self.auth_failure is None:
+        if outcome.http_status in REFUSED_KEY and self.auth_failure is None:
             self.auth_failure = outcome
             self.stop.set()
         return outcome

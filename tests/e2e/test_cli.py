@@ -21,6 +21,8 @@ USERS = pd.DataFrame(
         "ltv": [10.5, 0.0, 99.0],
     }
 )
+#: A line that blames a property for what a refused key did (the type seeds' failures).
+BLAMES_A_PROPERTY = re.compile(r"rows not sent|\bno type\b|property '")
 
 
 @pytest.fixture(scope="module")
@@ -512,3 +514,33 @@ def test_on_a_terminal_the_last_line_is_green_only_when_nothing_was_left_out(
     assert clean.startswith("\033[32m✓ Fyno push: 3 sent; in ")
     assert messy.splitlines()[-1].startswith("\033[31m⚠ Fyno push: 3 sent; 3 values left out")
     assert plain.stdout.splitlines()[-1].startswith("✓ Fyno push: 3 sent; in ")
+
+
+def test_a_refused_key_is_one_line_naming_the_variable_and_the_rows_are_written(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    pd.DataFrame({"user_id": ["u1", "u2", "u3", "u4"], "signup": "2024-01-05", "n": 1}).to_csv(
+        tmp_path / "users.csv", index=False
+    )
+    wrong = {**env, "FYNO_API_KEY": "wrong-key-7d2e", "PYTHONUNBUFFERED": "1"}
+
+    done = subprocess.run(  # one stream, in the order a terminal shows it
+        [sys.executable, "-m", "fyno_pandas", "push", "users.csv", "--id-col", "user_id"],
+        env=wrong, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        timeout=60,
+    )  # fmt: skip
+
+    assert done.returncode == 2
+    lines = done.stdout.splitlines()
+    about_the_key = [n for n, line in enumerate(lines) if "refused" in line or "401" in line]
+    assert len(about_the_key) == 1, lines
+    said = lines[about_the_key[0]]
+    assert said.startswith("error: ")
+    assert "FYNO_API_KEY" in said
+    assert "api_key=" not in done.stdout
+    assert about_the_key[0] < min(n for n, line in enumerate(lines) if "result written" in line)
+    assert not [line for line in lines if BLAMES_A_PROPERTY.search(line)]
+    assert "wrong-key-7d2e" not in done.stdout
+    result = pd.read_csv(tmp_path / "users.result.csv")
+    assert set(result["status"]) <= {"failed", "pending"}
+    assert result["error"].str.contains("API key").all()

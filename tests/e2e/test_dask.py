@@ -12,7 +12,7 @@ import pytest
 from distributed import Client, LocalCluster
 
 import fyno_pandas.dask  # noqa: F401  (registers ddf.fyno)
-from fyno_pandas import FynoAPIError, FynoConfigError, FynoInputError
+from fyno_pandas import FynoAPIError, FynoAuthError, FynoConfigError, FynoInputError
 from fyno_pandas.emulator import FynoEmulator
 
 QUIET = {"preview": False, "progress": False}
@@ -196,3 +196,16 @@ def test_a_cluster_fixes_new_types_by_seed_before_any_partition_is_sent(
     assert emulator.requests[1]["body"] == {"distinct_id": "a", "$set": {"code": "abc"}}
     assert emulator.property_types == {"code": "string"}
     assert emulator.profiles["c"] == {"code": "2024-01-01"}
+
+
+def test_a_key_a_worker_finds_refused_reaches_the_client_as_one_clear_error(
+    cluster: Client, destination: dict[str, str], emulator: FynoEmulator
+) -> None:
+    """The types are named, so no seed checks the key first: a worker's push is refused."""
+    ddf = dd.from_pandas(users(4), npartitions=2)
+    wrong = {**destination, "api_key": "wrong-key-91ab", "ledger": False, **QUIET}
+    pushed = ddf.fyno.push("user_id", schema={"plan": "string", "ltv": "number"}, **wrong)
+    with pytest.raises(FynoAuthError, match="check the API key and workspace") as caught:
+        pushed.compute()
+    assert caught.value.status == 401
+    assert set(caught.value.result["status"]) <= {"failed", "pending"}

@@ -17,6 +17,8 @@ from fyno_pandas.options.retry import RetryPolicy
 from fyno_pandas.pipeline.workflow import plan, push, push_plan
 
 FAST = RetryPolicy(backoff_base=0.001, backoff_cap=0.005, seed=0)
+#: A line that blames a property for what a refused key did (the type seeds' failures).
+BLAMES_A_PROPERTY = re.compile(r"rows not sent|\bno type\b|property '")
 
 
 @pytest.fixture
@@ -206,3 +208,28 @@ def test_push_plan_push_frames_and_retry_failed_end_with_the_line_too(
     assert planned.startswith("⚠ Fyno push: 3 sent; 1 value left out (the dropped column); in ")
     assert summary["sent"] == 3
     assert framed.startswith("⚠ Fyno push: 3 sent; 1 value left out (the dropped column); in ")
+
+
+def test_a_refused_key_is_said_once_in_one_line_with_what_to_check(
+    emulator: FynoEmulator, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """New properties (their types are fixed first) and a wrong key: the error is the one
+    report; the preview, the logs and the rows never repeat it or blame the properties."""
+    caplog.set_level(logging.INFO, logger="fyno_pandas")
+    users = pd.DataFrame(
+        {"user_id": ["a", "b", "c", "d"], "plan": ["pro", "free", "team", "pro"], "ltv": 1.5}
+    )
+    wrong = {**creds(emulator), "api_key": "wrong-key-0c4f"}
+    with pytest.raises(fyno_pandas.FynoAuthError) as caught:
+        push(users, "user_id", **wrong, preview=True, progress=False)
+    shown = capsys.readouterr()
+    told = [str(caught.value), *caplog.messages, *(shown.out + shown.err).splitlines()]
+    about_the_key = [line for line in told if "refused" in line or "401" in line]
+    assert about_the_key == [str(caught.value)]
+    assert "\n" not in str(caught.value)
+    assert "check the API key and workspace (FYNO_API_KEY / FYNO_WSID" in str(caught.value)
+    assert not [line for line in told if BLAMES_A_PROPERTY.search(line)]
+    rows = caught.value.result
+    assert set(rows["status"]) <= {"failed", "pending"}
+    assert rows["error"].str.contains("API key").all(), rows["error"].tolist()
+    assert "wrong-key-0c4f" not in "\n".join([*told, *rows["error"]])

@@ -210,3 +210,17 @@ def test_missing_config_says_what_is_missing(fyno: Any) -> None:
     assert box.result is None
     assert fyno.requests == []
     assert not box.send.disabled
+
+
+def test_a_refused_key_is_said_once_by_the_widget(
+    fyno: Any, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The widget's line is the one report: no log line (a notebook shows warnings in the
+    output area) repeats it or blames the new properties."""
+    plan = users().fyno.plan("user_id", wsid=fyno.wsid, api_key="wrong", endpoint=fyno.endpoint)
+    box = build_widget(plan, send=push_plan)
+    box.send.click()
+    shown = capsys.readouterr()
+    told = [box.status.value, *caplog.messages, *(shown.out + shown.err).splitlines()]
+    assert [said for said in told if "refused" in said or "401" in said] == [box.status.value]
+    assert "check the API key and workspace" in box.status.value

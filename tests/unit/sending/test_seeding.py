@@ -62,6 +62,21 @@ def test_a_row_s_later_new_property_says_in_plain_words_why_it_got_no_type(
     assert [text for text in said if "seed" in text] == []
 
 
+def test_a_refused_key_refuses_no_property(
+    emulator: FynoEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The push stops: its rows stay pending, and no line blames the properties seeded."""
+    df = pd.DataFrame({"uid": ["a", "b"], "n": [1, 2], "s": ["x", "y"]})
+    plan = _plan(df)
+    with FynoClient(emulator.wsid, "wrong", endpoint=emulator.endpoint) as wrong:
+        push = PushState(plan, wrong, mode=choose(2, False, 1, None))
+        seed_types(push, new_properties(plan), None)
+    assert push.auth_failure is not None
+    assert push.statuses().tolist() == ["pending", "pending"]
+    assert push.error.tolist() == [None, None]
+    assert caplog.messages == []
+
+
 def test_a_property_claimed_with_another_type_is_dropped() -> None:
     df = pd.DataFrame({"uid": ["a"], "n": [1], "s": ["x"]})
     plan = _plan(df)

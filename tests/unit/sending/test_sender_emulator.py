@@ -224,6 +224,34 @@ def test_401_stops_the_push(emulator: FynoEmulator, caplog: pytest.LogCaptureFix
     assert key not in caplog.text
 
 
+def test_a_key_refused_half_way_through_a_row_leaves_its_add_in_doubt_and_says_so(
+    emulator: FynoEmulator,
+) -> None:
+    """The row's add was applied before its remove was refused: its error keeps saying that
+    a resend repeats the add; the row never sent says the key was refused."""
+    df = pd.DataFrame({"uid": ["a", "b"], "n": [1, 2], "tags": [["x"], ["y"]]})
+    emulator.configure(error_requests=(2,), error_statuses=(401,))
+    with pytest.raises(FynoAuthError) as caught:
+        push(
+            df,
+            "uid",
+            wsid=emulator.wsid,
+            api_key=emulator.api_key,
+            endpoint=emulator.endpoint,
+            schema={"n": "number", "tags": "list"},
+            ops={"n": "add", "tags": "remove"},
+            concurrency=1,
+            batch_size=None,
+            ledger=False,
+            preview=False,
+            progress=False,
+        )
+    rows = caught.value.result
+    assert rows["status"].tolist() == ["in_doubt", "pending"]
+    assert "resending the row repeats them" in rows["error"].iloc[0]
+    assert rows["error"].iloc[1].startswith("not sent: Fyno refused the API key")
+
+
 def test_ctrl_c_returns_the_partial_result(emulator: FynoEmulator) -> None:
     emulator.configure(latency=0.02)
     df = users(2000)
