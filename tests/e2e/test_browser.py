@@ -120,8 +120,10 @@ def test_preview_widget_sends_from_jupyterlab(
             send = view.locator("button:has-text('Send')")
             send.wait_for(timeout=WAIT)
             view.locator("input[type=checkbox]").check()
-            assert view.locator("button:has-text('Dry run 3 rows')").is_visible()
+            # the label comes back from the kernel
+            view.locator("button:has-text('Dry run 3 rows')").wait_for(timeout=WAIT)
             view.locator("input[type=checkbox]").uncheck()
+            send.wait_for(timeout=WAIT)
             send.click()
             result = view.locator(".fyno-result")
             result.wait_for(timeout=WAIT)
