@@ -6,9 +6,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 import fyno_pandas
 from fyno_pandas.emulator import FynoEmulator
+
+# Property tests check behaviour; speed is the benchmarks' (a per-example deadline fails a test
+# on a busy 2-core CI machine for a value that is right)
+settings.register_profile("fyno_pandas", deadline=None)
+settings.load_profile("fyno_pandas")
 
 
 @pytest.fixture
