@@ -190,28 +190,38 @@ class AckRecorder:
     ) -> None:
         self._ledger, self._writer, self._target = ledger, writer, (scope, push_id)
         self._plan = plan
-        # the rows that can be acknowledged, sorted: a row's place is found by bisection
-        self._rows = np.flatnonzero(plan.sendable)
+        # the rows that can be acknowledged, sorted: a row's place among them is found by
+        # bisection; None when every row can be (its place is its position)
+        sendable = np.flatnonzero(plan.sendable)
+        self._rows = None if len(sendable) == len(plan.index) else sendable
+        self._count = len(sendable)
         self._tables: dict[int, AckTable] = {}
         self._lock = threading.Lock()
         self.not_stored: list[tuple[int, str]] = []
 
     def __call__(self, positions: Sequence[int], request_id: str | None) -> None:
-        places = np.searchsorted(self._rows, positions)
-        first, last = int(places[0]) // self._BLOCK, int(places[-1]) // self._BLOCK
+        places = list(positions)
+        if self._rows is not None:
+            places = np.searchsorted(self._rows, places).tolist()
+        first, last = places[0] // self._BLOCK, places[-1] // self._BLOCK
         if first == last:
-            table, rows = self._block(first), (places - first * self._BLOCK).tolist()
+            start = first * self._BLOCK
+            table, rows = self._block(first), [place - start for place in places]
         else:  # a batch across two blocks: a table of its own rows
-            table, rows = self._table(places), list(range(len(places)))
+            table, rows = self._table(np.asarray(places)), list(range(len(places)))
         ack = (table, rows, request_id)
         if len(rows) == 1:
             found = self._writer.write(ack, f"ack of {table.ids[rows[0]]!r}")
         else:
             found = self._ledger.record_rows(*self._target, [ack])[0]
-        where = dict(zip(rows, positions, strict=True))
-        self.not_stored.extend((int(where[row]), prop) for row, prop in found)
+        if found:
+            where = dict(zip(rows, positions, strict=True))
+            self.not_stored.extend((int(where[row]), prop) for row, prop in found)
 
     def _block(self, block: int) -> AckTable:
+        table = self._tables.get(block)  # the common case, without the lock
+        if table is not None:
+            return table
         with self._lock:
             if block not in self._tables:
                 start = block * self._BLOCK
@@ -222,7 +232,8 @@ class AckRecorder:
 
     def _table(self, places: np.ndarray) -> AckTable:
         """The `AckTable` of the sendable rows at ``places`` (those past the end: none)."""
-        plan, rows = self._plan, self._rows[places[places < len(self._rows)]]
+        places = places[places < self._count]
+        plan, rows = self._plan, places if self._rows is None else self._rows[places]
         return AckTable.from_columns(
             plan.distinct_ids[rows],
             (
