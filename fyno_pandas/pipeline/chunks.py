@@ -35,6 +35,7 @@ from ..sending.mode import for_plan
 from ..sending.seeding import new_properties
 from ..sending.sender import dry_run_result
 from ..sending.session import PushSession
+from ..sources.arrow import arrow_chunks, is_arrow_source
 from . import run
 from .mirror import MirrorSync, show_text
 from .request import PushRequest
@@ -65,9 +66,10 @@ def push_frames(
 
     Parameters
     ----------
-    frames : iterable of pandas.DataFrame
-        ``pd.read_csv(path, chunksize=N)``, a generator, Dask partitions; pyarrow record
-        batches and tables are converted one at a time (``.to_pandas()``).
+    frames : iterable of pandas.DataFrame, or an Arrow stream or dataset
+        ``pd.read_csv(path, chunksize=N)``, a generator, Dask partitions (pyarrow batches in
+        it converted one at a time); or anything exporting an Arrow stream, or a pyarrow
+        dataset, read batch by batch (`fyno_pandas.sources.arrow`).
     id_col : hashable
         The column of distinct ids.
 
@@ -102,6 +104,8 @@ def push_chunks(
     frames: Iterable[Any], id_col: Any, request: PushRequest
 ) -> pd.DataFrame | dict[str, Any]:
     """`push_frames` of a request (a Dask worker's partitions too): one `run.run_push`."""
+    if is_arrow_source(frames):
+        frames = arrow_chunks(frames)
     loop = _ChunkLoop(id_col, request)
     quiet = dataclasses.replace(request.send, raise_on_interrupt=False)  # raised once done
     with _Chunks(request.output) as chunks:

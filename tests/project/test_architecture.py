@@ -47,6 +47,7 @@ RULES: dict[str, tuple[str, frozenset[str]]] = {
         ("results", PURE, "errors coercion"),
         ("client", IO, "errors options"),
         ("files", IO, "errors results"),
+        ("sources", IO, "errors"),
         ("ledger", IO, "errors coercion client planning"),
         ("sending", IO, "errors coercion options planning results client ledger"),
         ("emulator", IO, ""),
@@ -54,7 +55,7 @@ RULES: dict[str, tuple[str, frozenset[str]]] = {
         (
             "pipeline",
             ENTRY,
-            "errors coercion options planning results client files ledger sending display",
+            "errors coercion options planning results client files sources ledger sending display",
         ),
         ("cli", ENTRY, "errors options results files display pipeline emulator"),
         ("accessor", ENTRY, "pipeline"),

@@ -1,0 +1,80 @@
+"""Any Arrow stream as pandas chunks: one adapter for every library that exports Arrow.
+
+An object with the Arrow PyCapsule stream interface (``__arrow_c_stream__``: pyarrow tables and
+record batch readers, Polars frames, DuckDB relations and more) or a ``pyarrow.dataset.Dataset``
+(a folder of Parquet files) is read batch by batch and handed to `fyno_pandas.push_frames` as
+pandas chunks of about `CHUNK_ROWS` rows, each indexed by its rows' positions in the stream, so
+the push's result has one row per streamed row with a label of its own. A chunk converts as
+``pyarrow.Table.to_pandas`` converts it: what reaches the plan is what a pandas user of
+``to_pandas()`` would have. Memory holds one chunk being read (the pipeline holds two).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
+
+from ..errors import FynoInputError
+
+__all__ = ["CHUNK_ROWS", "arrow_chunks", "is_arrow_source"]
+
+#: Rows per pandas chunk: a stream's batches (often a few thousand rows) are gathered so
+#: planning works on large vectors, and split so a large batch does not become one chunk.
+CHUNK_ROWS = 100_000
+
+
+def is_arrow_source(source: Any) -> bool:
+    """Whether ``source`` is read as an Arrow stream: it exports one, or it is a dataset. A pandas
+    DataFrame (which exports one too) is not: it is a chunk, not a source of chunks."""
+    if isinstance(source, pd.DataFrame):
+        return False
+    return isinstance(source, ds.Dataset) or hasattr(source, "__arrow_c_stream__")
+
+
+def arrow_chunks(source: Any, rows: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
+    """``source``'s rows as pandas DataFrames of ``rows`` rows (the last fewer), indexed by
+    position in the stream; nothing is read before the first chunk is asked for.
+
+    Raises
+    ------
+    FynoInputError
+        When the stream cannot be read (Arrow's own error, named, is its cause).
+    """
+    try:
+        yield from _chunks(source, rows)
+    except pa.ArrowException as exc:
+        # Arrow's first sentence: what follows is the traceback of a Python producer
+        said = str(exc).split("\n", 1)[0].split(". Detail:", 1)[0]
+        raise FynoInputError(
+            f"could not read the Arrow stream of a {type(source).__name__}: {said}",
+            rule="invalid_option",
+        ) from exc
+
+
+def _chunks(source: Any, rows: int) -> Iterator[pd.DataFrame]:
+    if isinstance(source, ds.Dataset):
+        batches: Iterable[pa.RecordBatch] = source.to_batches(batch_size=rows)
+    else:
+        batches = pa.RecordBatchReader.from_stream(source)
+    start, held, count = 0, [], 0
+    for batch in batches:
+        while batch.num_rows:
+            take = batch.slice(0, rows - count)
+            held.append(take)
+            count += take.num_rows
+            batch = batch.slice(take.num_rows)
+            if count == rows:
+                yield _frame(held, start)
+                start, held, count = start + count, [], 0
+    if count:
+        yield _frame(held, start)
+
+
+def _frame(batches: list[pa.RecordBatch], start: int) -> pd.DataFrame:
+    frame = pa.Table.from_batches(batches).to_pandas()
+    frame.index = pd.RangeIndex(start, start + len(frame))
+    return frame

@@ -1,0 +1,69 @@
+"""`sources.arrow`: any Arrow stream or dataset as pandas chunks of a bounded size."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+import pytest
+
+from fyno_pandas.errors import FynoInputError
+from fyno_pandas.sources.arrow import arrow_chunks, is_arrow_source
+
+
+class OnlyTheProtocol:
+    """An object that offers nothing but the Arrow PyCapsule stream interface."""
+
+    def __init__(self, table: pa.Table) -> None:
+        self._table = table
+
+    def __arrow_c_stream__(self, requested_schema: object = None) -> object:
+        return self._table.__arrow_c_stream__(requested_schema)
+
+
+def users(n: int) -> pa.Table:
+    return pa.table({"uid": [f"u{i}" for i in range(n)], "n": list(range(n))})
+
+
+def test_batches_are_gathered_and_cut_into_chunks_indexed_by_stream_position() -> None:
+    table = users(25)
+    reader = pa.RecordBatchReader.from_batches(table.schema, table.to_batches(max_chunksize=7))
+    chunks = list(arrow_chunks(reader, rows=10))
+    assert [len(c) for c in chunks] == [10, 10, 5]
+    assert [c.index[0] for c in chunks] == [0, 10, 20]
+    assert pd.concat(chunks)["uid"].tolist() == table.column("uid").to_pylist()
+    assert pd.concat(chunks).index.equals(pd.RangeIndex(25))
+
+
+def test_anything_exporting_a_stream_is_a_source_but_a_pandas_frame_is_a_chunk() -> None:
+    table = users(3)
+    assert is_arrow_source(OnlyTheProtocol(table))
+    assert is_arrow_source(table)
+    assert not is_arrow_source(table.to_pandas())
+    assert not is_arrow_source([table.to_pandas()])
+    (chunk,) = arrow_chunks(OnlyTheProtocol(table))
+    assert chunk["n"].tolist() == [0, 1, 2]
+
+
+def test_a_dataset_of_parquet_files_is_read_batch_by_batch(tmp_path: Path) -> None:
+    table = users(30)
+    pq.write_table(table.slice(0, 12), tmp_path / "a.parquet")
+    pq.write_table(table.slice(12), tmp_path / "b.parquet")
+    chunks = list(arrow_chunks(ds.dataset(tmp_path), rows=8))
+    assert [len(c) for c in chunks] == [8, 8, 8, 6]
+    assert sorted(pd.concat(chunks)["uid"]) == sorted(table.column("uid").to_pylist())
+
+
+def test_a_stream_that_fails_half_way_is_an_input_error_naming_it() -> None:
+    schema = users(1).schema
+
+    def batches():  # a query that fails after its first batch
+        yield users(2).to_batches()[0]
+        raise pa.ArrowInvalid("the query failed half way")
+
+    reader = pa.RecordBatchReader.from_batches(schema, batches())
+    with pytest.raises(FynoInputError, match="RecordBatchReader: Invalid: the query failed"):
+        list(arrow_chunks(reader))
