@@ -17,7 +17,8 @@ ROWS = 1_000
 
 
 def segment() -> pa.Table:
-    """1,000 users of every Fyno type, with nulls, lists, instants and date-like text."""
+    """1,000 users of every Fyno type, with nulls, lists, instants, date-like text and a column
+    added to what each user holds."""
     k = np.arange(ROWS)
     return pa.table(
         {
@@ -29,13 +30,14 @@ def segment() -> pa.Table:
             "seen": pa.array(k * 3_600_000_000, pa.timestamp("us")),
             "tags": pa.array([["a", "b"][: i % 3] if i % 4 else None for i in k]),
             "code": pa.array([f"2024-01-{1 + i % 28:02d}" for i in k]),
+            "credits": pa.array(k % 4),  # added to what the user holds
         }
     )
 
 
 def stored(fyno: FynoEmulator, push: object) -> tuple[dict, object]:
     where = {"wsid": fyno.wsid, "api_key": fyno.api_key, "endpoint": fyno.endpoint}
-    result = push(**where, ledger=False, preview=False, progress=False, batch_size=100)
+    result = push(**where, ops={"credits": "add"}, preview=False, progress=False, batch_size=100)
     return fyno.profiles, result
 
 
