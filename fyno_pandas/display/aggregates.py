@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .outcome import acknowledged_at, acknowledged_words
+from .outcome import acknowledged_at, acknowledged_words, plural
 
 if TYPE_CHECKING:
     from ..planning.plan import PushPlan
@@ -29,7 +29,6 @@ __all__ = [
     "column_table",
     "gathered",
     "header_lines",
-    "plural",
     "rule_table",
     "rules_by_column",
     "verdict",
@@ -41,11 +40,6 @@ SEVERITY = ("dropped", "coerced", "warned", "ok")
 # Severity order of issue actions.
 _ACTIONS = ("row_skipped", "dropped", "coerced", "warned")
 _LEADING_COUNT = re.compile(r"^[\d,]+ ")
-
-
-def plural(count: int, word: str) -> str:
-    """``3 rows``, ``1 row``."""
-    return f"{count:,} {word}" + ("" if count == 1 else "s")
 
 
 def column_table(plan: PushPlan) -> pd.DataFrame:

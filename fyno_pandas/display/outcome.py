@@ -31,6 +31,7 @@ __all__ = [
     "acknowledged_at",
     "acknowledged_words",
     "needs_attention",
+    "plural",
     "problems",
     "report",
     "shown_by_caller",
@@ -48,7 +49,8 @@ _shown_by_caller: ContextVar[bool] = ContextVar("fyno_summary_shown_by_caller", 
 RESEND = "only_changed=False"
 
 
-def _counted(count: int, word: str) -> str:
+def plural(count: int, word: str) -> str:
+    """``3 rows``, ``1 row``."""
     return f"{count:,} {word}" + ("" if count == 1 else "s")
 
 
@@ -69,8 +71,8 @@ def acknowledged_words(summary: Mapping[str, Any], at: Any, resend: str) -> str:
         first, last = (f"{t:%Y-%m-%d %H:%M:%S}" for t in at)
         when = f" (at {first} UTC)" if first == last else f" (between {first} and {last} UTC)"
     return (
-        f"{_counted(summary['rows_unchanged'], 'row')}, "
-        f"{_counted(summary['values_unchanged'], 'value')} acknowledged earlier to this "
+        f"{plural(summary['rows_unchanged'], 'row')}, "
+        f"{plural(summary['values_unchanged'], 'value')} acknowledged earlier to this "
         f"ledger{when}; {resend} resends them"
     )
 
@@ -150,7 +152,7 @@ def summary_line(outcome: pd.DataFrame | Mapping[str, Any], resend: str = RESEND
     ] or ["no rows"]
     text = ", ".join(parts)
     if numbers["left_out"]:
-        text += f"; {_counted(numbers['left_out'], 'value')} left out (the dropped column)"
+        text += f"; {plural(numbers['left_out'], 'value')} left out (the dropped column)"
     if numbers["elapsed_s"] is not None and any(numbers[s] for s in _SENDING):
         rate = numbers["rows_per_s"]
         text += f"; in {numbers['elapsed_s']:.2f} s" + (

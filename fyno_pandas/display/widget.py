@@ -17,7 +17,7 @@ import pandas as pd
 
 from ..errors import FynoConfigError, FynoPandasError, PushInterrupted
 from .aggregates import Aggregates, affected_rows, aggregate
-from .outcome import needs_attention, problems, shown_by_caller, summary_line, tally
+from .outcome import needs_attention, plural, problems, shown_by_caller, summary_line, tally
 from .render import BLOCK, header_html, rules_html, table_html
 
 if TYPE_CHECKING:
@@ -222,7 +222,7 @@ def _on_send(
 
 def _label(button: w.Button, rows: int, dry_run: bool) -> None:
     """The Send button says what a click does: send the rows, or a dry run of them."""
-    count = f"{rows:,} row{'s' if rows != 1 else ''}"
+    count = plural(rows, "row")
     button.description = f"Dry run {count}" if dry_run else f"Send {count}"
     button.icon = "flask" if dry_run else "paper-plane"
 
