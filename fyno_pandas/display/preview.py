@@ -17,8 +17,8 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any
 
-from .aggregates import aggregate
-from .render import html_of, render_text, text_of
+from .aggregates import Aggregates, aggregate
+from .render import html_of, text_of
 
 if TYPE_CHECKING:
     from ..planning.plan import PushPlan
@@ -70,8 +70,13 @@ def mimebundle(plan: PushPlan, send: SendPlan | None = None) -> dict[str, Any]:
     terminal to the text: each shows one of them.
     """
     agg = aggregate(plan)
-    data: dict[str, Any] = {"text/plain": text_of(agg), "text/html": html_of(agg)}
-    _shown(data["text/plain"])
+    text = text_of(agg)
+    _shown(text)
+    return _bundle(plan, agg, text, send)
+
+
+def _bundle(plan: PushPlan, agg: Aggregates, text: str, send: SendPlan | None) -> dict[str, Any]:
+    data: dict[str, Any] = {"text/plain": text, "text/html": html_of(agg)}
     if in_kernel():
         try:
             from .widget import build_widget
@@ -89,11 +94,11 @@ def show_preview(plan: PushPlan) -> None:
     elsewhere the text is written to stderr, beside the progress bar, so stdout stays the
     caller's.
     """
-    if _shell() is not None:
-        if _shown(render_text(plan)):
-            return
+    agg = aggregate(plan)
+    text = text_of(agg)
+    if _shell() is None:
+        print(text, file=sys.stderr)
+    elif not _shown(text):
         from IPython.display import display
 
-        display(mimebundle(plan), raw=True)
-        return
-    print(render_text(plan), file=sys.stderr)
+        display(_bundle(plan, agg, text, None), raw=True)
