@@ -57,6 +57,9 @@ class PushRequest:
         `push_frames`' result file.
     fingerprint : str, optional
         A retry's: the fingerprint of the push it retries, recorded in place of its own.
+    replays : int, optional
+        A retry's: the first push of the result it retries. The acks of that push and of every
+        later one with its fingerprint count (an earlier retry of the same result's among them).
     doubt : numpy.ndarray, optional
         A retry's: per row sent, whether it is in doubt with no progress the result says.
     made : mapping
@@ -75,6 +78,7 @@ class PushRequest:
     preview: bool = True
     output: str | os.PathLike[str] | None = None
     fingerprint: str | None = None
+    replays: int | None = None
     doubt: np.ndarray | None = None
     made: Mapping[int, dict[str, int]] = dataclasses.field(default_factory=dict)
     rate_share: int = 1

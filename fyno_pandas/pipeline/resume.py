@@ -99,8 +99,10 @@ class History(NamedTuple):
     path: Any = None
 
 
-def _walk(history: tuple[list, list], needed: set[str]) -> History:
-    """The ledger's pushes and add rows of one fingerprint, read as `History`."""
+def _walk(history: tuple[list, list], needed: set[str], replays: int | None) -> History:
+    """The ledger's pushes and add rows of one fingerprint, read as `History`. A retry of
+    push ``replays`` needs only its own rows, so from that push on they never finish a chain:
+    what an earlier retry of the same result acknowledged stays acknowledged."""
     pushes, rows = history
     by_push: dict[int, list] = {}
     for push_id, key, state, rid, at, applied in rows:
@@ -115,7 +117,7 @@ def _walk(history: tuple[list, list], needed: set[str]) -> History:
                 acked[key] = (rid, at)
             elif state == IN_FLIGHT:
                 flying[key] = applied
-        if needed <= acked.keys():
+        if needed <= acked.keys() and (replays is None or push_id < replays):
             finished_at = max((acked[k][1] for k in needed), default=finished_at)
             chain, acked, flying = [], {}, {}
         else:
@@ -157,7 +159,7 @@ def _history(
                 found = book.add_history(Scope.of(request.config), fingerprint)
                 path = book.path
     needed = {k for k in keys[plan.sendable].tolist() if k is not None}
-    return _walk(found, needed)._replace(path=path)
+    return _walk(found, needed, request.replays)._replace(path=path)
 
 
 def _refuse_running(history: History, resume: bool) -> None:

@@ -24,7 +24,13 @@ from ..options.docs import takes
 from ..options.model import MirrorOptions
 from ..planning.build import build_plan
 from ..results.columns import STATUSES
-from ..results.replay import conform, made_by_earlier_push, match_rows, pushed_id
+from ..results.replay import (
+    conform,
+    first_push_id,
+    made_by_earlier_push,
+    match_rows,
+    pushed_id,
+)
 from .mirror import retry_clears
 from .request import PushRequest
 from .workflow import plan_frame, push_frame, send_planned
@@ -155,6 +161,7 @@ def _replayed(result: pd.DataFrame, request: PushRequest) -> PushRequest:
         request,
         plan=dataclasses.replace(given, **{**pushed, **kept}),
         fingerprint=recorded.get("fingerprint"),
+        replays=first_push_id(result),
     )
 
 

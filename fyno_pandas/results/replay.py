@@ -24,7 +24,7 @@ from ..coercion.ids import id_strings
 from ..errors import FynoInputError
 from .columns import COLUMNS, DTYPES, LISTS
 
-__all__ = ["conform", "made_by_earlier_push", "match_rows", "pushed_id"]
+__all__ = ["conform", "first_push_id", "made_by_earlier_push", "match_rows", "pushed_id"]
 
 #: What a column an older result lacks holds (None for the others).
 _EMPTY = {"attempts": 0, "mirror_clear": False}
@@ -143,6 +143,13 @@ def pushed_id(result: pd.DataFrame) -> int | None:
         return int(ids.max())  # a retried result holds its retry's id on the rows it resent
     summary_id = result.attrs.get("fyno", {}).get("push_id")
     return None if summary_id is None else int(summary_id)
+
+
+def first_push_id(result: pd.DataFrame) -> int | None:
+    """The ledger's id of the first push ``result``'s rows came from (a retried result holds
+    the original push's id on the rows it did not resend); None when none is recorded."""
+    ids = pd.to_numeric(result["push_id"], errors="coerce").dropna()
+    return int(ids.min()) if len(ids) else pushed_id(result)
 
 
 def made_by_earlier_push(applied: Any, in_doubt: str) -> dict[str, int] | None:

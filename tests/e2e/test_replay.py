@@ -81,6 +81,28 @@ def test_a_result_read_back_retries_its_adds_as_adds(
     }
 
 
+@pytest.mark.parametrize("trip", TRIPS, ids=lambda f: f.__name__)
+def test_the_same_result_retried_twice_adds_once(
+    emulator: FynoEmulator, to: dict[str, Any], tmp_path: Path, trip: Callable
+) -> None:
+    frame = users_with_totals(emulator, to)
+    emulator.configure(error_requests=[2, 4], error_statuses=[400])
+    stale = trip(fyno_pandas.push(frame, "uid", **to, **ADD), tmp_path)
+    emulator.configure(error_requests=[])
+    once = fyno_pandas.retry_failed(frame, stale, "uid", **to)
+    sent = len(emulator.requests)
+
+    twice = fyno_pandas.retry_failed(frame, stale, "uid", **to)
+
+    assert len(emulator.requests) == sent
+    retried = twice["status"] != "sent"
+    assert twice.loc[retried, "status"].eq("unchanged").sum() == 2
+    assert twice.loc[retried, "request_id"].tolist() == once.loc[retried, "request_id"].tolist()
+    assert {u: p["logins"] for u, p in emulator.profiles.items()} == {
+        f"u{i}": 105 for i in range(6)
+    }
+
+
 def test_without_ledger_or_summary_a_retry_asks_for_ops(
     emulator: FynoEmulator, to: dict[str, Any], tmp_path: Path
 ) -> None:
