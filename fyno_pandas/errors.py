@@ -70,6 +70,9 @@ class FynoPandasError(Exception):
         self.result = result
         return self
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuilt, (type(self), self.args, vars(self))
+
 
 class FynoConfigError(FynoPandasError, ValueError):
     """A connection setting is missing or malformed; nothing was sent."""
@@ -167,8 +170,20 @@ class PushInterrupted(KeyboardInterrupt):
         self.result = result
         return self
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuilt, (type(self), self.args, vars(self))
+
     def __str__(self) -> str:  # read when shown: the result's in-doubt rows are settled later
         return _interrupted_message(self.result)
+
+
+def _rebuilt(cls: type[BaseException], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    """An error unpickled as it was raised (a Dask or Spark worker's, on the driver): its
+    ``__init__`` takes other arguments than the ``args`` it leaves, so it is not called."""
+    error = cls.__new__(cls)
+    error.args = args
+    vars(error).update(state)
+    return error
 
 
 def _interrupted_message(result: Any) -> str:

@@ -1,10 +1,22 @@
-"""`fyno_pandas.errors`: how the library's own errors show in IPython and Jupyter."""
+"""`fyno_pandas.errors`: how the library's own errors show in IPython and Jupyter, and that
+they survive pickling."""
 
 from __future__ import annotations
 
+import pickle
+
+import pandas as pd
 import pytest
 
-from fyno_pandas.errors import FynoAuthError, FynoInputError, FynoOptionError, FynoPandasError
+from fyno_pandas.errors import (
+    FynoAPIError,
+    FynoAuthError,
+    FynoConnectionError,
+    FynoInputError,
+    FynoOptionError,
+    FynoPandasError,
+    PushInterrupted,
+)
 
 
 @pytest.mark.parametrize(
@@ -54,3 +66,28 @@ def test_a_refused_key_says_what_to_check_in_one_line_without_the_key() -> None:
         "(FYNO_API_KEY / FYNO_WSID, or fyno_pandas.connect(api_key=..., wsid=...))"
     )
     assert (error.status, error.message) == (403, "Forbidden")
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        FynoAPIError(500, "Internal Server Error", request_id="r-1"),
+        FynoAuthError(401, "Invalid API details", destination="workspace 'W' (live) at URL"),
+        FynoInputError("bad", column="c", row=3, rule="id_col"),
+        FynoOptionError("unknown option", rule="option"),
+        FynoConnectionError("no answer"),
+        PushInterrupted(None),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_every_error_crosses_a_process_boundary_whole(error: BaseException) -> None:
+    """A Dask or Spark worker's error reaches the driver pickled."""
+    result = pd.DataFrame({"status": ["sent", "pending"]})
+    back = pickle.loads(pickle.dumps(error.with_result(result)))
+
+    assert type(back) is type(error)
+    assert str(back) == str(error)
+    assert back.args == error.args
+    kept = {k: v for k, v in vars(error).items() if k != "result"}
+    assert {k: v for k, v in vars(back).items() if k != "result"} == kept
+    assert back.result.equals(error.result)
