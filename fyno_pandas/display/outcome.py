@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ..planning.issues import plural
 from ..results.columns import STATUSES
 from ..results.replay import conform
 
@@ -47,11 +48,6 @@ _SENDING = ("sent", "failed", "in_doubt")  # statuses of rows a request was made
 _shown_by_caller: ContextVar[bool] = ContextVar("fyno_summary_shown_by_caller", default=False)
 #: How a user resends what the ledger leaves out.
 RESEND = "only_changed=False"
-
-
-def plural(count: int, word: str) -> str:
-    """``3 rows``, ``1 row``."""
-    return f"{count:,} {word}" + ("" if count == 1 else "s")
 
 
 def acknowledged_at(plan: PushPlan) -> tuple[pd.Timestamp, pd.Timestamp] | None:

@@ -28,6 +28,7 @@ from ..files.resultfile import ResultWriter
 from ..ledger.bridge import skip_acknowledged
 from ..ledger.scope import Scope
 from ..options.docs import takes
+from ..planning.issues import plural
 from ..planning.plan import PushPlan
 from ..planning.steps import NOT_IDEMPOTENT, add_keys
 from ..results.columns import empty_result
@@ -352,10 +353,10 @@ def _report(chunk: PushPlan, number: int, request: PushRequest, counts: Counter[
     elif summary["values_dropped"] or summary["rows_skipped"]:
         rules = chunk.issues["rule"].value_counts().to_dict()
         log.warning(
-            "chunk %d: %d values dropped, %d rows skipped (%s); see the result's dropped column",
+            "chunk %d: %s dropped, %s skipped (%s); see the result's dropped column",
             number,
-            summary["values_dropped"],
-            summary["rows_skipped"],
+            plural(summary["values_dropped"], "value"),
+            plural(summary["rows_skipped"], "row"),
             ", ".join(f"{rule}: {n}" for rule, n in rules.items()),
         )
 

@@ -22,6 +22,7 @@ __all__ = [
     "HINTS",
     "ISSUE_COLUMNS",
     "IssueRows",
+    "plural",
     "rule_hint",
     "rule_link",
     "short_repr",
@@ -178,6 +179,11 @@ class IssueRows:
 
 
 _REPR_MAX = 60
+
+
+def plural(count: int, word: str) -> str:
+    """``3 rows``, ``1 row``."""
+    return f"{count:,} {word}" + ("" if count == 1 else "s")
 
 
 def short_repr(value: Any) -> str:

@@ -27,6 +27,7 @@ import numpy as np
 from ..client.http import Outcome
 from ..options.checks import OPS
 from ..planning.bodies import seed_body
+from ..planning.issues import plural
 from ..planning.steps import NOT_IDEMPOTENT, OPERATION, row_steps
 from .state import REFUSED_KEY, PushState, run_units
 
@@ -149,7 +150,7 @@ def _fail_carriers(push: PushState, prop: str, why: Outcome | str) -> None:
     """Fail the pending rows that set ``prop``, whose type could not be fixed."""
     rows = np.flatnonzero(np.not_equal(push.plan.fragments[prop], None) & push.where("pending"))
     reason = why if isinstance(why, str) else f"its first value was not accepted: {why.error}"
-    log.warning("property %r has no type (%s): %d rows not sent", prop, reason, len(rows))
+    log.warning("property %r has no type (%s): %s not sent", prop, reason, plural(len(rows), "row"))
     http = None if isinstance(why, str) else why.http_status
     error = f"not sent: property {prop!r} got no type ({reason})"
     if len(rows):  # through the rows' one settle path (`PushState.settle`)

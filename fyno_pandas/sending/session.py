@@ -25,6 +25,7 @@ from ..ledger.inflight import AddJournal
 from ..ledger.lease import Lease
 from ..ledger.scope import Scope
 from ..options.retry import RetryPolicy
+from ..planning.issues import plural
 from ..planning.steps import NOT_IDEMPOTENT
 from ..results.columns import DTYPES, STATUSES
 from .mode import AUTO, in_flight
@@ -210,9 +211,9 @@ class PushSession:
                 dropped[pos] = sorted({*dropped[pos], prop})
             result["dropped"] = pd.Series(dropped, index=result.index, dtype=DTYPES["dropped"])
             log.warning(
-                "%d values were accepted but will not be stored: their property's type was "
-                "fixed otherwise meanwhile (see the result's dropped column)",
-                len(recorder.not_stored),
+                "%s accepted but not to be stored: their property's type was fixed otherwise "
+                "meanwhile (see the result's dropped column)",
+                plural(len(recorder.not_stored), "value"),
             )
         summary = result.attrs["fyno"]
         summary["push_id"] = self.push_id

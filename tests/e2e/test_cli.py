@@ -22,7 +22,7 @@ USERS = pd.DataFrame(
     }
 )
 #: A line that blames a property for what a refused key did (the type seeds' failures).
-BLAMES_A_PROPERTY = re.compile(r"rows not sent|\bno type\b|property '")
+BLAMES_A_PROPERTY = re.compile(r"rows? not sent|\bno type\b|property '")
 
 
 @pytest.fixture(scope="module")

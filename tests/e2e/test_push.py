@@ -18,7 +18,7 @@ from fyno_pandas.pipeline.workflow import plan, push, push_plan
 
 FAST = RetryPolicy(backoff_base=0.001, backoff_cap=0.005, seed=0)
 #: A line that blames a property for what a refused key did (the type seeds' failures).
-BLAMES_A_PROPERTY = re.compile(r"rows not sent|\bno type\b|property '")
+BLAMES_A_PROPERTY = re.compile(r"rows? not sent|\bno type\b|property '")
 
 
 @pytest.fixture

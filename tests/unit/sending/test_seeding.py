@@ -49,6 +49,17 @@ def test_a_refused_seed_fails_every_row_carrying_its_property(
     assert "property 'n' got no type" in push.error[1]
 
 
+@pytest.mark.parametrize("rows", [1, 2])
+def test_the_warning_counts_the_rows_not_sent_in_words(
+    client: FynoClient, emulator: FynoEmulator, caplog: pytest.LogCaptureFixture, rows: int
+) -> None:
+    plan = _plan(pd.DataFrame({"uid": ["a", "b"][:rows], "n": [1, 2][:rows]}))
+    emulator.configure(error_requests=(1,), error_statuses=(400,))
+    seed_types(PushState(plan, client, mode=choose(2, False, 1, None)), new_properties(plan), None)
+    said = "1 row not sent" if rows == 1 else "2 rows not sent"
+    assert [m for m in caplog.messages if "not sent" in m][0].endswith(said)
+
+
 def test_a_row_s_later_new_property_says_in_plain_words_why_it_got_no_type(
     client: FynoClient, emulator: FynoEmulator, caplog: pytest.LogCaptureFixture
 ) -> None:
