@@ -29,6 +29,7 @@ import dataclasses
 import math
 from typing import TYPE_CHECKING, Any
 
+from ..planning.issues import plural
 from ..planning.steps import NOT_IDEMPOTENT
 
 if TYPE_CHECKING:
@@ -97,11 +98,9 @@ class SendMode:
             if self.batch_size is None
             else f"batches of {self.batch_size:,} rows"
         )
-        flight = (
-            f"{self.concurrency} requests in flight, adapting up to {self.ceiling}"
-            if self.adaptive
-            else f"{self.concurrency} requests in flight"
-        )
+        flight = plural(self.concurrency, "request") + " in flight"
+        if self.adaptive:
+            flight += f", adapting up to {self.ceiling}"
         chosen = f" (auto: {' and '.join(self.auto)})" if self.auto else ""
         return f"{what}, {flight}{chosen}"
 

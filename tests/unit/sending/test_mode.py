@@ -45,3 +45,15 @@ def test_explicit_values_win_and_are_not_bounded() -> None:
 def test_in_flight() -> None:
     assert in_flight("auto") == (START, CEILING, True)
     assert in_flight(8) == (8, 8, False)
+
+
+@pytest.mark.parametrize(
+    ("concurrency", "said"),
+    [
+        (1, "one request per row, 1 request in flight (auto: batch_size)"),
+        (4, "one request per row, 4 requests in flight (auto: batch_size)"),
+        ("auto", f"{START} requests in flight, adapting up to {CEILING}"),
+    ],
+)
+def test_the_mode_says_its_requests_in_flight_in_words(concurrency: object, said: str) -> None:
+    assert said in choose(3, False, concurrency, "auto").describe()

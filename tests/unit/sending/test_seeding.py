@@ -57,7 +57,7 @@ def test_the_warning_counts_the_rows_not_sent_in_words(
     emulator.configure(error_requests=(1,), error_statuses=(400,))
     seed_types(PushState(plan, client, mode=choose(2, False, 1, None)), new_properties(plan), None)
     said = "1 row not sent" if rows == 1 else "2 rows not sent"
-    assert [m for m in caplog.messages if "not sent" in m][0].endswith(said)
+    assert next(m for m in caplog.messages if "not sent" in m).endswith(said)
 
 
 def test_a_row_s_later_new_property_says_in_plain_words_why_it_got_no_type(
