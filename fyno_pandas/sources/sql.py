@@ -1,0 +1,236 @@
+"""A query's rows, streamed: any SQLAlchemy database as pandas chunks, DuckDB as an Arrow stream.
+
+A SQLAlchemy query runs on a server-side cursor (``yield_per``: psycopg's named cursor on
+PostgreSQL, the DBAPI's own stepping where the driver has no other), and `pandas.read_sql`
+turns each ``rows`` fetched into a chunk: what reaches the plan is what a pandas user of
+``read_sql`` would have. A DuckDB query is read as Arrow record batches. Neither fetches the
+whole result; each chunk is indexed by its rows' positions in the result.
+
+A database URL may be given as ``env:NAME``: the URL is read from the environment variable
+``NAME``, so a password never sits in a command line or a notebook. The URL's password never
+appears in an error this module raises: a driver's error is raised again as `FynoSourceError`,
+its message with the password and the URL masked, and without the driver's exception chained
+(its text, and the traceback's, may hold them).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import pandas as pd
+import pyarrow as pa
+from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+from ..errors import FynoConfigError, FynoSourceError
+from .arrow import arrow_chunks
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+__all__ = [
+    "ENV_PREFIX",
+    "duckdb_batches",
+    "is_url",
+    "masked",
+    "query_chunks",
+    "query_rows",
+    "resolve_url",
+]
+
+#: ``env:NAME``: the database URL is the value of the environment variable ``NAME``.
+ENV_PREFIX = "env:"
+
+
+def query_rows(
+    sql: str, con: Any, rows: int, schema: Mapping[str, str] | None = None
+) -> Iterator[pd.DataFrame]:
+    """The rows of ``sql`` as pandas chunks of ``rows`` rows, from where ``con`` says; a
+    ``schema`` boolean column's numbers 0 and 1 as booleans (SQLite has no boolean type).
+
+    ``con`` is a SQLAlchemy URL (``dialect://...``, or ``env:NAME``), Engine or Connection;
+    a path to a DuckDB database file; or None: DuckDB in memory (which reads files itself:
+    ``read_parquet('users/*.parquet')``).
+
+    Raises
+    ------
+    FynoConfigError
+        When the package the source needs is not installed, or ``env:NAME`` is not set.
+    """
+    if isinstance(con, str):
+        con = resolve_url(con)
+    if con is None or (isinstance(con, str | os.PathLike) and not is_url(str(con))):
+        _require("duckdb", "duckdb")
+        chunks = arrow_chunks(duckdb_batches(sql, None if con is None else str(con), rows), rows)
+    else:
+        _require("sqlalchemy", "sql")
+        chunks = query_chunks(sql, con, rows)
+    booleans = [column for column, kind in (schema or {}).items() if kind == "boolean"]
+    return (_with_booleans(frame, booleans) for frame in chunks) if booleans else chunks
+
+
+def _with_booleans(frame: pd.DataFrame, booleans: list[str]) -> pd.DataFrame:
+    """``frame`` with the 0 and 1 of its numeric ``booleans`` columns as False and True; any
+    other number is kept, for the plan to drop and report as a ``type_mismatch``."""
+    for name in booleans:
+        column = frame.get(name)
+        if column is None or is_bool_dtype(column) or not is_numeric_dtype(column):
+            continue
+        flags = column.isin([0, 1]).to_numpy()
+        if flags.sum() == column.notna().sum():
+            frame[name] = column.astype("boolean")
+            continue
+        values = column.to_numpy(dtype=object)
+        values[flags] = [bool(v) for v in column.to_numpy()[flags]]
+        frame[name] = pd.Series(values, index=frame.index, dtype=object)
+    return frame
+
+
+def _require(package: str, extra: str) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec(package) is None:
+        raise FynoConfigError(f"this source needs {package}: pip install 'fyno_pandas[{extra}]'")
+
+
+def resolve_url(db: str) -> str:
+    """``db``, or the value of the environment variable an ``env:NAME`` names.
+
+    Raises
+    ------
+    FynoConfigError
+        When the variable is not set or empty.
+    """
+    if not db.startswith(ENV_PREFIX):
+        return db
+    name = db[len(ENV_PREFIX) :]
+    value = os.environ.get(name, "").strip()
+    if not value:
+        raise FynoConfigError(f"{db}: the environment variable {name} holding the URL is not set")
+    return value
+
+
+def is_url(db: str) -> bool:
+    """Whether ``db`` is a SQLAlchemy URL (``dialect://...``), not a DuckDB database file."""
+    return "://" in db
+
+
+def masked(con: Any) -> str:
+    """``con`` (a URL, Engine or Connection) as text with its password shown as ``***``."""
+    import sqlalchemy as sa
+
+    url = con if isinstance(con, str) else _engine_of(con).url
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return "a database URL SQLAlchemy cannot parse"
+
+
+def query_chunks(sql: str, con: Any, rows: int) -> Iterator[pd.DataFrame]:
+    """The rows of ``sql`` run on ``con`` (a URL, Engine or Connection), ``rows`` at a time.
+
+    Nothing runs before the first chunk is asked for; a connection opened here is closed when
+    the rows end or the iteration stops.
+
+    Raises
+    ------
+    FynoSourceError
+        When the database cannot be reached or the query fails (the driver's message, its
+        password masked).
+    """
+    import sqlalchemy as sa
+
+    secrets = _secrets(con)
+    try:
+        with _connection(con) as connection:
+            streaming = connection.execution_options(yield_per=rows)
+            start = 0
+            for chunk in pd.read_sql(sa.text(sql), streaming, chunksize=rows):
+                chunk.index = pd.RangeIndex(start, start + len(chunk))
+                start += len(chunk)
+                yield chunk
+    except (sa.exc.SQLAlchemyError, pd.errors.DatabaseError, ImportError, ValueError) as exc:
+        raise _source_error(exc, secrets, masked(con)) from None
+
+
+@contextlib.contextmanager
+def _connection(con: Any) -> Iterator[sa.Connection]:
+    """``con`` itself if a Connection, else one opened on it (and closed, with an engine made
+    here, when done)."""
+    import sqlalchemy as sa
+
+    if isinstance(con, sa.Connection):
+        yield con
+        return
+    engine = con if isinstance(con, sa.Engine) else sa.create_engine(con)
+    try:
+        with engine.connect() as opened:
+            yield opened
+    finally:
+        if engine is not con:
+            engine.dispose()
+
+
+def _engine_of(con: Any) -> Any:
+    return getattr(con, "engine", con)
+
+
+def _secrets(con: Any) -> list[str]:
+    """The texts a message must not show: the password (as given and URL-quoted) and the URL."""
+    import sqlalchemy as sa
+
+    try:
+        url = sa.make_url(con) if isinstance(con, str) else _engine_of(con).url
+    except sa.exc.ArgumentError:
+        return [con]
+    found = [con] if isinstance(con, str) else []
+    if url.password:
+        found += [str(url.password), quote(str(url.password), safe="")]
+    return sorted(found, key=len, reverse=True)
+
+
+def _source_error(exc: BaseException, secrets: list[str], where: str) -> FynoSourceError:
+    """``exc`` as a `FynoSourceError` naming ``where``, every secret masked."""
+    if isinstance(exc, pd.errors.DatabaseError) and exc.__cause__ is not None:
+        exc = exc.__cause__  # pandas' wrapper of SQLAlchemy's error repeats its text
+    said = str(getattr(exc, "orig", None) or exc)
+    said = "\n".join(
+        line for line in said.splitlines() if not line.startswith("(Background on this error")
+    ).strip()
+    for secret in secrets:
+        said = said.replace(secret, "***")
+    return FynoSourceError(f"the query on {where} failed: {said}")
+
+
+def duckdb_batches(sql: str, database: str | None, rows: int) -> pa.RecordBatchReader:
+    """The rows of ``sql`` run by DuckDB (in memory, or on the ``database`` file, read only),
+    as Arrow record batches of ``rows`` rows, read as they are asked for.
+
+    Raises
+    ------
+    FynoSourceError
+        When DuckDB cannot open the database or run the query, or fails while reading.
+    """
+    import duckdb
+
+    try:
+        connection = duckdb.connect(database or ":memory:", read_only=database is not None)
+        reader = connection.sql(sql).to_arrow_reader(rows)
+    except duckdb.Error as exc:
+        raise FynoSourceError(f"DuckDB could not run the query: {exc}") from None
+    return pa.RecordBatchReader.from_batches(reader.schema, _read(reader, connection))
+
+
+def _read(reader: pa.RecordBatchReader, connection: Any) -> Iterator[pa.RecordBatch]:
+    """``reader``'s batches; ``connection`` is held open until they end, then closed."""
+    import duckdb
+
+    try:
+        yield from reader
+    except duckdb.Error as exc:
+        raise FynoSourceError(f"DuckDB failed while reading the query's rows: {exc}") from None
+    finally:
+        connection.close()
