@@ -96,3 +96,10 @@ def test_sqlite_booleans_are_numbers_until_the_schema_says_boolean(tmp_path: Pat
     assert as_numbers == {"u0": 1, "u1": 0, "u3": 2}
     assert as_booleans == {"u0": True, "u1": False}
     assert result["dropped"].tolist() == [[], [], [], ["active"]]
+
+
+def test_the_query_runs_as_written_colons_and_percent_signs_included(tmp_path: Path) -> None:
+    url = sqlite_users(tmp_path, [1])
+    query = """select uid, 'a%' as pattern, '{"a":1}' as doc, '03:04:05' as at from users"""
+    chunk = next(query_rows(query, url, 10))
+    assert chunk.iloc[0].tolist() == ["u0", "a%", '{"a":1}', "03:04:05"]
