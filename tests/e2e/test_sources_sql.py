@@ -23,6 +23,7 @@ from test_sources import ROWS, segment, stored
 
 import fyno_pandas
 from fyno_pandas.emulator import FynoEmulator
+from fyno_pandas.sources.adbc import adbc_uri
 
 duckdb = pytest.importorskip("duckdb", reason="duckdb is not installed (the duckdb extra)")
 
@@ -75,20 +76,30 @@ def assert_same_as_pandas(held: dict, result: pd.DataFrame) -> None:
     assert len(held) == ROWS
 
 
+@pytest.mark.parametrize("given", ["url", "engine"])
 def test_push_query_from_postgres_stores_what_a_pandas_push_stores(
-    postgres: Cluster, caplog: pytest.LogCaptureFixture
+    given: str, postgres: Cluster, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """A URL is read through ADBC's Arrow when its driver is installed, an Engine through
+    SQLAlchemy's server-side cursor: both store what pandas stores."""
+    import sqlalchemy as sa
+
+    if given == "url" and adbc_uri(postgres.url()) is None:
+        pytest.skip("adbc-driver-postgresql is not installed: a URL is read as an Engine is")
+    con = postgres.url() if given == "url" else sa.create_engine(postgres.url())
     caplog.set_level(logging.DEBUG)
     with FynoEmulator(seed=0) as fyno:
         held, result = stored(
             fyno,
             lambda **kw: fyno_pandas.push_query(
-                "select * from users order by uid", postgres.url(), "uid", chunksize=300, **kw
+                "select * from users order by uid", con, "uid", chunksize=300, **kw
             ),
         )
+    shown = [repr(result), repr(result.attrs), result.to_csv(), caplog.text, repr(con)]
+    if given == "engine":
+        con.dispose()  # the caller's engine keeps its pool's connections open until then
     assert result.attrs["fyno"]["chunks"] == 4
     assert_same_as_pandas(held, result)
-    shown = [repr(result), repr(result.attrs), result.to_csv(), caplog.text]
     assert not [text for text in shown if PASSWORD in text]
 
 
@@ -158,3 +169,21 @@ def test_a_refused_password_is_a_source_error_that_does_not_show_it(postgres: Cl
     assert wrong not in "".join(traceback.format_exception(raised.value))
     with pytest.raises(fyno_pandas.FynoSourceError, match='relation "nobody" does not exist'):
         fyno_pandas.push_query("select * from nobody", postgres.url(), "uid", dry_run=True)
+
+
+def test_postgres_numeric_is_a_number_through_adbc_as_through_sqlalchemy(postgres: Cluster) -> None:
+    import sqlalchemy as sa
+
+    from fyno_pandas.sources.sql import query_rows
+
+    if adbc_uri(postgres.url()) is None:
+        pytest.skip("adbc-driver-postgresql is not installed: a URL is read as an Engine is")
+    query = "select 'u1' as uid, 1.5::numeric as n union all select 'u2', null"
+    engine = sa.create_engine(postgres.url())
+    through = {"adbc": postgres.url(), "sqlalchemy": engine}
+    read = {way: next(query_rows(query, con, 10)) for way, con in through.items()}
+    engine.dispose()
+    for frame in read.values():
+        assert frame["n"].dtype == "float64"
+        assert frame["n"].tolist()[0] == 1.5
+        assert frame["n"].isna().tolist() == [False, True]
