@@ -7,15 +7,16 @@ Starts the emulator (0 ms latency) and a throwaway PostgreSQL cluster (``tests/e
 as the SQL sources' tests do), loads 1,000,000 users, then runs each step in a fresh Python
 process of its own, so its peak RSS (``ru_maxrss``) is that step's alone:
 
-1. ``push_query("select * from users", url, "user_id", output="result.parquet")`` in batch mode;
+1. ``push_query("select * from users", url, "user_id", output="result.parquet")`` in batch mode,
+   given the URL (read through ADBC's Arrow when ``adbc-driver-postgresql`` is installed) and
+   given an Engine (read through SQLAlchemy's server-side cursor);
 2. ``push_frames`` over pandas chunks of the same rows, made in memory (no database);
-3. the query read alone, three ways: SQLAlchemy's server-side cursor (what `push_query` does),
-   the same ``pandas.read_sql(chunksize=)`` without it (psycopg's client-side cursor holds the
-   whole result), and ADBC's Arrow stream: whether the reading streams, and whether it could
-   bound a push's speed.
+3. the query read alone, three ways: SQLAlchemy's server-side cursor, ``pandas.read_sql(
+   chunksize=)`` without it (psycopg's client-side cursor holds the whole result) and ADBC:
+   whether the reading streams, and what it costs beside the push.
 
-Printed: each step's rows/s and peak RSS (the push's target < 600 MB), and `push_query`'s
-rows/s as a ratio of `push_frames`'.
+Printed: each step's rows/s and peak RSS (the push's target < 600 MB), and each `push_query`'s
+rows/s and peak RSS as a ratio of `push_frames`'.
 """
 
 from __future__ import annotations
@@ -76,25 +77,24 @@ def chunks(rows: int) -> Iterator[pd.DataFrame]:
 
 def read(mode: str, url: str) -> Iterator[pd.DataFrame]:
     """The query's rows as pandas chunks, read the ``mode`` way."""
+    from fyno_pandas.sources.sql import query_rows
+
     sql = "select * from users"
     if mode == "read_stream":
-        from fyno_pandas.sources.sql import query_rows
+        import sqlalchemy as sa
 
-        yield from query_rows(sql, url, CHUNK_ROWS)
+        yield from query_rows(sql, sa.create_engine(url), CHUNK_ROWS)
     elif mode == "read_buffered":
         import sqlalchemy as sa
 
         with sa.create_engine(url).connect() as connection:
             yield from pd.read_sql(sa.text(sql), connection, chunksize=CHUNK_ROWS)
     else:
-        import adbc_driver_postgresql.dbapi as adbc
+        from fyno_pandas.sources.adbc import adbc_uri
 
-        from fyno_pandas.sources.arrow import arrow_chunks
-
-        plain = url.replace("postgresql+psycopg://", "postgresql://")
-        with adbc.connect(plain) as connection, connection.cursor() as cursor:
-            cursor.execute(sql)
-            yield from arrow_chunks(cursor.fetch_record_batch(), CHUNK_ROWS)
+        if adbc_uri(url) is None:
+            raise ImportError("No module named 'adbc_driver_postgresql'")
+        yield from query_rows(sql, url, CHUNK_ROWS)
 
 
 def child(mode: str, rows: int, settings: dict[str, str], url: str, work: Path) -> None:
@@ -110,8 +110,11 @@ def child(mode: str, rows: int, settings: dict[str, str], url: str, work: Path) 
         "output": work / f"{mode}.parquet",
     }
     started = time.perf_counter()
-    if mode == "query":
-        done = fyno_pandas.push_query("select * from users", url, "user_id", **destination)["sent"]
+    if mode.startswith("query"):
+        import sqlalchemy as sa
+
+        con = url if mode == "query" else sa.create_engine(url)
+        done = fyno_pandas.push_query("select * from users", con, "user_id", **destination)["sent"]
     elif mode == "frames":
         done = fyno_pandas.push_frames(chunks(rows), "user_id", **destination)["sent"]
     else:
@@ -169,7 +172,14 @@ def main() -> None:
                 admin.execute(LOAD.replace("%s", str(rows)))
             figures = {
                 mode: run(mode, rows, settings, running.url(), Path(work))
-                for mode in ("query", "frames", "read_stream", "read_buffered", "read_adbc")
+                for mode in (
+                    "query",
+                    "query_engine",
+                    "frames",
+                    "read_stream",
+                    "read_buffered",
+                    "read_adbc",
+                )
             }
     finally:
         proc.terminate()
@@ -179,7 +189,8 @@ def main() -> None:
 
 def report(figures: dict[str, dict | None], rows: int) -> None:
     labels = {
-        "query": "push_query (PostgreSQL)",
+        "query": "push_query (PostgreSQL URL: ADBC)",
+        "query_engine": "push_query (PostgreSQL Engine: server-side cursor)",
         "frames": "push_frames (pandas chunks)",
         "read_stream": "read only: server-side cursor",
         "read_buffered": "read only: read_sql(chunksize=) alone",
@@ -192,15 +203,18 @@ def report(figures: dict[str, dict | None], rows: int) -> None:
             continue
         rate, peak = got["rows_per_s"], got["peak_mb"]
         print(f"{label}, {rows:,} rows: {rate:,.0f} rows/s, peak RSS {peak:,.0f} MB")
-    query, frames = figures["query"], figures["frames"]
-    assert query is not None
+    frames = figures["frames"]
     assert frames is not None
-    print(
-        f"push_query / push_frames: rows/s {query['rows_per_s'] / frames['rows_per_s']:.2f}, "
-        f"peak RSS {query['peak_mb'] / frames['peak_mb']:.2f} "
-        f"(push_query's peak RSS target < 600 MB: {query['peak_mb']:,.0f} MB)",
-        flush=True,
-    )
+    for mode in ("query", "query_engine"):
+        query = figures[mode]
+        if query is not None:
+            print(
+                f"{labels[mode]} / push_frames: rows/s "
+                f"{query['rows_per_s'] / frames['rows_per_s']:.2f}, peak RSS "
+                f"{query['peak_mb'] / frames['peak_mb']:.2f} (target < 600 MB: "
+                f"{query['peak_mb']:,.0f} MB)",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":
