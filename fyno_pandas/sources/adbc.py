@@ -12,17 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pyarrow as pa
 
-from ..errors import FynoSourceError
+from .masking import source_error
 
 __all__ = ["adbc_batches", "adbc_uri"]
-
-#: Makes the error raised for a driver's exception (the URL's password masked).
-Failed = Callable[[BaseException], FynoSourceError]
 
 
 def adbc_uri(url: Any) -> str | None:
@@ -41,14 +38,15 @@ def adbc_uri(url: Any) -> str | None:
     return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def adbc_batches(sql: str, uri: str, failed: Failed) -> pa.RecordBatchReader:
+def adbc_batches(sql: str, uri: str, secrets: list[str], where: str) -> pa.RecordBatchReader:
     """The rows of ``sql`` on ``uri`` as record batches, ``numeric`` columns as float64; the
     connection is closed when the batches end.
 
     Raises
     ------
     FynoSourceError
-        ``failed(exc)`` for the driver's error when connecting, running or reading.
+        For the driver's error when connecting, running or reading, naming ``where``
+        (`masking.source_error`: each of ``secrets`` masked).
     """
     import adbc_driver_postgresql.dbapi as adbc
 
@@ -59,12 +57,12 @@ def adbc_batches(sql: str, uri: str, failed: Failed) -> pa.RecordBatchReader:
         reader = cursor.fetch_record_batch()
     except adbc.Error as exc:
         held.close()
-        raise failed(exc) from None
+        raise source_error(exc, secrets, where) from None
     numeric = [i for i, field in enumerate(reader.schema) if _is_numeric(field.type)]
     schema = reader.schema
     for i in numeric:
         schema = schema.set(i, pa.field(schema.field(i).name, pa.float64()))
-    return pa.RecordBatchReader.from_batches(schema, _read(reader, numeric, held, failed))
+    return pa.RecordBatchReader.from_batches(schema, _read(reader, numeric, held, (secrets, where)))
 
 
 def _is_numeric(kind: pa.DataType) -> bool:
@@ -74,10 +72,13 @@ def _is_numeric(kind: pa.DataType) -> bool:
 
 
 def _read(
-    reader: pa.RecordBatchReader, numeric: list[int], held: contextlib.ExitStack, failed: Failed
+    reader: pa.RecordBatchReader,
+    numeric: list[int],
+    held: contextlib.ExitStack,
+    named: tuple[list[str], str],
 ) -> Iterator[pa.RecordBatch]:
     """``reader``'s batches, each ``numeric`` column's text read as float64; ``held`` (the
-    cursor and connection) closed when they end."""
+    cursor and connection) closed when they end; ``named``: `adbc_batches`' secrets and where."""
     import adbc_driver_postgresql.dbapi as adbc
 
     try:
@@ -87,6 +88,6 @@ def _read(
                 columns[i] = columns[i].storage.cast(pa.float64())
             yield pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
     except (adbc.Error, OSError, pa.ArrowException) as exc:  # Arrow relays the driver's
-        raise failed(exc) from None
+        raise source_error(exc, *named) from None
     finally:
         held.close()

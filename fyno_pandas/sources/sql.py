@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 import pandas as pd
 import pyarrow as pa
@@ -29,6 +27,7 @@ from pandas.api.types import is_bool_dtype, is_numeric_dtype
 from ..errors import FynoConfigError, FynoSourceError
 from .adbc import adbc_batches, adbc_uri
 from .arrow import arrow_chunks
+from .masking import masked, secrets_of, source_error
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -80,8 +79,8 @@ def _database_chunks(sql: str, con: Any, rows: int) -> Iterator[pd.DataFrame]:
     uri = adbc_uri(con)
     if uri is None:
         return query_chunks(sql, con, rows)
-    secrets, where = _secrets(con), masked(con)
-    batches = adbc_batches(sql, uri, lambda exc: _source_error(exc, secrets, where))
+    secrets, where = secrets_of(con), masked(con)
+    batches = adbc_batches(sql, uri, secrets, where)
     return arrow_chunks(batches, rows)
 
 
@@ -131,17 +130,6 @@ def is_url(db: str) -> bool:
     return "://" in db
 
 
-def masked(con: Any) -> str:
-    """``con`` (a URL, Engine or Connection) as text with its password shown as ``***``."""
-    import sqlalchemy as sa
-
-    url = con if isinstance(con, str) else _engine_of(con).url
-    try:
-        return sa.make_url(url).render_as_string(hide_password=True)
-    except sa.exc.ArgumentError:
-        return "a database URL SQLAlchemy cannot parse"
-
-
 def query_chunks(sql: str, con: Any, rows: int) -> Iterator[pd.DataFrame]:
     """The rows of ``sql`` run on ``con`` (a URL, Engine or Connection), ``rows`` at a time.
 
@@ -156,7 +144,7 @@ def query_chunks(sql: str, con: Any, rows: int) -> Iterator[pd.DataFrame]:
     """
     import sqlalchemy as sa
 
-    secrets = _secrets(con)
+    secrets = secrets_of(con)
     # every colon escaped: text() would take ':1' in '{"a":1}' for a parameter; it doubles
     # '%' for the drivers that format parameters (the raw driver would read it as one)
     verbatim = sa.text(sql.replace(":", r"\:"))
@@ -169,7 +157,7 @@ def query_chunks(sql: str, con: Any, rows: int) -> Iterator[pd.DataFrame]:
                     yield _frame(part, columns, start)
                     start += len(part)
     except (sa.exc.SQLAlchemyError, ImportError, ValueError) as exc:
-        raise _source_error(exc, secrets, masked(con)) from None
+        raise source_error(exc, secrets, masked(con)) from None
 
 
 def _frame(rows: list[Any], columns: list[str], start: int) -> pd.DataFrame:
@@ -200,33 +188,6 @@ def _connection(con: Any) -> Iterator[sa.Connection]:
     finally:
         if engine is not con:
             engine.dispose()
-
-
-def _engine_of(con: Any) -> Any:
-    return getattr(con, "engine", con)
-
-
-def _secrets(con: Any) -> list[str]:
-    """The texts a message must not show: the password (as given and URL-quoted) and the URL."""
-    import sqlalchemy as sa
-
-    try:
-        url = sa.make_url(con) if isinstance(con, str) else _engine_of(con).url
-    except sa.exc.ArgumentError:
-        return [con]
-    found = [con] if isinstance(con, str) else []
-    if url.password:
-        found += [str(url.password), quote(str(url.password), safe="")]
-    return sorted(found, key=len, reverse=True)
-
-
-def _source_error(exc: BaseException, secrets: list[str], where: str) -> FynoSourceError:
-    """``exc`` as a `FynoSourceError` naming ``where``, every secret masked."""
-    said = str(getattr(exc, "orig", None) or exc)
-    said = re.sub(r"\s*\(Background on this error at: \S+\)", "", said).strip()
-    for secret in secrets:
-        said = said.replace(secret, "***")
-    return FynoSourceError(f"the query on {where} failed: {said}")
 
 
 def duckdb_batches(sql: str, database: str | None, rows: int) -> pa.RecordBatchReader:
