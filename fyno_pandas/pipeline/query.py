@@ -26,11 +26,13 @@ def push_query(
 ) -> pd.DataFrame | dict[str, Any]:
     """Push the rows of ``sql`` as one push, fetched ``chunksize`` rows at a time.
 
-    The query runs on a server-side cursor and each ``chunksize`` rows fetched are planned and
-    sent as `push_frames` plans and sends a chunk (types fixed by the first chunk, one ledger
-    push, one progress bar, one result), so memory holds about three chunks however many rows
-    the query returns. What each database's types become is what ``pandas.read_sql`` makes
-    of them (docs/topics/sources-sql.md); ``schema=`` fixes the rest (SQLite's 0/1 booleans).
+    The query's rows are fetched as they are read (a PostgreSQL URL through ADBC's Arrow stream
+    when ``adbc-driver-postgresql`` is installed, anything else on SQLAlchemy's server-side
+    cursor, DuckDB as Arrow batches), and each ``chunksize`` rows are planned and sent as
+    `push_frames` plans and sends a chunk (types fixed by the first chunk, one ledger push,
+    one progress bar, one result), so memory holds about three chunks however many rows the
+    query returns. What each database's types become is in docs/topics/sources-sql.md;
+    ``schema=`` fixes the rest (SQLite's 0/1 as booleans).
 
     Parameters
     ----------

@@ -1,9 +1,10 @@
 """A query's rows, streamed: any SQLAlchemy database as pandas chunks, DuckDB as an Arrow stream.
 
 A SQLAlchemy query runs on a server-side cursor (``yield_per``: psycopg's named cursor on
-PostgreSQL, the DBAPI's own stepping where the driver has no other), and `pandas.read_sql`
-turns each ``rows`` fetched into a chunk: what reaches the plan is what a pandas user of
-``read_sql`` would have. A DuckDB query is read as Arrow record batches. Neither fetches the
+PostgreSQL, the DBAPI's own stepping where the driver has no other), each ``rows`` fetched made
+a chunk as ``pandas.read_sql`` makes it. A PostgreSQL URL is read through ADBC's Arrow stream
+instead when its driver is installed (`fyno_pandas.sources.adbc`), and a DuckDB query as Arrow
+record batches, both gathered into chunks by `fyno_pandas.sources.arrow`. None fetches the
 whole result; each chunk is indexed by its rows' positions in the result.
 
 A database URL may be given as ``env:NAME``: the URL is read from the environment variable
