@@ -151,7 +151,7 @@ def query_chunks(sql: str, con: Any, rows: int) -> Iterator[pd.DataFrame]:
     verbatim = sa.text(sql.replace(":", r"\:"))
     try:
         with _connection(con) as connection:
-            result = connection.execution_options(yield_per=rows).execute(verbatim)
+            result = connection.execute(verbatim, execution_options={"yield_per": rows})
             with result:
                 columns, start = list(result.keys()), 0
                 for part in result.partitions(rows):

@@ -103,3 +103,25 @@ def test_the_query_runs_as_written_colons_and_percent_signs_included(tmp_path: P
     query = """select uid, 'a%' as pattern, '{"a":1}' as doc, '03:04:05' as at from users"""
     chunk = next(query_rows(query, url, 10))
     assert chunk.iloc[0].tolist() == ["u0", "a%", '{"a":1}', "03:04:05"]
+
+
+def test_a_path_is_a_duckdb_database_file_opened_read_only(tmp_path: Path) -> None:
+    duckdb = pytest.importorskip("duckdb", reason="duckdb is not installed (the duckdb extra)")
+    path = tmp_path / "users.duckdb"
+    with duckdb.connect(str(path)) as connection:
+        connection.execute("create table users as select 'u' || range as uid from range(3)")
+    chunk = next(query_rows("select * from users order by uid", str(path), 10))
+    assert chunk["uid"].tolist() == ["u0", "u1", "u2"]
+    with pytest.raises(FynoSourceError, match="read-only"):
+        list(query_rows("create table more (a int)", str(path), 10))
+
+
+def test_a_connection_given_keeps_its_own_options(tmp_path: Path) -> None:
+    engine = sa.create_engine(sqlite_users(tmp_path, [1, 0, 1]))
+    with engine.connect() as connection:
+        chunks = list(query_rows("select * from users", connection, 2))
+        options = connection.get_execution_options()
+    engine.dispose()
+    assert [len(chunk) for chunk in chunks] == [2, 1]
+    assert "yield_per" not in options
+    assert "stream_results" not in options
