@@ -41,19 +41,25 @@ _CHECK_KEY = "check FYNO_API_KEY and the workspace (--wsid or FYNO_WSID)"
 
 
 _PUSH_HELP = """\
-Push each row of FILE (CSV, Parquet or JSON lines) to Fyno as a user-property update,
-after a preview of every value Fyno would accept and silently not store.
+Push each row of FILE (CSV, Parquet or JSON lines), or of the query --sql or --sql-file
+runs, to Fyno as a user-property update, after a preview of every value Fyno would accept
+and silently not store.
 
 The destination comes from --wsid, --version and --endpoint, else FYNO_WSID, FYNO_VERSION
 (default live) and FYNO_ENDPOINT; the API key only from FYNO_API_KEY, never from a flag, so
 it stays out of shell history and process lists. The result (one row per input row, with
-Fyno's request ids) is written to FILE.result.csv unless --output says otherwise."""
+Fyno's request ids) is written to FILE.result.csv (a query's: query.result.csv, or Q.result.csv
+beside --sql-file Q.sql) unless --output says otherwise. A query runs in DuckDB in memory
+unless --db names a DuckDB file or a SQLAlchemy URL; --db env:VAR reads the URL, and so its
+password, from the environment variable VAR."""
 
 _PUSH_EPILOG = """\
 example:
   export FYNO_WSID=FYXXXXXXXX FYNO_API_KEY=...   # or: python -m fyno_pandas.emulator
   python -m fyno_pandas push users.csv --id-col user_id --dry-run
   python -m fyno_pandas push users.csv --id-col user_id
+  python -m fyno_pandas push --sql "select * from read_parquet('users/*.parquet')" --id-col user_id
+  python -m fyno_pandas push --sql-file active.sql --db env:USERS_DB --id-col user_id
 
 exit status:
   0    every row sent, skipped by the plan, or unchanged
@@ -121,7 +127,7 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("quickstart", help="push a sample table to an embedded emulator")
     push = commands.add_parser(
         "push",
-        help="push a CSV, Parquet or JSON-lines file",
+        help="push a CSV, Parquet or JSON-lines file, or a query's rows",
         description=_PUSH_HELP,
         epilog=_PUSH_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
