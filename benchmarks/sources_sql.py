@@ -3,7 +3,7 @@
 Run: ``python benchmarks/sources_sql.py [--quick]`` (needs PostgreSQL's initdb and pg_ctl, and
 the ``sql`` extra; ADBC's figures need ``adbc-driver-postgresql``, and are skipped without it)
 
-Starts the emulator (0 ms latency) and a throwaway PostgreSQL cluster (``tests/e2e/postgres.py``,
+Starts the emulator (0 ms latency) and a throwaway PostgreSQL cluster (``tests/e2e/pg_cluster.py``,
 as the SQL sources' tests do), loads 1,000,000 users, then runs each step in a fresh Python
 process of its own, so its peak RSS (``ru_maxrss``) is that step's alone:
 
@@ -37,7 +37,7 @@ import requests
 from common import start_emulator
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "e2e"))
-from postgres import cluster, missing  # the tests' cluster, found on the path above
+from pg_cluster import cluster, missing  # the tests' cluster, found on the path above
 
 import fyno_pandas
 

@@ -1,7 +1,7 @@
 """Pushing from SQL: a PostgreSQL table (through `push_query` and the CLI) and DuckDB (a relation,
 and the CLI's ``--sql`` over a Parquet file) store what a pandas push of the same rows stores.
 
-The PostgreSQL cluster is a throwaway one started for the session (`postgres.cluster`); the
+The PostgreSQL cluster is a throwaway one started for the session (`pg_cluster.cluster`); the
 pushes connect to it over TCP as a role with a password, which no output may show.
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from postgres import PASSWORD, ROLE, Cluster, cluster, missing
+from pg_cluster import PASSWORD, ROLE, Cluster, cluster, missing
 from test_sources import ROWS, segment, stored
 
 import fyno_pandas
