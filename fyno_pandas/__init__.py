@@ -20,12 +20,14 @@ from .errors import (
     FynoLedgerError,
     FynoOptionError,
     FynoPandasError,
+    FynoSourceError,
     PushInterrupted,
 )
 from .ledger import Ledger
 from .options.retry import RetryPolicy
 from .pipeline.chunks import push_frames
 from .pipeline.mirror import MirrorWarning
+from .pipeline.query import push_query
 from .pipeline.retry import retry_failed
 from .pipeline.workflow import plan, push, push_plan
 from .planning.plan import PushPlan
@@ -43,6 +45,7 @@ __all__ = [
     "FynoLedgerError",
     "FynoOptionError",
     "FynoPandasError",
+    "FynoSourceError",
     "Ledger",
     "MirrorWarning",
     "PushInterrupted",
@@ -56,6 +59,7 @@ __all__ = [
     "push",
     "push_frames",
     "push_plan",
+    "push_query",
     "retry_failed",
 ]
 

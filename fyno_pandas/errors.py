@@ -11,16 +11,19 @@
     ├── FynoAPIError                    Fyno answered with an error (``.status``, ``.message``)
     │   └── FynoAuthError               401/403: the key does not open this workspace
     ├── FynoConnectionError             no answer from Fyno after every retry
-    └── FynoLedgerError                 the local ledger file cannot be used
+    ├── FynoLedgerError                 the local ledger file cannot be used
+    └── FynoSourceError                 a database could not be reached or its query failed
+                                        (the driver's message, the URL's password masked)
 
     KeyboardInterrupt
     └── PushInterrupted                 Ctrl-C during a push (``.result`` holds the partial
                                         result); not a FynoPandasError, so that
                                         ``except Exception`` never swallows Ctrl-C
 
-Messages never contain the API key. In IPython and Jupyter these errors show as their message
-and one line saying how to see the whole traceback (`FynoPandasError._render_traceback_`):
-they say what to change in the caller's code, which the library's frames do not.
+Messages never contain the API key, nor a database URL's password. In IPython and Jupyter
+these errors show as their message and one line saying how to see the whole traceback
+(`FynoPandasError._render_traceback_`): they say what to change in the caller's code, which
+the library's frames do not.
 ``FYNO_PANDAS_TRACEBACK=full`` in the environment shows every frame instead.
 """
 
@@ -39,6 +42,7 @@ __all__ = [
     "FynoLedgerError",
     "FynoOptionError",
     "FynoPandasError",
+    "FynoSourceError",
     "PushInterrupted",
 ]
 
@@ -152,6 +156,11 @@ class FynoConnectionError(FynoPandasError, ConnectionError):
 
 class FynoLedgerError(FynoPandasError):
     """The ledger database cannot be opened or written."""
+
+
+class FynoSourceError(FynoPandasError):
+    """A database could not be reached or its query failed; the driver's error is not chained,
+    since its text may hold the URL's password."""
 
 
 class PushInterrupted(KeyboardInterrupt):

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import FynoAuthError, FynoPandasError, PushInterrupted
+from ..errors import FynoAuthError, FynoInputError, FynoPandasError, PushInterrupted
 from ..options.checks import pair
 from ..options.model import OPTIONS, checked_groups, pick
 
@@ -41,19 +41,25 @@ _CHECK_KEY = "check FYNO_API_KEY and the workspace (--wsid or FYNO_WSID)"
 
 
 _PUSH_HELP = """\
-Push each row of FILE (CSV, Parquet or JSON lines) to Fyno as a user-property update,
-after a preview of every value Fyno would accept and silently not store.
+Push each row of FILE (CSV, Parquet or JSON lines), or of the query --sql or --sql-file
+runs, to Fyno as a user-property update, after a preview of every value Fyno would accept
+and silently not store.
 
 The destination comes from --wsid, --version and --endpoint, else FYNO_WSID, FYNO_VERSION
 (default live) and FYNO_ENDPOINT; the API key only from FYNO_API_KEY, never from a flag, so
 it stays out of shell history and process lists. The result (one row per input row, with
-Fyno's request ids) is written to FILE.result.csv unless --output says otherwise."""
+Fyno's request ids) is written to FILE.result.csv (a query's: query.result.csv, or Q.result.csv
+beside --sql-file Q.sql) unless --output says otherwise. A query runs in DuckDB in memory
+unless --db names a DuckDB file or a SQLAlchemy URL; --db env:VAR reads the URL, and so its
+password, from the environment variable VAR."""
 
 _PUSH_EPILOG = """\
 example:
   export FYNO_WSID=FYXXXXXXXX FYNO_API_KEY=...   # or: python -m fyno_pandas.emulator
   python -m fyno_pandas push users.csv --id-col user_id --dry-run
   python -m fyno_pandas push users.csv --id-col user_id
+  python -m fyno_pandas push --sql "select * from read_parquet('users/*.parquet')" --id-col user_id
+  python -m fyno_pandas push --sql-file active.sql --db env:USERS_DB --id-col user_id
 
 exit status:
   0    every row sent, skipped by the plan, or unchanged
@@ -121,12 +127,13 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("quickstart", help="push a sample table to an embedded emulator")
     push = commands.add_parser(
         "push",
-        help="push a CSV, Parquet or JSON-lines file",
+        help="push a CSV, Parquet or JSON-lines file, or a query's rows",
         description=_PUSH_HELP,
         epilog=_PUSH_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    push.add_argument("file", type=Path)
+    push.add_argument("file", type=Path, nargs="?", help="the CSV, Parquet or JSON-lines file")
+    _add_query_flags(push)
     push.add_argument("--id-col", required=True, help="the column holding each user's distinct_id")
     push.add_argument("--parse-dates", help="comma-separated ISO-8601 columns to send as dates")
     push.add_argument(
@@ -144,7 +151,30 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_query_flags(push: argparse.ArgumentParser) -> None:
+    """``--sql``/``--sql-file`` (in place of FILE), ``--db`` and ``--chunksize``."""
+    query = push.add_mutually_exclusive_group()
+    query.add_argument("--sql", metavar="QUERY", help="push the rows of this query, not a file")
+    query.add_argument("--sql-file", type=Path, metavar="FILE.sql", help="the query, from a file")
+    push.add_argument(
+        "--db",
+        metavar="NAME",
+        help="where --sql runs: a SQLAlchemy URL (dialect://...), env:VAR for the URL held in "
+        "the environment variable VAR (keeps the password out of the shell history), or a "
+        "DuckDB database file; default: DuckDB in memory",
+    )
+    push.add_argument(
+        "--chunksize",
+        type=int,
+        metavar="ROWS",
+        help="rows of the query fetched, planned and sent at a time (default: push_query's)",
+    )
+
+
 def _push(args: argparse.Namespace) -> int:
+    query = _query_of(args)
+    if query is not None:
+        return _push_query(args, *query)
     from ..display.render import render_text
     from ..files.reading import read_table
     from ..files.resultfile import check_output
@@ -183,6 +213,81 @@ def _push(args: argparse.Namespace) -> int:
     counts = _write(result, output, options["dry_run"])
     unfinished = sum(counts.get(status, 0) for status in ("failed", "pending", "in_doubt"))
     return EXIT_ROWS_FAILED if unfinished else EXIT_OK
+
+
+def _query_of(args: argparse.Namespace) -> tuple[str, Path] | None:
+    """The query to push and the path its result is named after (``q.sql`` gives
+    ``q.result.csv``, ``--sql`` ``query.result.csv``), or None to push FILE.
+
+    Raises
+    ------
+    FynoInputError
+        For FILE with a query or neither, for --db without a query, or for a file's reading
+        flags with a query.
+    """
+    given = args.sql is not None or args.sql_file is not None
+    if given == (args.file is not None):
+        raise FynoInputError(
+            "give FILE, or --sql or --sql-file: one of them", rule="invalid_option"
+        )
+    if not given:
+        if args.db is not None:
+            raise FynoInputError(
+                "--db names where --sql runs: use it with --sql", rule="invalid_option"
+            )
+        return None
+    for flag in ("parse_dates", "dtype", "na_values"):
+        if getattr(args, flag) is not None:
+            raise FynoInputError(
+                f"--{flag.replace('_', '-')} reads FILE; a query's columns come typed from the "
+                "database (--schema fixes a type)",
+                rule="invalid_option",
+            )
+    if args.sql is not None:
+        return args.sql, Path("query.sql")
+    try:
+        return args.sql_file.read_text(encoding="utf-8"), args.sql_file
+    except OSError as exc:
+        raise FynoInputError(
+            f"--sql-file {args.sql_file}: {exc.strerror}", rule="invalid_option"
+        ) from None
+
+
+def _push_query(args: argparse.Namespace, sql: str, named: Path) -> int:
+    """Push the query's rows through `push_query`, the result streamed to the result file."""
+    from ..display.outcome import needs_attention, shown_by_caller, summary_line, tally
+    from ..files.resultfile import check_output, keep_earlier
+    from ..pipeline.query import push_query
+
+    options = _option_values(args)
+    output = check_output(_result_path(named, options.pop("output"), options["dry_run"]))
+    kept = None if options["dry_run"] else keep_earlier(output)
+    if kept is not None:
+        print(f"earlier result kept as {kept}")
+    rows = {} if args.chunksize is None else {"chunksize": args.chunksize}
+    try:
+        with shown_by_caller():
+            summary = push_query(
+                sql,
+                args.db,
+                args.id_col,
+                output=output,
+                **rows,
+                **pick(options, entry="push_query"),
+            )
+    except PushInterrupted as stopped:
+        print(f"error: {stopped}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except FynoAuthError as refused:
+        print(f"error: {refused.refusal}: {_CHECK_KEY}", file=sys.stderr)
+        print(f"result written to {output}")
+        return EXIT_BAD_INPUT
+    print(f"result written to {output}")
+    numbers = tally(summary)
+    print(_coloured(summary_line(summary, _RESEND), needs_attention(numbers)))
+    return (
+        EXIT_ROWS_FAILED if any(numbers[s] for s in ("failed", "pending", "in_doubt")) else EXIT_OK
+    )
 
 
 @dataclasses.dataclass(frozen=True)

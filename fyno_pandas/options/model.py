@@ -335,6 +335,7 @@ ENTRY_POINTS: dict[str, tuple[str, ...]] = {
     "retry_failed": _PUSH,
     "push_plan": (*names(SendOptions), "ledger", *names(AddOptions)),
     "push_frames": (*_PUSH, "output"),
+    "push_query": (*_PUSH, "output"),
 }
 #: The send options recorded with a push in the ledger, beside the plan's options.
 RECORDED = ("concurrency", "max_rps", "batch_size")

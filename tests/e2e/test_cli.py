@@ -473,6 +473,7 @@ def test_push_help_says_what_it_does_where_the_key_comes_from_and_the_exit_codes
     assert "silently not store" in text
     assert "only from FYNO_API_KEY" in text
     assert "python -m fyno_pandas push users.csv --id-col user_id" in text
+    assert "--db env:VAR reads the URL, and so its\npassword, from the environment" in text
     for code in ("0 ", "1 ", "2 ", "130"):
         assert f"\n  {code}" in text
 

@@ -49,6 +49,7 @@ def entry_points() -> list[tuple[str, Any, str]]:
         ("fyno_pandas.push_plan", fyno_pandas.push_plan, "push_plan"),
         ("fyno_pandas.retry_failed", fyno_pandas.retry_failed, "retry_failed"),
         ("fyno_pandas.push_frames", fyno_pandas.push_frames, "push_frames"),
+        ("fyno_pandas.push_query", fyno_pandas.push_query, "push_query"),
         ("df.fyno.plan", df.fyno.plan, "plan"),
         ("df.fyno.push", df.fyno.push, "push"),
         ("df.fyno.retry_failed", df.fyno.retry_failed, "retry_failed"),
@@ -249,6 +250,10 @@ def test_the_cli_flags_keep_their_spelling_and_defaults() -> None:
         "--parse-dates",
         "--dtype",
         "--na-values",
+        "--sql",
+        "--sql-file",
+        "--db",
+        "--chunksize",
     } == set(actions)
     for spelling, default in TODAYS_FLAGS.items():
         assert actions[spelling].default == default, spelling
