@@ -58,6 +58,8 @@ def arrow_chunks(source: Any, rows: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
 def _chunks(source: Any, rows: int) -> Iterator[pd.DataFrame]:
     if isinstance(source, ds.Dataset):
         batches: Iterable[pa.RecordBatch] = source.to_batches(batch_size=rows)
+    elif isinstance(source, pa.RecordBatchReader):  # read as it is: a producer's own error
+        batches = source  # (a database's, say) reaches the caller, not Arrow's rewording
     else:
         batches = pa.RecordBatchReader.from_stream(source)
     start, held, count = 0, [], 0

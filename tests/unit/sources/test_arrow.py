@@ -10,7 +10,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from fyno_pandas.errors import FynoInputError
+from fyno_pandas.errors import FynoInputError, FynoSourceError
 from fyno_pandas.sources.arrow import arrow_chunks, is_arrow_source
 
 
@@ -65,5 +65,15 @@ def test_a_stream_that_fails_half_way_is_an_input_error_naming_it() -> None:
         raise pa.ArrowInvalid("the query failed half way")
 
     reader = pa.RecordBatchReader.from_batches(schema, batches())
-    with pytest.raises(FynoInputError, match="RecordBatchReader: Invalid: the query failed"):
+    with pytest.raises(FynoInputError, match="RecordBatchReader: the query failed half way"):
+        list(arrow_chunks(reader))
+
+
+def test_a_producer_s_own_error_reaches_the_caller_as_raised() -> None:
+    def batches():  # a database driver's error, already made one of ours by its source
+        yield users(2).to_batches()[0]
+        raise FynoSourceError("the query failed half way (password masked)")
+
+    reader = pa.RecordBatchReader.from_batches(users(1).schema, batches())
+    with pytest.raises(FynoSourceError, match="password masked"):
         list(arrow_chunks(reader))
