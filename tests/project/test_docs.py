@@ -31,6 +31,7 @@ import fyno_pandas
 from fyno_pandas.coercion.types import DTYPE_TABLE
 from fyno_pandas.options.model import OPTIONS
 from fyno_pandas.planning import build, issues
+from fyno_pandas.sources.polars import POLARS_DTYPES
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "fyno_pandas"
@@ -223,6 +224,14 @@ def test_the_dtype_table_is_generated_from_the_type_table(site: Path) -> None:
     assert rows[: len(DTYPE_TABLE)] == [
         (html.escape(rule.examples, quote=False), rule.fyno_type) for rule in DTYPE_TABLE.values()
     ]
+
+
+def test_the_polars_dtype_table_is_generated_from_its_declaration(site: Path) -> None:
+    page = (site / "topics" / "sources-polars.html").read_text(encoding="utf-8")
+    rows = re.findall(
+        r'<tr class="row-(?:odd|even)"><td><p>([^<]+)</p></td>\s*<td><p>([^<]+)<', page
+    )
+    assert rows == [(name, rule.fyno_type or "—") for name, rule in POLARS_DTYPES.items()]
 
 
 def test_the_api_reference_documents_every_public_name(site: Path) -> None:
