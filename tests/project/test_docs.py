@@ -242,7 +242,7 @@ def test_the_api_reference_documents_every_public_name(site: Path) -> None:
 
 
 def test_each_tutorial_is_rendered_with_its_saved_outputs(site: Path) -> None:
-    assert len(NOTEBOOKS) == 5
+    assert len(NOTEBOOKS) == 6
     for name in NOTEBOOKS:
         page = (site / "tutorials" / f"{name}.html").read_text(encoding="utf-8")
         assert page.count('class="cell_output') >= 5, f"{name}: outputs missing"
