@@ -211,7 +211,9 @@ class PolarsLazyFynoNamespace:
         """
         whole = _as_pandas_result(result).reset_index(drop=True)
         cleared = whole["mirror_clear"].to_numpy(dtype=bool)
-        ids = whole["distinct_id"][~whole["status"].eq("sent") & ~cleared].dropna().unique()
+        # a superset of what the retry resends (in_doubt too): it decides, on these rows
+        resent = whole["status"].isin(("failed", "pending", "in_doubt")).to_numpy(dtype=bool)
+        ids = whole["distinct_id"][resent & ~cleared].dropna().unique()
         rows = np.flatnonzero(whole["distinct_id"].isin(ids).to_numpy(dtype=bool) | cleared)
         wanted = self._frame.filter(pl.col(id_col).cast(pl.String).is_in(ids.tolist()))
         part = whole.iloc[rows]
