@@ -113,3 +113,25 @@ def test_retry_failed_resends_a_polars_frames_failed_rows_once(lazy: bool) -> No
     assert {uid: held[uid].get("credits") for uid in failed} == {  # added once
         uid: credits[uid] for uid in failed
     }
+
+
+def test_a_lazy_mirror_push_clears_the_leavers_once_after_its_last_batch(tmp_path: Path) -> None:
+    ids = [f"u{i}" for i in range(6)]
+    with FynoEmulator(seed=0) as fyno:
+        options = {
+            "wsid": fyno.wsid,
+            "api_key": fyno.api_key,
+            "endpoint": fyno.endpoint,
+            "ledger": tmp_path / "ledger.sqlite",
+            "preview": False,
+            "progress": False,
+        }
+        pl.LazyFrame({"uid": ids, "segment": "churn-risk"}).fyno.push("uid", **options)
+        stayers = pl.LazyFrame({"uid": ids[:4], "segment": "churn-risk"})
+        result = stayers.fyno.push("uid", mirror=True, **options)
+        held = fyno.profiles
+    assert result.filter(pl.col("mirror_clear"))["distinct_id"].to_list() == ids[4:]
+    assert {uid: held[uid].get("segment") for uid in ids} == {
+        **dict.fromkeys(ids[:4], "churn-risk"),
+        **dict.fromkeys(ids[4:]),
+    }
