@@ -35,6 +35,7 @@ from .pipeline import retry
 from .pipeline.chunks import push_chunks
 from .pipeline.request import PushRequest
 from .pipeline.workflow import plan_frame, push_frame
+from .planning.issues import ISSUE_COLUMNS
 from .planning.plan import PushPlan
 from .results.columns import STATUSES
 from .sources.arrow import arrow_chunks, arrow_frame
@@ -156,7 +157,7 @@ class PolarsLazyFynoNamespace:
         Returns
         -------
         pandas.DataFrame
-            The issues of every batch (columns row, column, value, rule, action, message;
+            The issues of every batch (the columns of ``plan.issues``;
             ``row`` is the row's position in the frame). ``.attrs["fyno"]`` holds ``types``
             (what every batch is held to) and ``issues`` (counts per rule).
         """
@@ -167,10 +168,11 @@ class PolarsLazyFynoNamespace:
             planned = plan_frame(chunk, id_col, dataclasses.replace(request, plan=held))
             types = {**planned.fyno_types, **types}
             found.append(planned.issues)
-        issues = pd.concat(found, ignore_index=True) if found else pd.DataFrame()
+        empty = pd.DataFrame({column: pd.Series(dtype=object) for column in ISSUE_COLUMNS})
+        issues = pd.concat(found, ignore_index=True) if found else empty
         issues.attrs["fyno"] = {
             "types": types,
-            "issues": issues["rule"].value_counts().to_dict() if found else {},
+            "issues": issues["rule"].value_counts().to_dict(),
         }
         return issues
 

@@ -12,6 +12,7 @@ import pytest
 
 import fyno_pandas.polars  # noqa: F401  (registers pl_df.fyno)
 from fyno_pandas.errors import FynoInputError
+from fyno_pandas.planning.issues import ISSUE_COLUMNS
 from fyno_pandas.sources.arrow import CHUNK_ROWS
 from fyno_pandas.sources.polars import POLARS_DTYPES, batch_stream, polars_table_markdown
 
@@ -109,3 +110,10 @@ def test_the_table_is_markdown_with_a_row_per_dtype() -> None:
     lines = polars_table_markdown().splitlines()
     assert len(lines) == 2 + len(POLARS_DTYPES)
     assert lines[2 + [*POLARS_DTYPES].index("Int128")].startswith("| Int128 | string |")
+
+
+def test_a_lazy_plan_of_no_rows_has_the_issue_columns() -> None:
+    lazy = pl.LazyFrame({"uid": ["a"], "n": [1]}).filter(pl.col("n") > 5)
+    issues = lazy.fyno.plan("uid")
+    assert list(issues.columns) == ISSUE_COLUMNS
+    assert issues.attrs["fyno"] == {"types": {}, "issues": {}}
