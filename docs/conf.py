@@ -16,6 +16,7 @@ sys.path[:0] = [str(DOCS.parent), str(DOCS / "_ext")]
 import fyno_pandas  # noqa: E402
 from fyno_pandas.coercion.types import dtype_table_markdown  # noqa: E402
 from fyno_pandas.options.docs import options_table_markdown  # noqa: E402
+from fyno_pandas.sources.polars import polars_table_markdown  # noqa: E402
 
 project = "fyno_pandas"
 author = "the fyno_pandas authors"
@@ -64,6 +65,7 @@ def _api_sections() -> dict[str, str]:
 myst_substitutions = {
     "options_table": options_table_markdown(),
     "dtype_table": dtype_table_markdown(),
+    "polars_dtype_table": polars_table_markdown(),
     **_api_sections(),
 }
 

@@ -31,6 +31,7 @@ import fyno_pandas
 from fyno_pandas.coercion.types import DTYPE_TABLE
 from fyno_pandas.options.model import OPTIONS
 from fyno_pandas.planning import build, issues
+from fyno_pandas.sources.polars import POLARS_DTYPES
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "fyno_pandas"
@@ -225,6 +226,14 @@ def test_the_dtype_table_is_generated_from_the_type_table(site: Path) -> None:
     ]
 
 
+def test_the_polars_dtype_table_is_generated_from_its_declaration(site: Path) -> None:
+    page = (site / "topics" / "sources-polars.html").read_text(encoding="utf-8")
+    rows = re.findall(
+        r'<tr class="row-(?:odd|even)"><td><p>([^<]+)</p></td>\s*<td><p>([^<]+)<', page
+    )
+    assert rows == [(name, rule.fyno_type or "—") for name, rule in POLARS_DTYPES.items()]
+
+
 def test_the_api_reference_documents_every_public_name(site: Path) -> None:
     ids = _ids(site / "api.html")
     public = [f"fyno_pandas.{name}" for name in fyno_pandas.__all__ if name != "__version__"]
@@ -233,7 +242,7 @@ def test_the_api_reference_documents_every_public_name(site: Path) -> None:
 
 
 def test_each_tutorial_is_rendered_with_its_saved_outputs(site: Path) -> None:
-    assert len(NOTEBOOKS) == 5
+    assert len(NOTEBOOKS) == 6
     for name in NOTEBOOKS:
         page = (site / "tutorials" / f"{name}.html").read_text(encoding="utf-8")
         assert page.count('class="cell_output') >= 5, f"{name}: outputs missing"

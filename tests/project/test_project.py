@@ -85,7 +85,7 @@ def test_public_api_is_exported_and_typed():
 def test_import_is_light():
     code = (
         "import sys, fyno_pandas\n"
-        "heavy = {'ipywidgets', 'IPython', 'dask', 'distributed', 'tqdm.notebook'}\n"
+        "heavy = {'ipywidgets', 'IPython', 'dask', 'distributed', 'polars', 'tqdm.notebook'}\n"
         "heavy &= set(sys.modules)\n"
         "print(sorted(heavy))"
     )

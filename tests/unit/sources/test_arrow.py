@@ -77,3 +77,23 @@ def test_a_producer_s_own_error_reaches_the_caller_as_raised() -> None:
     reader = pa.RecordBatchReader.from_batches(users(1).schema, batches())
     with pytest.raises(FynoSourceError, match="password masked"):
         list(arrow_chunks(reader))
+
+
+def test_view_layouts_nested_in_lists_and_structs_convert_as_their_large_layouts() -> None:
+    # what a Polars frame exports: string_view, also inside its lists and structs
+    table = pa.table(
+        {
+            "uid": pa.array(["a", "b"], pa.string_view()),
+            "tags": pa.array([["x", "y"], None], pa.list_(pa.string_view())),
+            "blobs": pa.array([[b"x"], []], pa.large_list(pa.binary_view())),
+            "pair": pa.array([["p", "q"], ["r", "s"]], pa.list_(pa.string_view(), 2)),
+            "who": pa.array([{"n": "x"}, None], pa.struct([("n", pa.string_view())])),
+        }
+    )
+    (chunk,) = arrow_chunks(OnlyTheProtocol(table))
+    assert chunk["uid"].tolist() == ["a", "b"]
+    assert list(chunk["tags"][0]) == ["x", "y"]
+    assert chunk["tags"][1] is None
+    assert [list(v) for v in chunk["blobs"]] == [[b"x"], []]
+    assert list(chunk["pair"][1]) == ["r", "s"]
+    assert chunk["who"].tolist() == [{"n": "x"}, None]
