@@ -1,0 +1,162 @@
+"""fyno_pandas.spark.push: a PySpark DataFrame streamed to the driver, or pushed by executors.
+
+One local SparkSession (``local[2]``, bound to loopback, no UI) serves every test: it starts in
+seconds, not milliseconds. Its session time zone is not UTC, so an instant that took the zone
+for a wall time (or the reverse) stores a different value than the pandas push.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_sources import ROWS, segment
+
+import fyno_pandas
+from fyno_pandas import FynoInputError
+from fyno_pandas.emulator import FynoEmulator
+
+
+def _missing() -> str | None:
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        return "pyspark is not installed: pip install 'fyno_pandas[spark]'"
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        return "Java is not installed (Spark needs it): apt-get install openjdk-17-jre-headless"
+    return None
+
+
+pytestmark = [
+    pytest.mark.skipif(_missing() is not None, reason=str(_missing())),
+    # PySpark's own notice on pandas 3, which these tests (Arrow only) do not depend on
+    pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning"),
+]
+
+ZONE = "Asia/Kolkata"  # +05:30: neither UTC nor a whole number of hours away
+QUIET = {"preview": False, "progress": False, "batch_size": 100}
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    from pyspark.sql import SparkSession
+
+    os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
+    os.environ["PYSPARK_PYTHON"] = sys.executable  # the executors' Python: this venv's
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("fyno_pandas tests")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.sql.session.timeZone", ZONE)
+        # several Arrow batches per partition
+        .config("spark.sql.execution.arrow.maxRecordsPerBatch", "200")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+def spark_segment(spark: Any, drop: tuple[str, ...] = ()) -> tuple[pd.DataFrame, Any]:
+    """The sources' segment as pandas and as a Spark DataFrame: its naive column a
+    ``TIMESTAMP_NTZ``, its aware one a ``TIMESTAMP`` (an instant)."""
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    table = segment().drop_columns(list(drop))
+    sdf = spark.createDataFrame(table, schema=from_arrow_schema(table.schema))
+    assert sdf.rdd.getNumPartitions() == 2
+    return table.to_pandas(), sdf
+
+
+def pushed(push: Callable[..., Any], **options: Any) -> tuple[dict, Any]:
+    """What a fresh emulator holds after ``push(**where, **options)``, and the result."""
+    with FynoEmulator(seed=0) as fyno:
+        where = {"wsid": fyno.wsid, "api_key": fyno.api_key, "endpoint": fyno.endpoint}
+        result = push(**where, **options, **QUIET)
+        return fyno.profiles, result
+
+
+def spark_push(sdf: Any, cluster: bool) -> Callable[..., Any]:
+    return lambda **kw: fyno_pandas.spark.push(sdf, "uid", cluster=cluster, **kw)
+
+
+def test_streamed_spark_stores_what_a_pandas_push_of_its_rows_stores(spark: Any) -> None:
+    import fyno_pandas.spark
+
+    df, sdf = spark_segment(spark)
+    adds = {"ops": {"credits": "add"}}
+    expected, _ = pushed(lambda **kw: fyno_pandas.push(df, "uid", **kw), **adds)
+    held, result = pushed(spark_push(sdf, cluster=False), **adds)
+    assert result.index.tolist() == list(range(ROWS))
+    assert result["distinct_id"].tolist() == df["uid"].tolist()
+    assert result.attrs["fyno"]["chunks"] == 1
+    assert held == expected
+    assert len(held) == ROWS
+
+
+def test_cluster_mode_stores_what_a_pandas_push_of_its_rows_stores(spark: Any) -> None:
+    import fyno_pandas.spark
+
+    df, sdf = spark_segment(spark, drop=("credits",))
+    expected, _ = pushed(lambda **kw: fyno_pandas.push(df, "uid", **kw))
+    held, result = pushed(spark_push(sdf, cluster=True))
+    assert isinstance(result, pd.DataFrame)
+    assert result.index.tolist() == list(range(ROWS))
+    assert result["distinct_id"].tolist() == df["uid"].tolist()
+    # the first rows' seeds fixed the new types from the driver, into the same default ledger
+    # the executors were given: those rows are acknowledged there before their partition runs
+    assert set(result["status"]) <= {"sent", "unchanged"}
+    assert result.attrs["fyno"]["partitions"] == 2
+    assert set(result.attrs["fyno"]["types"]) == set(df.columns) - {"uid"}
+    assert held == expected
+
+
+@pytest.mark.parametrize("cluster", [False, True], ids=["streamed", "cluster"])
+def test_a_doubles_nan_and_null_both_reach_the_plan_as_missing(spark: Any, cluster: bool) -> None:
+    from pyspark.sql import functions as F  # noqa: N812
+
+    import fyno_pandas.spark
+
+    rows = [("a", 1.5), ("b", float("nan")), ("c", None), ("d", 2.0)]
+    sdf = spark.createDataFrame(rows, "uid string, score double")
+    kinds = sdf.select(F.isnan("score").alias("nan"), F.isnull("score").alias("null")).collect()
+    both = [(False, False), (True, False), (False, True), (False, False)]
+    assert [(k.nan, k.null) for k in kinds] == both  # Spark holds a NaN and a null
+    df = pd.DataFrame({"uid": ["a", "b", "c", "d"], "score": [1.5, np.nan, np.nan, 2.0]})
+    expected, _ = pushed(lambda **kw: fyno_pandas.push(df, "uid", **kw))
+    held, result = pushed(spark_push(sdf, cluster))
+    assert held == expected
+    assert "score" not in held.get("b", {})
+    assert "score" not in held.get("c", {})
+    assert len(result) == 4
+
+
+@pytest.mark.parametrize(
+    ("options", "column", "match"),
+    [
+        ({"ops": {"credits": "add"}}, "credits", "column 'credits' is an add"),
+        ({"ops": {"tags": "append"}}, "tags", "column 'tags' is an append"),
+        ({"mirror": True}, None, "mirror=True is refused on a Spark cluster"),
+    ],
+)
+def test_cluster_mode_refuses_what_a_retried_task_would_repeat_before_sending(
+    spark: Any, options: dict[str, Any], column: str | None, match: str
+) -> None:
+    import fyno_pandas.spark
+
+    _, sdf = spark_segment(spark)
+    with FynoEmulator(seed=0) as fyno:
+        where = {"wsid": fyno.wsid, "api_key": fyno.api_key, "endpoint": fyno.endpoint}
+        with pytest.raises(FynoInputError, match=match) as refused:
+            fyno_pandas.spark.push(sdf, "uid", cluster=True, **where, **options, **QUIET)
+        assert fyno.requests == []
+    assert refused.value.column == column
