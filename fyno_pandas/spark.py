@@ -33,8 +33,10 @@ import pyarrow as pa
 from pyspark.sql import DataFrame
 from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
 
+from .client.config import FynoConfig
+from .client.http import auth_error
 from .display.outcome import report
-from .errors import FynoInputError
+from .errors import FynoAuthError, FynoInputError
 from .options.docs import takes
 from .pipeline.chunks import push_chunks
 from .pipeline.cluster import prepared, refuse_on_a_cluster, shared
@@ -50,6 +52,8 @@ __all__ = ["arrow_reader", "push"]
 _CARRIER = "arrow binary"
 #: The result's columns as Spark declares them, and as Arrow carries them back.
 _RESULT = from_arrow_schema(pa.schema(arrow_types()))
+#: The statuses of a refused key (`fyno_pandas.client.http.auth_error`).
+_REFUSALS = (401, 403)
 _FIRST_ROWS = f"the first {CHUNK_ROWS:,} rows"
 _STREAM_INSTEAD = "fyno_pandas.spark.push(sdf, id_col, mirror=True)"
 
@@ -87,6 +91,10 @@ def push(sdf: DataFrame, id_col: Any, cluster: bool = False, *, request: PushReq
     """
     if cluster:
         return _push_on_executors(sdf, id_col, request)
+    return _streamed(sdf, id_col, request)
+
+
+def _streamed(sdf: DataFrame, id_col: Any, request: PushRequest) -> Any:
     outcome = push_chunks(_chunks(sdf), id_col, request)
     report(outcome, request.send.progress)
     return outcome
@@ -126,8 +134,8 @@ def _push_on_executors(sdf: DataFrame, id_col: Any, request: PushRequest) -> pd.
     """Types fixed here, then each partition pushed where it is computed; the result here."""
     _refuse_on_spark(sdf, request)
     first = next(_chunks(sdf), None)
-    if first is None:
-        first = pd.DataFrame({name: pd.Series(dtype=object) for name in sdf.columns})
+    if first is None:  # no rows: no type to fix, nothing for an executor to push
+        return _streamed(sdf, id_col, request)
     request = prepared(plan_frame(first, id_col, request), request, _FIRST_ROWS)
     slots = sdf.sparkSession.sparkContext.defaultParallelism
     partitions = sdf.rdd.getNumPartitions()
@@ -146,8 +154,20 @@ def _push_on_executors(sdf: DataFrame, id_col: Any, request: PushRequest) -> pd.
         "rows_per_s": round(len(result) / elapsed, 1) if elapsed > 0 else None,
         "destination": request.config.label,
     }
+    _raise_refused(result, request.config)
     report(result, request.send.progress)
     return result
+
+
+def _raise_refused(result: pd.DataFrame, config: FynoConfig) -> None:
+    """Raise `FynoAuthError` once here when Fyno refused the key to an executor (its rows say
+    so; Fyno's own words are in their ``error``), carrying the rows of every partition."""
+    refused = result[result["http_status"].isin(_REFUSALS) & (result["status"] == "failed")]
+    if len(refused):
+        first = refused.iloc[0]
+        error = auth_error(int(first["http_status"]), None, config, first["request_id"])
+        error.with_result(result)
+        raise error
 
 
 def _refuse_on_spark(sdf: DataFrame, request: PushRequest) -> None:
@@ -180,7 +200,10 @@ def _push_partition(
     if first is None:
         return
     rows = pa.RecordBatchReader.from_batches(first.schema, itertools.chain([first], batches))
-    result = push_chunks(rows, id_col, request)
+    try:
+        result = push_chunks(rows, id_col, request)
+    except FynoAuthError as refused:  # said once on the driver (`_refused`), not per task
+        result = refused.result
     table = pa.Table.from_pandas(result, preserve_index=False)
     yield from table.cast(to_arrow_schema(_RESULT)).to_batches()
 

@@ -19,7 +19,7 @@ import pytest
 from test_sources import ROWS, segment
 
 import fyno_pandas
-from fyno_pandas import FynoInputError
+from fyno_pandas import FynoAuthError, FynoInputError
 from fyno_pandas.emulator import FynoEmulator
 
 
@@ -113,8 +113,9 @@ def test_cluster_mode_stores_what_a_pandas_push_of_its_rows_stores(spark: Any) -
     assert result.index.tolist() == list(range(ROWS))
     assert result["distinct_id"].tolist() == df["uid"].tolist()
     # the first rows' seeds fixed the new types from the driver, into the same default ledger
-    # the executors were given: those rows are acknowledged there before their partition runs
-    assert set(result["status"]) <= {"sent", "unchanged"}
+    # the executors were given: the one row whose every value was a seed is acknowledged there
+    # before its partition runs
+    assert result["status"].value_counts().to_dict() == {"sent": ROWS - 1, "unchanged": 1}
     assert result.attrs["fyno"]["partitions"] == 2
     assert set(result.attrs["fyno"]["types"]) == set(df.columns) - {"uid"}
     assert held == expected
@@ -160,3 +161,34 @@ def test_cluster_mode_refuses_what_a_retried_task_would_repeat_before_sending(
             fyno_pandas.spark.push(sdf, "uid", cluster=True, **where, **options, **QUIET)
         assert fyno.requests == []
     assert refused.value.column == column
+
+
+def test_a_key_the_executors_find_refused_reaches_the_driver_as_one_clear_error(
+    spark: Any,
+) -> None:
+    """The types are named, so no seed checks the key on the driver: the executors' pushes are
+    refused, each after its first request."""
+    import fyno_pandas.spark
+
+    sdf = spark.createDataFrame([(f"u{i}", "pro") for i in range(6)], "uid string, plan string")
+    with FynoEmulator(seed=0) as fyno:
+        wrong = {"wsid": fyno.wsid, "api_key": "wrong-key-91ab", "endpoint": fyno.endpoint}
+        with pytest.raises(FynoAuthError, match="check the API key and workspace") as caught:
+            fyno_pandas.spark.push(
+                sdf, "uid", cluster=True, schema={"plan": "string"}, ledger=False, **wrong, **QUIET
+            )
+    assert caught.value.status == 401
+    assert "wrong-key-91ab" not in str(caught.value)
+    assert set(caught.value.result["status"]) <= {"failed", "pending"}
+
+
+@pytest.mark.parametrize("cluster", [False, True], ids=["streamed", "cluster"])
+def test_a_frame_with_no_rows_sends_nothing(spark: Any, cluster: bool) -> None:
+    import fyno_pandas.spark
+
+    sdf = spark.createDataFrame([], "uid string, plan string")
+    with FynoEmulator(seed=0) as fyno:
+        where = {"wsid": fyno.wsid, "api_key": fyno.api_key, "endpoint": fyno.endpoint}
+        result = fyno_pandas.spark.push(sdf, "uid", cluster=cluster, **where, **QUIET)
+        assert fyno.requests == []
+    assert len(result) == 0

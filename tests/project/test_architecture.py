@@ -60,7 +60,7 @@ RULES: dict[str, tuple[str, frozenset[str]]] = {
         ("cli", ENTRY, "errors options results files display pipeline emulator"),
         ("accessor", ENTRY, "pipeline"),
         ("dask", ENTRY, "errors options planning results client ledger sending display pipeline"),
-        ("spark", ENTRY, "errors options planning results sources display pipeline"),
+        ("spark", ENTRY, "errors options planning results client sources display pipeline"),
         ("__main__", ENTRY, "cli"),
     )
 }
