@@ -13,7 +13,10 @@ local mode the JVM runs the executors too):
   ``pandas.DataFrame.from_records``;
 - ``arrow``: `fyno_pandas.spark.arrow_reader` (``mapInArrow`` batches as Arrow IPC cells,
   ``toLocalIterator(prefetchPartitions=True)``) through `fyno_pandas.sources.arrow.arrow_chunks`;
-- ``whole``: ``toArrow()`` (the whole table on the driver at once), for scale.
+- ``whole``: ``toArrow()`` (the whole table on the driver at once), for scale;
+- ``push``: the whole of a streamed `fyno_pandas.spark.push` to the emulator (run as a
+  subprocess, ``common.start_emulator``), ``batch_size=500``, no ledger: the rows/s are then the
+  push's, bound by the emulator sharing these cores.
 """
 
 from __future__ import annotations
@@ -29,7 +32,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-CANDIDATES = ("rows", "arrow", "whole")
+from common import start_emulator
+
+CANDIDATES = ("rows", "arrow", "whole", "push")
 CHUNK_ROWS = 100_000
 
 
@@ -90,7 +95,13 @@ def measure(candidate: str, rows: int) -> dict[str, float]:
     sdf = frame(spark, rows)
     frame(spark, 1000).count()  # the JVM warmed up, outside the timing
     start = time.perf_counter()
-    seen = sum(len(chunk) for chunk in chunks(candidate, sdf))
+    if candidate == "push":
+        import fyno_pandas.spark
+
+        quiet = {"preview": False, "progress": False, "ledger": False}
+        seen = len(fyno_pandas.spark.push(sdf, "uid", batch_size=500, **quiet))
+    else:
+        seen = sum(len(chunk) for chunk in chunks(candidate, sdf))
     seconds = time.perf_counter() - start
     assert seen == rows, (candidate, seen)
     return {
@@ -108,14 +119,23 @@ def main() -> None:
     if args.candidate:
         print(json.dumps(measure(args.candidate, args.rows)))
         return
-    for candidate in CANDIDATES:
-        run = [sys.executable, __file__, "--rows", str(args.rows), "--candidate", candidate]
-        out = subprocess.run(run, capture_output=True, text=True, check=True).stdout
-        figures = json.loads(out.strip().splitlines()[-1])
-        print(
-            f"{candidate:6} {figures['rows_per_s']:>10,.0f} rows/s   driver peak "
-            f"{figures['driver_peak_mb']:6.0f} MB   JVM peak {figures['jvm_peak_mb']:6.0f} MB"
-        )
+    emulator, settings = start_emulator()
+    try:
+        for candidate in CANDIDATES:
+            report(candidate, args.rows, {**os.environ, **settings})
+    finally:
+        emulator.terminate()
+        emulator.wait()
+
+
+def report(candidate: str, rows: int, env: dict[str, str]) -> None:
+    run = [sys.executable, __file__, "--rows", str(rows), "--candidate", candidate]
+    out = subprocess.run(run, capture_output=True, text=True, check=True, env=env).stdout
+    figures = json.loads(out.strip().splitlines()[-1])
+    print(
+        f"{candidate:6} {figures['rows_per_s']:>10,.0f} rows/s   driver peak "
+        f"{figures['driver_peak_mb']:6.0f} MB   JVM peak {figures['jvm_peak_mb']:6.0f} MB"
+    )
 
 
 if __name__ == "__main__":
