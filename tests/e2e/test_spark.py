@@ -11,6 +11,7 @@ import os
 import shutil
 import sys
 from collections.abc import Callable, Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -192,3 +193,14 @@ def test_a_frame_with_no_rows_sends_nothing(spark: Any, cluster: bool) -> None:
         result = fyno_pandas.spark.push(sdf, "uid", cluster=cluster, **where, **QUIET)
         assert fyno.requests == []
     assert len(result) == 0
+
+
+def test_cluster_mode_refuses_speculation_before_anything_is_read() -> None:
+    """A stand-in frame that cannot be read: the refusal must come first."""
+    import fyno_pandas.spark
+
+    context = SimpleNamespace(getConf=lambda: {"spark.speculation": "true"})
+    unread = SimpleNamespace(columns=["uid"], sparkSession=SimpleNamespace(sparkContext=context))
+    with pytest.raises(FynoInputError, match=r"spark\.speculation=true") as refused:
+        fyno_pandas.spark.push(unread, "uid", cluster=True, wsid="W", api_key="k", **QUIET)
+    assert refused.value.rule == "cluster_speculation"
