@@ -15,8 +15,9 @@ local mode the JVM runs the executors too):
   ``toLocalIterator(prefetchPartitions=True)``) through `fyno_pandas.sources.arrow.arrow_chunks`;
 - ``whole``: ``toArrow()`` (the whole table on the driver at once), for scale;
 - ``push``: the whole of a streamed `fyno_pandas.spark.push` to the emulator (run as a
-  subprocess, ``common.start_emulator``), ``batch_size=500``, no ledger: the rows/s are then the
-  push's, bound by the emulator sharing these cores.
+  subprocess, ``common.start_emulator``), ``batch_size=500``, no ledger, the result written to
+  a Parquet file (``output=``, so the driver holds no result): the rows/s are then the push's,
+  bound by the emulator sharing these cores.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -99,7 +101,10 @@ def measure(candidate: str, rows: int) -> dict[str, float]:
         import fyno_pandas.spark
 
         quiet = {"preview": False, "progress": False, "ledger": False}
-        seen = len(fyno_pandas.spark.push(sdf, "uid", batch_size=500, **quiet))
+        with tempfile.TemporaryDirectory() as folder:
+            output = Path(folder) / "result.parquet"
+            summary = fyno_pandas.spark.push(sdf, "uid", batch_size=500, output=output, **quiet)
+        seen = summary["sent"]
     else:
         seen = sum(len(chunk) for chunk in chunks(candidate, sdf))
     seconds = time.perf_counter() - start
@@ -115,13 +120,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--candidate", choices=CANDIDATES)
+    parser.add_argument("--only", nargs="+", choices=CANDIDATES, default=CANDIDATES)
     args = parser.parse_args()
     if args.candidate:
         print(json.dumps(measure(args.candidate, args.rows)))
         return
     emulator, settings = start_emulator()
     try:
-        for candidate in CANDIDATES:
+        for candidate in args.only:
             report(candidate, args.rows, {**os.environ, **settings})
     finally:
         emulator.terminate()

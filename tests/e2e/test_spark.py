@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterator
 from types import SimpleNamespace
 from typing import Any
@@ -78,12 +79,17 @@ def spark_segment(spark: Any, drop: tuple[str, ...] = ()) -> tuple[pd.DataFrame,
     return table.to_pandas(), sdf
 
 
-def pushed(push: Callable[..., Any], **options: Any) -> tuple[dict, Any]:
-    """What a fresh emulator holds after ``push(**where, **options)``, and the result."""
+def pushed(push: Callable[..., Any], **options: Any) -> tuple[dict, Any, Counter[str]]:
+    """What a fresh emulator holds after ``push(**where, **options)``, the result, and how many
+    requests named each user."""
     with FynoEmulator(seed=0) as fyno:
         where = {"wsid": fyno.wsid, "api_key": fyno.api_key, "endpoint": fyno.endpoint}
         result = push(**where, **options, **QUIET)
-        return fyno.profiles, result
+        bodies = [r["body"] for r in fyno.requests]
+        named = Counter(
+            update["distinct_id"] for body in bodies for update in body.get("batch", [body])
+        )
+        return fyno.profiles, result, named
 
 
 def spark_push(sdf: Any, cluster: bool) -> Callable[..., Any]:
@@ -95,8 +101,8 @@ def test_streamed_spark_stores_what_a_pandas_push_of_its_rows_stores(spark: Any)
 
     df, sdf = spark_segment(spark)
     adds = {"ops": {"credits": "add"}}
-    expected, _ = pushed(lambda **kw: fyno_pandas.push(df, "uid", **kw), **adds)
-    held, result = pushed(spark_push(sdf, cluster=False), **adds)
+    expected, _, _ = pushed(lambda **kw: fyno_pandas.push(df, "uid", **kw), **adds)
+    held, result, _ = pushed(spark_push(sdf, cluster=False), **adds)
     assert result.index.tolist() == list(range(ROWS))
     assert result["distinct_id"].tolist() == df["uid"].tolist()
     assert result.attrs["fyno"]["chunks"] == 1
@@ -108,8 +114,8 @@ def test_cluster_mode_stores_what_a_pandas_push_of_its_rows_stores(spark: Any) -
     import fyno_pandas.spark
 
     df, sdf = spark_segment(spark, drop=("credits",))
-    expected, _ = pushed(lambda **kw: fyno_pandas.push(df, "uid", **kw))
-    held, result = pushed(spark_push(sdf, cluster=True))
+    expected, _, _ = pushed(lambda **kw: fyno_pandas.push(df, "uid", **kw))
+    held, result, named = pushed(spark_push(sdf, cluster=True))
     assert isinstance(result, pd.DataFrame)
     assert result.index.tolist() == list(range(ROWS))
     assert result["distinct_id"].tolist() == df["uid"].tolist()
@@ -118,6 +124,10 @@ def test_cluster_mode_stores_what_a_pandas_push_of_its_rows_stores(spark: Any) -
     # before its partition runs
     assert result["status"].value_counts().to_dict() == {"sent": ROWS - 1, "unchanged": 1}
     assert result.attrs["fyno"]["partitions"] == 2
+    # each partition sent once: a user is named by its row's request, and the few seed rows by
+    # their seeds' requests too (a row whose seeds were all it held, by those alone)
+    assert set(named) == set(df["uid"])
+    assert sum(named.values()) - len(named) < len(df.columns)
     assert set(result.attrs["fyno"]["types"]) == set(df.columns) - {"uid"}
     assert held == expected
 
@@ -134,8 +144,8 @@ def test_a_doubles_nan_and_null_both_reach_the_plan_as_missing(spark: Any, clust
     both = [(False, False), (True, False), (False, True), (False, False)]
     assert [(k.nan, k.null) for k in kinds] == both  # Spark holds a NaN and a null
     df = pd.DataFrame({"uid": ["a", "b", "c", "d"], "score": [1.5, np.nan, np.nan, 2.0]})
-    expected, _ = pushed(lambda **kw: fyno_pandas.push(df, "uid", **kw))
-    held, result = pushed(spark_push(sdf, cluster))
+    expected, _, _ = pushed(lambda **kw: fyno_pandas.push(df, "uid", **kw))
+    held, result, _ = pushed(spark_push(sdf, cluster))
     assert held == expected
     assert "score" not in held.get("b", {})
     assert "score" not in held.get("c", {})
