@@ -62,9 +62,9 @@ _STREAM_INSTEAD = "fyno_pandas.spark.push(sdf, id_col, mirror=True)"
 def push(sdf: DataFrame, id_col: Any, cluster: bool = False, *, request: PushRequest) -> Any:
     """Push a PySpark DataFrame's rows; see the module docstring for where they are sent from.
 
-    The options are those of `fyno_pandas.push_frames`. With ``cluster=True`` the ledger must
-    be a path, None or False: each executor opens it itself (None: the executor's default
-    file, so use a shared ``FYNO_PANDAS_HOME`` or False).
+    The options are those of `fyno_pandas.push_frames`. With ``cluster=True`` each executor
+    opens the ledger file itself, at the path chosen here (by default this process's default
+    file): on a cluster, name a path on a disk every executor shares, or pass False.
 
     Parameters
     ----------

@@ -49,23 +49,24 @@ QUIET = {"preview": False, "progress": False, "batch_size": 100}
 def spark() -> Iterator[Any]:
     from pyspark.sql import SparkSession
 
-    os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
-    os.environ["PYSPARK_PYTHON"] = sys.executable  # the executors' Python: this venv's
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("fyno_pandas tests")
-        .config("spark.driver.bindAddress", "127.0.0.1")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.sql.session.timeZone", ZONE)
-        # several Arrow batches per partition
-        .config("spark.sql.execution.arrow.maxRecordsPerBatch", "200")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("SPARK_LOCAL_IP", "127.0.0.1")
+        env.setenv("PYSPARK_PYTHON", sys.executable)  # the executors' Python: this venv's
+        session = (
+            SparkSession.builder.master("local[2]")
+            .appName("fyno_pandas tests")
+            .config("spark.driver.bindAddress", "127.0.0.1")
+            .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            .config("spark.sql.shuffle.partitions", "2")
+            .config("spark.sql.session.timeZone", ZONE)
+            # several Arrow batches per partition
+            .config("spark.sql.execution.arrow.maxRecordsPerBatch", "200")
+            .getOrCreate()
+        )
+        session.sparkContext.setLogLevel("ERROR")
+        yield session
+        session.stop()
 
 
 def spark_segment(spark: Any, drop: tuple[str, ...] = ()) -> tuple[pd.DataFrame, Any]:
