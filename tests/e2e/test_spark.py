@@ -215,3 +215,19 @@ def test_cluster_mode_refuses_speculation_before_anything_is_read() -> None:
     with pytest.raises(FynoInputError, match=r"spark\.speculation=true") as refused:
         fyno_pandas.spark.push(unread, "uid", cluster=True, wsid="W", api_key="k", **QUIET)
     assert refused.value.rule == "cluster_speculation"
+
+
+def test_cluster_mode_shares_max_rps_out_over_the_task_slots(spark: Any) -> None:
+    """Two slots at once, each held to half of max_rps: together under a Fyno that answers 429
+    above max_rps, where each at the whole max_rps would be over it."""
+    import fyno_pandas.spark
+
+    sdf = spark.createDataFrame([(f"u{i:02d}", i) for i in range(60)], "uid string, n bigint")
+    with FynoEmulator(seed=0) as fyno:
+        fyno.configure(rate_limit=30)
+        where = {"wsid": fyno.wsid, "api_key": fyno.api_key, "endpoint": fyno.endpoint}
+        options = {"max_rps": 20, "batch_size": 1, "ledger": False, "schema": {"n": "number"}}
+        result = fyno_pandas.spark.push(sdf, "uid", cluster=True, **where, **QUIET | options)
+        statuses = Counter(r["status"] for r in fyno.requests)
+    assert (result["status"] == "sent").all()
+    assert statuses == {202: 60}  # none answered 429
