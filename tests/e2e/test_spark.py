@@ -12,6 +12,7 @@ import shutil
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -231,3 +232,23 @@ def test_cluster_mode_shares_max_rps_out_over_the_task_slots(spark: Any) -> None
         statuses = Counter(r["status"] for r in fyno.requests)
     assert (result["status"] == "sent").all()
     assert statuses == {202: 60}  # none answered 429
+
+
+def test_streamed_mirror_clears_the_leavers_once_after_the_last_partition(
+    spark: Any, tmp_path: Path
+) -> None:
+    import fyno_pandas.spark
+
+    def users(ids: list[int]) -> Any:
+        return spark.createDataFrame(
+            [(f"u{i}", "churn_risk") for i in ids], "uid string, seg string"
+        )
+
+    with FynoEmulator(seed=0) as fyno:
+        where = {"wsid": fyno.wsid, "api_key": fyno.api_key, "endpoint": fyno.endpoint}
+        options = {**where, "ledger": tmp_path / "ledger.sqlite", **QUIET}
+        fyno_pandas.spark.push(users([0, 1, 2, 3, 4, 5]), "uid", **options)
+        result = fyno_pandas.spark.push(users([0, 2, 3, 5]), "uid", mirror=True, **options)
+        profiles = fyno.profiles
+    assert {u for u, held in profiles.items() if held} == {"u0", "u2", "u3", "u5"}
+    assert result["mirror_clear"].tolist() == [False] * 4 + [True] * 2
