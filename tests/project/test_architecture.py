@@ -61,6 +61,7 @@ RULES: dict[str, tuple[str, frozenset[str]]] = {
         ("accessor", ENTRY, "pipeline"),
         ("dask", ENTRY, "errors options planning results client ledger sending display pipeline"),
         ("polars", ENTRY, "options planning results sources display pipeline"),
+        ("spark", ENTRY, "errors options planning results client sources display pipeline"),
         ("__main__", ENTRY, "cli"),
     )
 }

@@ -60,11 +60,15 @@ def entry_points() -> list[tuple[str, Any, str]]:
     except ImportError:  # pragma: no cover - the dask extra is not installed
         return found
     ddf = dd.from_pandas(df, npartitions=1)
-    return [
-        *found,
+    found += [
         ("ddf.fyno.plan", ddf.fyno.plan, "plan"),
         ("ddf.fyno.push", ddf.fyno.push, "push_frames"),
     ]
+    try:
+        spark = importlib.import_module("fyno_pandas.spark")
+    except ImportError:  # pragma: no cover - the spark extra is not installed
+        return found
+    return [*found, ("fyno_pandas.spark.push", spark.push, "push_frames")]
 
 
 ENTRIES = [pytest.param(*entry, id=entry[0]) for entry in entry_points()]
