@@ -282,7 +282,8 @@ def re_adds(
     note = (
         f"{shared} of {len(mine)} rows add exactly what push {push_id} ({state}) added: "
         "sending adds them again, so each counts twice if that push's adds are stored "
-        "(leave those rows out, or run that push's frame again to resume it)"
+        "(leave those rows out; to finish that push, retry_failed with its result, or run "
+        "its frame again if it was one frame: a push in chunks is never resumed by a rerun)"
     )
     log.warning("%s", note)
     return push_id, note

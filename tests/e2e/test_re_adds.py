@@ -42,7 +42,26 @@ def test_push_frames_run_again_says_it_adds_again(
     assert len(said) == 1  # once, though both chunks repeat it
     assert said[0].startswith(f"3 of 3 rows add exactly what push {push_id} (started ")
     assert "sending adds them again, so each counts twice" in said[0]
+    assert "a push in chunks is never resumed by a rerun" in said[0]
     assert f"add exactly what push {push_id}" in capsys.readouterr().err
+
+
+def test_a_push_in_chunks_is_finished_by_retry_failed_which_adds_each_row_once(
+    emulator: FynoEmulator, to: dict[str, Any]
+) -> None:
+    emulator.configure(error_requests=[2, 6], error_statuses=[400])
+    first = fyno_pandas.push_frames(
+        [FRAME.iloc[:3], FRAME.iloc[3:]], "uid", **to, concurrency=1, batch_size=None
+    )
+    assert first["status"].value_counts()["failed"] == 2
+    emulator.configure(error_requests=[])
+
+    for _ in range(2):  # the same result retried twice: the second finds nothing left
+        fyno_pandas.retry_failed(FRAME, first, "uid", **to)
+
+    assert {u: p["logins"] for u, p in emulator.profiles.items()} == dict(
+        zip(FRAME["uid"], FRAME["logins"], strict=True)
+    )
 
 
 def test_the_same_adds_plus_a_late_row_after_an_unfinished_push_are_named(
