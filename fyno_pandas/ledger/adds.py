@@ -63,7 +63,8 @@ def overlaps(
     exclude: Sequence[int] = (),
 ) -> list[tuple[int, float, float | None, int]]:
     """(push_id, started_at, ended_at, keys shared) of the pushes of a scope, but ``exclude``,
-    that did not end or started at ``since`` or later and recorded any of ``keys``, most shared
+    that did not end or started at ``since`` or later and recorded any of ``keys`` not failed
+    (a failed add cannot have been stored, so making it again is no repeat), most shared
     first. Each key is looked up in each such push (the table's primary key), so the cost
     follows ``keys``, not how many adds those pushes recorded."""
     conn.execute(_KEYS_TABLE)
@@ -74,6 +75,7 @@ def overlaps(
         " CROSS JOIN temp.fyno_add_keys k CROSS JOIN add_requests a"
         " ON a.push_id = p.push_id AND a.request_key = k.request_key"
         " WHERE p.scope_id = ? AND (p.ended_at IS NULL OR p.started_at >= ?)"
+        f" AND a.state <> '{FAILED}'"
         f" AND p.push_id NOT IN ({','.join('?' * len(exclude))})"
         " GROUP BY p.push_id ORDER BY 4 DESC"
     )

@@ -47,7 +47,7 @@ def test_push_frames_run_again_says_it_adds_again(
 
 
 def test_a_push_in_chunks_is_finished_by_retry_failed_which_adds_each_row_once(
-    emulator: FynoEmulator, to: dict[str, Any]
+    emulator: FynoEmulator, to: dict[str, Any], caplog: pytest.LogCaptureFixture
 ) -> None:
     emulator.configure(error_requests=[2, 6], error_statuses=[400])
     first = fyno_pandas.push_frames(
@@ -59,6 +59,8 @@ def test_a_push_in_chunks_is_finished_by_retry_failed_which_adds_each_row_once(
     for _ in range(2):  # the same result retried twice: the second finds nothing left
         fyno_pandas.retry_failed(FRAME, first, "uid", **to)
 
+    # the failed adds were not stored: making them again is no repeat, and is not called one
+    assert not [r for r in caplog.records if "add exactly what" in r.getMessage()]
     assert {u: p["logins"] for u, p in emulator.profiles.items()} == dict(
         zip(FRAME["uid"], FRAME["logins"], strict=True)
     )
