@@ -7,8 +7,9 @@ pandas chunks of about `CHUNK_ROWS` rows, each indexed by its rows' positions in
 the push's result has one row per streamed row with a label of its own. A chunk converts as
 ``pyarrow.Table.to_pandas`` converts it: what reaches the plan is what a pandas user of
 ``to_pandas()`` would have, once the view layouts (``string_view``, ``binary_view``: what
-Polars exports) are cast to the large layouts ``to_pandas`` reads at any depth.
-Memory holds one chunk being read (the pipeline holds two).
+Polars exports) are cast to the large layouts ``to_pandas`` reads at any depth, except that
+integers become pandas' nullable integers (``to_pandas`` makes a column with a null float64,
+rounding an integer beyond 2**53). Memory holds one chunk being read (the pipeline holds two).
 """
 
 from __future__ import annotations
@@ -90,12 +91,27 @@ def _frame(batches: list[pa.RecordBatch], start: int) -> pd.DataFrame:
 
 
 def arrow_frame(table: pa.Table) -> pd.DataFrame:
-    """``table`` as pandas, as a chunk of a stream converts (view layouts cast first)."""
+    """``table`` as pandas, as a chunk of a stream converts (view layouts cast first): as
+    ``to_pandas()`` converts it, but that an integer column becomes pandas' nullable integer,
+    where ``to_pandas()`` makes a column with a null float64 and rounds an integer beyond 2**53
+    without a word."""
     readable = pa.schema([field.with_type(_without_views(field.type)) for field in table.schema])
     if not readable.equals(table.schema):
         # pyarrow's to_pandas reads a string_view column but not one nested in a list
         table = table.cast(readable)
-    return table.to_pandas()
+    return table.to_pandas(types_mapper=_NULLABLE_INTEGERS.get)
+
+
+_NULLABLE_INTEGERS = {
+    pa.int8(): pd.Int8Dtype(),
+    pa.int16(): pd.Int16Dtype(),
+    pa.int32(): pd.Int32Dtype(),
+    pa.int64(): pd.Int64Dtype(),
+    pa.uint8(): pd.UInt8Dtype(),
+    pa.uint16(): pd.UInt16Dtype(),
+    pa.uint32(): pd.UInt32Dtype(),
+    pa.uint64(): pd.UInt64Dtype(),
+}
 
 
 def _without_views(kind: pa.DataType) -> pa.DataType:

@@ -21,6 +21,7 @@ import os
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
@@ -162,13 +163,20 @@ def query_chunks(sql: str, con: Any, rows: int) -> Iterator[pd.DataFrame]:
 
 
 def _frame(rows: list[Any], columns: list[str], start: int) -> pd.DataFrame:
-    """``rows`` as ``pandas.read_sql`` makes them (decimals as floats, instants in UTC),
-    indexed by their positions in the result from ``start``."""
+    """``rows`` as ``pandas.read_sql`` makes them (decimals as floats, instants in UTC), but
+    that integers beside a NULL are pandas' nullable integers (read_sql's float64 rounds an
+    integer beyond 2**53 without a word), indexed by their positions in the result from
+    ``start``."""
     # as tuples: from_records reads SQLAlchemy's Row objects seven times slower
-    frame = pd.DataFrame.from_records(list(map(tuple, rows)), columns=columns, coerce_float=True)
-    for i, kind in enumerate(frame.dtypes):
-        if isinstance(kind, pd.DatetimeTZDtype):  # by position: a name may repeat
+    tuples = list(map(tuple, rows))
+    frame = pd.DataFrame.from_records(tuples, columns=columns, coerce_float=True)
+    for i, kind in enumerate(frame.dtypes):  # by position: a name may repeat
+        if isinstance(kind, pd.DatetimeTZDtype):
             frame.isetitem(i, frame.iloc[:, i].dt.tz_convert("UTC"))
+        elif kind == np.float64 and frame.iloc[:, i].hasnans:
+            values = [row[i] for row in tuples]
+            if all(type(value) is int for value in values if value is not None):
+                frame.isetitem(i, pd.array(values, dtype="Int64"))
     frame.index = pd.RangeIndex(start, start + len(frame))
     return frame
 

@@ -10,6 +10,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
+import fyno_pandas
 from fyno_pandas.errors import FynoInputError, FynoSourceError
 from fyno_pandas.sources.arrow import arrow_chunks, is_arrow_source
 
@@ -97,3 +98,12 @@ def test_view_layouts_nested_in_lists_and_structs_convert_as_their_large_layouts
     assert [list(v) for v in chunk["blobs"]] == [[b"x"], []]
     assert list(chunk["pair"][1]) == ["r", "s"]
     assert chunk["who"].tolist() == [{"n": "x"}, None]
+
+
+def test_an_integer_column_with_a_null_keeps_every_digit() -> None:
+    big = 2**53 + 1  # float64 rounds it to 2**53
+    table = pa.table({"uid": ["a", "b", "c"], "n": pa.array([big, None, 5], pa.int64())})
+    chunk = next(arrow_chunks(table))
+    assert chunk["n"].tolist() == [big, pd.NA, 5]
+    plan = fyno_pandas.plan(chunk, "uid", ledger=False)
+    assert plan.payloads()[0] == {"distinct_id": "a", "$set": {"n": big}}

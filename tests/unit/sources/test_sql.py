@@ -4,7 +4,9 @@ password in no error, and SQLite's 0/1 as booleans when the schema says so."""
 from __future__ import annotations
 
 import logging
+import sqlite3
 import traceback
+from contextlib import closing
 from pathlib import Path
 
 import pandas as pd
@@ -125,3 +127,15 @@ def test_a_connection_given_keeps_its_own_options(tmp_path: Path) -> None:
     assert [len(chunk) for chunk in chunks] == [2, 1]
     assert "yield_per" not in options
     assert "stream_results" not in options
+
+
+def test_an_integer_column_with_a_null_keeps_every_digit(tmp_path: Path) -> None:
+    big = 2**53 + 1  # float64, which read_sql makes of integers beside a NULL, rounds it
+    with closing(sqlite3.connect(tmp_path / "users.db")) as db:  # to_sql would round it first
+        db.execute("create table users (uid text, active integer)")
+        db.executemany("insert into users values (?, ?)", [("u0", big), ("u1", None), ("u2", 5)])
+        db.commit()
+    (chunk,) = query_rows("select * from users", f"sqlite:///{tmp_path / 'users.db'}", 1000)
+    assert chunk["active"].tolist() == [big, pd.NA, 5]
+    plan = fyno_pandas.plan(chunk, "uid", ledger=False)
+    assert plan.payloads()[0] == {"distinct_id": "u0", "$set": {"active": big}}
