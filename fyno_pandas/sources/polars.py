@@ -36,17 +36,16 @@ class PolarsRule(NamedTuple):
     note: str
 
 
-_NUMBER = PolarsRule(
-    "number", None, "as `to_pandas` reads it (an integer column with a null: float64)"
-)
+_INTEGER = PolarsRule("number", None, "every digit kept (pandas' nullable integer)")
+_NUMBER = PolarsRule("number", None, "as `to_pandas` reads it")
 _NAIVE = PolarsRule("date", "naive_datetime", "no zone: localized with `naive_tz`, reported")
 _ZONED = PolarsRule("date", None, "the instant, sent in UTC")
 _REFUSED_HERE = PolarsRule(None, "unsupported_type", "every value left out and reported")
 
 #: Every dtype Polars exports -> what the plan does with a column of it.
 POLARS_DTYPES: dict[str, PolarsRule] = {
-    **{name: _NUMBER for name in ("Int8", "Int16", "Int32", "Int64")},
-    **{name: _NUMBER for name in ("UInt8", "UInt16", "UInt32", "UInt64")},
+    **{name: _INTEGER for name in ("Int8", "Int16", "Int32", "Int64")},
+    **{name: _INTEGER for name in ("UInt8", "UInt16", "UInt32", "UInt64")},
     **{
         name: PolarsRule("string", None, "cast to String: every digit kept (not rounded)")
         for name in ("Int128", "UInt128")
