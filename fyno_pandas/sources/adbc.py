@@ -14,6 +14,7 @@ import contextlib
 import importlib.util
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import pyarrow as pa
 
@@ -35,7 +36,15 @@ def adbc_uri(url: Any) -> str | None:
         return None
     if parsed.get_backend_name() != "postgresql":
         return None
-    return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+    # every character of the user and password quoted: SQLAlchemy's rendering leaves a space
+    # as it is, which libpq refuses, repeating the password in its error
+    user = quote(parsed.username or "", safe="")
+    if parsed.password is not None:
+        user += ":" + quote(str(parsed.password), safe="")
+    where = (parsed.host or "") + (f":{parsed.port}" if parsed.port else "")
+    query = "?" + urlencode(parsed.query, doseq=True) if parsed.query else ""
+    database = quote(parsed.database or "", safe="")
+    return f"postgresql://{user + '@' if user else ''}{where}/{database}{query}"
 
 
 def adbc_batches(sql: str, uri: str, secrets: list[str], where: str) -> pa.RecordBatchReader:

@@ -1,14 +1,16 @@
 """What a message about a database must not show: the password of its URL.
 
 `source_error` makes of a driver's error a `FynoSourceError` naming the database by its
-URL with the password masked (`masked`), every text of `secrets_of` replaced by ``***``.
+URL with the password masked (`masked`), every text of `secrets_of` replaced by ``***``. A
+password may sit in the URL's user part or in its query (``?password=``, as libpq and psycopg
+take it; SQL Server's ``odbc_connect`` holds one inside): both are masked.
 """
 
 from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, quote_plus
 
 from ..errors import FynoSourceError
 
@@ -21,9 +23,17 @@ def masked(con: Any) -> str:
 
     url = con if isinstance(con, str) else engine_of(con).url
     try:
-        return sa.make_url(url).render_as_string(hide_password=True)
+        parsed = sa.make_url(url)
     except sa.exc.ArgumentError:
         return "a database URL SQLAlchemy cannot parse"
+    hidden = {key: "***" for key in parsed.query if _holds_a_password(key)}
+    return parsed.update_query_dict(hidden).render_as_string(hide_password=True)
+
+
+def _holds_a_password(key: str) -> bool:
+    """Whether a URL's query parameter ``key`` carries a password."""
+    key = key.lower()
+    return "pass" in key or "pwd" in key or key == "odbc_connect"
 
 
 def engine_of(con: Any) -> Any:
@@ -40,9 +50,13 @@ def secrets_of(con: Any) -> list[str]:
     except sa.exc.ArgumentError:
         return [con]
     found = [con] if isinstance(con, str) else []
-    if url.password:
-        found += [str(url.password), quote(str(url.password), safe="")]
-    return sorted(found, key=len, reverse=True)
+    passwords = [url.password] if url.password else []
+    for key, values in url.query.items():
+        if _holds_a_password(key):
+            passwords += [values] if isinstance(values, str) else list(values)
+    for password in map(str, passwords):
+        found += [password, quote(password, safe=""), quote_plus(password)]
+    return sorted(set(found), key=len, reverse=True)
 
 
 def source_error(exc: BaseException, secrets: list[str], where: str) -> FynoSourceError:

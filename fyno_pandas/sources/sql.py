@@ -81,7 +81,8 @@ def _database_chunks(sql: str, con: Any, rows: int) -> Iterator[pd.DataFrame]:
     uri = adbc_uri(con)
     if uri is None:
         return query_chunks(sql, con, rows)
-    secrets, where = secrets_of(con), masked(con)
+    secrets = sorted({*secrets_of(con), uri}, key=len, reverse=True)  # libpq may repeat it
+    where = masked(con)
     batches = adbc_batches(sql, uri, secrets, where)
     return arrow_chunks(batches, rows)
 

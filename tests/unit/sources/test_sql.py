@@ -15,6 +15,7 @@ import pytest
 import fyno_pandas
 from fyno_pandas.emulator import FynoEmulator
 from fyno_pandas.errors import FynoConfigError, FynoInputError, FynoSourceError
+from fyno_pandas.sources.adbc import adbc_uri
 from fyno_pandas.sources.sql import masked, query_rows
 
 sa = pytest.importorskip("sqlalchemy", reason="sqlalchemy is not installed (the sql extra)")
@@ -139,3 +140,31 @@ def test_an_integer_column_with_a_null_keeps_every_digit(tmp_path: Path) -> None
     assert chunk["active"].tolist() == [big, pd.NA, 5]
     plan = fyno_pandas.plan(chunk, "uid", ledger=False)
     assert plan.payloads()[0] == {"distinct_id": "u0", "$set": {"active": big}}
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+psycopg://analyst@127.0.0.1:1/crm?password=Hunter2Secret&connect_timeout=5",
+        "postgresql+psycopg://analyst:Hunter2Secret%20%40home@127.0.0.1:1/crm",
+    ],
+    ids=["password in the query", "password with a space and an at sign"],
+)
+def test_no_spelling_of_the_password_reaches_an_error(url: str) -> None:
+    with pytest.raises(FynoSourceError) as raised:
+        list(query_rows("select 1", url, 10))
+    shown = str(raised.value) + "".join(traceback.format_exception(raised.value)) + masked(url)
+    assert "Hunter2Secret" not in shown
+    assert "analyst" in masked(url)
+
+
+def test_a_password_inside_an_odbc_connection_string_is_masked() -> None:
+    url = "mssql+pyodbc:///?odbc_connect=DRIVER%3DX%3BUID%3Da%3BPWD%3DHunter2Secret&timeout=3"
+    assert "Hunter2Secret" not in masked(url)
+    assert "timeout=3" in masked(url)
+
+
+def test_the_adbc_uri_quotes_every_character_of_the_password() -> None:
+    pytest.importorskip("adbc_driver_postgresql", reason="adbc-driver-postgresql not installed")
+    uri = adbc_uri("postgresql+psycopg://an%40lyst:S3cret%20%40home@db:5433/crm?sslmode=require")
+    assert uri == "postgresql://an%40lyst:S3cret%20%40home@db:5433/crm?sslmode=require"
