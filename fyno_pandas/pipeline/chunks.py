@@ -8,6 +8,7 @@ to a file chunk by chunk as well.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import logging
@@ -36,7 +37,7 @@ from ..sending.mode import for_plan
 from ..sending.seeding import new_properties
 from ..sending.sender import dry_run_result
 from ..sending.session import PushSession
-from ..sources.arrow import arrow_chunks, is_arrow_source
+from ..sources.arrow import source_chunks
 from . import run
 from .mirror import MirrorSync, show_text
 from .request import PushRequest
@@ -105,11 +106,9 @@ def push_chunks(
     frames: Iterable[Any], id_col: Any, request: PushRequest
 ) -> pd.DataFrame | dict[str, Any]:
     """`push_frames` of a request (a Dask worker's partitions too): one `run.run_push`."""
-    if is_arrow_source(frames):
-        frames = arrow_chunks(frames)
     loop = _ChunkLoop(id_col, request)
     quiet = dataclasses.replace(request.send, raise_on_interrupt=False)  # raised once done
-    with _Chunks(request.output) as chunks:
+    with _Chunks(request.output) as chunks, contextlib.closing(source_chunks(frames)) as frames:
         summary = run.run_push(
             dataclasses.replace(request, send=quiet),
             functools.partial(loop.run, enumerate(frames, start=1), chunks),

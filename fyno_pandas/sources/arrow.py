@@ -23,7 +23,7 @@ import pyarrow.dataset as ds
 
 from ..errors import FynoInputError
 
-__all__ = ["CHUNK_ROWS", "arrow_chunks", "arrow_frame", "is_arrow_source"]
+__all__ = ["CHUNK_ROWS", "arrow_chunks", "arrow_frame", "is_arrow_source", "source_chunks"]
 
 #: Rows per pandas chunk: a stream's batches (often a few thousand rows) are gathered so
 #: planning works on large vectors, and split so a large batch does not become one chunk.
@@ -36,6 +36,19 @@ def is_arrow_source(source: Any) -> bool:
     if isinstance(source, pd.DataFrame):
         return False
     return isinstance(source, ds.Dataset) or hasattr(source, "__arrow_c_stream__")
+
+
+def source_chunks(source: Any) -> Iterator[Any]:
+    """``source``'s chunks: an Arrow source's as `arrow_chunks` reads them, any other iterable's
+    as it yields them. Closing this (a push ended, by an error too) closes ``source`` at once,
+    when it can be closed (a generator, a record batch reader, ``read_csv``'s reader), so a
+    query's cursor or a file is let go then, not when a traceback holding it is collected."""
+    try:
+        yield from arrow_chunks(source) if is_arrow_source(source) else source
+    finally:
+        close = getattr(source, "close", None)
+        if callable(close):
+            close()
 
 
 def arrow_chunks(source: Any, rows: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:

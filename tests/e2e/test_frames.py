@@ -209,6 +209,25 @@ def test_a_refused_key_stops_at_once_with_the_rows_so_far(
     assert "wrong-key" not in str(caught.value)
 
 
+def test_a_push_that_stops_closes_its_source_at_once(
+    destination: dict[str, str], emulator: FynoEmulator
+) -> None:
+    """A query's cursor is let go when the push ends, not when its traceback is collected."""
+    closed = []
+
+    def query_rows() -> Iterator[pd.DataFrame]:
+        try:
+            yield users(3)
+            yield users(3, start=3)
+        finally:
+            closed.append(True)
+
+    with pytest.raises(FynoAuthError) as caught:
+        push_frames(query_rows(), "user_id", **{**destination, "api_key": "wrong-key"}, **QUIET)
+    assert closed == [True]
+    assert caught.value.result is not None
+
+
 def test_options_are_checked_before_the_first_chunk_is_read(
     destination: dict[str, str], emulator: FynoEmulator
 ) -> None:
