@@ -183,7 +183,8 @@ def _refuse_on_spark(sdf: DataFrame, request: PushRequest) -> None:
             column=stepped[0],
             rule="cluster_add",
         )
-    if sdf.sparkSession.sparkContext.getConf().get("spark.speculation", "false") == "true":
+    speculation = sdf.sparkSession.sparkContext.getConf().get("spark.speculation", "false")
+    if speculation.strip().lower() == "true":  # Spark reads True and TRUE as true too
         raise FynoInputError(
             "cluster=True is refused with spark.speculation=true: a copy of a slow task "
             "would send its rows again; push streamed (cluster=False), or start Spark with "
