@@ -25,7 +25,6 @@ import dataclasses
 import weakref
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import polars as pl
 
@@ -37,7 +36,6 @@ from .pipeline.request import PushRequest
 from .pipeline.workflow import plan_frame, push_frame
 from .planning.issues import ISSUE_COLUMNS
 from .planning.plan import PushPlan
-from .results.columns import STATUSES
 from .sources.arrow import arrow_chunks, arrow_frame
 from .sources.polars import arrow_table, batch_stream
 
@@ -211,31 +209,10 @@ class PolarsLazyFynoNamespace:
         polars.DataFrame
             ``result`` with the retried rows' outcome in place; its summary by `summary`.
         """
-        whole = _as_pandas_result(result).reset_index(drop=True)
-        cleared = whole["mirror_clear"].to_numpy(dtype=bool)
-        # a superset of what the retry resends (in_doubt too): it decides, on these rows
-        resent = whole["status"].isin(("failed", "pending", "in_doubt")).to_numpy(dtype=bool)
-        ids = whole["distinct_id"][resent & ~cleared].dropna().unique()
-        rows = np.flatnonzero(whole["distinct_id"].isin(ids).to_numpy(dtype=bool) | cleared)
-        wanted = self._frame.filter(pl.col(id_col).cast(pl.String).is_in(ids.tolist()))
-        part = whole.iloc[rows]
-        part.attrs["fyno"] = whole.attrs.get("fyno", {})
-        again = retry.retry_failed.__wrapped__(  # type: ignore[attr-defined]
-            arrow_frame(arrow_table(wanted.collect())), part, id_col, request=request
-        )
-        return _as_polars(_put_back(whole, rows, again))
 
+        def rows_of(ids: list[str]) -> pd.DataFrame:
+            wanted = self._frame.filter(pl.col(id_col).cast(pl.String).is_in(ids))
+            return arrow_frame(arrow_table(wanted.collect()))
 
-def _put_back(whole: pd.DataFrame, rows: np.ndarray, again: pd.DataFrame) -> pd.DataFrame:
-    """``whole`` with ``again``'s rows at positions ``rows``, its statuses recounted."""
-    merged = whole.copy()
-    for column in merged.columns:
-        values = merged[column].to_numpy(dtype=object, copy=True)
-        values[rows] = again[column].to_numpy(dtype=object)
-        merged[column] = pd.Series(values, index=merged.index, dtype=merged[column].dtype)
-    counts = merged["status"].value_counts()
-    merged.attrs["fyno"] = {
-        **again.attrs.get("fyno", {}),
-        **{status: int(counts.get(status, 0)) for status in STATUSES},
-    }
-    return merged
+        again = retry.retry_some(rows_of, _as_pandas_result(result), id_col, request)
+        return _as_polars(again)

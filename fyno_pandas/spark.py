@@ -18,6 +18,9 @@ NaN and its null both arrive as pandas' NaN, a missing value, as in a pandas pus
   columns are refused too (Spark runs a failed task again, which would add twice), and so is
   ``spark.speculation`` (a copy of a slow task would send its rows again). The result is
   collected here before it is returned, so no later action or evicted cache sends again.
+
+`retry_failed` resends, from this process, the rows a result reports failed, pending or in
+doubt, reading only those rows (as Arrow, like `push`).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from __future__ import annotations
 import functools
 import itertools
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pandas as pd
@@ -41,12 +44,13 @@ from .options.docs import takes
 from .pipeline.chunks import push_chunks
 from .pipeline.cluster import prepared, refuse_on_a_cluster, shared
 from .pipeline.request import PushRequest
+from .pipeline.retry import retry_some
 from .pipeline.workflow import plan_frame
 from .planning.steps import NOT_IDEMPOTENT
 from .results.columns import DTYPES, arrow_types
 from .sources.arrow import CHUNK_ROWS, arrow_chunks
 
-__all__ = ["arrow_reader", "push"]
+__all__ = ["arrow_reader", "push", "retry_failed"]
 
 #: The one column in which a partition's Arrow batches travel to the driver, one a row.
 _CARRIER = "arrow binary"
@@ -92,6 +96,39 @@ def push(sdf: DataFrame, id_col: Any, cluster: bool = False, *, request: PushReq
     if cluster:
         return _push_on_executors(sdf, id_col, request)
     return _streamed(sdf, id_col, request)
+
+
+@takes("retry_failed", PushRequest.deferred)
+def retry_failed(
+    sdf: DataFrame, result: pd.DataFrame, id_col: Any, *, request: Callable[[], PushRequest]
+) -> pd.DataFrame:
+    """`fyno_pandas.retry_failed` of a PySpark DataFrame: only its rows whose ids ``result``
+    reports failed, pending or in doubt are read, as Arrow like `push` reads them (an instant
+    stays the instant, an integer keeps its digits, which ``toPandas`` would not promise), and
+    sent again from this process, their adds never twice.
+
+    Parameters
+    ----------
+    sdf : pyspark.sql.DataFrame
+        The segment that was pushed.
+    result : pandas.DataFrame
+        Its result from `push` (streamed or ``cluster=True``), or that result read back.
+    id_col : hashable
+        The column of distinct ids.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``result`` with the retried rows' outcome in place.
+    """
+    from pyspark.sql import functions as F  # noqa: N812
+
+    def rows_of(ids: list[str]) -> pd.DataFrame:
+        reader = arrow_reader(sdf.where(F.col(id_col).cast("string").isin(ids)))
+        chunks = [] if reader is None else list(arrow_chunks(reader))
+        return pd.concat(chunks, ignore_index=True) if chunks else sdf.limit(0).toPandas()
+
+    return retry_some(rows_of, result, id_col, request)
 
 
 def _streamed(sdf: DataFrame, id_col: Any, request: PushRequest) -> Any:

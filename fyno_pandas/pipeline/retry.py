@@ -35,7 +35,7 @@ from .mirror import retry_clears
 from .request import PushRequest
 from .workflow import plan_frame, push_frame, send_planned
 
-__all__ = ["retry_failed"]
+__all__ = ["retry_failed", "retry_some"]
 
 log = logging.getLogger("fyno_pandas")
 
@@ -208,14 +208,46 @@ def _merged(
     """``merged`` with the ``parts``' outcome at positions ``rows``; the summary recounted;
     the retry's own summary line reported (`fyno_pandas.display.outcome.report`)."""
     retried = pd.concat(parts) if len(parts) > 1 else parts[0]
+    _place(merged, rows, retried)
+    summary = merged.attrs["fyno"]
+    summary["push_id"] = parts[-1].attrs["fyno"].get("push_id")
+    log.info("retried %d rows: %s", len(rows), dict(retried["status"].value_counts()))
+    report(retried, progress)
+    return merged
+
+
+def _place(merged: pd.DataFrame, rows: np.ndarray, retried: pd.DataFrame) -> None:
+    """Put ``retried``'s rows at positions ``rows`` of ``merged``; its statuses recounted."""
     for column in merged.columns:
         values = merged[column].to_numpy(dtype=object, copy=True)
         values[rows] = retried[column].to_numpy(dtype=object)
         merged[column] = pd.Series(values, index=merged.index, dtype=merged[column].dtype)
     counts = merged["status"].value_counts()
-    summary = merged.attrs["fyno"]
-    summary.update({s: int(counts.get(s, 0)) for s in STATUSES})
-    summary["push_id"] = parts[-1].attrs["fyno"].get("push_id")
-    log.info("retried %d rows: %s", len(rows), dict(retried["status"].value_counts()))
-    report(retried, progress)
+    merged.attrs.setdefault("fyno", {}).update({s: int(counts.get(s, 0)) for s in STATUSES})
+
+
+def retry_some(
+    rows_of: Callable[[list[str]], pd.DataFrame],
+    result: pd.DataFrame,
+    id_col: Any,
+    request: Callable[[], PushRequest],
+) -> pd.DataFrame:
+    """`retry_failed` of a frame never held whole (a Polars LazyFrame, a Spark DataFrame):
+    ``rows_of(ids)`` reads its rows of those distinct ids (as text), asked only for the ids of
+    rows a retry may resend; the whole result is returned, theirs replaced."""
+    whole = result.reset_index(drop=True)
+    cleared = whole["mirror_clear"].to_numpy(dtype=bool)
+    resent = whole["status"].isin(("failed", "pending", "in_doubt")).to_numpy(dtype=bool)
+    ids = whole["distinct_id"][resent & ~cleared].dropna().unique().tolist()
+    rows = np.flatnonzero(whole["distinct_id"].isin(ids).to_numpy(dtype=bool) | cleared)
+    if not len(rows):
+        return whole
+    part = whole.iloc[rows]
+    part.attrs["fyno"] = result.attrs.get("fyno", {})
+    again = retry_failed.__wrapped__(  # type: ignore[attr-defined]
+        rows_of(ids), part, id_col, request=request
+    )
+    merged = whole.copy()
+    merged.attrs["fyno"] = dict(again.attrs.get("fyno", {}))
+    _place(merged, rows, again)
     return merged

@@ -252,3 +252,23 @@ def test_streamed_mirror_clears_the_leavers_once_after_the_last_partition(
         profiles = fyno.profiles
     assert {u for u, held in profiles.items() if held} == {"u0", "u2", "u3", "u5"}
     assert result["mirror_clear"].tolist() == [False] * 4 + [True] * 2
+
+
+def test_retry_failed_reads_only_the_failed_rows_as_arrow_and_adds_once(spark: Any) -> None:
+    import fyno_pandas.spark
+
+    df, sdf = spark_segment(spark)
+    adds = {"ops": {"credits": "add"}, "concurrency": 1}
+    expected, _, _ = pushed(lambda **kw: fyno_pandas.push(df, "uid", **kw), **adds)
+    with FynoEmulator(seed=0) as fyno:
+        where = {"wsid": fyno.wsid, "api_key": fyno.api_key, "endpoint": fyno.endpoint}
+        fyno.configure(error_requests=[12], error_statuses=[400])  # a batch after the seeds
+        first = fyno_pandas.spark.push(sdf, "uid", **where, **QUIET, **adds)
+        assert (first["status"] == "failed").sum() == QUIET["batch_size"]
+        fyno.configure(error_requests=[])
+        for _ in range(2):  # the second retry of the same result finds nothing left to add
+            again = fyno_pandas.spark.retry_failed(sdf, first, "uid", **where, **QUIET)
+        assert again["status"].isin(["sent", "unchanged"]).all()
+        assert len(again) == ROWS
+        # the instants of the session's zone (Asia/Kolkata) are stored as the pandas push's
+        assert fyno.profiles == expected

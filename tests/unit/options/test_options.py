@@ -65,10 +65,29 @@ def entry_points() -> list[tuple[str, Any, str]]:
         ("ddf.fyno.push", ddf.fyno.push, "push_frames"),
     ]
     try:
+        pl = importlib.import_module("polars")
+        importlib.import_module("fyno_pandas.polars")  # registers pl_df.fyno and lazy.fyno
+    except ImportError:  # pragma: no cover - the polars extra is not installed
+        return found
+    eager = pl.DataFrame({"user_id": ["u1"]})
+    for kind, polars_frame, push in (
+        ("pl_df", eager, "push"),
+        ("lazy", eager.lazy(), "push_frames"),
+    ):
+        found += [
+            (f"{kind}.fyno.plan", polars_frame.fyno.plan, "plan"),
+            (f"{kind}.fyno.push", polars_frame.fyno.push, push),
+            (f"{kind}.fyno.retry_failed", polars_frame.fyno.retry_failed, "retry_failed"),
+        ]
+    try:
         spark = importlib.import_module("fyno_pandas.spark")
     except ImportError:  # pragma: no cover - the spark extra is not installed
         return found
-    return [*found, ("fyno_pandas.spark.push", spark.push, "push_frames")]
+    return [
+        *found,
+        ("fyno_pandas.spark.push", spark.push, "push_frames"),
+        ("fyno_pandas.spark.retry_failed", spark.retry_failed, "retry_failed"),
+    ]
 
 
 ENTRIES = [pytest.param(*entry, id=entry[0]) for entry in entry_points()]
