@@ -3,9 +3,10 @@
 ADBC reads the rows with PostgreSQL's binary COPY straight into Arrow record batches, about
 eight times the rows per second of building DataFrames from psycopg's rows
 (``benchmarks/sources_sql.py``), in batches it asks for as they are read. Its types are
-those of `fyno_pandas.sources.sql`'s psycopg path, but for ``numeric``, which ADBC passes on as
-its text and is read here as float64 (as ``pandas.read_sql`` makes it), and ``json``, which
-arrives as its text rather than as dicts.
+those of `fyno_pandas.sources.sql`'s psycopg path, but for ``json``, which arrives as its text
+rather than as dicts. A query with a column ADBC passes on opaque (``numeric``, as its text,
+an array of them, ``citext``, an extension's type) is read through psycopg instead, which gives
+each its Python value: a ``numeric`` keeps every digit.
 """
 
 from __future__ import annotations
@@ -47,9 +48,10 @@ def adbc_uri(url: Any) -> str | None:
     return f"postgresql://{user + '@' if user else ''}{where}/{database}{query}"
 
 
-def adbc_batches(sql: str, uri: str, secrets: list[str], where: str) -> pa.RecordBatchReader:
-    """The rows of ``sql`` on ``uri`` as record batches, ``numeric`` columns as float64; the
-    connection is closed when the batches end.
+def adbc_batches(sql: str, uri: str, secrets: list[str], where: str) -> pa.RecordBatchReader | None:
+    """The rows of ``sql`` on ``uri`` as record batches, the connection closed when they end;
+    None when a column has no Arrow type of its own (ADBC's opaque type, at any depth:
+    ``numeric`` as its text, ``citext``, an extension's type), which psycopg reads exactly.
 
     Raises
     ------
@@ -67,35 +69,29 @@ def adbc_batches(sql: str, uri: str, secrets: list[str], where: str) -> pa.Recor
     except adbc.Error as exc:
         held.close()
         raise source_error(exc, secrets, where) from None
-    numeric = [i for i, field in enumerate(reader.schema) if _is_numeric(field.type)]
-    schema = reader.schema
-    for i in numeric:
-        schema = schema.set(i, pa.field(schema.field(i).name, pa.float64()))
-    return pa.RecordBatchReader.from_batches(schema, _read(reader, numeric, held, (secrets, where)))
+    if any(_opaque(field.type) for field in reader.schema):
+        held.close()
+        return None
+    return pa.RecordBatchReader.from_batches(reader.schema, _read(reader, held, (secrets, where)))
 
 
-def _is_numeric(kind: pa.DataType) -> bool:
-    """Whether ``kind`` is ADBC's ``numeric``: Arrow's opaque extension type over its text."""
-    opaque = getattr(kind, "extension_name", None) == "arrow.opaque"
-    return opaque and getattr(kind, "type_name", None) == "numeric"
+def _opaque(kind: pa.DataType) -> bool:
+    """Whether ``kind`` holds ADBC's opaque extension type (a type it passes on as bytes or
+    text), at any depth."""
+    if getattr(kind, "extension_name", None) == "arrow.opaque":
+        return True
+    return any(_opaque(kind.field(i).type) for i in range(kind.num_fields))
 
 
 def _read(
-    reader: pa.RecordBatchReader,
-    numeric: list[int],
-    held: contextlib.ExitStack,
-    named: tuple[list[str], str],
+    reader: pa.RecordBatchReader, held: contextlib.ExitStack, named: tuple[list[str], str]
 ) -> Iterator[pa.RecordBatch]:
-    """``reader``'s batches, each ``numeric`` column's text read as float64; ``held`` (the
-    cursor and connection) closed when they end; ``named``: `adbc_batches`' secrets and where."""
+    """``reader``'s batches; ``held`` (the cursor and connection) closed when they end;
+    ``named``: `adbc_batches`' secrets and where."""
     import adbc_driver_postgresql.dbapi as adbc
 
     try:
-        for batch in reader:
-            columns = batch.columns
-            for i in numeric:
-                columns[i] = columns[i].storage.cast(pa.float64())
-            yield pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
+        yield from reader
     except (adbc.Error, OSError, pa.ArrowException) as exc:  # Arrow relays the driver's
         raise source_error(exc, *named) from None
     finally:

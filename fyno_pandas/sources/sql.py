@@ -76,15 +76,14 @@ def query_rows(
 
 
 def _database_chunks(sql: str, con: Any, rows: int) -> Iterator[pd.DataFrame]:
-    """Through ADBC's Arrow for a PostgreSQL URL when its driver is installed (`sources.adbc`),
-    else through SQLAlchemy."""
+    """Through ADBC's Arrow for a PostgreSQL URL when its driver is installed and gives every
+    column an Arrow type of its own (`sources.adbc`), else through SQLAlchemy."""
     uri = adbc_uri(con)
     if uri is None:
         return query_chunks(sql, con, rows)
     secrets = sorted({*secrets_of(con), uri}, key=len, reverse=True)  # libpq may repeat it
-    where = masked(con)
-    batches = adbc_batches(sql, uri, secrets, where)
-    return arrow_chunks(batches, rows)
+    batches = adbc_batches(sql, uri, secrets, masked(con))
+    return query_chunks(sql, con, rows) if batches is None else arrow_chunks(batches, rows)
 
 
 def _with_booleans(frame: pd.DataFrame, booleans: list[str]) -> pd.DataFrame:
@@ -164,13 +163,13 @@ def query_chunks(sql: str, con: Any, rows: int) -> Iterator[pd.DataFrame]:
 
 
 def _frame(rows: list[Any], columns: list[str], start: int) -> pd.DataFrame:
-    """``rows`` as ``pandas.read_sql`` makes them (decimals as floats, instants in UTC), but
-    that integers beside a NULL are pandas' nullable integers (read_sql's float64 rounds an
-    integer beyond 2**53 without a word), indexed by their positions in the result from
-    ``start``."""
+    """``rows`` as ``pandas.read_sql`` makes them (instants in UTC), except that a value keeps
+    every digit: a ``Decimal`` stays one, and integers beside a NULL are pandas' nullable
+    integers (read_sql's float64 rounds either beyond 2**53 without a word); indexed by their
+    positions in the result from ``start``."""
     # as tuples: from_records reads SQLAlchemy's Row objects seven times slower
     tuples = list(map(tuple, rows))
-    frame = pd.DataFrame.from_records(tuples, columns=columns, coerce_float=True)
+    frame = pd.DataFrame.from_records(tuples, columns=columns, coerce_float=False)
     for i, kind in enumerate(frame.dtypes):  # by position: a name may repeat
         if isinstance(kind, pd.DatetimeTZDtype):
             frame.isetitem(i, frame.iloc[:, i].dt.tz_convert("UTC"))
