@@ -44,11 +44,23 @@ def source_chunks(source: Any) -> Iterator[Any]:
     when it can be closed (a generator, a record batch reader, ``read_csv``'s reader), so a
     query's cursor or a file is let go then, not when a traceback holding it is collected."""
     try:
-        yield from arrow_chunks(source) if is_arrow_source(source) else source
+        if type(source).__module__.startswith("polars"):  # Polars not imported for others
+            yield from arrow_chunks(_polars_stream(source))
+        else:
+            yield from arrow_chunks(source) if is_arrow_source(source) else source
     finally:
         close = getattr(source, "close", None)
         if callable(close):
             close()
+
+
+def _polars_stream(source: Any) -> Any:
+    """A Polars frame, eager or lazy, as `fyno_pandas.sources.polars` exports it (its 128-bit
+    integers as text, an Object column refused by name), not as its own Arrow stream, which
+    carries neither (and a lazy frame has none)."""
+    from .polars import arrow_table, batch_stream
+
+    return batch_stream(source) if hasattr(source, "collect_batches") else arrow_table(source)
 
 
 def arrow_chunks(source: Any, rows: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:

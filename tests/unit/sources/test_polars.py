@@ -13,7 +13,7 @@ import pytest
 import fyno_pandas.polars  # noqa: F401  (registers pl_df.fyno)
 from fyno_pandas.errors import FynoInputError
 from fyno_pandas.planning.issues import ISSUE_COLUMNS
-from fyno_pandas.sources.arrow import CHUNK_ROWS
+from fyno_pandas.sources.arrow import CHUNK_ROWS, source_chunks
 from fyno_pandas.sources.polars import POLARS_DTYPES, batch_stream, polars_table_markdown
 
 ROWS = 3
@@ -117,3 +117,14 @@ def test_a_lazy_plan_of_no_rows_has_the_issue_columns() -> None:
     issues = lazy.fyno.plan("uid")
     assert list(issues.columns) == ISSUE_COLUMNS
     assert issues.attrs["fyno"] == {"types": {}, "issues": {}}
+
+
+def test_a_polars_frame_handed_to_push_frames_is_exported_as_its_accessor_exports_it() -> None:
+    wide = pl.DataFrame({"uid": ["a"], "n": pl.Series([2**100], dtype=pl.Int128)})
+    (chunk,) = source_chunks(wide)
+    assert chunk["n"].tolist() == [str(2**100)]
+    objects = pl.DataFrame({"uid": ["a"], "o": pl.Series([object()], dtype=pl.Object)})
+    with pytest.raises(FynoInputError, match="column 'o' is a Polars Object column"):
+        list(source_chunks(objects))
+    with pytest.raises(FynoInputError, match="column 'o' is a Polars Object column"):
+        list(source_chunks(objects.lazy()))
