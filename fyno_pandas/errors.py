@@ -12,8 +12,9 @@
     │   └── FynoAuthError               401/403: the key does not open this workspace
     ├── FynoConnectionError             no answer from Fyno after every retry
     ├── FynoLedgerError                 the local ledger file cannot be used
-    └── FynoSourceError                 a database could not be reached or its query failed
-                                        (the driver's message, the URL's password masked)
+    └── FynoSourceError                 a source could not be read: a database or its query
+                                        (the driver's message, the URL's password masked), or
+                                        an Arrow stream that failed half way
 
     KeyboardInterrupt
     └── PushInterrupted                 Ctrl-C during a push (``.result`` holds the partial
@@ -159,8 +160,9 @@ class FynoLedgerError(FynoPandasError):
 
 
 class FynoSourceError(FynoPandasError):
-    """A database could not be reached or its query failed; the driver's error is not chained,
-    since its text may hold the URL's password."""
+    """A source could not be read: a database could not be reached or its query failed (the
+    driver's error is not chained, since its text may hold the URL's password), or an Arrow
+    stream failed while it was read."""
 
 
 class PushInterrupted(KeyboardInterrupt):

@@ -21,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
 
-from ..errors import FynoInputError
+from ..errors import FynoSourceError
 
 __all__ = ["CHUNK_ROWS", "arrow_chunks", "arrow_frame", "is_arrow_source", "source_chunks"]
 
@@ -69,7 +69,7 @@ def arrow_chunks(source: Any, rows: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
 
     Raises
     ------
-    FynoInputError
+    FynoSourceError
         When the stream cannot be read (Arrow's own error, named, is its cause).
     """
     try:
@@ -77,9 +77,8 @@ def arrow_chunks(source: Any, rows: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
     except pa.ArrowException as exc:
         # Arrow's first sentence: what follows is the traceback of a Python producer
         said = str(exc).split("\n", 1)[0].split(". Detail:", 1)[0]
-        raise FynoInputError(
-            f"could not read the Arrow stream of a {type(source).__name__}: {said}",
-            rule="invalid_option",
+        raise FynoSourceError(
+            f"could not read the Arrow stream of a {type(source).__name__}: {said}"
         ) from exc
 
 

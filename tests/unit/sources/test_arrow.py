@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import fyno_pandas
-from fyno_pandas.errors import FynoInputError, FynoSourceError
+from fyno_pandas.errors import FynoSourceError
 from fyno_pandas.sources.arrow import arrow_chunks, is_arrow_source
 
 
@@ -58,7 +58,7 @@ def test_a_dataset_of_parquet_files_is_read_batch_by_batch(tmp_path: Path) -> No
     assert sorted(pd.concat(chunks)["uid"]) == sorted(table.column("uid").to_pylist())
 
 
-def test_a_stream_that_fails_half_way_is_an_input_error_naming_it() -> None:
+def test_a_stream_that_fails_half_way_is_a_source_error_naming_it() -> None:
     schema = users(1).schema
 
     def batches():  # a query that fails after its first batch
@@ -66,7 +66,7 @@ def test_a_stream_that_fails_half_way_is_an_input_error_naming_it() -> None:
         raise pa.ArrowInvalid("the query failed half way")
 
     reader = pa.RecordBatchReader.from_batches(schema, batches())
-    with pytest.raises(FynoInputError, match="RecordBatchReader: the query failed half way"):
+    with pytest.raises(FynoSourceError, match="RecordBatchReader: the query failed half way"):
         list(arrow_chunks(reader))
 
 
