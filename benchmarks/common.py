@@ -6,6 +6,7 @@ a script's folder first on ``sys.path``), so it prints nothing and has no figure
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -92,3 +93,13 @@ class Bench:
             **{"ledger": False, **kw},
         )
         return result, time.perf_counter() - wall, time.process_time() - cpu
+
+
+def child_figures(script: str, settings: dict[str, str], *args: str) -> dict[str, Any]:
+    """The figures ``script --child *args`` prints as JSON on its last line, run in a fresh
+    Python process (so its peak RSS is its own) after the emulator is reset."""
+    control = settings["FYNO_ENDPOINT"].rsplit("/v1", 1)[0] + "/__emulator"
+    requests.post(control + "/reset", timeout=60).raise_for_status()
+    command = [sys.executable, script, "--child", *args]
+    out = subprocess.run(command, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])

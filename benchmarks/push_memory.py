@@ -23,8 +23,6 @@ import argparse
 import json
 import os
 import resource
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -32,8 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import requests
-from common import start_emulator
+from common import child_figures, start_emulator
 
 from fyno_pandas import push, push_frames
 
@@ -88,16 +85,10 @@ def child(mode: str, rows: int, settings: dict[str, str], work: Path, ledger: bo
 def run(
     mode: str, rows: int, settings: dict[str, str], work: Path, ledger: bool
 ) -> dict[str, float]:
-    control = settings["FYNO_ENDPOINT"].rsplit("/v1", 1)[0] + "/__emulator"
-    requests.post(control + "/reset", timeout=60).raise_for_status()
-    out = subprocess.run(
-        [sys.executable, __file__, "--child", mode, str(rows), json.dumps(settings), str(work)]
-        + (["--ledger"] if ledger else []),
-        capture_output=True,
-        text=True,
-        check=True,
+    flags = ["--ledger"] if ledger else []
+    figures = child_figures(
+        __file__, settings, mode, str(rows), json.dumps(settings), str(work), *flags
     )
-    figures = json.loads(out.stdout.strip().splitlines()[-1])
     if figures["sent"] != rows:
         raise RuntimeError(f"{mode}: {figures['sent']} of {rows} rows sent")
     return figures

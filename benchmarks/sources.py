@@ -22,8 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -33,8 +31,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-import requests
-from common import start_emulator
+from common import child_figures, start_emulator
 
 from fyno_pandas import push_frames
 
@@ -122,15 +119,7 @@ def child(name: str, rows: int, settings: dict[str, str], folder: Path) -> None:
 
 
 def run(name: str, rows: int, settings: dict[str, str], folder: Path) -> dict[str, float]:
-    control = settings["FYNO_ENDPOINT"].rsplit("/v1", 1)[0] + "/__emulator"
-    requests.post(control + "/reset", timeout=60).raise_for_status()
-    out = subprocess.run(
-        [sys.executable, __file__, "--child", name, str(rows), json.dumps(settings), str(folder)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    figures = json.loads(out.stdout.strip().splitlines()[-1])
+    figures = child_figures(__file__, settings, name, str(rows), json.dumps(settings), str(folder))
     if figures["sent"] != rows:
         raise RuntimeError(f"{name}: {figures['sent']} of {rows} rows sent")
     return figures
