@@ -1,4 +1,4 @@
-"""What the push benchmarks share: the emulator in its own process, a users frame, `Bench`.
+"""What the push benchmarks share: the emulator in its own process, users frames, `Bench`.
 
 Not a benchmark: imported by the scripts beside it (``import common`` works because Python puts
 a script's folder first on ``sys.path``), so it prints nothing and has no figures or targets.
@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -103,3 +104,26 @@ def child_figures(script: str, settings: dict[str, str], *args: str) -> dict[str
     command = [sys.executable, script, "--child", *args]
     out = subprocess.run(command, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def numbered_users(n: int, start: int) -> pd.DataFrame:
+    """Users ``start`` to ``start + n`` with values that follow from their number (so any chunk
+    can be made again alone), indexed by that number."""
+    ids = np.arange(start, start + n)
+    return pd.DataFrame(
+        {
+            "user_id": pd.Series(ids).map("u{:09d}".format).to_numpy(),
+            "plan": np.array(["free", "pro", "team"])[ids % 3],
+            "ltv": (ids % 10_000) * 0.25,
+            "active": ids % 2 == 0,
+        },
+        index=pd.RangeIndex(start, start + n),
+    )
+
+
+def numbered_chunks(
+    rows: int, chunk_rows: int, make: Callable[[int, int], pd.DataFrame] = numbered_users
+) -> Iterator[pd.DataFrame]:
+    """``rows`` users made ``chunk_rows`` at a time by ``make(n, start)``."""
+    for start in range(0, rows, chunk_rows):
+        yield make(min(chunk_rows, rows - start), start)

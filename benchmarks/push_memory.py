@@ -25,35 +25,14 @@ import os
 import resource
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-from common import child_figures, start_emulator
+from common import child_figures, numbered_chunks, numbered_users, start_emulator
 
 from fyno_pandas import push, push_frames
 
 CHUNK_ROWS = 100_000
 BATCH_SIZE = 500
-
-
-def users(n: int, start: int) -> pd.DataFrame:
-    ids = np.arange(start, start + n)
-    return pd.DataFrame(
-        {
-            "user_id": pd.Series(ids).map("u{:09d}".format).to_numpy(),
-            "plan": np.array(["free", "pro", "team"])[ids % 3],
-            "ltv": (ids % 10_000) * 0.25,
-            "active": ids % 2 == 0,
-        },
-        index=pd.RangeIndex(start, start + n),
-    )
-
-
-def chunks(rows: int) -> Iterator[pd.DataFrame]:
-    for start in range(0, rows, CHUNK_ROWS):
-        yield users(min(CHUNK_ROWS, rows - start), start)
 
 
 def child(mode: str, rows: int, settings: dict[str, str], work: Path, ledger: bool) -> None:
@@ -68,13 +47,16 @@ def child(mode: str, rows: int, settings: dict[str, str], work: Path, ledger: bo
         "progress": False,
     }
     if mode == "memory":
-        df = users(rows, 0)
+        df = numbered_users(rows, 0)
         started = time.perf_counter()
         sent = push(df, "user_id", **destination).attrs["fyno"]["sent"]
     else:
         started = time.perf_counter()
         summary = push_frames(
-            chunks(rows), "user_id", output=work / "result.parquet", **destination
+            numbered_chunks(rows, CHUNK_ROWS),
+            "user_id",
+            output=work / "result.parquet",
+            **destination,
         )
         sent = summary["sent"]
     elapsed = time.perf_counter() - started

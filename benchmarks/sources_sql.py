@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import requests
-from common import start_emulator
+from common import numbered_chunks, numbered_users, start_emulator
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "e2e"))
 from pg_cluster import cluster, missing  # the tests' cluster, found on the path above
@@ -58,21 +58,8 @@ grant select on users to analyst;
 def users(n: int, start: int) -> pd.DataFrame:
     """The rows ``LOAD`` makes, ``start`` to ``start + n``, as pandas builds them."""
     ids = np.arange(start, start + n)
-    return pd.DataFrame(
-        {
-            "user_id": pd.Series(ids).map("u{:09d}".format).to_numpy(),
-            "plan": np.array(["free", "pro", "team"])[ids % 3],
-            "ltv": (ids % 10_000) * 0.25,
-            "active": ids % 2 == 0,
-            "signup": pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(ids % 365, unit="D"),
-        },
-        index=pd.RangeIndex(start, start + n),
-    )
-
-
-def chunks(rows: int) -> Iterator[pd.DataFrame]:
-    for start in range(0, rows, CHUNK_ROWS):
-        yield users(min(CHUNK_ROWS, rows - start), start)
+    signup = pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(ids % 365, unit="D")
+    return numbered_users(n, start).assign(signup=signup)
 
 
 def read(mode: str, url: str) -> Iterator[pd.DataFrame]:
@@ -116,7 +103,9 @@ def child(mode: str, rows: int, settings: dict[str, str], url: str, work: Path) 
         con = url if mode == "query" else sa.create_engine(url)
         done = fyno_pandas.push_query("select * from users", con, "user_id", **destination)["sent"]
     elif mode == "frames":
-        done = fyno_pandas.push_frames(chunks(rows), "user_id", **destination)["sent"]
+        done = fyno_pandas.push_frames(
+            numbered_chunks(rows, CHUNK_ROWS, users), "user_id", **destination
+        )["sent"]
     else:
         done = sum(len(chunk) for chunk in read(mode, url))
     elapsed = time.perf_counter() - started
